@@ -1,0 +1,162 @@
+package dev.torii;
+
+import dev.torii.internal.Engine;
+import dev.torii.route.RoutingTable;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A running reverse proxy: listeners, event loops and the current {@link RoutingTable}.
+ *
+ * <pre>
+ * client ─▶ listener ─▶ event loop L (every step runs on L; nothing blocks L)
+ *   HTTP/1.1 codec ─▶ framing checks ─▶ Exchange
+ *   REQUEST hooks ─▶ RoutingTable.match ─▶ route REQUEST hooks ─▶ UPSTREAM hooks   (any may respond)
+ *   load balancer ─▶ connection pool of L ─▶ request head + body streamed upstream (backpressure both ways)
+ *   response head ─▶ RESPONSE hooks ─▶ body relayed to the client ─▶ connection back to the pool ─▶ LOG hooks
+ * </pre>
+ *
+ * <p>Build with {@link #builder()}, then {@link #start()}. {@link #routingTable(RoutingTable)} swaps routes and
+ * upstreams atomically; exchanges in flight finish on the table they started with. {@link #close()} stops accepting,
+ * lets in-flight exchanges finish up to {@link Limits#shutdownTimeout()}, and closes idle connections.
+ *
+ * <p>Thread-safe.
+ */
+public final class Gateway implements AutoCloseable {
+    private final Engine engine;
+
+    private Gateway(Builder b) {
+        this.engine = new Engine(
+                List.copyOf(b.listeners),
+                b.routingTable,
+                List.copyOf(b.hooks),
+                b.limits,
+                b.forwarding,
+                b.errorResponder,
+                b.ioThreads);
+    }
+
+    /** A builder with no listeners, an empty routing table and default limits. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Binds every listener and starts serving. Returns once all are bound.
+     *
+     * @throws java.io.UncheckedIOException when a listener cannot be bound (the message names it and its address);
+     *     nothing stays bound then
+     */
+    public Gateway start() {
+        engine.start();
+        return this;
+    }
+
+    /** The address listener {@code name} is bound to (useful with port 0). */
+    public InetSocketAddress address(String listenerName) {
+        return engine.boundAddress(listenerName);
+    }
+
+    /** The routing table in use now. */
+    public RoutingTable routingTable() {
+        return engine.routingTable();
+    }
+
+    /** Swaps in {@code table} for every new exchange; exchanges in flight keep the table they started with. */
+    public void routingTable(RoutingTable table) {
+        engine.routingTable(Objects.requireNonNull(table, "table"));
+    }
+
+    /** Counters of what the gateway is doing now. */
+    public GatewayStats stats() {
+        return engine.stats();
+    }
+
+    /**
+     * Stops accepting, lets in-flight exchanges finish for up to {@code deadline}, closes idle keep-alive connections
+     * (client and upstream) and then the event loops. The future completes when everything is closed.
+     */
+    public CompletableFuture<Void> shutdown(Duration deadline) {
+        return engine.shutdown(deadline);
+    }
+
+    /** {@link #shutdown(Duration)} with {@link Limits#shutdownTimeout()}, waiting for it to finish. */
+    @Override
+    public void close() {
+        engine.shutdown(engine.limits().shutdownTimeout()).join();
+    }
+
+    /** Builds a {@link Gateway}; {@link #build()} validates the whole combination. Not thread-safe. */
+    public static final class Builder {
+        private final List<Listener> listeners = new ArrayList<>();
+        private RoutingTable routingTable = RoutingTable.empty();
+        private final List<Hook> hooks = new ArrayList<>();
+        private Limits limits = Limits.defaults();
+        private Forwarding forwarding = Forwarding.defaults();
+        private ErrorResponder errorResponder = ErrorResponder.plainText();
+        private int ioThreads = Runtime.getRuntime().availableProcessors();
+
+        private Builder() {}
+
+        /** Adds a listener; names must be unique. */
+        public Builder listener(Listener listener) {
+            listeners.add(Objects.requireNonNull(listener, "listener"));
+            return this;
+        }
+
+        public Builder routingTable(RoutingTable routingTable) {
+            this.routingTable = Objects.requireNonNull(routingTable, "routingTable");
+            return this;
+        }
+
+        /** Adds a global hook; global hooks run before route hooks, in the order added. */
+        public Builder hook(Hook hook) {
+            hooks.add(Objects.requireNonNull(hook, "hook"));
+            return this;
+        }
+
+        public Builder limits(Limits limits) {
+            this.limits = Objects.requireNonNull(limits, "limits");
+            return this;
+        }
+
+        public Builder forwarding(Forwarding forwarding) {
+            this.forwarding = Objects.requireNonNull(forwarding, "forwarding");
+            return this;
+        }
+
+        /** Replaces how errors are rendered; see {@link ErrorResponder#plainText()}. */
+        public Builder errorResponder(ErrorResponder errorResponder) {
+            this.errorResponder = Objects.requireNonNull(errorResponder, "errorResponder");
+            return this;
+        }
+
+        /** Event-loop threads (default: available processors); each owns its connections and pools. */
+        public Builder ioThreads(int ioThreads) {
+            this.ioThreads = ioThreads;
+            return this;
+        }
+
+        public Gateway build() {
+            if (listeners.isEmpty()) {
+                throw new IllegalArgumentException("listeners: [] (expected: at least one)");
+            }
+            var names = new HashSet<String>();
+            for (Listener l : listeners) {
+                if (!names.add(l.name())) {
+                    throw new IllegalArgumentException(
+                            "listener '" + l.name() + "': defined twice (expected: unique names)");
+                }
+            }
+            if (ioThreads < 1) {
+                throw new IllegalArgumentException("ioThreads: " + ioThreads + " (expected: > 0)");
+            }
+            return new Gateway(this);
+        }
+    }
+}

@@ -1,0 +1,35 @@
+package dev.torii;
+
+/**
+ * Code that runs in the {@link Phase phases} of every exchange it is attached to: globally on the gateway, or on one
+ * route. Rate limiting, maintenance mode, access logging and JavaScript plugins are all hooks. Global hooks run before
+ * route hooks, each in the order they were added.
+ *
+ * <p>Methods run on the exchange's event loop and must not block: anything slow returns {@link HookResult#later}.
+ * A hook that throws fails the exchange with {@link ProxyError#HOOK_FAILED}; the gateway keeps serving. One hook
+ * instance serves every event loop concurrently, so it must be thread-safe.
+ */
+public interface Hook {
+    /** The name used in logs and metrics. */
+    default String name() {
+        return getClass().getSimpleName();
+    }
+
+    /** {@link Phase#REQUEST}: headers decoded, before routing. */
+    default HookResult onRequest(Exchange exchange) {
+        return HookResult.proceed();
+    }
+
+    /** {@link Phase#UPSTREAM}: route matched, before the endpoint is chosen. Only route-matched exchanges get here. */
+    default HookResult onUpstream(Exchange exchange) {
+        return HookResult.proceed();
+    }
+
+    /** {@link Phase#RESPONSE}: the response head is ready; a {@code respond} replaces it. */
+    default HookResult onResponse(Exchange exchange) {
+        return HookResult.proceed();
+    }
+
+    /** {@link Phase#LOG}: the exchange finished; {@link Exchange#log()} holds the record. Read-only. */
+    default void onLog(Exchange exchange) {}
+}

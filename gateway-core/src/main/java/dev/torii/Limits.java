@@ -1,0 +1,120 @@
+package dev.torii;
+
+import java.time.Duration;
+
+/**
+ * Limits on what clients may send and how long they may take, each answered with a clear status. Immutable; build
+ * with {@link #builder()}.
+ *
+ * @param maxRequestLineLength bytes in the request line; longer gets 414
+ * @param maxHeaderSize bytes in all request header lines together; more gets 431
+ * @param maxRequestBodySize bytes of request body; more gets 413 ({@code Long.MAX_VALUE}: no limit, like Envoy)
+ * @param headerReadTimeout time from the first byte of a request (or the connection's start) until its head is
+ *     complete; then 408 and close (slowloris)
+ * @param idleTimeout time a keep-alive client connection may sit with no request in progress
+ * @param maxConnections client connections open at once per gateway; more are closed at once
+ * @param shutdownTimeout how long {@link Gateway#close()} lets in-flight exchanges finish
+ */
+public record Limits(
+        int maxRequestLineLength,
+        int maxHeaderSize,
+        long maxRequestBodySize,
+        Duration headerReadTimeout,
+        Duration idleTimeout,
+        int maxConnections,
+        Duration shutdownTimeout) {
+
+    public Limits {
+        positive("maxRequestLineLength", maxRequestLineLength);
+        positive("maxHeaderSize", maxHeaderSize);
+        if (maxRequestBodySize < 0) {
+            throw new IllegalArgumentException("maxRequestBodySize: " + maxRequestBodySize + " (expected: >= 0)");
+        }
+        positive("headerReadTimeout", headerReadTimeout);
+        positive("idleTimeout", idleTimeout);
+        positive("maxConnections", maxConnections);
+        if (shutdownTimeout == null || shutdownTimeout.isNegative()) {
+            throw new IllegalArgumentException("shutdownTimeout: " + shutdownTimeout + " (expected: >= 0)");
+        }
+    }
+
+    private static void positive(String what, long value) {
+        if (value <= 0) {
+            throw new IllegalArgumentException(what + ": " + value + " (expected: > 0)");
+        }
+    }
+
+    private static void positive(String what, Duration value) {
+        if (value == null || value.isNegative() || value.isZero()) {
+            throw new IllegalArgumentException(what + ": " + value + " (expected: > 0)");
+        }
+    }
+
+    /** The defaults: 8 KiB request line, 32 KiB headers, no body limit, 10 s header read, 60 s idle, 10,000 conns. */
+    public static Limits defaults() {
+        return builder().build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Builds {@link Limits}; starts from the defaults. Not thread-safe. */
+    public static final class Builder {
+        private int maxRequestLineLength = 8192;
+        private int maxHeaderSize = 32 * 1024;
+        private long maxRequestBodySize = Long.MAX_VALUE;
+        private Duration headerReadTimeout = Duration.ofSeconds(10);
+        private Duration idleTimeout = Duration.ofSeconds(60);
+        private int maxConnections = 10_000;
+        private Duration shutdownTimeout = Duration.ofSeconds(30);
+
+        private Builder() {}
+
+        public Builder maxRequestLineLength(int bytes) {
+            this.maxRequestLineLength = bytes;
+            return this;
+        }
+
+        public Builder maxHeaderSize(int bytes) {
+            this.maxHeaderSize = bytes;
+            return this;
+        }
+
+        public Builder maxRequestBodySize(long bytes) {
+            this.maxRequestBodySize = bytes;
+            return this;
+        }
+
+        public Builder headerReadTimeout(Duration timeout) {
+            this.headerReadTimeout = timeout;
+            return this;
+        }
+
+        public Builder idleTimeout(Duration timeout) {
+            this.idleTimeout = timeout;
+            return this;
+        }
+
+        public Builder maxConnections(int connections) {
+            this.maxConnections = connections;
+            return this;
+        }
+
+        public Builder shutdownTimeout(Duration timeout) {
+            this.shutdownTimeout = timeout;
+            return this;
+        }
+
+        public Limits build() {
+            return new Limits(
+                    maxRequestLineLength,
+                    maxHeaderSize,
+                    maxRequestBodySize,
+                    headerReadTimeout,
+                    idleTimeout,
+                    maxConnections,
+                    shutdownTimeout);
+        }
+    }
+}

@@ -1,0 +1,147 @@
+package dev.torii.upstream;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A named set of endpoints with a load-balancing policy, connection-pool limits and timeouts. Immutable; build one
+ * with {@link #builder(String)}.
+ *
+ * <p>Connection pools are kept per event loop and per endpoint address: {@code maxConnectionsPerEndpoint} and
+ * {@code maxIdlePerEndpoint} apply to each event loop separately, the way nginx's {@code keepalive} applies per worker.
+ *
+ * @param name the name routes refer to
+ * @param endpoints one or more endpoints
+ * @param loadBalancing how requests are spread
+ * @param connectTimeout how long a TCP connect may take
+ * @param responseTimeout how long to wait for the response head, and then between reads of the response body
+ * @param maxConnectionsPerEndpoint open connections (busy or idle) per endpoint and event loop
+ * @param maxIdlePerEndpoint idle keep-alive connections kept per endpoint and event loop
+ * @param idleTimeout how long an idle keep-alive connection is kept
+ * @param maxPendingAcquires requests that may wait for a busy pool per endpoint and event loop; more get
+ *     {@code POOL_EXHAUSTED}
+ */
+public record Upstream(
+        String name,
+        List<Endpoint> endpoints,
+        LoadBalancing loadBalancing,
+        Duration connectTimeout,
+        Duration responseTimeout,
+        int maxConnectionsPerEndpoint,
+        int maxIdlePerEndpoint,
+        Duration idleTimeout,
+        int maxPendingAcquires) {
+
+    public Upstream {
+        Objects.requireNonNull(name, "name");
+        endpoints = List.copyOf(endpoints);
+        Objects.requireNonNull(loadBalancing, "loadBalancing");
+        if (endpoints.isEmpty()) {
+            throw new IllegalArgumentException("upstream '" + name + "' endpoints: [] (expected: at least one)");
+        }
+        requirePositive(name, "connectTimeout", connectTimeout);
+        requirePositive(name, "responseTimeout", responseTimeout);
+        requirePositive(name, "idleTimeout", idleTimeout);
+        if (maxConnectionsPerEndpoint < 1) {
+            throw new IllegalArgumentException("upstream '" + name + "' maxConnectionsPerEndpoint: "
+                    + maxConnectionsPerEndpoint + " (expected: > 0)");
+        }
+        if (maxIdlePerEndpoint < 0 || maxIdlePerEndpoint > maxConnectionsPerEndpoint) {
+            throw new IllegalArgumentException("upstream '" + name + "' maxIdlePerEndpoint: " + maxIdlePerEndpoint
+                    + " (expected: 0-" + maxConnectionsPerEndpoint + ", at most maxConnectionsPerEndpoint)");
+        }
+        if (maxPendingAcquires < 0) {
+            throw new IllegalArgumentException(
+                    "upstream '" + name + "' maxPendingAcquires: " + maxPendingAcquires + " (expected: >= 0)");
+        }
+    }
+
+    private static void requirePositive(String upstream, String what, Duration d) {
+        if (d == null || d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException("upstream '" + upstream + "' " + what + ": " + d + " (expected: > 0)");
+        }
+    }
+
+    /** A builder with the defaults: round-robin, connect 5 s, response 60 s, 1024 connections, 256 idle for 60 s. */
+    public static Builder builder(String name) {
+        return new Builder(name);
+    }
+
+    /** Builds an {@link Upstream}; {@link #build()} validates the whole combination. Not thread-safe. */
+    public static final class Builder {
+        private final String name;
+        private final List<Endpoint> endpoints = new ArrayList<>();
+        private LoadBalancing loadBalancing = LoadBalancing.ROUND_ROBIN;
+        private Duration connectTimeout = Duration.ofSeconds(5);
+        private Duration responseTimeout = Duration.ofSeconds(60);
+        private int maxConnectionsPerEndpoint = 1024;
+        private int maxIdlePerEndpoint = 256;
+        private Duration idleTimeout = Duration.ofSeconds(60);
+        private int maxPendingAcquires = 1024;
+
+        private Builder(String name) {
+            this.name = Objects.requireNonNull(name, "name");
+        }
+
+        /** Adds an endpoint. */
+        public Builder endpoint(Endpoint endpoint) {
+            endpoints.add(Objects.requireNonNull(endpoint, "endpoint"));
+            return this;
+        }
+
+        /** Adds an endpoint written {@code host:port}. */
+        public Builder endpoint(String hostPort) {
+            return endpoint(Endpoint.parse(hostPort));
+        }
+
+        public Builder loadBalancing(LoadBalancing loadBalancing) {
+            this.loadBalancing = loadBalancing;
+            return this;
+        }
+
+        public Builder connectTimeout(Duration connectTimeout) {
+            this.connectTimeout = connectTimeout;
+            return this;
+        }
+
+        public Builder responseTimeout(Duration responseTimeout) {
+            this.responseTimeout = responseTimeout;
+            return this;
+        }
+
+        public Builder maxConnectionsPerEndpoint(int max) {
+            this.maxConnectionsPerEndpoint = max;
+            return this;
+        }
+
+        public Builder maxIdlePerEndpoint(int max) {
+            this.maxIdlePerEndpoint = max;
+            return this;
+        }
+
+        public Builder idleTimeout(Duration idleTimeout) {
+            this.idleTimeout = idleTimeout;
+            return this;
+        }
+
+        public Builder maxPendingAcquires(int max) {
+            this.maxPendingAcquires = max;
+            return this;
+        }
+
+        public Upstream build() {
+            return new Upstream(
+                    name,
+                    endpoints,
+                    loadBalancing,
+                    connectTimeout,
+                    responseTimeout,
+                    maxConnectionsPerEndpoint,
+                    Math.min(maxIdlePerEndpoint, maxConnectionsPerEndpoint),
+                    idleTimeout,
+                    maxPendingAcquires);
+        }
+    }
+}
