@@ -26,8 +26,8 @@ class Http1FramingTest {
     /**
      * Netty's decoder gives a GET with {@code Sec-WebSocket-Key1} and {@code -Key2} (the 2010 hixie-76 WebSocket
      * handshake) an implicit 8-byte body. No other parser does: for them the next bytes start the next request. A
-     * proxy that reads them as a body can hide a request from itself (smuggling), so the body must be empty and the
-     * next request must be seen as one.
+     * proxy that reads them as a body can hide a request from itself (smuggling), so either the body is empty and the
+     * next request is seen as one, or the handshake is refused with 400 and nothing is forwarded.
      */
     @Test
     void aGetWithHixieWebSocketKeysHasNoImplicitBody() {
@@ -39,6 +39,12 @@ class Http1FramingTest {
                     + "GET /second HTTP/1.1\r\nHost: example.test\r\n\r\n");
 
             var first = client.readResponse();
+            if (first.status() == 400) {
+                // Refusing the obsolete handshake outright is safe too, as long as nothing is forwarded.
+                assertThat(client.isClosedByPeer()).isTrue();
+                assertThat(upstream.heads()).isEmpty();
+                return;
+            }
             var second = client.readResponse();
 
             assertThat(first.status()).isEqualTo(200);
