@@ -56,4 +56,24 @@ class Http1FramingTest {
             assertThat(got.getFirst().body()).isEmpty();
         }
     }
+
+    /**
+     * A chunk-size line with an empty extension ({@code 2;}) is outside RFC 9112's grammar. Torii ignores chunk
+     * extensions, as nginx and HAProxy do, and writes its own chunk-size lines upstream: the upstream gets a clean,
+     * complete body and never the extension.
+     */
+    @Test
+    void chunkExtensionsAreDroppedAndTheBodyIsReframedUpstream() {
+        try (var upstream = TestUpstream.start();
+                var gateway = Http1FramingCorpusTest.gatewayTo(upstream);
+                var client = new RawClient(gateway.address("web"), Duration.ofSeconds(5))) {
+            var r = client.write("POST /ext HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            + "2;\r\naa\r\n3;name=value\r\nbbb\r\n0\r\n\r\n")
+                    .readResponse();
+
+            assertThat(r.status()).isEqualTo(200);
+            var got = upstream.awaitRequest();
+            assertThat(got.bodyText()).isEqualTo("aabbb");
+        }
+    }
 }
