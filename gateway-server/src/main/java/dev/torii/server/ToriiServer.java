@@ -1,7 +1,6 @@
 package dev.torii.server;
 
 import dev.torii.Gateway;
-import dev.torii.Listener;
 import dev.torii.server.config.ServerConfig;
 import dev.torii.server.demo.EchoService;
 import dev.torii.server.internal.Units;
@@ -43,14 +42,8 @@ public final class ToriiServer implements AutoCloseable {
                 .map(e -> EchoService.start(e.host(), e.port()))
                 .orElse(null);
         try {
+            // The engine logs each bound listener itself.
             Gateway gateway = config.gatewayBuilder().build().start();
-            for (Listener l : config.listeners()) {
-                log.info(
-                        "listener '{}' ({}) on {}",
-                        l.name(),
-                        l.protocol().name().toLowerCase(java.util.Locale.ROOT),
-                        gateway.address(l.name()));
-            }
             return new ToriiServer(config, gateway, echo);
         } catch (RuntimeException e) {
             if (echo != null) {

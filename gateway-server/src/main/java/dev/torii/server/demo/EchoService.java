@@ -91,7 +91,10 @@ public final class EchoService implements AutoCloseable {
                     .syncUninterruptibly()
                     .channel();
             EchoService service = new EchoService(group, channel);
-            log.info("demo echo service on {}", service.address());
+            log.info(
+                    "demo echo service on {}:{}",
+                    service.address().getHostString(),
+                    service.address().getPort());
             return service;
         } catch (Exception e) { // Netty rethrows a bind failure, a checked BindException, undeclared
             group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
