@@ -7,6 +7,7 @@ import dev.torii.server.config.ServerConfig;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.Properties;
 import java.util.concurrent.Callable;
@@ -108,6 +109,10 @@ public final class Main implements Callable<Integer> {
             ToriiServer server;
             try {
                 server = ToriiServer.start(cfg);
+            } catch (UncheckedIOException e) {
+                // An address in use or not available: the message says which, a stack trace would only hide it.
+                log.error("cannot start: {}", e.getMessage());
+                return 1;
             } catch (RuntimeException e) {
                 log.error("cannot start: {}", e.getMessage(), e);
                 return 1;
@@ -146,8 +151,9 @@ public final class Main implements Callable<Integer> {
             name = "check",
             mixinStandardHelpOptions = true,
             description = {
-                "Validates a configuration file. Prints 'FILE: ok' and exits 0 when it is valid;",
-                "otherwise prints every problem as FILE:LINE:COLUMN: message on stderr and exits 1."
+                "Validates a configuration file without starting anything.",
+                "Prints 'FILE: ok' and exits 0 when it is valid; otherwise prints every problem as",
+                "FILE:LINE:COLUMN: message on stderr and exits 1."
             })
     public static final class Check implements Callable<Integer> {
         @Spec

@@ -385,6 +385,17 @@ class ConfigLoaderTest {
         assertThat(c.demoEcho()).contains(new Endpoint("127.0.0.1", 9000));
     }
 
+    @Test
+    void theCompleteExampleOfTheConfigurationReferenceIsValid() throws Exception {
+        String doc = Files.readString(Path.of("../docs/configuration.md"));
+        int start = doc.indexOf("```yaml\n") + "```yaml\n".length();
+        String example = doc.substring(start, doc.indexOf("```", start));
+
+        ServerConfig c = ConfigLoader.parse("configuration.md", example);
+        assertThat(c.routingTable().routes()).extracting(Route::name).containsExactly("api", "route-1");
+        assertThat(c.demoEcho()).contains(new Endpoint("127.0.0.1", 9000));
+    }
+
     private static List<String> errors(String yaml) {
         ConfigException e = catchThrowableOfType(ConfigException.class, () -> ConfigLoader.parse("torii.yaml", yaml));
         assertThat(e).as("expected the configuration to be refused").isNotNull();
