@@ -77,6 +77,7 @@ public final class Engine {
     private final LongAdder rejectedConnections = new LongAdder();
     private final LongAdder upstreamConnectionsOpened = new LongAdder();
     private final LongAdder bareErrors = new LongAdder();
+    private final String via11;
     private volatile Snapshot snapshot;
     private EventLoopGroup group;
     private CompletableFuture<Void> shutdown;
@@ -95,6 +96,7 @@ public final class Engine {
         this.forwarding = forwarding;
         this.errorResponder = errorResponder;
         this.ioThreads = ioThreads;
+        this.via11 = "1.1 " + forwarding.viaName();
         this.snapshot = snapshotOf(table, Map.of());
     }
 
@@ -222,6 +224,11 @@ public final class Engine {
 
     Forwarding forwarding() {
         return forwarding;
+    }
+
+    /** {@code Via} for HTTP/1.1 requests, computed once. */
+    String via11() {
+        return via11;
     }
 
     ErrorResponder errorResponder() {
