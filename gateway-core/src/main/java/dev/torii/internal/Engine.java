@@ -2,7 +2,6 @@ package dev.torii.internal;
 
 import dev.torii.ErrorResponder;
 import dev.torii.Exchange;
-import dev.torii.ExchangeLog;
 import dev.torii.Forwarding;
 import dev.torii.GatewayStats;
 import dev.torii.Hook;
@@ -177,8 +176,7 @@ public final class Engine {
     void initHttp1(Channel ch, HttpDecoderConfig decoderConfig) {
         ProxyHandler handler = new ProxyHandler(this, false);
         ch.pipeline()
-                .addLast("bytes", new ByteWatcher(handler))
-                .addLast("codec", new StrictServerCodec(decoderConfig))
+                .addLast("codec", new StrictServerCodec(decoderConfig, handler::onBytes))
                 .addLast("flow", new FlowControlHandler())
                 .addLast("proxy", handler);
     }
@@ -254,7 +252,7 @@ public final class Engine {
         activeExchanges.incrementAndGet();
     }
 
-    void exchangeFinished(Exchange exchange, ExchangeLog record) {
+    void exchangeFinished(Exchange exchange) {
         activeExchanges.decrementAndGet();
         totalExchanges.increment();
         runLogHooks(hooks, exchange);

@@ -1,6 +1,5 @@
 package dev.torii.internal;
 
-import dev.torii.ExchangeLog;
 import dev.torii.Hook;
 import dev.torii.HookResult;
 import dev.torii.LocalResponse;
@@ -125,7 +124,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         readClient();
     }
 
-    /** Called by {@link ByteWatcher} for every inbound buffer, before decoding. */
+    /** Called by the {@link StrictServerCodec} for every inbound buffer, before decoding. */
     void onBytes() {
         if (!bytesSinceLastExchange) {
             bytesSinceLastExchange = true;
@@ -1068,8 +1067,8 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         if (done.status == 0) {
             done.status = done.error == null ? 200 : done.error.status();
         }
-        ExchangeLog record = done.finish(now());
-        engine.exchangeFinished(done, record);
+        done.finish(now());
+        engine.exchangeFinished(done);
         // Reset for the next exchange on this connection.
         ex = null;
         snapshot = null;
