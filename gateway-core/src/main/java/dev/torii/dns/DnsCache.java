@@ -1,0 +1,994 @@
+package dev.torii.dns;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
+import com.github.benmanes.caffeine.cache.Ticker;
+import dev.torii.dns.internal.Answer;
+import dev.torii.dns.internal.InFlightLimiter;
+import dev.torii.dns.internal.LatencyRecorder;
+import dev.torii.dns.internal.Policy;
+import dev.torii.dns.internal.Question;
+import dev.torii.dns.internal.ResolvConf;
+import dev.torii.dns.internal.SearchList;
+import dev.torii.dns.internal.Upstreams;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.atomic.LongAdder;
+import org.xbill.DNS.DClass;
+import org.xbill.DNS.Flags;
+import org.xbill.DNS.Header;
+import org.xbill.DNS.Message;
+import org.xbill.DNS.Name;
+import org.xbill.DNS.OPTRecord;
+import org.xbill.DNS.Opcode;
+import org.xbill.DNS.Rcode;
+import org.xbill.DNS.Record;
+import org.xbill.DNS.Section;
+import org.xbill.DNS.TextParseException;
+import org.xbill.DNS.Type;
+
+/**
+ * An asynchronous, caching DNS stub resolver built for cluster DNS congestion: the resolver behind every upstream
+ * endpoint written as a host name, and the cache that the DNS server mode answers other processes from.
+ *
+ * <pre>{@code
+ * DnsCache dns = DnsCache.builder().upstreams("10.96.0.10:53").forceTcp(true).build();
+ * dns.resolve("backend.prod.svc.cluster.local", eventLoop)
+ *    .thenAccept(addresses -> connect(addresses.getFirst()));
+ * }</pre>
+ *
+ * <h2>Design</h2>
+ *
+ * <pre>
+ *  resolve(host) ── literal? ──▶ done
+ *     │ search list / ndots: candidate names, each asked for A and AAAA in parallel
+ *     ▼
+ *  lookup(name, type) ── fresh answer ─────────────────▶ hit (and, late in its TTL, one background refresh)
+ *     │                ── stale, upstream just failed ─▶ stale served at once
+ *     ▼ miss
+ *  single flight: one future per question in flight; identical misses join it ("coalesced")
+ *     │
+ *  in-flight cap: a slot, or a place in the bounded queue (no queueing when a stale answer could be served),
+ *     │            or rejected: stale if any, else OVERLOADED
+ *     ▼
+ *  Upstreams: attempt 1..n, each on the next server, each with our own deadline, jittered pauses between
+ *     │        (dnsjava SimpleResolver: random port and ID, TC → TCP, or TCP only)
+ *     ▼
+ *  parse: positive (after the CNAME chain; an unfollowed chain is followed here) or negative (RFC 2308 SOA TTL),
+ *         TTL clamped, stored in Caffeine ── failure with a stale answer: stale served (RFC 8767)
+ * </pre>
+ *
+ * <p><b>Time.</b> Every answer carries instants on the injected {@link Ticker}: fresh until its clamped TTL ends, due a
+ * refresh after {@code refreshAheadAt} of it, servable stale until {@code staleFor} after it. Decisions are made at read
+ * time by comparing those instants with one reading of the ticker, so tests move time instead of sleeping; Caffeine's
+ * variable expiry (on the same ticker) only frees entries that can no longer be served at all. Deadlines of upstream
+ * queries are real time, on the cache's scheduler.
+ *
+ * <p><b>Single flight.</b> {@code inFlight} maps a question to the future of the one upstream lookup for it. The owner
+ * stores the answer in the cache <em>before</em> it removes the future and completes it, so a caller always finds one
+ * or the other and never sends a second query for a question being answered. CNAME follow-ups bypass the map: a chain
+ * that loops back to a question in flight would otherwise wait for itself; the chain length bounds them instead.
+ *
+ * <p><b>Stale.</b> A lookup whose upstream query fails (every attempt failed or timed out, or the cap rejected it)
+ * falls back to an answer past its TTL but within {@code staleFor}. That answer is then stored marked stale with a
+ * retry time {@code staleAnswerTtl} ahead (RFC 8767's failure recheck timer), so during an outage one lookup per name
+ * and interval pays the deadline and every other one is answered at once.
+ *
+ * <p><b>Refresh ahead.</b> A hit on an answer past {@code refreshAheadAt} of its TTL starts one background lookup (the
+ * answer's own flag makes it one), which joins the single flight and never queues: hot names are replaced before they
+ * expire and their callers never wait, while names nobody asks for simply expire.
+ *
+ * <p><b>Threads.</b> Nothing here blocks. A hit completes the returned future before the method returns, on the
+ * caller's thread. Everything else (dnsjava's response parsing, our parsing, storing and completing futures, and so the
+ * callers' dependent stages) runs on the cache's scheduler: by default two daemon threads named {@code torii-dns}, or
+ * the one given to {@link Builder#executor}. Callers that must continue on their own thread, like a Netty event loop,
+ * use {@link #resolve(String, Executor)}.
+ *
+ * <p>Thread-safe.
+ */
+public final class DnsCache implements AutoCloseable {
+    private static final int[] ADDRESS_TYPES = {Type.A, Type.AAAA};
+
+    private final Policy policy;
+    private final SearchList searchList;
+    private final Ticker ticker;
+    private final ScheduledExecutorService executor;
+    private final boolean ownsExecutor;
+    private final int ednsPayloadSize;
+    private final Cache<Question, Answer> answers;
+    private final ConcurrentHashMap<Question, CompletableFuture<Answer>> inFlight = new ConcurrentHashMap<>();
+    private final InFlightLimiter limiter;
+    private final Upstreams upstreams;
+    private final LatencyRecorder latency = new LatencyRecorder();
+    private final LongAdder hits = new LongAdder();
+    private final LongAdder staleServed = new LongAdder();
+    private final LongAdder misses = new LongAdder();
+    private final LongAdder coalesced = new LongAdder();
+    private final LongAdder refreshes = new LongAdder();
+    private final LongAdder rejected = new LongAdder();
+    private volatile boolean closed;
+
+    private DnsCache(Builder b) {
+        this.policy = new Policy(
+                b.minTtl.toNanos(),
+                b.maxTtl.toNanos(),
+                b.maxNegativeTtl.toNanos(),
+                b.staleFor.toNanos(),
+                b.staleAnswerTtl.toSeconds(),
+                b.refreshAheadAt);
+        this.searchList = new SearchList(b.searchList, b.ndots);
+        this.ticker = b.ticker;
+        this.ownsExecutor = b.executor == null;
+        this.executor = ownsExecutor ? defaultExecutor() : b.executor;
+        this.ednsPayloadSize = b.ednsPayloadSize;
+        this.answers = Caffeine.newBuilder()
+                .maximumSize(b.maxEntries)
+                .ticker(ticker)
+                // Maintenance in the calling thread: no stray ForkJoinPool work, deterministic in tests.
+                .executor(Runnable::run)
+                .expireAfter(new Expiry<Question, Answer>() {
+                    @Override
+                    public long expireAfterCreate(Question key, Answer value, long currentTime) {
+                        return Math.max(0, value.staleUntil() - currentTime);
+                    }
+
+                    @Override
+                    public long expireAfterUpdate(Question key, Answer value, long currentTime, long currentDuration) {
+                        return Math.max(0, value.staleUntil() - currentTime);
+                    }
+
+                    @Override
+                    public long expireAfterRead(Question key, Answer value, long currentTime, long currentDuration) {
+                        return currentDuration;
+                    }
+                })
+                .build();
+        this.limiter = new InFlightLimiter(b.maxInFlight, b.queueLimit);
+        this.upstreams = new Upstreams(
+                b.upstreams,
+                b.forceTcp,
+                b.ednsPayloadSize,
+                b.queryTimeout,
+                b.attempts,
+                b.retryBackoff,
+                executor,
+                ticker,
+                latency);
+    }
+
+    private static ScheduledExecutorService defaultExecutor() {
+        ScheduledThreadPoolExecutor e = new ScheduledThreadPoolExecutor(2, r -> {
+            Thread t = new Thread(r, "torii-dns");
+            t.setDaemon(true);
+            return t;
+        });
+        // Most deadlines are cancelled by an answer; without this they would sit in the queue until they were due.
+        e.setRemoveOnCancelPolicy(true);
+        return e;
+    }
+
+    /** A builder with the defaults listed on each of its methods. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    // ---------------------------------------------------------------------------------------------------- addresses
+
+    /**
+     * Resolves a host name to its IPv4 and IPv6 addresses: the A and AAAA answers of the first candidate name (see
+     * {@link Builder#searchList}) that has any, IPv4 first, each in the upstream's order. An IP literal resolves to
+     * itself. If only one of the two lookups fails, the other's addresses are the answer.
+     *
+     * <p>The future fails with a {@link DnsException}. A cache hit returns a completed future; otherwise it completes
+     * on the cache's scheduler (see {@link #resolve(String, Executor)}).
+     */
+    public CompletableFuture<List<InetAddress>> resolve(String host) {
+        Objects.requireNonNull(host, "host");
+        if (closed) {
+            return failed(DnsException.Reason.CLOSED, host + ": the DNS cache is closed");
+        }
+        InetAddress literal = literal(host);
+        if (literal != null) {
+            return CompletableFuture.completedFuture(List.of(literal));
+        }
+        boolean absolute = host.endsWith(".");
+        String name = normalize(host, absolute);
+        if (name.isEmpty()) {
+            return failed(DnsException.Reason.INVALID_NAME, "\"" + host + "\" (expected: a host name)");
+        }
+        if (searchList.asIsFirst(name, absolute)) {
+            List<InetAddress> hit = freshAddresses(name);
+            if (hit != null) {
+                return CompletableFuture.completedFuture(hit);
+            }
+        }
+        List<String> candidates = searchList.candidates(name, absolute);
+        return resolveCandidates(host, candidates, 0);
+    }
+
+    /**
+     * Resolves like {@link #resolve(String)}, but completes the future through {@code executor} (a Netty event loop,
+     * say) unless it is already complete when this method returns, as it is on a cache hit. If {@code executor}
+     * rejects the task the future completes on the cache's own thread.
+     */
+    public CompletableFuture<List<InetAddress>> resolve(String host, Executor executor) {
+        Objects.requireNonNull(executor, "executor");
+        return on(resolve(host), executor);
+    }
+
+    /** The fast path: both address answers of {@code name} fresh in the cache, at least one with addresses. */
+    private List<InetAddress> freshAddresses(String name) {
+        Answer v4 = answers.getIfPresent(new Question(name, Type.A));
+        if (v4 == null) {
+            return null;
+        }
+        Answer v6 = answers.getIfPresent(new Question(name, Type.AAAA));
+        long now = ticker.read();
+        if (v6 == null || now >= v4.freshUntil() || now >= v6.freshUntil() || !(v4.hasData() || v6.hasData())) {
+            return null;
+        }
+        hits.add(2);
+        maybeRefresh(v4, now);
+        maybeRefresh(v6, now);
+        return concat(v4.addresses(), v6.addresses());
+    }
+
+    private CompletableFuture<List<InetAddress>> resolveCandidates(String host, List<String> names, int index) {
+        String name = names.get(index);
+        CompletableFuture<Outcome> v4 = lookup(new Question(name, Type.A)).handle(Outcome::new);
+        CompletableFuture<Outcome> v6 = lookup(new Question(name, Type.AAAA)).handle(Outcome::new);
+        return v4.thenCombine(v6, (a, b) -> new Outcome[] {a, b}).thenCompose(both -> {
+            Outcome a = both[0];
+            Outcome b = both[1];
+            List<InetAddress> found = concat(a.addresses(), b.addresses());
+            if (!found.isEmpty()) {
+                return CompletableFuture.completedFuture(found);
+            }
+            DnsException failure = a.failure() != null ? a.failure() : b.failure();
+            if (failure != null) {
+                return CompletableFuture.failedFuture(failure);
+            }
+            if (index + 1 < names.size()) {
+                return resolveCandidates(host, names, index + 1);
+            }
+            return notFound(host, names, a.nxdomain() && b.nxdomain(), "A or AAAA");
+        });
+    }
+
+    /** The result of one record lookup, failure included, so that A and AAAA can be judged together. */
+    private record Outcome(Answer answer, DnsException failure) {
+        Outcome(Answer answer, Throwable error) {
+            this(answer, error == null ? null : unwrap(error));
+        }
+
+        List<InetAddress> addresses() {
+            return answer == null ? List.of() : answer.addresses();
+        }
+
+        boolean nxdomain() {
+            return answer != null && answer.rcode() == Rcode.NXDOMAIN;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------- SRV
+
+    /**
+     * Looks up the SRV records of a service name such as {@code _http._tcp.backend}, through the search list like
+     * {@link #resolve(String)}. The targets come ordered by priority, then by weight, heaviest first; choosing among
+     * equal priorities by weight is the caller's. The future fails with a {@link DnsException}.
+     */
+    public CompletableFuture<List<SrvTarget>> resolveSrv(String service) {
+        Objects.requireNonNull(service, "service");
+        if (closed) {
+            return failed(DnsException.Reason.CLOSED, service + ": the DNS cache is closed");
+        }
+        boolean absolute = service.endsWith(".");
+        String name = normalize(service, absolute);
+        if (name.isEmpty()) {
+            return failed(DnsException.Reason.INVALID_NAME, "\"" + service + "\" (expected: a service name)");
+        }
+        List<String> names = searchList.candidates(name, absolute);
+        return searchSrv(service, names, 0);
+    }
+
+    private CompletableFuture<List<SrvTarget>> searchSrv(String service, List<String> names, int index) {
+        return lookup(new Question(names.get(index), Type.SRV)).thenCompose(a -> {
+            if (a.hasData()) {
+                return CompletableFuture.completedFuture(a.services());
+            }
+            if (index + 1 < names.size()) {
+                return searchSrv(service, names, index + 1);
+            }
+            return notFound(service, names, a.rcode() == Rcode.NXDOMAIN, "SRV");
+        });
+    }
+
+    // ---------------------------------------------------------------------------------------------------- messages
+
+    /**
+     * Answers a DNS query message from the cache, asking upstream on a miss: the record-level entry point of the DNS
+     * server mode. The response carries the request's ID, question and RD flag, RA, the rcode, the CNAME chain and
+     * records (or, for a negative answer, the SOA in the authority section), each with the TTL that remains (stale
+     * answers: {@code staleAnswerTtl}), and an OPT record when the request had one. No search list applies.
+     *
+     * <p>The future never fails: a lookup failure is answered SERVFAIL; a query that is not a standard query of class
+     * IN for one ordinary type is answered NOTIMP (FORMERR without a question). Truncating the response to what the
+     * client's transport allows is the caller's. Completes like {@link #resolve(String)}.
+     */
+    public CompletableFuture<Message> query(Message request) {
+        Objects.requireNonNull(request, "request");
+        Record question = request.getQuestion();
+        if (question == null) {
+            return CompletableFuture.completedFuture(error(request, Rcode.FORMERR));
+        }
+        int type = question.getType();
+        if (request.getHeader().getOpcode() != Opcode.QUERY
+                || question.getDClass() != DClass.IN
+                || type == Type.ANY
+                || type == Type.AXFR
+                || type == Type.IXFR
+                || type == Type.OPT) {
+            return CompletableFuture.completedFuture(error(request, Rcode.NOTIMP));
+        }
+        return lookup(Question.of(question.getName(), type))
+                .handle((answer, e) -> e == null ? response(request, answer) : error(request, Rcode.SERVFAIL));
+    }
+
+    private Message response(Message request, Answer answer) {
+        Message response = header(request, answer.rcode());
+        long remaining = answer.stale()
+                ? policy.staleAnswerTtlSeconds()
+                : Math.max(0, (answer.freshUntil() - ticker.read() + 999_999_999L) / 1_000_000_000L);
+        for (Record r : answer.records()) {
+            response.addRecord(withTtl(r, remaining), Section.ANSWER);
+        }
+        for (Record r : answer.authority()) {
+            response.addRecord(withTtl(r, remaining), Section.AUTHORITY);
+        }
+        return response;
+    }
+
+    private Message error(Message request, int rcode) {
+        return header(request, rcode);
+    }
+
+    private Message header(Message request, int rcode) {
+        Message response = new Message(request.getHeader().getID());
+        Header h = response.getHeader();
+        h.setFlag(Flags.QR);
+        h.setFlag(Flags.RA);
+        if (request.getHeader().getFlag(Flags.RD)) {
+            h.setFlag(Flags.RD);
+        }
+        h.setOpcode(request.getHeader().getOpcode());
+        h.setRcode(rcode);
+        if (request.getQuestion() != null) {
+            response.addRecord(request.getQuestion(), Section.QUESTION);
+        }
+        if (request.getOPT() != null) {
+            response.addRecord(new OPTRecord(ednsPayloadSize == 0 ? 1232 : ednsPayloadSize, 0, 0), Section.ADDITIONAL);
+        }
+        return response;
+    }
+
+    private static Record withTtl(Record r, long ttl) {
+        // dnsjava keeps setTTL package-private; a record with another TTL is rebuilt from its rdata.
+        return Record.newRecord(r.getName(), r.getType(), r.getDClass(), ttl, r.rdataToWireCanonical());
+    }
+
+    // ---------------------------------------------------------------------------------------------------- the cache
+
+    /** One record lookup through the cache: a hit, a stale answer, or the (single) upstream lookup of the question. */
+    private CompletableFuture<Answer> lookup(Question q) {
+        if (closed) {
+            return failed(DnsException.Reason.CLOSED, q.name() + ": the DNS cache is closed");
+        }
+        long now = ticker.read();
+        Answer cached = answers.getIfPresent(q);
+        if (cached != null) {
+            if (now < cached.freshUntil()) {
+                hits.increment();
+                maybeRefresh(cached, now);
+                return CompletableFuture.completedFuture(cached);
+            }
+            if (now < cached.staleUntil() && now < cached.retryAfter()) {
+                staleServed.increment();
+                return CompletableFuture.completedFuture(cached);
+            }
+        }
+        misses.increment();
+        return load(q, cached, false).thenApply(a -> {
+            if (a.stale()) {
+                staleServed.increment();
+            }
+            return a;
+        });
+    }
+
+    private void maybeRefresh(Answer answer, long now) {
+        if (now >= answer.refreshAt() && !closed && answer.claimRefresh()) {
+            refreshes.increment();
+            load(answer.question(), answer, true);
+        }
+    }
+
+    /**
+     * The single flight of {@code q}: joins the lookup in flight, or starts one and settles it. A background refresh
+     * never queues, and on failure leaves the cache as it was.
+     */
+    private CompletableFuture<Answer> load(Question q, Answer current, boolean background) {
+        CompletableFuture<Answer> mine = new CompletableFuture<>();
+        CompletableFuture<Answer> existing = inFlight.putIfAbsent(q, mine);
+        if (existing != null) {
+            if (!background) {
+                coalesced.increment();
+            }
+            return existing;
+        }
+        if (closed) {
+            // close() may have swept inFlight before our future went in.
+            inFlight.remove(q, mine);
+            return failed(DnsException.Reason.CLOSED, q.name() + ": the DNS cache is closed");
+        }
+        boolean staleAvailable = current != null && ticker.read() < current.staleUntil();
+        fetch(q, 0, !background && !staleAvailable).whenComplete((answer, error) -> {
+            if (error == null) {
+                answers.put(q, answer);
+                settle(q, mine, answer);
+                return;
+            }
+            DnsException failure = unwrap(error);
+            long now = ticker.read();
+            Answer latest = answers.getIfPresent(q);
+            if (latest != null && now < latest.staleUntil()) {
+                if (background || now < latest.freshUntil()) {
+                    settle(q, mine, latest);
+                } else {
+                    Answer stale = latest.servedStale(now + policy.staleAnswerTtlSeconds() * 1_000_000_000L);
+                    answers.put(q, stale);
+                    settle(q, mine, stale);
+                }
+                return;
+            }
+            if (failure.reason() == DnsException.Reason.OVERLOADED) {
+                rejected.increment();
+            }
+            inFlight.remove(q, mine);
+            mine.completeExceptionally(failure);
+        });
+        return mine;
+    }
+
+    private void settle(Question q, CompletableFuture<Answer> future, Answer answer) {
+        // The answer is in the cache before the future leaves the map: no window in which a caller finds neither.
+        inFlight.remove(q, future);
+        future.complete(answer);
+    }
+
+    /**
+     * Asks upstream for {@code q} under the in-flight cap, parses the answer and follows a CNAME chain the upstream
+     * left unfollowed. The result is not stored (but followed targets are).
+     */
+    private CompletableFuture<Answer> fetch(Question q, int depth, boolean mayQueue) {
+        Name name;
+        try {
+            name = q.toName();
+        } catch (TextParseException e) {
+            return failed(DnsException.Reason.INVALID_NAME, q.name() + ": " + e.getMessage());
+        }
+        CompletableFuture<Message> response = new CompletableFuture<>();
+        Runnable send = () -> upstreams.query(name, q.type()).whenComplete((m, e) -> {
+            limiter.release();
+            if (e != null) {
+                response.completeExceptionally(e);
+            } else {
+                response.complete(m);
+            }
+        });
+        switch (limiter.admit(send, mayQueue)) {
+            case RUN -> send.run();
+            case QUEUED -> {}
+            case REJECTED -> {
+                return failed(
+                        DnsException.Reason.OVERLOADED,
+                        q.name() + " " + Type.string(q.type()) + ": too many upstream queries in flight"
+                                + (mayQueue ? " and the queue is full" : ""));
+            }
+        }
+        return response.thenCompose(m -> switch (Answer.parse(q, name, m, ticker.read(), policy)) {
+            case Answer.Complete c -> CompletableFuture.completedFuture(c.answer());
+            case Answer.FollowCname f -> follow(q, f, depth + f.chain().size(), mayQueue);
+        });
+    }
+
+    private CompletableFuture<Answer> follow(Question q, Answer.FollowCname f, int depth, boolean mayQueue) {
+        if (depth > Answer.MAX_CHAIN) {
+            return failed(
+                    DnsException.Reason.UPSTREAM_FAILED,
+                    q.name() + " " + Type.string(q.type()) + ": CNAME chain longer than " + Answer.MAX_CHAIN);
+        }
+        Question target = Question.of(f.target(), q.type());
+        Answer cached = answers.getIfPresent(target);
+        CompletableFuture<Answer> next;
+        if (cached != null && ticker.read() < cached.freshUntil()) {
+            next = CompletableFuture.completedFuture(cached);
+        } else {
+            next = fetch(target, depth, mayQueue).thenApply(a -> {
+                answers.put(target, a);
+                return a;
+            });
+        }
+        return next.thenApply(a -> Answer.chained(q, f.chain(), f.chainTtlSeconds(), a, ticker.read(), policy));
+    }
+
+    // ---------------------------------------------------------------------------------------------------- the rest
+
+    /** A snapshot of the counters (see {@link DnsCacheStats}). Cheap enough to call per scrape, not per lookup. */
+    public DnsCacheStats stats() {
+        return new DnsCacheStats(
+                hits.sum(),
+                staleServed.sum(),
+                misses.sum(),
+                coalesced.sum(),
+                refreshes.sum(),
+                rejected.sum(),
+                upstreams.queries(),
+                upstreams.errors(),
+                upstreams.timeouts(),
+                limiter.running(),
+                limiter.queued(),
+                answers.estimatedSize(),
+                new DnsCacheStats.Histogram(LatencyRecorder.UPPER_BOUNDS, latency.snapshot()));
+    }
+
+    /** Drops every cached answer (lookups in flight still store theirs). */
+    public void invalidateAll() {
+        answers.invalidateAll();
+    }
+
+    /**
+     * Closes the cache: lookups in flight and later calls fail with {@link DnsException.Reason#CLOSED}, and the default
+     * scheduler stops (one given to {@link Builder#executor} is left running). Idempotent.
+     */
+    @Override
+    public void close() {
+        closed = true;
+        DnsException e = new DnsException(DnsException.Reason.CLOSED, "the DNS cache is closed");
+        for (CompletableFuture<Answer> f : inFlight.values()) {
+            f.completeExceptionally(e);
+        }
+        inFlight.clear();
+        if (ownsExecutor) {
+            executor.shutdownNow();
+        }
+    }
+
+    private static <T> CompletableFuture<T> on(CompletableFuture<T> f, Executor executor) {
+        if (f.isDone()) {
+            return f;
+        }
+        CompletableFuture<T> out = new CompletableFuture<>();
+        f.whenComplete((value, error) -> {
+            Runnable complete = () -> {
+                if (error != null) {
+                    out.completeExceptionally(unwrapAny(error));
+                } else {
+                    out.complete(value);
+                }
+            };
+            try {
+                executor.execute(complete);
+            } catch (RejectedExecutionException e) {
+                complete.run();
+            }
+        });
+        return out;
+    }
+
+    private static <T> CompletableFuture<T> notFound(String what, List<String> names, boolean nxdomain, String types) {
+        String tried = names.size() == 1 ? "" : " (tried " + String.join(", ", names) + ")";
+        return nxdomain
+                ? failed(DnsException.Reason.NAME_NOT_FOUND, what + ": no such name" + tried)
+                : failed(DnsException.Reason.NO_DATA, what + ": no " + types + " records" + tried);
+    }
+
+    private static <T> CompletableFuture<T> failed(DnsException.Reason reason, String message) {
+        return CompletableFuture.failedFuture(new DnsException(reason, message));
+    }
+
+    private static Throwable unwrapAny(Throwable e) {
+        return e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+    }
+
+    private static DnsException unwrap(Throwable error) {
+        Throwable e = unwrapAny(error);
+        return e instanceof DnsException d
+                ? d
+                : new DnsException(DnsException.Reason.UPSTREAM_FAILED, String.valueOf(e.getMessage()));
+    }
+
+    private static List<InetAddress> concat(List<InetAddress> a, List<InetAddress> b) {
+        if (b.isEmpty()) {
+            return a;
+        }
+        if (a.isEmpty()) {
+            return b;
+        }
+        List<InetAddress> out = new ArrayList<>(a.size() + b.size());
+        out.addAll(a);
+        out.addAll(b);
+        return List.copyOf(out);
+    }
+
+    /** Lower case without the final dot; {@code String.toLowerCase} returns the same string when nothing changes. */
+    private static String normalize(String host, boolean absolute) {
+        String name = host.toLowerCase(Locale.ROOT);
+        return absolute ? name.substring(0, name.length() - 1) : name;
+    }
+
+    /** The address of an IPv4 or IPv6 literal, or null; cheap for names, which never get to the parser. */
+    private static InetAddress literal(String host) {
+        if (host.isEmpty()) {
+            return null;
+        }
+        boolean v6 = host.indexOf(':') >= 0;
+        if (!v6) {
+            for (int i = 0; i < host.length(); i++) {
+                char c = host.charAt(i);
+                if ((c < '0' || c > '9') && c != '.') {
+                    return null;
+                }
+            }
+        }
+        String text = v6 && host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+        try {
+            return InetAddress.ofLiteral(text);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    /**
+     * Builds a {@link DnsCache}. Setters only record values; {@link #build()} checks every value and their
+     * combination and names the first that is wrong, with what was expected. Not thread-safe; a builder can build
+     * several caches.
+     */
+    public static final class Builder {
+        private List<InetSocketAddress> upstreams = List.of();
+        private Duration minTtl = Duration.ofSeconds(1);
+        private Duration maxTtl = Duration.ofMinutes(5);
+        private Duration maxNegativeTtl = Duration.ofSeconds(30);
+        private Duration staleFor = Duration.ofHours(1);
+        private Duration staleAnswerTtl = Duration.ofSeconds(30);
+        private double refreshAheadAt = 0.8;
+        private long maxEntries = 10_000;
+        private int maxInFlight = 256;
+        private int queueLimit = 1_024;
+        private Duration queryTimeout = Duration.ofSeconds(1);
+        private int attempts = 3;
+        private Duration retryBackoff = Duration.ofMillis(20);
+        private boolean forceTcp;
+        private int ednsPayloadSize = 1232;
+        private List<String> searchList = List.of();
+        private int ndots = 1;
+        private Ticker ticker = Ticker.systemTicker();
+        private ScheduledExecutorService executor;
+        private String upstreamError;
+
+        private Builder() {}
+
+        /**
+         * The upstream servers (required): recursive resolvers such as kube-dns's ClusterIP, tried in order, a server
+         * that failed being tried last for 30 s.
+         */
+        public Builder upstreams(List<InetSocketAddress> servers) {
+            this.upstreams = List.copyOf(servers);
+            this.upstreamError = null;
+            return this;
+        }
+
+        /** The upstream servers as IP literals with an optional port (53 by default): {@code "10.96.0.10:53"}, {@code "[fd00::a]:53"}. */
+        public Builder upstreams(String... servers) {
+            List<InetSocketAddress> out = new ArrayList<>();
+            upstreamError = null;
+            for (String s : servers) {
+                InetSocketAddress a = parseServer(Objects.requireNonNull(s, "server"));
+                if (a == null) {
+                    upstreamError = "upstreams: " + s
+                            + " (expected: an IP address with an optional port, like 10.96.0.10:53 or [fd00::a]:53)";
+                } else {
+                    out.add(a);
+                }
+            }
+            this.upstreams = List.copyOf(out);
+            return this;
+        }
+
+        /**
+         * Takes the name servers, search list, {@code ndots}, {@code timeout} and {@code attempts} (per server, as the
+         * C library counts them) of a resolv.conf(5), as a pod's {@code /etc/resolv.conf} sets them. Later setters
+         * override what it set.
+         */
+        public Builder resolvConf(Path file) throws IOException {
+            ResolvConf conf = ResolvConf.parse(Files.readString(file));
+            if (!conf.nameservers().isEmpty()) {
+                upstreams(conf.nameservers());
+            }
+            searchList(conf.search());
+            if (conf.ndots() >= 0) {
+                ndots(conf.ndots());
+            }
+            if (conf.timeoutSeconds() > 0) {
+                queryTimeout(Duration.ofSeconds(conf.timeoutSeconds()));
+            }
+            if (conf.attempts() > 0) {
+                attempts(conf.attempts() * Math.max(1, upstreams.size()));
+            }
+            return this;
+        }
+
+        /** The shortest time an answer stays fresh, whatever its TTL (default 1 s; 0 allowed). */
+        public Builder minTtl(Duration minTtl) {
+            this.minTtl = Objects.requireNonNull(minTtl, "minTtl");
+            return this;
+        }
+
+        /** The longest time a positive answer stays fresh, whatever its TTL (default 5 min; at least minTtl). */
+        public Builder maxTtl(Duration maxTtl) {
+            this.maxTtl = Objects.requireNonNull(maxTtl, "maxTtl");
+            return this;
+        }
+
+        /**
+         * The longest time a negative answer (NXDOMAIN, or no records of the type) stays fresh (default 30 s). Its TTL
+         * is otherwise the SOA's, per RFC 2308; without an SOA it is {@code minTtl}.
+         */
+        public Builder maxNegativeTtl(Duration maxNegativeTtl) {
+            this.maxNegativeTtl = Objects.requireNonNull(maxNegativeTtl, "maxNegativeTtl");
+            return this;
+        }
+
+        /** How long past its TTL an answer may be served when upstreams fail or are slow, RFC 8767 (default 1 h; 0: never). */
+        public Builder staleFor(Duration staleFor) {
+            this.staleFor = Objects.requireNonNull(staleFor, "staleFor");
+            return this;
+        }
+
+        /**
+         * The TTL on stale answers given to DNS clients, and how long after a failed upstream query a name is answered
+         * stale at once without asking again (default 30 s, as RFC 8767 recommends; whole seconds, at least 1 s).
+         */
+        public Builder staleAnswerTtl(Duration staleAnswerTtl) {
+            this.staleAnswerTtl = Objects.requireNonNull(staleAnswerTtl, "staleAnswerTtl");
+            return this;
+        }
+
+        /**
+         * The fraction of an answer's TTL after which using it starts one background refresh (default 0.8; in (0, 1],
+         * 1 turns refresh-ahead off). Only names used late in their TTL are refreshed.
+         */
+        public Builder refreshAheadAt(double fraction) {
+            this.refreshAheadAt = fraction;
+            return this;
+        }
+
+        /** The most answers kept (default 10,000; each name has one per record type asked). */
+        public Builder maxEntries(long maxEntries) {
+            this.maxEntries = maxEntries;
+            return this;
+        }
+
+        /** The most upstream lookups in flight at once (default 256). */
+        public Builder maxInFlight(int maxInFlight) {
+            this.maxInFlight = maxInFlight;
+            return this;
+        }
+
+        /**
+         * How many lookups may wait for an in-flight slot (default 1,024; 0: none wait). Beyond it a lookup is answered
+         * stale if it can be, and fails with {@code OVERLOADED} otherwise.
+         */
+        public Builder queueLimit(int queueLimit) {
+            this.queueLimit = queueLimit;
+            return this;
+        }
+
+        /** The deadline of each upstream attempt (default 1 s). */
+        public Builder queryTimeout(Duration queryTimeout) {
+            this.queryTimeout = Objects.requireNonNull(queryTimeout, "queryTimeout");
+            return this;
+        }
+
+        /** Upstream attempts per lookup, each on the next server (default 3; at least 1). */
+        public Builder attempts(int attempts) {
+            this.attempts = attempts;
+            return this;
+        }
+
+        /**
+         * The base of the pause before a retry: attempt n waits a random time up to {@code retryBackoff × 2^(n-1)},
+         * capped at the query timeout (default 20 ms; 0: retry at once).
+         */
+        public Builder retryBackoff(Duration retryBackoff) {
+            this.retryBackoff = Objects.requireNonNull(retryBackoff, "retryBackoff");
+            return this;
+        }
+
+        /**
+         * Whether to query upstreams over TCP only (default false: UDP, and TCP when an answer comes back truncated). TCP
+         * avoids the conntrack races of parallel UDP queries behind a Kubernetes Service.
+         */
+        public Builder forceTcp(boolean forceTcp) {
+            this.forceTcp = forceTcp;
+            return this;
+        }
+
+        /** The EDNS(0) UDP payload size advertised upstream (default 1232, the DNS Flag Day 2020 value; 0: no EDNS, 512). */
+        public Builder ednsPayloadSize(int ednsPayloadSize) {
+            this.ednsPayloadSize = ednsPayloadSize;
+            return this;
+        }
+
+        /** The search domains of relative names, as resolv.conf's {@code search} (default none). */
+        public Builder searchList(List<String> domains) {
+            this.searchList = List.copyOf(domains);
+            return this;
+        }
+
+        /** resolv.conf's {@code ndots}: names with fewer dots try the search list first (default 1; 0-15). */
+        public Builder ndots(int ndots) {
+            this.ndots = ndots;
+            return this;
+        }
+
+        /** The time source of TTLs, staleness and latency (default the system's nano time); tests move a fake one. */
+        public Builder ticker(Ticker ticker) {
+            this.ticker = Objects.requireNonNull(ticker, "ticker");
+            return this;
+        }
+
+        /**
+         * The scheduler for deadlines and completions (default: the cache's own two daemon {@code torii-dns} threads,
+         * stopped by {@link DnsCache#close()}). A given one is not shut down by the cache. Its tasks must not block.
+         */
+        public Builder executor(ScheduledExecutorService executor) {
+            this.executor = Objects.requireNonNull(executor, "executor");
+            return this;
+        }
+
+        /** Checks every setting and builds the cache. */
+        public DnsCache build() {
+            if (upstreamError != null) {
+                throw new IllegalArgumentException(upstreamError);
+            }
+            if (upstreams.isEmpty()) {
+                throw new IllegalArgumentException("upstreams: [] (expected: at least one server)");
+            }
+            for (InetSocketAddress a : upstreams) {
+                if (a.isUnresolved()) {
+                    throw new IllegalArgumentException("upstreams: " + a + " (expected: an IP address, not a name)");
+                }
+            }
+            check(!minTtl.isNegative(), "minTtl", minTtl, ">= 0");
+            check(maxTtl.isPositive(), "maxTtl", maxTtl, "> 0");
+            check(maxTtl.compareTo(minTtl) >= 0, "maxTtl", maxTtl, ">= minTtl (" + format(minTtl) + ")");
+            check(!maxNegativeTtl.isNegative(), "maxNegativeTtl", maxNegativeTtl, ">= 0");
+            check(!staleFor.isNegative(), "staleFor", staleFor, ">= 0");
+            check(staleAnswerTtl.toSeconds() >= 1, "staleAnswerTtl", staleAnswerTtl, ">= 1s");
+            check(refreshAheadAt > 0 && refreshAheadAt <= 1, "refreshAheadAt", refreshAheadAt, "> 0 and <= 1");
+            check(maxEntries > 0, "maxEntries", maxEntries, "> 0");
+            check(maxInFlight > 0, "maxInFlight", maxInFlight, "> 0");
+            check(queueLimit >= 0, "queueLimit", queueLimit, ">= 0");
+            check(queryTimeout.isPositive(), "queryTimeout", queryTimeout, "> 0");
+            check(attempts >= 1, "attempts", attempts, ">= 1");
+            check(!retryBackoff.isNegative(), "retryBackoff", retryBackoff, ">= 0");
+            check(
+                    ednsPayloadSize == 0 || (ednsPayloadSize >= 512 && ednsPayloadSize <= 65_535),
+                    "ednsPayloadSize",
+                    ednsPayloadSize,
+                    "0 or 512-65535");
+            check(ndots >= 0 && ndots <= 15, "ndots", ndots, "0-15");
+            for (String d : searchList) {
+                String domain = d.toLowerCase(Locale.ROOT);
+                check(
+                        !domain.isEmpty() && !domain.startsWith(".") && literal(domain) == null,
+                        "searchList",
+                        d,
+                        "domain names like ns.svc.cluster.local");
+            }
+            Builder normalized = copy();
+            normalized.searchList = searchList.stream()
+                    .map(d -> normalize(d.toLowerCase(Locale.ROOT), d.endsWith(".")))
+                    .toList();
+            return new DnsCache(normalized);
+        }
+
+        private Builder copy() {
+            Builder b = new Builder();
+            b.upstreams = upstreams;
+            b.minTtl = minTtl;
+            b.maxTtl = maxTtl;
+            b.maxNegativeTtl = maxNegativeTtl;
+            b.staleFor = staleFor;
+            b.staleAnswerTtl = staleAnswerTtl;
+            b.refreshAheadAt = refreshAheadAt;
+            b.maxEntries = maxEntries;
+            b.maxInFlight = maxInFlight;
+            b.queueLimit = queueLimit;
+            b.queryTimeout = queryTimeout;
+            b.attempts = attempts;
+            b.retryBackoff = retryBackoff;
+            b.forceTcp = forceTcp;
+            b.ednsPayloadSize = ednsPayloadSize;
+            b.ndots = ndots;
+            b.ticker = ticker;
+            b.executor = executor;
+            return b;
+        }
+
+        private static void check(boolean ok, String name, Object value, String expected) {
+            if (!ok) {
+                String shown = value instanceof Duration d ? format(d) : String.valueOf(value);
+                throw new IllegalArgumentException(name + ": " + shown + " (expected: " + expected + ")");
+            }
+        }
+
+        private static String format(Duration d) {
+            return d.toString().substring(2).toLowerCase(Locale.ROOT);
+        }
+
+        private static InetSocketAddress parseServer(String s) {
+            String host = s;
+            int port = 53;
+            if (s.startsWith("[")) {
+                int end = s.indexOf(']');
+                if (end < 0) {
+                    return null;
+                }
+                host = s.substring(1, end);
+                String rest = s.substring(end + 1);
+                if (!rest.isEmpty()) {
+                    if (!rest.startsWith(":")) {
+                        return null;
+                    }
+                    port = port(rest.substring(1));
+                }
+            } else if (s.indexOf(':') == s.lastIndexOf(':') && s.indexOf(':') >= 0) {
+                host = s.substring(0, s.indexOf(':'));
+                port = port(s.substring(s.indexOf(':') + 1));
+            }
+            if (port < 1 || port > 65_535) {
+                return null;
+            }
+            try {
+                return new InetSocketAddress(InetAddress.ofLiteral(host), port);
+            } catch (IllegalArgumentException e) {
+                return null;
+            }
+        }
+
+        private static int port(String s) {
+            try {
+                return Integer.parseInt(s);
+            } catch (NumberFormatException e) {
+                return -1;
+            }
+        }
+    }
+}

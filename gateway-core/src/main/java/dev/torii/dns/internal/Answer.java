@@ -1,0 +1,294 @@
+package dev.torii.dns.internal;
+
+import dev.torii.dns.SrvTarget;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import org.xbill.DNS.AAAARecord;
+import org.xbill.DNS.ARecord;
+import org.xbill.DNS.CNAMERecord;
+import org.xbill.DNS.Message;
+import org.xbill.DNS.Name;
+import org.xbill.DNS.Rcode;
+import org.xbill.DNS.Record;
+import org.xbill.DNS.SOARecord;
+import org.xbill.DNS.SRVRecord;
+import org.xbill.DNS.Section;
+import org.xbill.DNS.Type;
+
+/**
+ * One cached answer to a {@link Question}: positive (records of the asked type, after any CNAME chain) or negative
+ * (NXDOMAIN, or a name without records of that type), with the instants, on the cache's ticker, at which it stops
+ * being fresh, should be refreshed and stops being servable at all.
+ *
+ * <p>Immutable but for one flag, {@link #claimRefresh()}, which makes sure a background refresh is started at most once
+ * per answer.
+ */
+public final class Answer {
+    /** Longest CNAME chain followed, within one response and across follow-up queries (as dnsjava's lookups do). */
+    public static final int MAX_CHAIN = 16;
+
+    private static final VarHandle REFRESH_CLAIMED;
+
+    static {
+        try {
+            REFRESH_CLAIMED = MethodHandles.lookup().findVarHandle(Answer.class, "refreshClaimed", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final Question question;
+    private final int rcode;
+    private final List<Record> records;
+    private final List<Record> authority;
+    private final List<InetAddress> addresses;
+    private final List<SrvTarget> services;
+    private final boolean hasData;
+    private final long freshUntil;
+    private final long refreshAt;
+    private final long staleUntil;
+    private final long retryAfter;
+    private final boolean stale;
+
+    @SuppressWarnings("unused") // through REFRESH_CLAIMED
+    private volatile boolean refreshClaimed;
+
+    private Answer(
+            Question question,
+            int rcode,
+            List<Record> records,
+            List<Record> authority,
+            boolean hasData,
+            long freshUntil,
+            long refreshAt,
+            long staleUntil,
+            long retryAfter,
+            boolean stale) {
+        this.question = question;
+        this.rcode = rcode;
+        this.records = List.copyOf(records);
+        this.authority = List.copyOf(authority);
+        this.hasData = hasData;
+        this.addresses = addressesOf(records, question.type());
+        this.services = servicesOf(records);
+        this.freshUntil = freshUntil;
+        this.refreshAt = refreshAt;
+        this.staleUntil = staleUntil;
+        this.retryAfter = retryAfter;
+        this.stale = stale;
+    }
+
+    /** What a response said: a complete answer, or a CNAME chain whose target must be asked for separately. */
+    public sealed interface Parsed {}
+
+    /** The response answered the question (positively or negatively). */
+    public record Complete(Answer answer) implements Parsed {}
+
+    /**
+     * The response held a CNAME chain ending at {@code target} but no records of the asked type and no SOA: the
+     * upstream did not follow the chain, so the cache does.
+     */
+    public record FollowCname(List<Record> chain, Name target, long chainTtlSeconds) implements Parsed {}
+
+    /** Interprets an upstream response (rcode NOERROR or NXDOMAIN) to {@code question}. */
+    public static Parsed parse(Question question, Name qname, Message response, long now, Policy policy) {
+        List<Record> section = response.getSection(Section.ANSWER);
+        int type = question.type();
+        List<Record> chain = new ArrayList<>();
+        Name current = qname;
+        if (type != Type.CNAME && type != Type.ANY) {
+            for (int hops = 0; hops < MAX_CHAIN; hops++) {
+                Record next = null;
+                for (Record r : section) {
+                    if (r.getType() == Type.CNAME && r.getName().equals(current)) {
+                        next = r;
+                        break;
+                    }
+                }
+                if (next == null) {
+                    break;
+                }
+                chain.add(next);
+                current = ((CNAMERecord) next).getTarget();
+            }
+        }
+        List<Record> data = new ArrayList<>();
+        for (Record r : section) {
+            if ((type == Type.ANY || r.getType() == type) && r.getName().equals(current)) {
+                data.add(r);
+            }
+        }
+        long ttl = Long.MAX_VALUE;
+        for (Record r : chain) {
+            ttl = Math.min(ttl, r.getTTL());
+        }
+        for (Record r : data) {
+            ttl = Math.min(ttl, r.getTTL());
+        }
+        List<Record> records = new ArrayList<>(chain);
+        records.addAll(data);
+        int rcode = response.getRcode();
+        if (!data.isEmpty()) {
+            return new Complete(
+                    fresh(question, Rcode.NOERROR, records, List.of(), true, policy.positive(ttl), now, policy));
+        }
+        SOARecord soa = null;
+        for (Record r : response.getSection(Section.AUTHORITY)) {
+            if (r instanceof SOARecord s) {
+                soa = s;
+                break;
+            }
+        }
+        if (rcode == Rcode.NOERROR && !chain.isEmpty() && soa == null) {
+            return new FollowCname(chain, current, ttl);
+        }
+        // RFC 2308 section 5: a negative answer lives for the smaller of the SOA's TTL and its MINIMUM field. Without
+        // an
+        // SOA the RFC says not to cache at all; the cache keeps it for minTtl instead, because a search list turns
+        // every lookup into several negative answers, and an upstream that omits the SOA must not pay for that.
+        long negativeTtl = soa == null ? 0 : Math.min(soa.getTTL(), soa.getMinimum());
+        negativeTtl = Math.min(negativeTtl, ttl);
+        List<Record> auth = soa == null ? List.of() : List.of(soa);
+        return new Complete(fresh(question, rcode, records, auth, false, policy.negative(negativeTtl), now, policy));
+    }
+
+    /** The answer for {@code question} made of a CNAME chain followed by the answer for its target. */
+    public static Answer chained(
+            Question question, List<Record> chain, long chainTtlSeconds, Answer target, long now, Policy policy) {
+        List<Record> records = new ArrayList<>(chain);
+        records.addAll(target.records);
+        long remaining = Math.max(0, target.freshUntil - now);
+        long ttlNanos = Math.min(
+                remaining, target.hasData ? policy.positive(chainTtlSeconds) : policy.negative(chainTtlSeconds));
+        return fresh(question, target.rcode, records, target.authority, target.hasData, ttlNanos, now, policy);
+    }
+
+    private static Answer fresh(
+            Question question,
+            int rcode,
+            List<Record> records,
+            List<Record> authority,
+            boolean hasData,
+            long ttlNanos,
+            long now,
+            Policy policy) {
+        long freshUntil = now + ttlNanos;
+        long refreshAt = now + (long) (ttlNanos * policy.refreshAheadAt());
+        long staleUntil = freshUntil + policy.staleForNanos();
+        return new Answer(
+                question, rcode, records, authority, hasData, freshUntil, refreshAt, staleUntil, freshUntil, false);
+    }
+
+    /** This answer served stale: marked so, and not to be retried upstream before {@code retryAfter}. */
+    public Answer servedStale(long retryAfter) {
+        return new Answer(
+                question,
+                rcode,
+                records,
+                authority,
+                hasData,
+                freshUntil,
+                Long.MAX_VALUE,
+                staleUntil,
+                Math.min(retryAfter, staleUntil),
+                true);
+    }
+
+    /** Claims the one background refresh this answer may start; true for the first caller only. */
+    public boolean claimRefresh() {
+        return REFRESH_CLAIMED.compareAndSet(this, false, true);
+    }
+
+    public Question question() {
+        return question;
+    }
+
+    /** {@code Rcode.NOERROR} or {@code Rcode.NXDOMAIN}. */
+    public int rcode() {
+        return rcode;
+    }
+
+    /** The CNAME chain (if any) then the records of the asked type, as the upstream sent them. */
+    public List<Record> records() {
+        return records;
+    }
+
+    /** The SOA of a negative answer, or nothing. */
+    public List<Record> authority() {
+        return authority;
+    }
+
+    /** Whether there are records of the asked type (false for NXDOMAIN and for a name without such records). */
+    public boolean hasData() {
+        return hasData;
+    }
+
+    /** The addresses of an A or AAAA answer, in the upstream's order; empty otherwise. */
+    public List<InetAddress> addresses() {
+        return addresses;
+    }
+
+    /** The targets of an SRV answer, by priority then weight (heaviest first); empty otherwise. */
+    public List<SrvTarget> services() {
+        return services;
+    }
+
+    public long freshUntil() {
+        return freshUntil;
+    }
+
+    public long refreshAt() {
+        return refreshAt;
+    }
+
+    public long staleUntil() {
+        return staleUntil;
+    }
+
+    public long retryAfter() {
+        return retryAfter;
+    }
+
+    /** Whether this answer was served after it stopped being fresh. */
+    public boolean stale() {
+        return stale;
+    }
+
+    private static List<InetAddress> addressesOf(List<Record> records, int type) {
+        if (type != Type.A && type != Type.AAAA) {
+            return List.of();
+        }
+        List<InetAddress> out = new ArrayList<>();
+        for (Record r : records) {
+            if (r instanceof ARecord a) {
+                out.add(a.getAddress());
+            } else if (r instanceof AAAARecord a) {
+                out.add(a.getAddress());
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    private static List<SrvTarget> servicesOf(List<Record> records) {
+        List<SrvTarget> out = new ArrayList<>();
+        for (Record r : records) {
+            if (r instanceof SRVRecord s) {
+                out.add(new SrvTarget(
+                        s.getPriority(),
+                        s.getWeight(),
+                        s.getPort(),
+                        s.getTarget().toString(true)));
+            }
+        }
+        if (out.isEmpty()) {
+            return List.of();
+        }
+        out.sort(Comparator.comparingInt(SrvTarget::priority)
+                .thenComparing(Comparator.comparingInt(SrvTarget::weight).reversed()));
+        return List.copyOf(out);
+    }
+}
