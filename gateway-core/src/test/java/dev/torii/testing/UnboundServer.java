@@ -1,0 +1,203 @@
+package dev.torii.testing;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.xbill.DNS.DClass;
+import org.xbill.DNS.Message;
+import org.xbill.DNS.Name;
+import org.xbill.DNS.Record;
+import org.xbill.DNS.SimpleResolver;
+import org.xbill.DNS.Type;
+
+/**
+ * A real unbound on a free 127.0.0.1 port (UDP and TCP), answering from local zones given as unbound.conf
+ * {@code server:} lines ({@code local-zone:}, {@code local-data:}). It runs in the foreground ({@code -d}) from a
+ * generated configuration in a temporary directory that holds its pid file; no chroot, no user switch, no remote
+ * control, iterator module only, so it never recurses to the internet. {@link #close()} stops it by its process id and
+ * deletes the directory.
+ *
+ * <p>unbound is looked up on the {@code PATH} and then at {@code /usr/sbin/unbound}; if it is missing, {@link #start}
+ * fails with a message saying to install it. Tests never skip for want of it. Thread-safe after construction.
+ */
+public final class UnboundServer implements AutoCloseable {
+    private final Path dir;
+    private final Process process;
+    private final int port;
+
+    private UnboundServer(Path dir, Process process, int port) {
+        this.dir = dir;
+        this.process = process;
+        this.port = port;
+    }
+
+    /** Starts unbound with these {@code server:} lines and returns once it answers a query. */
+    public static UnboundServer start(List<String> serverLines) {
+        String unbound = findUnbound();
+        Path dir;
+        try {
+            dir = Files.createTempDirectory("torii-unbound-");
+        } catch (IOException e) {
+            throw new UncheckedIOException("preparing unbound's directory", e);
+        }
+        IOException last = null;
+        for (int attempt = 0; attempt < 3; attempt++) {
+            int port = freePort();
+            try {
+                Path conf = dir.resolve("unbound.conf");
+                Files.writeString(conf, config(dir, port, serverLines));
+                Process p = new ProcessBuilder(unbound, "-d", "-c", conf.toString())
+                        .redirectErrorStream(true)
+                        .redirectOutput(dir.resolve("unbound.log").toFile())
+                        .start();
+                if (awaitAnswer(p, port)) {
+                    return new UnboundServer(dir, p, port);
+                }
+                p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+                last = new IOException("unbound exited or did not answer (port " + port + " taken?): " + log(dir));
+            } catch (IOException e) {
+                last = e;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        deleteQuietly(dir);
+        throw new IllegalStateException("unbound did not start", last);
+    }
+
+    /** {@code 127.0.0.1:<port>}, for UDP and TCP. */
+    public InetSocketAddress address() {
+        return new InetSocketAddress(InetAddress.getLoopbackAddress(), port);
+    }
+
+    /** unbound's log so far, for failure messages. */
+    public String log() {
+        return log(dir);
+    }
+
+    /** Stops unbound (SIGTERM, then SIGKILL after 10 s) by its process id; the directory stays until {@link #close()}. */
+    public void stop() {
+        process.destroy();
+        try {
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        stop();
+        deleteQuietly(dir);
+    }
+
+    private static String config(Path dir, int port, List<String> serverLines) {
+        StringBuilder b = new StringBuilder();
+        b.append("server:\n");
+        for (String line : List.of(
+                "interface: 127.0.0.1@" + port,
+                "do-daemonize: no",
+                "chroot: \"\"",
+                "username: \"\"",
+                "directory: \"" + dir + "\"",
+                "pidfile: \"" + dir.resolve("unbound.pid") + "\"",
+                "use-syslog: no",
+                "logfile: \"\"",
+                "verbosity: 1",
+                "num-threads: 1",
+                "do-ip6: no",
+                "access-control: 127.0.0.0/8 allow",
+                "module-config: \"iterator\"")) {
+            b.append("  ").append(line).append('\n');
+        }
+        for (String line : serverLines) {
+            b.append("  ").append(line).append('\n');
+        }
+        b.append("remote-control:\n  control-enable: no\n");
+        return b.toString();
+    }
+
+    private static boolean awaitAnswer(Process p, int port) throws InterruptedException {
+        SimpleResolver probe = new SimpleResolver(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+        probe.setTimeout(Duration.ofMillis(200));
+        Message query = Message.newQuery(Record.newRecord(Name.root, Type.NS, DClass.IN));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (System.nanoTime() < deadline) {
+            if (!p.isAlive()) {
+                return false;
+            }
+            try {
+                probe.send(query); // any answer (REFUSED, SERVFAIL) means it is serving
+                return true;
+            } catch (IOException e) {
+                // not yet listening
+            }
+            // The probe's own 200 ms timeout paces this loop; a refused UDP port fails at once, so pause a little.
+            TimeUnit.MILLISECONDS.sleep(20);
+        }
+        return false;
+    }
+
+    private static String log(Path dir) {
+        try {
+            return Files.readString(dir.resolve("unbound.log"));
+        } catch (IOException e) {
+            return "(no log: " + e + ")";
+        }
+    }
+
+    private static String findUnbound() {
+        String path = System.getenv().getOrDefault("PATH", "");
+        Stream<Path> candidates = Stream.concat(
+                Stream.of(path.split(java.io.File.pathSeparator))
+                        .filter(s -> !s.isBlank())
+                        .map(s -> Path.of(s, "unbound")),
+                Stream.of(Path.of("/usr/sbin/unbound")));
+        return candidates
+                .filter(Files::isExecutable)
+                .findFirst()
+                .map(Path::toString)
+                .orElseThrow(() -> new IllegalStateException("unbound is not installed (looked on PATH and at"
+                        + " /usr/sbin/unbound): install it, e.g. `apt-get install unbound`; .ci/run installs it on"
+                        + " CI. End-to-end DNS tests need a real unbound and do not skip."));
+    }
+
+    /** A port free for both TCP and UDP on 127.0.0.1 at the time of asking. */
+    private static int freePort() {
+        for (int i = 0; i < 20; i++) {
+            try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                int port = s.getLocalPort();
+                try (DatagramSocket u =
+                        new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), port))) {
+                    return port;
+                } catch (IOException e) {
+                    // UDP side taken: try another
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        throw new IllegalStateException("no port free for both TCP and UDP on 127.0.0.1");
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try (Stream<Path> files = Files.walk(dir)) {
+            files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        } catch (IOException e) {
+            // best effort
+        }
+    }
+}
