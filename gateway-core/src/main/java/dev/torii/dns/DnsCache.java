@@ -2,7 +2,6 @@ package dev.torii.dns;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.torii.dns.internal.Answer;
 import dev.torii.dns.internal.InFlightLimiter;
@@ -77,7 +76,7 @@ import org.xbill.DNS.Type;
  * <p><b>Time.</b> Every answer carries instants on the injected {@link Ticker}: fresh until its clamped TTL ends, due a
  * refresh after {@code refreshAheadAt} of it, servable stale until {@code staleFor} after it. Decisions are made at read
  * time by comparing those instants with one reading of the ticker, so tests move time instead of sleeping; Caffeine's
- * variable expiry (on the same ticker) only frees entries that can no longer be served at all. Deadlines of upstream
+ * cache is bounded by size only and an answer past its stale window is ignored by reads until the size bound evicts it. Deadlines of upstream
  * queries are real time, on the cache's scheduler.
  *
  * <p><b>Single flight.</b> {@code inFlight} maps a question to the future of the one upstream lookup for it. The owner
@@ -137,27 +136,13 @@ public final class DnsCache implements AutoCloseable {
         this.ownsExecutor = b.executor == null;
         this.executor = ownsExecutor ? defaultExecutor() : b.executor;
         this.ednsPayloadSize = b.ednsPayloadSize;
+        // Size-bounded only. Freshness and staleness are decided by our own reads of the ticker; an answer past its
+        // stale window is ignored by every read and evicted by size in time. Caffeine's variable expiry would read the
+        // ticker again on every get, the largest cost of a hit.
         this.answers = Caffeine.newBuilder()
                 .maximumSize(b.maxEntries)
-                .ticker(ticker)
                 // Maintenance in the calling thread: no stray ForkJoinPool work, deterministic in tests.
                 .executor(Runnable::run)
-                .expireAfter(new Expiry<Question, Answer>() {
-                    @Override
-                    public long expireAfterCreate(Question key, Answer value, long currentTime) {
-                        return Math.max(0, value.staleUntil() - currentTime);
-                    }
-
-                    @Override
-                    public long expireAfterUpdate(Question key, Answer value, long currentTime, long currentDuration) {
-                        return Math.max(0, value.staleUntil() - currentTime);
-                    }
-
-                    @Override
-                    public long expireAfterRead(Question key, Answer value, long currentTime, long currentDuration) {
-                        return currentDuration;
-                    }
-                })
                 .build();
         this.limiter = new InFlightLimiter(b.maxInFlight, b.queueLimit);
         this.upstreams = new Upstreams(
@@ -219,6 +204,13 @@ public final class DnsCache implements AutoCloseable {
             }
         }
         List<String> candidates = searchList.candidates(name, absolute);
+        if (!searchList.asIsFirst(name, absolute)) {
+            // A short name found in the first search domain (a Service in its own namespace) is the common case.
+            List<InetAddress> hit = freshAddresses(candidates.getFirst());
+            if (hit != null) {
+                return CompletableFuture.completedFuture(hit);
+            }
+        }
         return resolveCandidates(host, candidates, 0);
     }
 
@@ -401,6 +393,9 @@ public final class DnsCache implements AutoCloseable {
         }
         long now = ticker.read();
         Answer cached = answers.getIfPresent(q);
+        if (cached != null && now >= cached.staleUntil()) {
+            cached = null; // past the stale window: as good as absent (the size bound evicts it in time)
+        }
         if (cached != null) {
             if (now < cached.freshUntil()) {
                 hits.increment();
@@ -646,6 +641,10 @@ public final class DnsCache implements AutoCloseable {
     private static InetAddress literal(String host) {
         if (host.isEmpty()) {
             return null;
+        }
+        char first = host.charAt(0);
+        if ((first < '0' || first > '9') && first != '[' && first != ':' && Character.digit(first, 16) < 0) {
+            return null; // a name: no IPv4 or IPv6 literal starts with this
         }
         boolean v6 = host.indexOf(':') >= 0;
         if (!v6) {
