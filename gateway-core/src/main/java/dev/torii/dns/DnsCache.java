@@ -536,6 +536,7 @@ public final class DnsCache implements AutoCloseable {
 
     /** A snapshot of the counters (see {@link DnsCacheStats}). Cheap enough to call per scrape, not per lookup. */
     public DnsCacheStats stats() {
+        answers.cleanUp(); // pending evictions done, so that entries is the bounded size
         return new DnsCacheStats(
                 hits.sum(),
                 staleServed.sum(),

@@ -78,8 +78,9 @@ class DnsCacheUnboundTest {
         return DnsCache.builder()
                 .upstreams(List.of(unbound.address()))
                 .ticker(ticker)
-                .queryTimeout(Duration.ofMillis(500))
-                .attempts(2);
+                .queryTimeout(Duration.ofSeconds(2))
+                .attempts(2)
+                .refreshAheadAt(1.0); // no background refreshes racing with the query counts asserted
     }
 
     private static <T> T await(CompletableFuture<T> f) throws Exception {
@@ -166,7 +167,7 @@ class DnsCacheUnboundTest {
     }
 
     @Test
-    void aThousandConcurrentLookupsReachUnboundAsOneQueryPerType() throws Exception {
+    void aThousandLookupsOfOneNameReachUnboundAsOneLookupPerType() throws Exception {
         DnsCache dns = cache(builder());
         List<CompletableFuture<List<InetAddress>>> lookups = new ArrayList<>();
         for (int i = 0; i < 1000; i++) {
@@ -175,7 +176,12 @@ class DnsCacheUnboundTest {
         for (CompletableFuture<List<InetAddress>> f : lookups) {
             assertThat(await(f)).isEqualTo(ips("10.9.0.1", "fd00::9:1"));
         }
-        assertThat(dns.stats().upstreamQueries()).isEqualTo(2);
+        // Lookups that went upstream: one per type; the others joined them or, once the answer was in, hit the cache.
+        // (Attempts are not counted: on this shared machine an attempt may miss its deadline and be retried. How many
+        // joined depends on unbound's speed; FakeDnsServer holds its answer to show the joining deterministically.)
+        DnsCacheStats stats = dns.stats();
+        assertThat(stats.misses() - stats.coalesced()).isEqualTo(2);
+        assertThat(stats.hits() + stats.misses()).isEqualTo(2000);
     }
 
     @Test
