@@ -197,21 +197,16 @@ public final class DnsCache implements AutoCloseable {
         if (name.isEmpty()) {
             return failed(DnsException.Reason.INVALID_NAME, "\"" + host + "\" (expected: a host name)");
         }
-        if (searchList.asIsFirst(name, absolute)) {
-            List<InetAddress> hit = freshAddresses(name);
-            if (hit != null) {
-                return CompletableFuture.completedFuture(hit);
-            }
+        // The first candidate is the name itself or, for a short name, the name in the first search domain (a
+        // Service in the pod's own namespace): the common hit, tried before any list of candidates is built.
+        String first = searchList.asIsFirst(name, absolute)
+                ? name
+                : name + "." + searchList.domains().getFirst();
+        List<InetAddress> hit = freshAddresses(first);
+        if (hit != null) {
+            return CompletableFuture.completedFuture(hit);
         }
-        List<String> candidates = searchList.candidates(name, absolute);
-        if (!searchList.asIsFirst(name, absolute)) {
-            // A short name found in the first search domain (a Service in its own namespace) is the common case.
-            List<InetAddress> hit = freshAddresses(candidates.getFirst());
-            if (hit != null) {
-                return CompletableFuture.completedFuture(hit);
-            }
-        }
-        return resolveCandidates(host, candidates, 0);
+        return resolveCandidates(host, searchList.candidates(name, absolute), 0);
     }
 
     /**

@@ -203,6 +203,7 @@ public final class Answer {
         return REFRESH_CLAIMED.compareAndSet(this, false, true);
     }
 
+    /** The question this answers. */
     public Question question() {
         return question;
     }
@@ -237,18 +238,22 @@ public final class Answer {
         return services;
     }
 
+    /** Ticker instant at which this answer stops being fresh. */
     public long freshUntil() {
         return freshUntil;
     }
 
+    /** Ticker instant after which a use starts a background refresh. */
     public long refreshAt() {
         return refreshAt;
     }
 
+    /** Ticker instant at which this answer can no longer be served, even stale. */
     public long staleUntil() {
         return staleUntil;
     }
 
+    /** Ticker instant before which an expired answer is served stale without asking upstream again. */
     public long retryAfter() {
         return retryAfter;
     }

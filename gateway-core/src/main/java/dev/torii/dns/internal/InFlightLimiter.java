@@ -23,6 +23,7 @@ public final class InFlightLimiter {
     private final ArrayDeque<Runnable> queue = new ArrayDeque<>();
     private int running;
 
+    /** At most {@code maxInFlight} tasks hold a slot; at most {@code queueLimit} wait for one. */
     public InFlightLimiter(int maxInFlight, int queueLimit) {
         this.maxInFlight = maxInFlight;
         this.queueLimit = queueLimit;
@@ -58,10 +59,12 @@ public final class InFlightLimiter {
         }
     }
 
+    /** Slots held now. */
     public synchronized int running() {
         return running;
     }
 
+    /** Tasks waiting now. */
     public synchronized int queued() {
         return queue.size();
     }

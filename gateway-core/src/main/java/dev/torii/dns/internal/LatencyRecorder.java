@@ -20,12 +20,14 @@ public final class LatencyRecorder {
 
     private final LongAdder[] counts = new LongAdder[UPPER_BOUNDS_MICROS.length + 1];
 
+    /** An empty histogram. */
     public LatencyRecorder() {
         for (int i = 0; i < counts.length; i++) {
             counts[i] = new LongAdder();
         }
     }
 
+    /** Counts one sample of {@code nanos} nanoseconds. */
     public void record(long nanos) {
         long micros = nanos / 1_000;
         int i = 0;

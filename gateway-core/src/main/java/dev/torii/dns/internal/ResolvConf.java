@@ -14,6 +14,7 @@ import java.util.Locale;
 public record ResolvConf(
         List<InetSocketAddress> nameservers, List<String> search, int ndots, int timeoutSeconds, int attempts) {
 
+    /** Reads the text of a resolv.conf. */
     public static ResolvConf parse(String text) {
         List<InetSocketAddress> servers = new ArrayList<>();
         List<String> search = null;

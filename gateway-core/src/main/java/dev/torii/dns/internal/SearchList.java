@@ -9,6 +9,7 @@ import java.util.List;
  * with fewer dots is tried with each search domain first and as it is last. Names are lower case without a final dot.
  */
 public record SearchList(List<String> domains, int ndots) {
+    /** Copies the domains (lower case, without final dots). */
     public SearchList {
         domains = List.copyOf(domains);
     }

@@ -48,6 +48,7 @@ public final class Upstreams {
 
     private record Server(InetSocketAddress address, SimpleResolver resolver, AtomicLong failedAt) {}
 
+    /** One dnsjava resolver per server, configured for the transport, EDNS size and timeouts given. */
     public Upstreams(
             List<InetSocketAddress> addresses,
             boolean forceTcp,
@@ -177,14 +178,17 @@ public final class Upstreams {
         return ThreadLocalRandom.current().nextLong(ceiling + 1);
     }
 
+    /** Attempts sent. */
     public long queries() {
         return queries.sum();
     }
 
+    /** Attempts that failed, timeouts included. */
     public long errors() {
         return errors.sum();
     }
 
+    /** Attempts that missed their deadline. */
     public long timeouts() {
         return timeouts.sum();
     }
