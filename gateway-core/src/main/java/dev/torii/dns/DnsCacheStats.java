@@ -43,7 +43,7 @@ public record DnsCacheStats(
         Histogram upstreamLatency) {
 
     /**
-     * A latency histogram with fixed buckets.
+     * A latency histogram with fixed buckets. Immutable and thread-safe.
      *
      * @param upperBounds the inclusive upper bound of each bucket but the last, ascending
      * @param counts the number of samples in each bucket; one more than {@code upperBounds}, the last counting

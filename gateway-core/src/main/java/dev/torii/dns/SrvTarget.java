@@ -4,7 +4,7 @@ import java.util.Objects;
 
 /**
  * One target of an SRV record (RFC 2782): a host and port that offer the service, with the priority (lower first) and
- * weight (share among equal priorities) its owner gave it.
+ * weight (share among equal priorities) its owner gave it. Immutable and thread-safe.
  *
  * @param priority the priority, 0-65535; targets with the lowest priority are tried first
  * @param weight the relative weight among targets of one priority, 0-65535

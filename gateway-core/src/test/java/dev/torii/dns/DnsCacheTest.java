@@ -194,6 +194,27 @@ class DnsCacheTest {
     }
 
     @Test
+    void whenTheCapIsReachedAnExpiredAnswerIsServedStaleInsteadOfWaiting() throws Exception {
+        FakeDnsServer s = server().a("app.test", 10, "10.0.0.1").a("slow.test", 30, "10.0.0.2");
+        DnsCache dns = cache(builder(s).maxInFlight(1).queueLimit(10).queryTimeout(Duration.ofSeconds(5)));
+        await(dns.resolve("app.test"));
+        ticker.advance(Duration.ofSeconds(11));
+        s.hold();
+        CompletableFuture<List<InetAddress>> slow = dns.resolve("slow.test"); // holds the one slot, AAAA queued
+
+        CompletableFuture<List<InetAddress>> stale = dns.resolve("app.test");
+
+        assertThat(stale).isDone();
+        assertThat(stale.join()).isEqualTo(ips("10.0.0.1"));
+        assertThat(dns.stats().staleServed()).isEqualTo(2);
+        assertThat(dns.stats().queued()).isEqualTo(1); // slow.test's AAAA only: app.test did not queue
+        assertThat(s.queries("app.test", Type.A)).isEqualTo(1);
+        eventually(() -> s.heldReplies() == 1);
+        s.release();
+        assertThat(await(slow)).isEqualTo(ips("10.0.0.2"));
+    }
+
+    @Test
     void whenTheUpstreamStopsExpiredAnswersAreServedStaleForTheStaleWindow() throws Exception {
         FakeDnsServer s = server().a("app.test", 10, "10.0.0.1");
         DnsCache dns = cache(builder(s).staleFor(Duration.ofMinutes(5)));

@@ -6,6 +6,7 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
@@ -121,13 +122,21 @@ public final class Upstreams {
         queries.increment();
         long start = ticker.read();
         CompletableFuture<Message> outcome = new CompletableFuture<>();
-        ScheduledFuture<?> deadline = executor.schedule(
-                () -> outcome.completeExceptionally(new DnsException(
-                        DnsException.Reason.TIMEOUT,
-                        name + " " + Type.string(type) + ": no answer from " + server.address() + " within "
-                                + Duration.ofNanos(queryTimeoutNanos))),
-                queryTimeoutNanos,
-                TimeUnit.NANOSECONDS);
+        ScheduledFuture<?> deadline;
+        try {
+            deadline = executor.schedule(
+                    () -> outcome.completeExceptionally(new DnsException(
+                            DnsException.Reason.TIMEOUT,
+                            name + " " + Type.string(type) + ": no answer from " + server.address() + " within "
+                                    + Duration.ofNanos(queryTimeoutNanos))),
+                    queryTimeoutNanos,
+                    TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+            // The cache closed under this lookup; its callers have been failed already.
+            result.completeExceptionally(
+                    new DnsException(DnsException.Reason.CLOSED, name + ": the DNS cache is closed"));
+            return;
+        }
         server.resolver().sendAsync(query, executor).whenComplete((m, e) -> {
             if (e != null) {
                 outcome.completeExceptionally(e);
@@ -163,8 +172,14 @@ public final class Upstreams {
             if (pause == 0) {
                 attempt(result, name, type, attempt + 1, first, failure);
             } else {
-                executor.schedule(
-                        () -> attempt(result, name, type, attempt + 1, first, failure), pause, TimeUnit.NANOSECONDS);
+                try {
+                    executor.schedule(
+                            () -> attempt(result, name, type, attempt + 1, first, failure),
+                            pause,
+                            TimeUnit.NANOSECONDS);
+                } catch (RejectedExecutionException e) {
+                    result.completeExceptionally(failure);
+                }
             }
         });
     }
