@@ -342,11 +342,12 @@ public final class DnsCache implements AutoCloseable {
         long remaining = answer.stale()
                 ? policy.staleAnswerTtlSeconds()
                 : Math.max(0, (answer.freshUntil() - ticker.read() + 999_999_999L) / 1_000_000_000L);
-        for (Record r : answer.records()) {
-            response.addRecord(withTtl(r, remaining), Section.ANSWER);
+        Answer.Rendered rendered = answer.render(remaining);
+        for (Record r : rendered.answer()) {
+            response.addRecord(r, Section.ANSWER);
         }
-        for (Record r : answer.authority()) {
-            response.addRecord(withTtl(r, remaining), Section.AUTHORITY);
+        for (Record r : rendered.authority()) {
+            response.addRecord(r, Section.AUTHORITY);
         }
         return response;
     }
@@ -372,11 +373,6 @@ public final class DnsCache implements AutoCloseable {
             response.addRecord(new OPTRecord(ednsPayloadSize == 0 ? 1232 : ednsPayloadSize, 0, 0), Section.ADDITIONAL);
         }
         return response;
-    }
-
-    private static Record withTtl(Record r, long ttl) {
-        // dnsjava keeps setTTL package-private; a record with another TTL is rebuilt from its rdata.
-        return Record.newRecord(r.getName(), r.getType(), r.getDClass(), ttl, r.rdataToWireCanonical());
     }
 
     // ---------------------------------------------------------------------------------------------------- the cache

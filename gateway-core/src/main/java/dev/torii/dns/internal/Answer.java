@@ -57,6 +57,12 @@ public final class Answer {
     @SuppressWarnings("unused") // through REFRESH_CLAIMED
     private volatile boolean refreshClaimed;
 
+    /** The records as last sent to a DNS client, with that TTL: reused while the remaining TTL (in seconds) is the same. */
+    private volatile Rendered rendered;
+
+    /** The answer and authority records with one TTL, as a response carries them. */
+    public record Rendered(long ttl, List<Record> answer, List<Record> authority) {}
+
     private Answer(
             Question question,
             int rcode,
@@ -196,6 +202,31 @@ public final class Answer {
                 staleUntil,
                 Math.min(retryAfter, staleUntil),
                 true);
+    }
+
+    /**
+     * The records with their TTL set to {@code ttl} seconds. dnsjava records are immutable, so one rendering serves
+     * every response of the same second; a race only builds it twice.
+     */
+    public Rendered render(long ttl) {
+        Rendered r = rendered;
+        if (r == null || r.ttl() != ttl) {
+            r = new Rendered(ttl, withTtl(records, ttl), withTtl(authority, ttl));
+            rendered = r;
+        }
+        return r;
+    }
+
+    private static List<Record> withTtl(List<Record> records, long ttl) {
+        List<Record> out = new ArrayList<>(records.size());
+        for (Record r : records) {
+            // dnsjava keeps setTTL package-private; a record with another TTL is rebuilt from its rdata.
+            out.add(
+                    r.getTTL() == ttl
+                            ? r
+                            : Record.newRecord(r.getName(), r.getType(), r.getDClass(), ttl, r.rdataToWireCanonical()));
+        }
+        return List.copyOf(out);
     }
 
     /** Claims the one background refresh this answer may start; true for the first caller only. */
