@@ -75,8 +75,9 @@ import org.xbill.DNS.Type;
  *
  * <p><b>Time.</b> Every answer carries instants on the injected {@link Ticker}: fresh until its clamped TTL ends, due a
  * refresh after {@code refreshAheadAt} of it, servable stale until {@code staleFor} after it. Decisions are made at read
- * time by comparing those instants with one reading of the ticker, so tests move time instead of sleeping; Caffeine's
- * cache is bounded by size only and an answer past its stale window is ignored by reads until the size bound evicts it. Deadlines of upstream
+ * time by comparing those instants with one reading of the ticker, so tests move time instead of sleeping. Caffeine
+ * bounds the entries by size only (its variable expiry would read the ticker again on every get, the largest cost of a
+ * hit); an answer past its stale window is ignored by reads until the size bound evicts it. Deadlines of upstream
  * queries are real time, on the cache's scheduler.
  *
  * <p><b>Single flight.</b> {@code inFlight} maps a question to the future of the one upstream lookup for it. The owner
@@ -102,8 +103,6 @@ import org.xbill.DNS.Type;
  * <p>Thread-safe.
  */
 public final class DnsCache implements AutoCloseable {
-    private static final int[] ADDRESS_TYPES = {Type.A, Type.AAAA};
-
     private final Policy policy;
     private final SearchList searchList;
     private final Ticker ticker;
