@@ -1,21 +1,86 @@
 package dev.torii.internal;
 
 import dev.torii.ErrorResponder;
+import dev.torii.Exchange;
+import dev.torii.ExchangeLog;
 import dev.torii.Forwarding;
 import dev.torii.GatewayStats;
 import dev.torii.Hook;
 import dev.torii.Limits;
 import dev.torii.Listener;
+import dev.torii.ProxyError;
 import dev.torii.route.RoutingTable;
+import dev.torii.upstream.Upstream;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.flow.FlowControlHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.FastThreadLocal;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.io.UncheckedIOException;
+import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** The engine behind {@link dev.torii.Gateway}. Work in progress: being written now. */
+/**
+ * The engine behind {@link dev.torii.Gateway}: event loops, listeners, the current routing snapshot, per-loop
+ * connection pools, counters and graceful shutdown. Thread-safe; the per-exchange work happens in
+ * {@link ProxyHandler} on one event loop.
+ */
 public final class Engine {
+    private static final Logger log = LoggerFactory.getLogger(Engine.class);
+
+    /** User event telling a client connection to finish its exchange and close. */
+    static final Object DRAIN = new Object();
+
+    /** A routing table with the runtime state of its upstreams. Immutable (the states are thread-safe). */
+    record Snapshot(RoutingTable table, Map<String, UpstreamState> states) {
+        UpstreamState upstream(String name) {
+            return states.get(name);
+        }
+    }
+
+    private final List<Listener> listeners;
+    private final List<Hook> hooks;
     private final Limits limits;
-    private volatile RoutingTable table;
+    private final Forwarding forwarding;
+    private final ErrorResponder errorResponder;
+    private final int ioThreads;
+    private final Transport transport = Transport.best();
+    private final EndpointResolver resolver = new EndpointResolver();
+    private final FastThreadLocal<ConnectionPool> pools = new FastThreadLocal<>();
+    private final List<ConnectionPool> allPools = new CopyOnWriteArrayList<>();
+    private final Map<String, Channel> bound = new LinkedHashMap<>();
+    private final ChannelGroup clients = new DefaultChannelGroup("torii-clients", GlobalEventExecutor.INSTANCE);
+    private final AtomicInteger openConnections = new AtomicInteger();
+    private final AtomicInteger activeExchanges = new AtomicInteger();
+    private final LongAdder totalExchanges = new LongAdder();
+    private final LongAdder rejectedConnections = new LongAdder();
+    private final LongAdder upstreamConnectionsOpened = new LongAdder();
+    private final LongAdder bareErrors = new LongAdder();
+    private volatile Snapshot snapshot;
+    private EventLoopGroup group;
+    private CompletableFuture<Void> shutdown;
 
     public Engine(
             List<Listener> listeners,
@@ -25,33 +90,222 @@ public final class Engine {
             Forwarding forwarding,
             ErrorResponder errorResponder,
             int ioThreads) {
-        this.table = table;
+        this.listeners = listeners;
+        this.hooks = hooks;
         this.limits = limits;
+        this.forwarding = forwarding;
+        this.errorResponder = errorResponder;
+        this.ioThreads = ioThreads;
+        this.snapshot = snapshotOf(table, Map.of());
     }
 
-    public void start() {}
+    private static Snapshot snapshotOf(RoutingTable table, Map<String, UpstreamState> previous) {
+        var states = new HashMap<String, UpstreamState>();
+        for (Upstream u : table.upstreams().values()) {
+            UpstreamState old = previous.get(u.name());
+            states.put(u.name(), old != null && old.upstream.equals(u) ? old : new UpstreamState(u));
+        }
+        return new Snapshot(table, Map.copyOf(states));
+    }
+
+    public synchronized void start() {
+        if (group != null) {
+            throw new IllegalStateException("gateway already started");
+        }
+        group = new MultiThreadIoEventLoopGroup(
+                ioThreads, new DefaultThreadFactory("torii-io", true), transport.ioHandlerFactory());
+        try {
+            for (Listener l : listeners) {
+                InetSocketAddress address = new InetSocketAddress(l.host(), l.port());
+                Channel ch;
+                try {
+                    ch = new ServerBootstrap()
+                            .group(group)
+                            .channel(transport.serverChannel())
+                            .option(ChannelOption.SO_BACKLOG, 1024)
+                            .option(ChannelOption.SO_REUSEADDR, true)
+                            .childOption(ChannelOption.AUTO_READ, false)
+                            .childOption(ChannelOption.TCP_NODELAY, true)
+                            .childHandler(new ClientInitializer())
+                            .bind(address)
+                            .sync()
+                            .channel();
+                } catch (Exception e) {
+                    throw new UncheckedIOException(
+                            "listener '" + l.name() + "': cannot bind " + l.host() + ":" + l.port() + ": "
+                                    + e.getMessage(),
+                            e instanceof java.io.IOException io ? io : new BindException(String.valueOf(e)));
+                }
+                bound.put(l.name(), ch);
+                log.info(
+                        "listener '{}' ({}) on {} [{} transport, {} event loops]",
+                        l.name(),
+                        l.protocol(),
+                        ch.localAddress(),
+                        transport.name(),
+                        ioThreads);
+            }
+        } catch (RuntimeException e) {
+            bound.values().forEach(Channel::close);
+            bound.clear();
+            group.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+            resolver.close();
+            throw e;
+        }
+    }
+
+    /** Sets up each accepted client connection. */
+    private final class ClientInitializer extends ChannelInitializer<Channel> {
+        private final HttpDecoderConfig decoderConfig = new HttpDecoderConfig()
+                .setMaxInitialLineLength(limits.maxRequestLineLength())
+                .setMaxHeaderSize(limits.maxHeaderSize())
+                .setMaxChunkSize(64 * 1024)
+                .setAllowDuplicateContentLengths(false)
+                .setStrictLineParsing(true)
+                .setUseRfc9112TransferEncoding(true);
+
+        @Override
+        protected void initChannel(Channel ch) {
+            if (openConnections.incrementAndGet() > limits.maxConnections() || shutdown != null) {
+                openConnections.decrementAndGet();
+                rejectedConnections.increment();
+                ch.close();
+                return;
+            }
+            ch.closeFuture().addListener(f -> openConnections.decrementAndGet());
+            clients.add(ch);
+            ProxyHandler handler = new ProxyHandler(Engine.this, false);
+            ch.pipeline()
+                    .addLast("bytes", new ByteWatcher(handler))
+                    .addLast("codec", new HttpServerCodec(decoderConfig.clone()))
+                    .addLast("flow", new FlowControlHandler())
+                    .addLast("proxy", handler);
+        }
+    }
 
     public InetSocketAddress boundAddress(String listenerName) {
-        return null;
+        Channel ch = bound.get(listenerName);
+        if (ch == null) {
+            throw new IllegalArgumentException(
+                    "listener: '" + listenerName + "' (expected one of the bound listeners: " + bound.keySet() + ")");
+        }
+        return (InetSocketAddress) ch.localAddress();
     }
 
     public RoutingTable routingTable() {
-        return table;
+        return snapshot.table();
     }
 
-    public void routingTable(RoutingTable table) {
-        this.table = table;
+    public synchronized void routingTable(RoutingTable table) {
+        snapshot = snapshotOf(table, snapshot.states());
     }
 
-    public GatewayStats stats() {
-        return new GatewayStats(0, 0, 0, 0, 0);
+    Snapshot snapshot() {
+        return snapshot;
     }
 
-    public CompletableFuture<Void> shutdown(Duration deadline) {
-        return CompletableFuture.completedFuture(null);
+    List<Hook> hooks() {
+        return hooks;
     }
 
     public Limits limits() {
         return limits;
+    }
+
+    Forwarding forwarding() {
+        return forwarding;
+    }
+
+    ErrorResponder errorResponder() {
+        return errorResponder;
+    }
+
+    EndpointResolver resolver() {
+        return resolver;
+    }
+
+    /** The connection pool of {@code loop}; must be called on that loop. */
+    ConnectionPool pool(EventLoop loop) {
+        ConnectionPool p = pools.get();
+        if (p == null) {
+            p = new ConnectionPool(loop, transport.channel(), upstreamConnectionsOpened);
+            pools.set(p);
+            allPools.add(p);
+        }
+        return p;
+    }
+
+    void exchangeStarted() {
+        activeExchanges.incrementAndGet();
+    }
+
+    void exchangeFinished(Exchange exchange, ExchangeLog record) {
+        activeExchanges.decrementAndGet();
+        totalExchanges.increment();
+        runLogHooks(hooks, exchange);
+        if (exchange.route() != null) {
+            runLogHooks(exchange.route().hooks(), exchange);
+        }
+    }
+
+    private static void runLogHooks(List<Hook> list, Exchange exchange) {
+        for (int i = 0; i < list.size(); i++) {
+            Hook h = list.get(i);
+            try {
+                h.onLog(exchange);
+            } catch (RuntimeException e) {
+                log.warn("hook {} failed in phase LOG: {}", h.name(), e.toString());
+            }
+        }
+    }
+
+    void countBareError(ProxyError error) {
+        bareErrors.increment();
+    }
+
+    public GatewayStats stats() {
+        return new GatewayStats(
+                openConnections.get(),
+                activeExchanges.get(),
+                totalExchanges.sum(),
+                rejectedConnections.sum(),
+                upstreamConnectionsOpened.sum());
+    }
+
+    public synchronized CompletableFuture<Void> shutdown(Duration deadline) {
+        if (shutdown != null) {
+            return shutdown;
+        }
+        if (group == null) {
+            shutdown = CompletableFuture.completedFuture(null);
+            resolver.close();
+            return shutdown;
+        }
+        shutdown = new CompletableFuture<>();
+        for (Channel server : bound.values()) {
+            server.close().syncUninterruptibly();
+        }
+        var drained = new CompletableFuture<Void>();
+        clients.newCloseFuture().addListener(f -> drained.complete(null));
+        for (Channel ch : clients) {
+            ch.eventLoop().execute(() -> ch.pipeline().fireUserEventTriggered(DRAIN));
+        }
+        drained.completeOnTimeout(null, deadline.toMillis(), TimeUnit.MILLISECONDS)
+                .whenComplete((v, e) -> {
+                    int left = clients.size();
+                    if (left > 0) {
+                        log.warn(
+                                "shutdown deadline of {} ms passed: closing {} connections still busy",
+                                deadline.toMillis(),
+                                left);
+                    }
+                    clients.close().awaitUninterruptibly();
+                    for (ConnectionPool p : allPools) {
+                        p.closeAsync();
+                    }
+                    resolver.close();
+                    group.shutdownGracefully(0, 2, TimeUnit.SECONDS).addListener(f -> shutdown.complete(null));
+                });
+        return shutdown;
     }
 }

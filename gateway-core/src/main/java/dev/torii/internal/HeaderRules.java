@@ -1,0 +1,153 @@
+package dev.torii.internal;
+
+import dev.torii.Forwarding;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.AsciiString;
+import java.net.InetSocketAddress;
+import java.util.List;
+
+/**
+ * The header rules of a forwarding proxy: hop-by-hop fields (RFC 9110 section 7.6.1) removed in both directions,
+ * forwarding headers added to requests, and the message framing set by the proxy itself, never copied from what the
+ * client or the upstream claimed.
+ */
+final class HeaderRules {
+    private static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
+    private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
+    private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
+    private static final AsciiString X_FORWARDED_HOST = AsciiString.cached("x-forwarded-host");
+
+    private HeaderRules() {}
+
+    /**
+     * Removes the hop-by-hop fields: {@code Connection} and every field it names, {@code Keep-Alive},
+     * {@code Proxy-Connection}, {@code TE}, {@code Upgrade} and {@code Transfer-Encoding}. The framing fields
+     * ({@code Content-Length}, {@code Transfer-Encoding}) and {@code Host} are never removed because {@code Connection}
+     * names them: the caller sets framing afterwards.
+     */
+    static void removeHopByHop(HttpHeaders h) {
+        List<String> connection = h.getAll(HttpHeaderNames.CONNECTION);
+        for (int i = 0; i < connection.size(); i++) {
+            String value = connection.get(i);
+            int start = 0;
+            while (start <= value.length()) {
+                int comma = value.indexOf(',', start);
+                int end = comma < 0 ? value.length() : comma;
+                String name = value.substring(start, end).strip();
+                if (!name.isEmpty() && !isFraming(name)) {
+                    h.remove(name);
+                }
+                start = end + 1;
+            }
+        }
+        h.remove(HttpHeaderNames.CONNECTION);
+        h.remove(HttpHeaderNames.KEEP_ALIVE);
+        h.remove(PROXY_CONNECTION);
+        h.remove(HttpHeaderNames.TE);
+        h.remove(HttpHeaderNames.UPGRADE);
+        h.remove(HttpHeaderNames.TRANSFER_ENCODING);
+    }
+
+    private static boolean isFraming(String name) {
+        return HttpHeaderNames.CONTENT_LENGTH.contentEqualsIgnoreCase(name)
+                || HttpHeaderNames.TRANSFER_ENCODING.contentEqualsIgnoreCase(name)
+                || HttpHeaderNames.HOST.contentEqualsIgnoreCase(name);
+    }
+
+    /**
+     * Turns the client's request head into the upstream's, in place: hop-by-hop fields out, HTTP/1.1 keep-alive,
+     * chunked framing re-declared when the body is chunked, Via and X-Forwarded-* per {@code forwarding}.
+     *
+     * @param chunked whether the client's body was chunked (decided before hop-by-hop removal)
+     */
+    static void prepareUpstreamRequest(
+            HttpRequest request, boolean chunked, InetSocketAddress client, boolean secure, Forwarding forwarding) {
+        HttpHeaders h = request.headers();
+        String receivedProtocol = request.protocolVersion() == HttpVersion.HTTP_1_0 ? "1.0" : "1.1";
+        removeHopByHop(h);
+        h.remove(HttpHeaderNames.EXPECT);
+        if (chunked) {
+            h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+        }
+        request.setProtocolVersion(HttpVersion.HTTP_1_1);
+        if (forwarding.xForwarded()) {
+            String ip = client.getAddress().getHostAddress();
+            boolean trusted = !forwarding.trustedProxies().isEmpty() && forwarding.isTrusted(client.getAddress());
+            String xff = trusted ? String.join(", ", h.getAll(X_FORWARDED_FOR)) : "";
+            h.set(X_FORWARDED_FOR, xff.isEmpty() ? ip : xff + ", " + ip);
+            if (!trusted || !h.contains(X_FORWARDED_PROTO)) {
+                h.set(X_FORWARDED_PROTO, secure ? "https" : "http");
+            }
+            if (!trusted || !h.contains(X_FORWARDED_HOST)) {
+                String host = h.get(HttpHeaderNames.HOST);
+                if (host != null) {
+                    h.set(X_FORWARDED_HOST, host);
+                } else {
+                    h.remove(X_FORWARDED_HOST);
+                }
+            }
+        }
+        if (forwarding.via()) {
+            String via = receivedProtocol + " " + forwarding.viaName();
+            String existing = h.get(HttpHeaderNames.VIA);
+            h.set(HttpHeaderNames.VIA, existing == null ? via : existing + ", " + via);
+        }
+    }
+
+    /** How the response body is delimited towards the client. */
+    enum Framing {
+        /** No body (HEAD, 1xx, 204, 304) or a Content-Length. */
+        AS_IS,
+        /** Chunked towards an HTTP/1.1 client. */
+        CHUNKED,
+        /** Delimited by closing the connection (HTTP/1.0 client without a length). */
+        CLOSE
+    }
+
+    /**
+     * Turns the upstream's response head into the client's, in place, and returns how its body is delimited.
+     *
+     * @param method the request method (HEAD responses have no body)
+     * @param clientVersion the client's protocol version
+     * @param keepAlive whether the client connection stays open (may still become false for {@link Framing#CLOSE})
+     */
+    static Framing prepareClientResponse(HttpResponse response, HttpMethod method, HttpVersion clientVersion) {
+        HttpHeaders h = response.headers();
+        boolean hadLength = h.contains(HttpHeaderNames.CONTENT_LENGTH);
+        removeHopByHop(h);
+        response.setProtocolVersion(HttpVersion.HTTP_1_1);
+        int code = response.status().code();
+        if (method == HttpMethod.HEAD || code == 204 || code == 304 || code < 200) {
+            return Framing.AS_IS;
+        }
+        if (hadLength) {
+            return Framing.AS_IS;
+        }
+        if (clientVersion == HttpVersion.HTTP_1_0) {
+            return Framing.CLOSE;
+        }
+        h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+        return Framing.CHUNKED;
+    }
+
+    /** Sets {@code Connection} for the client: {@code close}, or {@code keep-alive} for an HTTP/1.0 client. */
+    static void setClientConnection(HttpResponse response, boolean keepAlive, HttpVersion clientVersion) {
+        if (!keepAlive) {
+            response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        } else if (clientVersion == HttpVersion.HTTP_1_0) {
+            response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+        }
+    }
+
+    /** Whether the client may reuse the connection after this request, by its own headers. */
+    static boolean clientWantsKeepAlive(HttpRequest request) {
+        return HttpUtil.isKeepAlive(request);
+    }
+}

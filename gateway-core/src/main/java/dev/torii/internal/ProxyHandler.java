@@ -1,0 +1,975 @@
+package dev.torii.internal;
+
+import dev.torii.ExchangeLog;
+import dev.torii.Hook;
+import dev.torii.HookResult;
+import dev.torii.LocalResponse;
+import dev.torii.Phase;
+import dev.torii.ProxyError;
+import dev.torii.route.Route;
+import dev.torii.upstream.Endpoint;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Proxies the exchanges of one HTTP/1.1 client connection, one at a time (pipelined requests wait in the
+ * {@code FlowControlHandler} in front of this handler until the previous response is complete).
+ *
+ * <p>Reads are explicit on both sides ({@code AUTO_READ} off): the client is read for the next request head only when
+ * no exchange is in progress, and for body content only while the upstream connection is writable; the upstream is
+ * read only while the client connection is writable. So a slow reader on either side stops the other side's reads
+ * instead of making the proxy buffer.
+ *
+ * <p>Ownership: a request body chunk read from the client is written to the upstream connection (which releases
+ * it); a response part read from the upstream is written to the client, or released when the exchange no longer
+ * needs it.
+ */
+final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListener {
+    private static final Logger log = LoggerFactory.getLogger(ProxyHandler.class);
+
+    private final Engine engine;
+    private final boolean secure;
+    private ChannelHandlerContext ctx;
+
+    // Connection state.
+    private boolean closing;
+    private boolean bytesSinceLastExchange;
+    private boolean firstRequest = true;
+    private ScheduledFuture<?> waitTimer;
+
+    // Exchange state; reset by clearExchange().
+    private DefaultExchange ex;
+    private Engine.Snapshot snapshot;
+    private List<Hook> routeHooks = List.of();
+    private UpstreamState upstreamState;
+    private int endpointIndex = -1;
+    private ConnectionPool.Pending pendingAcquire;
+    private UpstreamConnection conn;
+    private boolean connectRetried;
+    private boolean keepAlive;
+    private boolean chunkedRequest;
+    private boolean requestBodyExpected;
+    private boolean expectContinue;
+    private boolean requestComplete;
+    private boolean discardingRequest;
+    private boolean upstreamResponseStarted;
+    private boolean responseHeadSent;
+    private boolean responseComplete;
+    private boolean closeAfterResponse;
+    private boolean waitingUpstreamWritable;
+    private boolean upstreamReadPaused;
+    private HttpResponse upstreamResponse;
+    private ArrayDeque<HttpContent> heldResponseContent;
+    private long lastUpstreamActivity;
+    private long lastClientActivity;
+    private ScheduledFuture<?> watchdog;
+
+    ProxyHandler(Engine engine, boolean secure) {
+        this.engine = engine;
+        this.secure = secure;
+    }
+
+    // ------------------------------------------------------------------ connection life
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        armWaitTimer(engine.limits().headerReadTimeout().toNanos());
+        ctx.read();
+    }
+
+    /** Called by {@link ByteWatcher} for every inbound buffer, before decoding. */
+    void onBytes() {
+        if (!bytesSinceLastExchange) {
+            bytesSinceLastExchange = true;
+            if (ex == null && !firstRequest) {
+                // An idle keep-alive connection started a request: the header read timeout applies from now.
+                armWaitTimer(engine.limits().headerReadTimeout().toNanos());
+            }
+        }
+    }
+
+    private void armWaitTimer(long nanos) {
+        if (waitTimer != null) {
+            waitTimer.cancel(false);
+        }
+        waitTimer = ctx.executor().schedule(this::waitTimedOut, nanos, TimeUnit.NANOSECONDS);
+    }
+
+    private void cancelWaitTimer() {
+        if (waitTimer != null) {
+            waitTimer.cancel(false);
+            waitTimer = null;
+        }
+    }
+
+    private void waitTimedOut() {
+        waitTimer = null;
+        if (ex != null || !ctx.channel().isActive()) {
+            return;
+        }
+        if (bytesSinceLastExchange) {
+            // Part of a request head arrived but not all of it in time: slowloris.
+            sendBareError(ProxyError.REQUEST_TIMEOUT);
+        } else {
+            ctx.close();
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        cancelWaitTimer();
+        if (ex != null) {
+            if (ex.error == null) {
+                ex.error = ProxyError.CLIENT_ABORTED;
+            }
+            if (!responseHeadSent) {
+                ex.status = ProxyError.CLIENT_ABORTED.status();
+            }
+            releaseUpstream(false);
+            finishExchange();
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (!(cause instanceof IOException)) {
+            log.debug("client connection {} failed", ctx.channel().remoteAddress(), cause);
+        }
+        ctx.close();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt == Engine.DRAIN) {
+            closing = true;
+            if (ex == null) {
+                ctx.close();
+            }
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (ctx.channel().isWritable() && upstreamReadPaused && conn != null) {
+            upstreamReadPaused = false;
+            lastUpstreamActivity = System.nanoTime();
+            conn.channel.read();
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    // ------------------------------------------------------------------ client messages
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof HttpRequest request) {
+            onRequestHead(request);
+            if (msg instanceof HttpContent) {
+                // A failed decode comes as a full request; its (empty) content is not needed.
+                ReferenceCountUtil.release(msg);
+            }
+        } else if (msg instanceof HttpContent content) {
+            onRequestContent(content);
+        } else {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    private void onRequestHead(HttpRequest request) {
+        cancelWaitTimer();
+        if (request.decoderResult().isFailure()) {
+            Throwable cause = request.decoderResult().cause();
+            log.debug("bad request from {}: {}", ctx.channel().remoteAddress(), cause.toString());
+            sendBareError(decodeError(cause));
+            return;
+        }
+        if (ex != null) {
+            ctx.close();
+            return;
+        }
+        String problem = RequestChecks.problem(request);
+        if (problem != null) {
+            log.debug("bad request from {}: {}", ctx.channel().remoteAddress(), problem);
+            sendBareError(ProxyError.BAD_REQUEST);
+            return;
+        }
+        firstRequest = false;
+        bytesSinceLastExchange = false;
+        snapshot = engine.snapshot();
+        String host = RequestChecks.host(request);
+        RequestChecks.toOriginForm(request);
+        ex = new DefaultExchange(
+                request,
+                host,
+                (InetSocketAddress) ctx.channel().remoteAddress(),
+                secure,
+                ctx.channel().eventLoop(),
+                snapshot.table());
+        engine.exchangeStarted();
+        lastClientActivity = System.nanoTime();
+        keepAlive = HeaderRules.clientWantsKeepAlive(request) && !closing;
+        chunkedRequest = HttpUtil.isTransferEncodingChunked(request);
+        long contentLength = HttpUtil.getContentLength(request, 0L);
+        requestBodyExpected = chunkedRequest || contentLength > 0;
+        expectContinue = requestBodyExpected && HttpUtil.is100ContinueExpected(request);
+        if (contentLength > engine.limits().maxRequestBodySize()) {
+            fail(ProxyError.REQUEST_TOO_LARGE, null, "Content-Length " + contentLength + " is over the limit");
+            return;
+        }
+        HookRunner.run(Phase.REQUEST, engine.hooks(), List.of(), ex, new Step(this::route));
+    }
+
+    private static ProxyError decodeError(Throwable cause) {
+        if (cause instanceof TooLongHttpLineException) {
+            return ProxyError.URI_TOO_LONG;
+        }
+        if (cause instanceof TooLongHttpHeaderException) {
+            return ProxyError.HEADERS_TOO_LARGE;
+        }
+        if (cause instanceof TooLongFrameException) {
+            return ProxyError.HEADERS_TOO_LARGE;
+        }
+        return ProxyError.BAD_REQUEST;
+    }
+
+    private void route() {
+        Route route = snapshot.table()
+                .match(
+                        ex.request.method().name(),
+                        ex.host,
+                        ex.path(),
+                        ex.request().headers());
+        if (route == null) {
+            fail(ProxyError.NO_ROUTE, null, "no route for " + ex.host + ex.path());
+            return;
+        }
+        ex.route = route;
+        ex.upstreamName = route.upstream();
+        routeHooks = route.hooks();
+        HookRunner.run(Phase.REQUEST, routeHooks, List.of(), ex, new Step(this::upstreamPhase));
+    }
+
+    private void upstreamPhase() {
+        ex.phase = Phase.UPSTREAM;
+        HookRunner.run(Phase.UPSTREAM, engine.hooks(), routeHooks, ex, new Step(this::forward));
+    }
+
+    private void forward() {
+        ex.phase = Phase.RESPONSE; // request head is final from here: nothing may change it any more
+        HeaderRules.prepareUpstreamRequest(ex.request, chunkedRequest, ex.client, secure, engine.forwarding());
+        upstreamState = snapshot.upstream(ex.upstreamName);
+        connect(-1);
+    }
+
+    private void connect(int exclude) {
+        Endpoint endpoint;
+        if (ex.endpointOverride != null) {
+            endpoint = ex.endpointOverride;
+            endpointIndex = -1;
+        } else {
+            endpointIndex = upstreamState.pick(exclude);
+            if (endpointIndex < 0) {
+                fail(ProxyError.NO_ENDPOINT, null, "upstream '" + ex.upstreamName + "' has no endpoint to try");
+                return;
+            }
+            endpoint = upstreamState.endpoint(endpointIndex);
+            upstreamState.started(endpointIndex);
+        }
+        ex.attempts++;
+        DefaultExchange current = ex;
+        engine.resolver().resolve(endpoint, ctx.channel().eventLoop()).addListener(f -> {
+            if (ex != current) {
+                return;
+            }
+            if (!f.isSuccess()) {
+                fail(ProxyError.DNS_FAILED, f.cause(), "cannot resolve " + endpoint.host());
+                return;
+            }
+            InetSocketAddress address = (InetSocketAddress) f.getNow();
+            ex.upstreamAddress = address;
+            pendingAcquire = engine.pool(ctx.channel().eventLoop())
+                    .acquire(upstreamState.upstream, address, new Acquired(current, endpoint));
+        });
+    }
+
+    /** The outcome of a pool acquire for one exchange. */
+    private final class Acquired implements ConnectionPool.AcquireCallback {
+        private final DefaultExchange owner;
+        private final Endpoint endpoint;
+
+        Acquired(DefaultExchange owner, Endpoint endpoint) {
+            this.owner = owner;
+            this.endpoint = endpoint;
+        }
+
+        @Override
+        public void acquired(UpstreamConnection connection) {
+            pendingAcquire = null;
+            if (ex != owner) {
+                engine.pool(ctx.channel().eventLoop()).release(connection, true);
+                return;
+            }
+            ex.upstreamConnectNanos = System.nanoTime() - ex.startNanos;
+            conn = connection;
+            conn.attach(ProxyHandler.this);
+            sendRequestHead(endpoint);
+        }
+
+        @Override
+        public void failed(ProxyError error, Throwable cause) {
+            pendingAcquire = null;
+            if (ex != owner) {
+                return;
+            }
+            boolean retryable = error == ProxyError.CONNECT_FAILED || error == ProxyError.UPSTREAM_TIMEOUT;
+            if (retryable && !connectRetried && isIdempotent(ex.request.method()) && canRetryElsewhere()) {
+                connectRetried = true;
+                log.debug("connect to {} failed ({}); retrying on another endpoint", endpoint, cause.toString());
+                int failed = endpointIndex;
+                endpointDone();
+                connect(failed);
+                return;
+            }
+            fail(error, cause, "cannot connect to " + endpoint);
+        }
+    }
+
+    private boolean canRetryElsewhere() {
+        return ex.endpointOverride == null && upstreamState.size() > 1;
+    }
+
+    private static boolean isIdempotent(HttpMethod method) {
+        return method == HttpMethod.GET
+                || method == HttpMethod.HEAD
+                || method == HttpMethod.OPTIONS
+                || method == HttpMethod.TRACE
+                || method == HttpMethod.PUT
+                || method == HttpMethod.DELETE;
+    }
+
+    private void endpointDone() {
+        if (endpointIndex >= 0 && upstreamState != null) {
+            upstreamState.finished(endpointIndex);
+            endpointIndex = -1;
+        }
+    }
+
+    private void sendRequestHead(Endpoint endpoint) {
+        Route route = ex.route;
+        if (route.hostRewrite() != null) {
+            ex.request.headers().set(HttpHeaderNames.HOST, route.hostRewrite());
+        } else if (route.hostFromEndpoint() || !ex.request.headers().contains(HttpHeaderNames.HOST)) {
+            ex.request.headers().set(HttpHeaderNames.HOST, endpoint.authority());
+        }
+        lastUpstreamActivity = System.nanoTime();
+        conn.channel.write(ex.request);
+        armWatchdog();
+        conn.channel.read();
+        if (expectContinue && !requestComplete) {
+            ctx.writeAndFlush(new DefaultFullHttpResponse(
+                    HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
+        }
+        if (requestComplete) {
+            conn.channel.flush();
+            return;
+        }
+        readClientBody();
+        if (conn != null) {
+            conn.channel.flush();
+        }
+    }
+
+    private void readClientBody() {
+        if (conn.channel.isWritable()) {
+            ctx.read();
+        } else {
+            waitingUpstreamWritable = true;
+        }
+    }
+
+    private void onRequestContent(HttpContent content) {
+        lastClientActivity = System.nanoTime();
+        if (ex == null || discardingRequest) {
+            boolean last = content instanceof LastHttpContent;
+            content.release();
+            if (discardingRequest && last) {
+                discardingRequest = false;
+                awaitNextRequest();
+            } else if (discardingRequest) {
+                ctx.read();
+            }
+            return;
+        }
+        boolean last = content instanceof LastHttpContent;
+        ex.requestBodyBytes += content.content().readableBytes();
+        if (ex.requestBodyBytes > engine.limits().maxRequestBodySize()) {
+            content.release();
+            closeAfterResponse = true;
+            fail(
+                    ProxyError.REQUEST_TOO_LARGE,
+                    null,
+                    "request body is over " + engine.limits().maxRequestBodySize());
+            return;
+        }
+        if (last) {
+            requestComplete = true;
+        }
+        if (conn == null) {
+            // The exchange already has its answer (a local or error response): drop the rest of the body.
+            content.release();
+            if (!last) {
+                ctx.read();
+            } else {
+                maybeFinish();
+            }
+            return;
+        }
+        conn.channel.writeAndFlush(content);
+        if (last) {
+            maybeFinish();
+        } else if (conn.channel.isWritable()) {
+            ctx.read();
+        } else {
+            waitingUpstreamWritable = true;
+        }
+    }
+
+    // ------------------------------------------------------------------ upstream messages
+
+    @Override
+    public void onUpstreamMessage(HttpObject msg) {
+        lastUpstreamActivity = System.nanoTime();
+        if (ex == null) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (msg instanceof HttpResponse response) {
+            if (response.decoderResult().isFailure()) {
+                ReferenceCountUtil.release(msg);
+                upstreamFailed(
+                        ProxyError.UPSTREAM_RESET, response.decoderResult().cause(), "invalid response");
+                return;
+            }
+            int code = response.status().code();
+            if (code < 200) {
+                // 100 Continue (we never forward Expect) or 103 Early Hints: not relayed.
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            onResponseHead(response);
+            if (msg instanceof HttpContent content) {
+                onResponseContent(content);
+            }
+        } else if (msg instanceof HttpContent content) {
+            onResponseContent(content);
+        } else {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    private void onResponseHead(HttpResponse response) {
+        upstreamResponseStarted = true;
+        upstreamResponse = response;
+        ex.upstreamHeadersNanos = System.nanoTime() - ex.startNanos;
+        ex.response = response;
+        HeaderRules.Framing framing =
+                HeaderRules.prepareClientResponse(response, ex.request.method(), ex.request.protocolVersion());
+        if (framing == HeaderRules.Framing.CLOSE) {
+            keepAlive = false;
+        }
+        heldResponseContent = new ArrayDeque<>(4);
+        DefaultExchange current = ex;
+        ex.phase = Phase.RESPONSE;
+        HookRunner.run(Phase.RESPONSE, engine.hooks(), routeHooks, ex, new HookRunner.Continuation() {
+            @Override
+            public void proceed() {
+                writeResponseHead();
+            }
+
+            @Override
+            public void respond(HookResult.Respond r) {
+                releaseUpstream(false);
+                sendLocal(r.response());
+            }
+
+            @Override
+            public void fail(Hook hook, Throwable cause) {
+                hookFailed(hook, cause);
+            }
+
+            @Override
+            public boolean abandoned() {
+                return ex != current;
+            }
+        });
+    }
+
+    private void writeResponseHead() {
+        HttpResponse response = upstreamResponse;
+        if (!requestComplete && requestBodyExpected) {
+            // The upstream answered before the whole body arrived: the rest of it cannot be framed for reuse.
+            keepAlive = false;
+        }
+        HeaderRules.setClientConnection(response, keepAlive && !closeAfterResponse, ex.request.protocolVersion());
+        ex.status = response.status().code();
+        responseHeadSent = true;
+        ctx.write(response);
+        ArrayDeque<HttpContent> held = heldResponseContent;
+        heldResponseContent = null;
+        HttpContent c;
+        while (held != null && (c = held.pollFirst()) != null) {
+            relayResponseContent(c);
+        }
+        if (!responseComplete) {
+            ctx.flush();
+        }
+    }
+
+    private void onResponseContent(HttpContent content) {
+        if (heldResponseContent != null) {
+            heldResponseContent.addLast(content);
+            return;
+        }
+        if (!responseHeadSent) {
+            content.release();
+            return;
+        }
+        relayResponseContent(content);
+    }
+
+    private void relayResponseContent(HttpContent content) {
+        ex.responseBodyBytes += content.content().readableBytes();
+        boolean last = content instanceof LastHttpContent;
+        if (last) {
+            responseComplete = true;
+            ctx.writeAndFlush(content).addListener(f -> {
+                if (!f.isSuccess()) {
+                    ctx.close();
+                }
+            });
+            maybeFinish();
+        } else {
+            ctx.write(content);
+        }
+    }
+
+    @Override
+    public void onUpstreamReadComplete() {
+        if (ex == null || responseComplete) {
+            return;
+        }
+        if (responseHeadSent) {
+            ctx.flush();
+        }
+        if (!upstreamResponseStarted
+                || heldResponseContent != null
+                || ctx.channel().isWritable()) {
+            conn.channel.read();
+        } else {
+            upstreamReadPaused = true;
+        }
+    }
+
+    @Override
+    public void onUpstreamInactive() {
+        if (ex == null || responseComplete) {
+            return;
+        }
+        UpstreamConnection dead = conn;
+        conn = null;
+        if (!upstreamResponseStarted
+                && dead != null
+                && dead.reused
+                && !connectRetried
+                && isIdempotent(ex.request.method())
+                && !requestBodyExpected) {
+            // A kept-alive connection the upstream had closed just as we reused it: try once on a fresh one.
+            connectRetried = true;
+            ex.request.headers().remove(HttpHeaderNames.HOST);
+            int failed = endpointIndex;
+            endpointDone();
+            connectFresh(failed);
+            return;
+        }
+        upstreamFailed(ProxyError.UPSTREAM_RESET, null, "upstream closed the connection");
+    }
+
+    private void connectFresh(int failedIndex) {
+        // Same endpoint is fine here: the failure was the stale connection, not the endpoint.
+        endpointIndex = failedIndex;
+        if (endpointIndex >= 0) {
+            upstreamState.started(endpointIndex);
+        }
+        Endpoint endpoint = endpointIndex >= 0 ? upstreamState.endpoint(endpointIndex) : ex.endpointOverride;
+        pendingAcquire = engine.pool(ctx.channel().eventLoop())
+                .acquire(upstreamState.upstream, ex.upstreamAddress, new Acquired(ex, endpoint));
+    }
+
+    @Override
+    public void onUpstreamWritabilityChanged(boolean writable) {
+        if (writable && waitingUpstreamWritable && ex != null) {
+            waitingUpstreamWritable = false;
+            lastClientActivity = System.nanoTime();
+            ctx.read();
+        }
+    }
+
+    // ------------------------------------------------------------------ timeouts
+
+    private void armWatchdog() {
+        if (watchdog == null) {
+            long timeout = upstreamState.upstream.responseTimeout().toNanos();
+            watchdog = ctx.executor().schedule(this::watch, timeout, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /**
+     * One timer per exchange checks three deadlines: the upstream's response timeout while we wait for it, the
+     * idle timeout while the client does not take the response, and the idle timeout while its body does not come.
+     */
+    private void watch() {
+        watchdog = null;
+        if (ex == null || responseComplete && requestComplete) {
+            return;
+        }
+        long now = System.nanoTime();
+        long responseTimeout = upstreamState.upstream.responseTimeout().toNanos();
+        long idleTimeout = engine.limits().idleTimeout().toNanos();
+        long next = Long.MAX_VALUE;
+        if (!responseComplete && conn != null) {
+            if (upstreamReadPaused) {
+                long left = lastUpstreamActivity + idleTimeout - now;
+                if (left <= 0) {
+                    abort(
+                            ProxyError.CLIENT_ABORTED,
+                            "client did not read the response for " + idleTimeout / 1_000_000 + " ms");
+                    return;
+                }
+                next = left;
+            } else {
+                long left = lastUpstreamActivity + responseTimeout - now;
+                if (left <= 0) {
+                    upstreamFailed(
+                            ProxyError.UPSTREAM_TIMEOUT,
+                            null,
+                            "no response within " + responseTimeout / 1_000_000 + " ms");
+                    return;
+                }
+                next = left;
+            }
+        }
+        if (!requestComplete && requestBodyExpected && !waitingUpstreamWritable) {
+            long left = lastClientActivity + idleTimeout - now;
+            if (left <= 0) {
+                closeAfterResponse = true;
+                if (responseHeadSent) {
+                    abort(ProxyError.REQUEST_TIMEOUT, "request body stalled");
+                } else {
+                    releaseUpstream(false);
+                    fail(ProxyError.REQUEST_TIMEOUT, null, "request body stalled");
+                }
+                return;
+            }
+            next = Math.min(next, left);
+        }
+        if (next != Long.MAX_VALUE) {
+            watchdog = ctx.executor().schedule(this::watch, next, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    // ------------------------------------------------------------------ failures and local responses
+
+    private final class Step implements HookRunner.Continuation {
+        private final Runnable next;
+        private final DefaultExchange owner;
+
+        Step(Runnable next) {
+            this.next = next;
+            this.owner = ex;
+        }
+
+        @Override
+        public void proceed() {
+            next.run();
+        }
+
+        @Override
+        public void respond(HookResult.Respond r) {
+            ex.phase = Phase.RESPONSE;
+            sendLocal(r.response());
+        }
+
+        @Override
+        public void fail(Hook hook, Throwable cause) {
+            hookFailed(hook, cause);
+        }
+
+        @Override
+        public boolean abandoned() {
+            return ex != owner;
+        }
+    }
+
+    private void hookFailed(Hook hook, Throwable cause) {
+        log.warn(
+                "hook {} failed in phase {} for {} {}: {}",
+                hook.name(),
+                ex.phase,
+                ex.request.method(),
+                ex.originalUri,
+                cause.toString());
+        releaseUpstream(false);
+        ex.error = ProxyError.HOOK_FAILED;
+        if (responseHeadSent) {
+            abort(ProxyError.HOOK_FAILED, "hook failed after the response started");
+        } else {
+            writeLocal(toNetty(engine.errorResponder().render(ProxyError.HOOK_FAILED, ex)));
+        }
+    }
+
+    /** A failure on the upstream side: an error response if the client has not seen a head yet, else an abort. */
+    private void upstreamFailed(ProxyError error, Throwable cause, String detail) {
+        releaseUpstream(false);
+        if (responseHeadSent) {
+            abort(error, detail);
+        } else {
+            fail(error, cause, detail);
+        }
+    }
+
+    /** Fails the exchange before the response head went out: renders {@code error} through the RESPONSE hooks. */
+    private void fail(ProxyError error, Throwable cause, String detail) {
+        if (log.isDebugEnabled()) {
+            log.debug(
+                    "{} for {} {}: {}{}",
+                    error,
+                    ex.request.method(),
+                    ex.originalUri,
+                    detail,
+                    cause == null ? "" : " (" + cause + ")");
+        }
+        releaseUpstream(false);
+        ex.error = error;
+        LocalResponse response;
+        try {
+            response = engine.errorResponder().render(error, ex);
+        } catch (RuntimeException e) {
+            log.warn("error responder failed for {}", error, e);
+            response = LocalResponse.text(error.status(), error.status() + " " + error.name() + "\n");
+        }
+        ex.phase = Phase.RESPONSE;
+        sendLocal(response);
+    }
+
+    /** Ends an exchange whose response head was sent already: the client connection is closed. */
+    private void abort(ProxyError error, String detail) {
+        log.debug("{} for {} {} after the response started: {}", error, ex.request.method(), ex.originalUri, detail);
+        ex.error = error;
+        releaseUpstream(false);
+        keepAlive = false;
+        ctx.close();
+    }
+
+    /** Sends a local response after running the RESPONSE hooks over it. */
+    private void sendLocal(LocalResponse local) {
+        FullHttpResponse response = toNetty(local);
+        ex.response = response;
+        ex.phase = Phase.RESPONSE;
+        DefaultExchange current = ex;
+        HookRunner.run(Phase.RESPONSE, engine.hooks(), routeHooks, ex, new HookRunner.Continuation() {
+            @Override
+            public void proceed() {
+                writeLocal(response);
+            }
+
+            @Override
+            public void respond(HookResult.Respond r) {
+                response.release();
+                writeLocal(toNetty(r.response()));
+            }
+
+            @Override
+            public void fail(Hook hook, Throwable cause) {
+                response.release();
+                log.warn("hook {} failed in phase RESPONSE: {}", hook.name(), cause.toString());
+                ex.error = ProxyError.HOOK_FAILED;
+                writeLocal(toNetty(engine.errorResponder().render(ProxyError.HOOK_FAILED, ex)));
+            }
+
+            @Override
+            public boolean abandoned() {
+                if (ex != current) {
+                    response.release();
+                    return true;
+                }
+                return false;
+            }
+        });
+    }
+
+    private static FullHttpResponse toNetty(LocalResponse local) {
+        var response = new DefaultFullHttpResponse(
+                HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(local.status()), Unpooled.wrappedBuffer(local.body()));
+        for (var e : local.headers()) {
+            response.headers().add(e.getKey(), e.getValue());
+        }
+        HttpUtil.setContentLength(response, local.body().length);
+        return response;
+    }
+
+    private void writeLocal(FullHttpResponse response) {
+        if (requestBodyExpected && !requestComplete) {
+            // The body was not read; closing is the only safe way to end the message.
+            keepAlive = false;
+        }
+        ex.response = response;
+        ex.status = response.status().code();
+        ex.responseBodyBytes =
+                ex.request.method() == HttpMethod.HEAD ? 0 : response.content().readableBytes();
+        HeaderRules.setClientConnection(response, keepAlive && !closeAfterResponse, ex.request.protocolVersion());
+        responseHeadSent = true;
+        responseComplete = true;
+        ctx.writeAndFlush(response);
+        if (!requestComplete && !requestBodyExpected && keepAlive && !closeAfterResponse && !closing) {
+            // The request has no body but its (empty) end was not read yet: consume it before the next request.
+            discardingRequest = true;
+            finishExchange();
+            ctx.read();
+            return;
+        }
+        maybeFinish();
+    }
+
+    /** A failure before any exchange exists (unparseable request, header timeout): answer and close. */
+    private void sendBareError(ProxyError error) {
+        LocalResponse local;
+        try {
+            local = engine.errorResponder().render(error, null);
+        } catch (RuntimeException e) {
+            local = LocalResponse.text(error.status(), error.status() + " " + error.name() + "\n");
+        }
+        FullHttpResponse response = toNetty(local);
+        response.headers().set(HttpHeaderNames.CONNECTION, "close");
+        engine.countBareError(error);
+        ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+        closing = true;
+    }
+
+    // ------------------------------------------------------------------ completion
+
+    private void maybeFinish() {
+        if (!responseComplete || !(requestComplete || !keepAlive || closeAfterResponse)) {
+            return;
+        }
+        if (conn != null) {
+            boolean reusable = requestComplete && HttpUtil.isKeepAlive(upstreamResponse);
+            releaseUpstream(reusable);
+        }
+        boolean reuseClient = keepAlive && !closeAfterResponse && !closing && requestComplete;
+        finishExchange();
+        if (reuseClient) {
+            awaitNextRequest();
+        } else {
+            ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    private void awaitNextRequest() {
+        if (closing || !ctx.channel().isActive()) {
+            ctx.close();
+            return;
+        }
+        armWaitTimer(
+                bytesSinceLastExchange
+                        ? engine.limits().headerReadTimeout().toNanos()
+                        : engine.limits().idleTimeout().toNanos());
+        ctx.read();
+    }
+
+    private void releaseUpstream(boolean reusable) {
+        if (pendingAcquire != null) {
+            pendingAcquire.cancel();
+            pendingAcquire = null;
+        }
+        UpstreamConnection c = conn;
+        conn = null;
+        if (c != null) {
+            engine.pool(ctx.channel().eventLoop()).release(c, reusable);
+        }
+        if (heldResponseContent != null) {
+            HttpContent held;
+            while ((held = heldResponseContent.pollFirst()) != null) {
+                held.release();
+            }
+        }
+        endpointDone();
+    }
+
+    private void finishExchange() {
+        DefaultExchange done = ex;
+        if (done == null) {
+            return;
+        }
+        if (watchdog != null) {
+            watchdog.cancel(false);
+            watchdog = null;
+        }
+        if (done.status == 0) {
+            done.status = done.error == null ? 200 : done.error.status();
+        }
+        ExchangeLog record = done.finish();
+        engine.exchangeFinished(done, record);
+        // Reset for the next exchange on this connection.
+        ex = null;
+        snapshot = null;
+        routeHooks = List.of();
+        upstreamState = null;
+        endpointIndex = -1;
+        connectRetried = false;
+        chunkedRequest = false;
+        requestBodyExpected = false;
+        expectContinue = false;
+        requestComplete = false;
+        upstreamResponseStarted = false;
+        responseHeadSent = false;
+        responseComplete = false;
+        waitingUpstreamWritable = false;
+        upstreamReadPaused = false;
+        upstreamResponse = null;
+        heldResponseContent = null;
+    }
+}

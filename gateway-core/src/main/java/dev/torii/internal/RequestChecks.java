@@ -1,0 +1,195 @@
+package dev.torii.internal;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpVersion;
+import java.util.List;
+
+/**
+ * The request checks of RFC 9112 that Netty's decoder leaves to the application. A request that fails one is answered
+ * 400 and its connection closed; it never reaches an upstream, so no two parsers can disagree about its framing
+ * (request smuggling).
+ */
+final class RequestChecks {
+    private RequestChecks() {}
+
+    /** What is wrong with {@code request}, or {@code null} when it may be forwarded. */
+    static String problem(HttpRequest request) {
+        String method = request.method().name();
+        if (!isToken(method)) {
+            return "method '" + method + "' is not a token";
+        }
+        if (request.method() == HttpMethod.CONNECT) {
+            return "CONNECT is not supported";
+        }
+        String uri = request.uri();
+        String uriProblem = uriProblem(request.method(), uri);
+        if (uriProblem != null) {
+            return uriProblem;
+        }
+        HttpHeaders h = request.headers();
+        List<String> te = h.getAll(HttpHeaderNames.TRANSFER_ENCODING);
+        List<String> cl = h.getAll(HttpHeaderNames.CONTENT_LENGTH);
+        if (!te.isEmpty()) {
+            if (!cl.isEmpty()) {
+                return "both Transfer-Encoding and Content-Length";
+            }
+            if (request.protocolVersion() == HttpVersion.HTTP_1_0) {
+                return "Transfer-Encoding in an HTTP/1.0 request";
+            }
+            if (te.size() != 1 || !te.getFirst().strip().equalsIgnoreCase("chunked")) {
+                return "Transfer-Encoding '" + String.join(", ", te) + "' (expected: chunked)";
+            }
+        }
+        if (cl.size() > 1) {
+            return "more than one Content-Length";
+        }
+        if (cl.size() == 1 && !isDigits(cl.getFirst())) {
+            return "Content-Length '" + cl.getFirst() + "' (expected: digits)";
+        }
+        List<String> hosts = h.getAll(HttpHeaderNames.HOST);
+        if (hosts.size() > 1) {
+            return "more than one Host";
+        }
+        if (hosts.isEmpty() && request.protocolVersion() != HttpVersion.HTTP_1_0) {
+            return "no Host header in an HTTP/1.1 request";
+        }
+        if (!hosts.isEmpty() && !isValidHost(hosts.getFirst())) {
+            return "Host '" + hosts.getFirst() + "' is not a valid authority";
+        }
+        return null;
+    }
+
+    private static String uriProblem(HttpMethod method, String uri) {
+        if (uri.isEmpty()) {
+            return "empty request target";
+        }
+        for (int i = 0; i < uri.length(); i++) {
+            char c = uri.charAt(i);
+            if (c <= 0x20 || c >= 0x7f) {
+                return "request target contains byte 0x" + Integer.toHexString(c);
+            }
+        }
+        char first = uri.charAt(0);
+        if (first == '/') {
+            return null;
+        }
+        if (uri.equals("*")) {
+            return method == HttpMethod.OPTIONS ? null : "request target '*' is only for OPTIONS";
+        }
+        if (startsWithIgnoreCase(uri, "http://") || startsWithIgnoreCase(uri, "https://")) {
+            return null;
+        }
+        return "request target '" + uri + "' (expected: /path or http://authority/path)";
+    }
+
+    private static boolean startsWithIgnoreCase(String s, String prefix) {
+        return s.regionMatches(true, 0, prefix, 0, prefix.length());
+    }
+
+    private static boolean isDigits(String s) {
+        String v = s.strip();
+        if (v.isEmpty() || v.length() > 18) {
+            return false;
+        }
+        for (int i = 0; i < v.length(); i++) {
+            char c = v.charAt(i);
+            if (c < '0' || c > '9') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** RFC 9110 token: one or more tchar. */
+    static boolean isToken(String s) {
+        if (s.isEmpty()) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            boolean tchar = (c >= 'a' && c <= 'z')
+                    || (c >= 'A' && c <= 'Z')
+                    || (c >= '0' && c <= '9')
+                    || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
+            if (!tchar) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** uri-host [ ":" port ] with no user info, path or white space. */
+    private static boolean isValidHost(String host) {
+        if (host.isEmpty()) {
+            return true; // RFC 9112 3.2: an empty Host is allowed when the target has no authority
+        }
+        for (int i = 0; i < host.length(); i++) {
+            char c = host.charAt(i);
+            boolean ok = (c >= 'a' && c <= 'z')
+                    || (c >= 'A' && c <= 'Z')
+                    || (c >= '0' && c <= '9')
+                    || "-._~!$&'()*+,;=:[]%".indexOf(c) >= 0;
+            if (!ok) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The host (lower case, without port and brackets) of an absolute-form target or the Host header; or null. */
+    static String host(HttpRequest request) {
+        String uri = request.uri();
+        String authority;
+        if (uri.charAt(0) != '/' && !uri.equals("*")) {
+            int start = uri.indexOf("://") + 3;
+            int end = uri.indexOf('/', start);
+            authority = end < 0 ? uri.substring(start) : uri.substring(start, end);
+            int at = authority.lastIndexOf('@');
+            if (at >= 0) {
+                authority = authority.substring(at + 1);
+            }
+        } else {
+            authority = request.headers().get(HttpHeaderNames.HOST);
+        }
+        if (authority == null || authority.isEmpty()) {
+            return null;
+        }
+        String host;
+        if (authority.charAt(0) == '[') {
+            int close = authority.indexOf(']');
+            host = close < 0 ? authority : authority.substring(1, close);
+        } else {
+            int colon = authority.indexOf(':');
+            host = colon < 0 ? authority : authority.substring(0, colon);
+        }
+        return host.toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /**
+     * Rewrites an absolute-form target ({@code http://a/b?c}) to origin-form ({@code /b?c}) and its authority into
+     * Host, in place (RFC 9112 section 3.2.2: the target's authority wins over Host).
+     */
+    static void toOriginForm(HttpRequest request) {
+        String uri = request.uri();
+        if (uri.charAt(0) == '/' || uri.equals("*")) {
+            return;
+        }
+        int start = uri.indexOf("://") + 3;
+        int slash = uri.indexOf('/', start);
+        int q = uri.indexOf('?', start);
+        int authorityEnd = slash < 0 ? (q < 0 ? uri.length() : q) : (q >= 0 && q < slash ? q : slash);
+        String authority = uri.substring(start, authorityEnd);
+        int at = authority.lastIndexOf('@');
+        request.headers().set(HttpHeaderNames.HOST, at < 0 ? authority : authority.substring(at + 1));
+        String rest;
+        if (slash < 0 || (q >= 0 && q < slash)) {
+            rest = q < 0 ? "/" : "/" + uri.substring(q);
+        } else {
+            rest = uri.substring(slash);
+        }
+        request.setUri(rest);
+    }
+}

@@ -1,0 +1,72 @@
+package dev.torii.internal;
+
+import dev.torii.upstream.Endpoint;
+import dev.torii.upstream.LoadBalancing;
+import dev.torii.upstream.Upstream;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+
+/**
+ * The runtime side of an {@link Upstream}: the load balancer's position and the requests in flight per endpoint,
+ * shared by every event loop. A routing-table swap keeps the state of an upstream whose definition did not change.
+ * Thread-safe.
+ */
+final class UpstreamState {
+    final Upstream upstream;
+    private final Endpoint[] endpoints;
+    private final AtomicInteger next = new AtomicInteger();
+    private final AtomicIntegerArray inFlight;
+
+    UpstreamState(Upstream upstream) {
+        this.upstream = upstream;
+        this.endpoints = upstream.endpoints().toArray(Endpoint[]::new);
+        this.inFlight = new AtomicIntegerArray(endpoints.length);
+    }
+
+    Endpoint endpoint(int index) {
+        return endpoints[index];
+    }
+
+    int size() {
+        return endpoints.length;
+    }
+
+    /** The endpoint index to use next, never {@code exclude} unless it is the only one (then -1). */
+    int pick(int exclude) {
+        int n = endpoints.length;
+        if (n == 1) {
+            return exclude == 0 ? -1 : 0;
+        }
+        int start = Math.floorMod(next.getAndIncrement(), n);
+        if (upstream.loadBalancing() == LoadBalancing.ROUND_ROBIN) {
+            return start == exclude ? (start + 1) % n : start;
+        }
+        int best = -1;
+        int bestLoad = Integer.MAX_VALUE;
+        for (int k = 0; k < n; k++) {
+            int i = (start + k) % n;
+            if (i == exclude) {
+                continue;
+            }
+            int load = inFlight.get(i);
+            if (load < bestLoad) {
+                best = i;
+                bestLoad = load;
+            }
+        }
+        return best;
+    }
+
+    void started(int index) {
+        inFlight.incrementAndGet(index);
+    }
+
+    void finished(int index) {
+        inFlight.decrementAndGet(index);
+    }
+
+    /** Requests in flight to endpoint {@code index} now. */
+    int inFlight(int index) {
+        return inFlight.get(index);
+    }
+}
