@@ -4,6 +4,8 @@ import dev.torii.AttributeKey;
 import dev.torii.Exchange;
 import dev.torii.Hook;
 import dev.torii.HookResult;
+import dev.torii.Phase;
+import dev.torii.internal.HookRunner;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -18,18 +20,15 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The per-request cost of dispatching the {@link dev.torii.Phase#REQUEST} hooks: three hooks of three different classes
- * (so the {@code onRequest} call site is megamorphic, as in a gateway with maintenance, rate limiting and a plugin),
- * each doing the small amount of work such hooks do.
- *
- * <p>Dispatch is {@link #dispatch}: call each hook in order, stop at the first result that is not
- * {@link HookResult#proceed()}, turn a throwing hook into a failure. It stands in for the engine's hook runner, which
- * is not on main yet; switch to it when it lands.
+ * The per-request cost of dispatching the {@link Phase#REQUEST} hooks through the engine's {@link HookRunner}: two
+ * global hooks and one route hook, of three different classes (so the {@code onRequest} call site is megamorphic, as in
+ * a gateway with maintenance, rate limiting and a plugin), each doing the small amount of work such hooks do. The
+ * exchange is a minimal {@link BenchExchange} (the engine's own is package-private and needs a channel).
  *
  * <ul>
- *   <li>{@code noHooks}: the dispatch loop over an empty list (the floor).
+ *   <li>{@code noHooks}: a run over two empty lists (the floor).
  *   <li>{@code threeHooksProceed}: all three proceed (the common case).
- *   <li>{@code threeHooksLastResponds}: the third hook answers with a precomputed response.
+ *   <li>{@code threeHooksLastResponds}: the route hook answers with a precomputed response.
  * </ul>
  */
 @State(Scope.Thread)
@@ -44,15 +43,19 @@ public class HookDispatchBenchmark {
     static final HookResult FAILED = HookResult.respond(500, "hook failed\n");
 
     List<Hook> none;
-    List<Hook> proceeding;
-    List<Hook> lastResponds;
+    List<Hook> global;
+    List<Hook> routeProceeds;
+    List<Hook> routeResponds;
     Exchange exchange;
+    Outcome outcome;
 
     @Setup
     public void setUp() {
         none = List.of();
-        proceeding = List.of(new MaintenanceHook(), new ClientKeyHook(), new PluginHook("x-block-me"));
-        lastResponds = List.of(new MaintenanceHook(), new ClientKeyHook(), new PluginHook("x-client"));
+        global = List.of(new MaintenanceHook(), new ClientKeyHook());
+        routeProceeds = List.of(new PluginHook("x-block-me"));
+        routeResponds = List.of(new PluginHook("x-client"));
+        outcome = new Outcome();
         exchange = new BenchExchange(
                 "GET",
                 "api.example.com",
@@ -70,33 +73,45 @@ public class HookDispatchBenchmark {
 
     @Benchmark
     public HookResult noHooks() {
-        return dispatch(none, exchange);
+        HookRunner.run(Phase.REQUEST, none, none, exchange, outcome);
+        return outcome.result;
     }
 
     @Benchmark
     public HookResult threeHooksProceed() {
-        return dispatch(proceeding, exchange);
+        HookRunner.run(Phase.REQUEST, global, routeProceeds, exchange, outcome);
+        return outcome.result;
     }
 
     @Benchmark
     public HookResult threeHooksLastResponds() {
-        return dispatch(lastResponds, exchange);
+        HookRunner.run(Phase.REQUEST, global, routeResponds, exchange, outcome);
+        return outcome.result;
     }
 
-    /** Runs {@code onRequest} of each hook in order until one does not proceed. */
-    static HookResult dispatch(List<Hook> hooks, Exchange exchange) {
-        for (int i = 0, n = hooks.size(); i < n; i++) {
-            HookResult r;
-            try {
-                r = hooks.get(i).onRequest(exchange);
-            } catch (RuntimeException e) {
-                return FAILED;
-            }
-            if (r != HookResult.proceed()) {
-                return r;
-            }
+    /** Records how a run ended; reused across invocations, like the engine's per-exchange continuation. */
+    static final class Outcome implements HookRunner.Continuation {
+        HookResult result;
+
+        @Override
+        public void proceed() {
+            result = HookResult.proceed();
         }
-        return HookResult.proceed();
+
+        @Override
+        public void respond(HookResult.Respond response) {
+            result = response;
+        }
+
+        @Override
+        public void fail(Hook hook, Throwable cause) {
+            result = FAILED;
+        }
+
+        @Override
+        public boolean abandoned() {
+            return false;
+        }
     }
 
     /** Like maintenance mode: one volatile read. */
