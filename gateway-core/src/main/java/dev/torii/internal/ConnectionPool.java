@@ -162,7 +162,7 @@ final class ConnectionPool {
             connection.channel.close();
             return;
         }
-        connection.idleSinceNanos = System.nanoTime();
+        connection.idleSinceNanos = loop.ticker().nanoTime();
         pool.idle.addFirst(connection);
         // Keep a read pending: a close by the upstream then shows up as channelInactive at once.
         connection.channel.read();
@@ -180,7 +180,7 @@ final class ConnectionPool {
     }
 
     private void sweep() {
-        long now = System.nanoTime();
+        long now = loop.ticker().nanoTime();
         for (EndpointPool pool : pools.values()) {
             long timeout = pool.settings.idleTimeout().toNanos();
             UpstreamConnection oldest;

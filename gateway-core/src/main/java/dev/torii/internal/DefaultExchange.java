@@ -32,7 +32,7 @@ final class DefaultExchange implements Exchange {
     final boolean secure;
     final EventLoop eventLoop;
     final RoutingTable table;
-    final long startNanos = System.nanoTime();
+    final long startNanos;
     final long startEpochMillis = System.currentTimeMillis();
 
     Phase phase = Phase.REQUEST;
@@ -60,12 +60,14 @@ final class DefaultExchange implements Exchange {
     private ExchangeLog log;
 
     DefaultExchange(
+            long startNanos,
             HttpRequest request,
             String host,
             InetSocketAddress client,
             boolean secure,
             EventLoop eventLoop,
             RoutingTable table) {
+        this.startNanos = startNanos;
         this.request = request;
         this.protocol = request.protocolVersion().text();
         this.originalUri = request.uri();
@@ -207,9 +209,9 @@ final class DefaultExchange implements Exchange {
     }
 
     /** Freezes the figures into the log record and enters {@link Phase#LOG}. */
-    ExchangeLog finish() {
+    ExchangeLog finish(long nowNanos) {
         if (totalNanos < 0) {
-            totalNanos = System.nanoTime() - startNanos;
+            totalNanos = nowNanos - startNanos;
         }
         phase = Phase.LOG;
         log = new ExchangeLog(

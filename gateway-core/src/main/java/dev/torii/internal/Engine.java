@@ -156,13 +156,7 @@ public final class Engine {
 
     /** Sets up each accepted client connection. */
     private final class ClientInitializer extends ChannelInitializer<Channel> {
-        private final HttpDecoderConfig decoderConfig = new HttpDecoderConfig()
-                .setMaxInitialLineLength(limits.maxRequestLineLength())
-                .setMaxHeaderSize(limits.maxHeaderSize())
-                .setMaxChunkSize(64 * 1024)
-                .setAllowDuplicateContentLengths(false)
-                .setStrictLineParsing(true)
-                .setUseRfc9112TransferEncoding(true);
+        private final HttpDecoderConfig decoderConfig = decoderConfig();
 
         @Override
         protected void initChannel(Channel ch) {
@@ -174,13 +168,28 @@ public final class Engine {
             }
             ch.closeFuture().addListener(f -> openConnections.decrementAndGet());
             clients.add(ch);
-            ProxyHandler handler = new ProxyHandler(Engine.this, false);
-            ch.pipeline()
-                    .addLast("bytes", new ByteWatcher(handler))
-                    .addLast("codec", new HttpServerCodec(decoderConfig.clone()))
-                    .addLast("flow", new FlowControlHandler())
-                    .addLast("proxy", handler);
+            initHttp1(ch, decoderConfig.clone());
         }
+    }
+
+    /** The HTTP/1.1 pipeline of a client connection (also used by in-memory tests). */
+    void initHttp1(Channel ch, HttpDecoderConfig decoderConfig) {
+        ProxyHandler handler = new ProxyHandler(this, false);
+        ch.pipeline()
+                .addLast("bytes", new ByteWatcher(handler))
+                .addLast("codec", new HttpServerCodec(decoderConfig))
+                .addLast("flow", new FlowControlHandler())
+                .addLast("proxy", handler);
+    }
+
+    HttpDecoderConfig decoderConfig() {
+        return new HttpDecoderConfig()
+                .setMaxInitialLineLength(limits.maxRequestLineLength())
+                .setMaxHeaderSize(limits.maxHeaderSize())
+                .setMaxChunkSize(64 * 1024)
+                .setAllowDuplicateContentLengths(false)
+                .setStrictLineParsing(true)
+                .setUseRfc9112TransferEncoding(true);
     }
 
     public InetSocketAddress boundAddress(String listenerName) {

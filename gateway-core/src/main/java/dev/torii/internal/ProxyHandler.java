@@ -53,12 +53,17 @@ import org.slf4j.LoggerFactory;
 final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListener {
     private static final Logger log = LoggerFactory.getLogger(ProxyHandler.class);
 
+    /** The client address of a connection that has no IP peer (an in-memory channel in tests). */
+    private static final InetSocketAddress UNKNOWN_CLIENT =
+            new InetSocketAddress(java.net.InetAddress.ofLiteral("0.0.0.0"), 0);
+
     private final Engine engine;
     private final boolean secure;
     private ChannelHandlerContext ctx;
 
     // Connection state.
     private boolean closing;
+    private boolean clientReadPending;
     private boolean bytesSinceLastExchange;
     private boolean firstRequest = true;
     private ScheduledFuture<?> waitTimer;
@@ -95,6 +100,11 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         this.secure = secure;
     }
 
+    /** The event loop's clock: the real one, or the fake one of an {@code EmbeddedChannel} in tests. */
+    private long now() {
+        return ctx.executor().ticker().nanoTime();
+    }
+
     // ------------------------------------------------------------------ connection life
 
     @Override
@@ -105,7 +115,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         armWaitTimer(engine.limits().headerReadTimeout().toNanos());
-        ctx.read();
+        readClient();
     }
 
     /** Called by {@link ByteWatcher} for every inbound buffer, before decoding. */
@@ -186,7 +196,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         if (ctx.channel().isWritable() && upstreamReadPaused && conn != null) {
             upstreamReadPaused = false;
-            lastUpstreamActivity = System.nanoTime();
+            lastUpstreamActivity = now();
             conn.channel.read();
         }
         ctx.fireChannelWritabilityChanged();
@@ -194,8 +204,26 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
 
     // ------------------------------------------------------------------ client messages
 
+    /**
+     * Asks for the next message from the client. The {@code FlowControlHandler} forgets a demand that the current
+     * socket read did not satisfy, so {@link #channelReadComplete} asks again while one is outstanding.
+     */
+    private void readClient() {
+        clientReadPending = true;
+        ctx.read();
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (clientReadPending && ctx.channel().isActive()) {
+            ctx.read();
+        }
+        ctx.fireChannelReadComplete();
+    }
+
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        clientReadPending = false;
         if (msg instanceof HttpRequest request) {
             onRequestHead(request);
             if (msg instanceof HttpContent) {
@@ -233,14 +261,9 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         String host = RequestChecks.host(request);
         RequestChecks.toOriginForm(request);
         ex = new DefaultExchange(
-                request,
-                host,
-                (InetSocketAddress) ctx.channel().remoteAddress(),
-                secure,
-                ctx.channel().eventLoop(),
-                snapshot.table());
+                now(), request, host, clientAddress(), secure, ctx.channel().eventLoop(), snapshot.table());
         engine.exchangeStarted();
-        lastClientActivity = System.nanoTime();
+        lastClientActivity = now();
         keepAlive = HeaderRules.clientWantsKeepAlive(request) && !closing;
         chunkedRequest = HttpUtil.isTransferEncodingChunked(request);
         long contentLength = HttpUtil.getContentLength(request, 0L);
@@ -251,6 +274,10 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             return;
         }
         HookRunner.run(Phase.REQUEST, engine.hooks(), List.of(), ex, new Step(this::route));
+    }
+
+    private InetSocketAddress clientAddress() {
+        return ctx.channel().remoteAddress() instanceof InetSocketAddress a ? a : UNKNOWN_CLIENT;
     }
 
     private static ProxyError decodeError(Throwable cause) {
@@ -343,7 +370,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
                 engine.pool(ctx.channel().eventLoop()).release(connection, true);
                 return;
             }
-            ex.upstreamConnectNanos = System.nanoTime() - ex.startNanos;
+            ex.upstreamConnectNanos = now() - ex.startNanos;
             conn = connection;
             conn.attach(ProxyHandler.this);
             sendRequestHead(endpoint);
@@ -395,7 +422,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         } else if (route.hostFromEndpoint() || !ex.request.headers().contains(HttpHeaderNames.HOST)) {
             ex.request.headers().set(HttpHeaderNames.HOST, endpoint.authority());
         }
-        lastUpstreamActivity = System.nanoTime();
+        lastUpstreamActivity = now();
         conn.channel.write(ex.request);
         armWatchdog();
         conn.channel.read();
@@ -415,14 +442,14 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
 
     private void readClientBody() {
         if (conn.channel.isWritable()) {
-            ctx.read();
+            readClient();
         } else {
             waitingUpstreamWritable = true;
         }
     }
 
     private void onRequestContent(HttpContent content) {
-        lastClientActivity = System.nanoTime();
+        lastClientActivity = now();
         if (ex == null || discardingRequest) {
             boolean last = content instanceof LastHttpContent;
             content.release();
@@ -430,7 +457,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
                 discardingRequest = false;
                 awaitNextRequest();
             } else if (discardingRequest) {
-                ctx.read();
+                readClient();
             }
             return;
         }
@@ -452,7 +479,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             // The exchange already has its answer (a local or error response): drop the rest of the body.
             content.release();
             if (!last) {
-                ctx.read();
+                readClient();
             } else {
                 maybeFinish();
             }
@@ -462,7 +489,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         if (last) {
             maybeFinish();
         } else if (conn.channel.isWritable()) {
-            ctx.read();
+            readClient();
         } else {
             waitingUpstreamWritable = true;
         }
@@ -472,7 +499,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
 
     @Override
     public void onUpstreamMessage(HttpObject msg) {
-        lastUpstreamActivity = System.nanoTime();
+        lastUpstreamActivity = now();
         if (ex == null) {
             ReferenceCountUtil.release(msg);
             return;
@@ -504,7 +531,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
     private void onResponseHead(HttpResponse response) {
         upstreamResponseStarted = true;
         upstreamResponse = response;
-        ex.upstreamHeadersNanos = System.nanoTime() - ex.startNanos;
+        ex.upstreamHeadersNanos = now() - ex.startNanos;
         ex.response = response;
         HeaderRules.Framing framing =
                 HeaderRules.prepareClientResponse(response, ex.request.method(), ex.request.protocolVersion());
@@ -643,8 +670,8 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
     public void onUpstreamWritabilityChanged(boolean writable) {
         if (writable && waitingUpstreamWritable && ex != null) {
             waitingUpstreamWritable = false;
-            lastClientActivity = System.nanoTime();
-            ctx.read();
+            lastClientActivity = now();
+            readClient();
         }
     }
 
@@ -666,7 +693,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         if (ex == null || responseComplete && requestComplete) {
             return;
         }
-        long now = System.nanoTime();
+        long now = now();
         long responseTimeout = upstreamState.upstream.responseTimeout().toNanos();
         long idleTimeout = engine.limits().idleTimeout().toNanos();
         long next = Long.MAX_VALUE;
@@ -868,7 +895,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             // The request has no body but its (empty) end was not read yet: consume it before the next request.
             discardingRequest = true;
             finishExchange();
-            ctx.read();
+            readClient();
             return;
         }
         maybeFinish();
@@ -917,7 +944,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
                 bytesSinceLastExchange
                         ? engine.limits().headerReadTimeout().toNanos()
                         : engine.limits().idleTimeout().toNanos());
-        ctx.read();
+        readClient();
     }
 
     private void releaseUpstream(boolean reusable) {
@@ -951,7 +978,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         if (done.status == 0) {
             done.status = done.error == null ? 200 : done.error.status();
         }
-        ExchangeLog record = done.finish();
+        ExchangeLog record = done.finish(now());
         engine.exchangeFinished(done, record);
         // Reset for the next exchange on this connection.
         ex = null;
