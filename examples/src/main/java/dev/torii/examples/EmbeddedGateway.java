@@ -40,7 +40,10 @@ public final class EmbeddedGateway {
                         .endpoint(backend)
                         .loadBalancing(LoadBalancing.LEAST_IN_FLIGHT)
                         .build())
-                .route(Route.builder("everything").pathPrefix("/").upstream("app").build())
+                .route(Route.builder("everything")
+                        .pathPrefix("/")
+                        .upstream("app")
+                        .build())
                 .build();
         Gateway gateway = Gateway.builder()
                 .listener(Listener.http("web", listen))
@@ -54,7 +57,8 @@ public final class EmbeddedGateway {
 
     /** {@code java dev.torii.examples.EmbeddedGateway 127.0.0.1:8080 127.0.0.1:9000} runs until interrupted. */
     public static void main(String[] args) throws InterruptedException {
-        Gateway gateway = start(args.length > 0 ? args[0] : "127.0.0.1:8080", args.length > 1 ? args[1] : "127.0.0.1:9000");
+        Gateway gateway =
+                start(args.length > 0 ? args[0] : "127.0.0.1:8080", args.length > 1 ? args[1] : "127.0.0.1:9000");
         Runtime.getRuntime().addShutdownHook(new Thread(gateway::close));
         Thread.currentThread().join();
     }

@@ -35,8 +35,8 @@ class ReadmeSnippetTest {
         while (!Files.exists(root.resolve("mvnw"))) {
             root = root.getParent();
         }
-        String source = Files.readString(
-                root.resolve("examples/src/main/java/dev/torii/examples/EmbeddedGateway.java"));
+        String source =
+                Files.readString(root.resolve("examples/src/main/java/dev/torii/examples/EmbeddedGateway.java"));
         String readme = Files.readString(root.resolve("README.md"));
         String fromSource = region(source, "// readme:start", "// readme:end");
         String fromReadme = region(readme, "<!-- embed:start -->", "<!-- embed:end -->")

@@ -27,6 +27,7 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <ul>
  *   <li>{@code noHooks}: a run over two empty lists (the floor).
+ *   <li>{@code threeNoopHooks}: three hooks of three classes that only proceed: the dispatch itself, megamorphic.
  *   <li>{@code threeHooksProceed}: all three proceed (the common case).
  *   <li>{@code threeHooksLastResponds}: the route hook answers with a precomputed response.
  * </ul>
@@ -46,6 +47,8 @@ public class HookDispatchBenchmark {
     List<Hook> global;
     List<Hook> routeProceeds;
     List<Hook> routeResponds;
+    List<Hook> noopGlobal;
+    List<Hook> noopRoute;
     Exchange exchange;
     Outcome outcome;
 
@@ -55,6 +58,8 @@ public class HookDispatchBenchmark {
         global = List.of(new MaintenanceHook(), new ClientKeyHook());
         routeProceeds = List.of(new PluginHook("x-block-me"));
         routeResponds = List.of(new PluginHook("x-client"));
+        noopGlobal = List.of(new NoopA(), new NoopB());
+        noopRoute = List.of(new NoopC());
         outcome = new Outcome();
         exchange = new BenchExchange(
                 "GET",
@@ -74,6 +79,12 @@ public class HookDispatchBenchmark {
     @Benchmark
     public HookResult noHooks() {
         HookRunner.run(Phase.REQUEST, none, none, exchange, outcome);
+        return outcome.result;
+    }
+
+    @Benchmark
+    public HookResult threeNoopHooks() {
+        HookRunner.run(Phase.REQUEST, noopGlobal, noopRoute, exchange, outcome);
         return outcome.result;
     }
 
@@ -113,6 +124,13 @@ public class HookDispatchBenchmark {
             return false;
         }
     }
+
+    /** Proceeds; three classes so that the call site sees three receiver types. */
+    static final class NoopA implements Hook {}
+
+    static final class NoopB implements Hook {}
+
+    static final class NoopC implements Hook {}
 
     /** Like maintenance mode: one volatile read. */
     static final class MaintenanceHook implements Hook {
