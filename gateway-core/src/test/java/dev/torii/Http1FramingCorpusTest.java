@@ -69,12 +69,13 @@ class Http1FramingCorpusTest {
                 }
                 assertThat(r.status())
                         .as(
-                                "response %d of %d (to %s %s) %s",
+                                "response %d of %d (to %s %s) %s; got '%s'",
                                 i + 1,
                                 e.forwarded().size(),
                                 m.method(),
                                 m.uris().getFirst(),
-                                context)
+                                context,
+                                r)
                         .isEqualTo(200);
             }
             switch (e.end()) {
@@ -84,7 +85,11 @@ class Http1FramingCorpusTest {
                             .isTrue();
                 case REJECTED -> {
                     RawResponse r = client.readResponse();
-                    assertThat(r.status()).as("the rejection %s", context).isIn(e.rejectStatuses());
+                    assertThat(r.status())
+                            .as(
+                                    "the rejection %s; got '%s'; the backend got heads %s and requests %s",
+                                    context, r, upstream.heads(), upstream.requests())
+                            .isIn(e.rejectStatuses());
                     assertThat(client.isClosedByPeer())
                             .as("the connection is closed after %d %s", r.status(), context)
                             .isTrue();

@@ -21,7 +21,6 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.flow.FlowControlHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.FastThreadLocal;
@@ -177,7 +176,7 @@ public final class Engine {
         ProxyHandler handler = new ProxyHandler(this, false);
         ch.pipeline()
                 .addLast("bytes", new ByteWatcher(handler))
-                .addLast("codec", new HttpServerCodec(decoderConfig))
+                .addLast("codec", new StrictServerCodec(decoderConfig))
                 .addLast("flow", new FlowControlHandler())
                 .addLast("proxy", handler);
     }

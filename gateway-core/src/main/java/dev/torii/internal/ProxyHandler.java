@@ -462,6 +462,23 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             return;
         }
         boolean last = content instanceof LastHttpContent;
+        if (content.decoderResult().isFailure()) {
+            // An invalid chunk: the request must never be completed upstream, so the upstream connection goes too.
+            log.debug(
+                    "bad request body from {}: {}",
+                    ctx.channel().remoteAddress(),
+                    content.decoderResult().cause().toString());
+            content.release();
+            keepAlive = false;
+            closeAfterResponse = true;
+            if (responseHeadSent) {
+                abort(ProxyError.BAD_REQUEST, "invalid request body");
+            } else {
+                releaseUpstream(false);
+                fail(ProxyError.BAD_REQUEST, null, "invalid request body");
+            }
+            return;
+        }
         ex.requestBodyBytes += content.content().readableBytes();
         if (ex.requestBodyBytes > engine.limits().maxRequestBodySize()) {
             content.release();
@@ -522,6 +539,12 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
                 onResponseContent(content);
             }
         } else if (msg instanceof HttpContent content) {
+            if (content.decoderResult().isFailure()) {
+                content.release();
+                upstreamFailed(
+                        ProxyError.UPSTREAM_RESET, content.decoderResult().cause(), "invalid response body");
+                return;
+            }
             onResponseContent(content);
         } else {
             ReferenceCountUtil.release(msg);
@@ -571,7 +594,8 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             // The upstream answered before the whole body arrived: the rest of it cannot be framed for reuse.
             keepAlive = false;
         }
-        HeaderRules.setClientConnection(response, keepAlive && !closeAfterResponse, ex.request.protocolVersion());
+        HeaderRules.setClientConnection(
+                response, keepAlive && !closeAfterResponse && !closing, ex.request.protocolVersion());
         ex.status = response.status().code();
         responseHeadSent = true;
         ctx.write(response);
@@ -887,7 +911,8 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         ex.status = response.status().code();
         ex.responseBodyBytes =
                 ex.request.method() == HttpMethod.HEAD ? 0 : response.content().readableBytes();
-        HeaderRules.setClientConnection(response, keepAlive && !closeAfterResponse, ex.request.protocolVersion());
+        HeaderRules.setClientConnection(
+                response, keepAlive && !closeAfterResponse && !closing, ex.request.protocolVersion());
         responseHeadSent = true;
         responseComplete = true;
         ctx.writeAndFlush(response);

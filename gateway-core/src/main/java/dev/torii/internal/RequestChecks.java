@@ -49,6 +49,11 @@ final class RequestChecks {
         if (cl.size() == 1 && !isDigits(cl.getFirst())) {
             return "Content-Length '" + cl.getFirst() + "' (expected: digits)";
         }
+        if (h.contains(HttpHeaderNames.SEC_WEBSOCKET_KEY1) || h.contains(HttpHeaderNames.SEC_WEBSOCKET_KEY2)) {
+            // The hixie-76 handshake (obsolete since RFC 6455) makes Netty read 8 body bytes that no header
+            // declares: another parser would take them for the next request.
+            return "obsolete hixie-76 WebSocket handshake (Sec-WebSocket-Key1/Key2)";
+        }
         List<String> hosts = h.getAll(HttpHeaderNames.HOST);
         if (hosts.size() > 1) {
             return "more than one Host";

@@ -1,0 +1,163 @@
+package dev.torii.internal;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.CombinedChannelDuplexHandler;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpRequestDecoder;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseEncoder;
+import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ByteProcessor;
+import java.util.ArrayDeque;
+import java.util.List;
+
+/**
+ * Netty's HTTP/1.1 server codec with one rule added: a request head with obsolete line folding (a header line that
+ * starts with a space or a tab, RFC 9112 section 5.2) is rejected instead of being unfolded. Netty's decoder joins a
+ * folded line to the previous value, which RFC 9112 allows, but Torii rejects it like every other ambiguous framing,
+ * so a request that two parsers could read differently never reaches an upstream.
+ *
+ * <p>Like {@code HttpServerCodec}, the encoder knows which responses answer a HEAD request, so that it never writes a
+ * body (not even a chunked terminator) for them.
+ */
+final class StrictServerCodec
+        extends CombinedChannelDuplexHandler<StrictServerCodec.Decoder, StrictServerCodec.Encoder> {
+    private final ArrayDeque<HttpMethod> methods = new ArrayDeque<>(2);
+
+    StrictServerCodec(HttpDecoderConfig config) {
+        init(new Decoder(config, config.getMaxInitialLineLength() + config.getMaxHeaderSize() + 4), new Encoder());
+    }
+
+    /** Scans each request head before Netty decodes it. */
+    final class Decoder extends HttpRequestDecoder {
+        private final int maxHeadLength;
+        private final HeadScanner scanner = new HeadScanner();
+        private boolean atHead = true;
+        private boolean rejected;
+
+        Decoder(HttpDecoderConfig config, int maxHeadLength) {
+            super(config);
+            this.maxHeadLength = maxHeadLength;
+        }
+
+        @Override
+        protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
+            if (rejected) {
+                in.skipBytes(in.readableBytes());
+                return;
+            }
+            if (atHead && !scanner.complete) {
+                int start = in.readerIndex() + scanner.scanned;
+                int length = Math.min(in.writerIndex(), in.readerIndex() + maxHeadLength) - start;
+                if (length > 0) {
+                    int stop = in.forEachByte(start, length, scanner);
+                    scanner.scanned = (stop < 0 ? start + length : stop + 1) - in.readerIndex();
+                }
+                if (scanner.folded) {
+                    rejected = true;
+                    in.skipBytes(in.readableBytes());
+                    var bad = new DefaultFullHttpRequest(
+                            HttpVersion.HTTP_1_1, HttpMethod.GET, "/bad-request", Unpooled.EMPTY_BUFFER);
+                    bad.setDecoderResult(DecoderResult.failure(
+                            new IllegalArgumentException("obsolete line folding in the request head")));
+                    out.add(bad);
+                    return;
+                }
+                if (!scanner.complete && !scanner.folded && scanner.scanned < maxHeadLength) {
+                    return; // wait for the rest of the head; the header read timeout bounds the wait
+                }
+            }
+            int before = out.size();
+            super.decode(ctx, in, out);
+            for (int i = before; i < out.size(); i++) {
+                Object o = out.get(i);
+                if (o instanceof HttpRequest request) {
+                    methods.add(request.method());
+                    atHead = false;
+                }
+                if (o instanceof LastHttpContent) {
+                    atHead = true;
+                    scanner.reset();
+                }
+            }
+        }
+    }
+
+    /**
+     * Finds the end of a request head (the empty line) and notices a line that starts with a space or a tab after the
+     * request line. Leading empty lines (RFC 9112 section 2.2) are skipped. Keeps its state across reads.
+     */
+    private static final class HeadScanner implements ByteProcessor {
+        private static final int BEFORE = 0;
+        private static final int IN_LINE = 1;
+        private static final int LINE_START = 2;
+        private static final int EMPTY_CR = 3;
+
+        int scanned;
+        boolean complete;
+        boolean folded;
+        private int state = BEFORE;
+
+        void reset() {
+            scanned = 0;
+            complete = false;
+            folded = false;
+            state = BEFORE;
+        }
+
+        @Override
+        public boolean process(byte b) {
+            switch (state) {
+                case BEFORE -> {
+                    if (b != '\r' && b != '\n') {
+                        state = IN_LINE;
+                    }
+                }
+                case IN_LINE -> {
+                    if (b == '\n') {
+                        state = LINE_START;
+                    }
+                }
+                case LINE_START -> {
+                    if (b == ' ' || b == '\t') {
+                        folded = true;
+                        return false;
+                    }
+                    if (b == '\n') {
+                        complete = true;
+                        return false;
+                    }
+                    state = b == '\r' ? EMPTY_CR : IN_LINE;
+                }
+                default -> {
+                    if (b == '\n') {
+                        complete = true;
+                        return false;
+                    }
+                    state = IN_LINE; // a bare CR: Netty's strict line parsing rejects it
+                }
+            }
+            return true;
+        }
+    }
+
+    /** Response encoder that writes no body for responses to HEAD (and none for 1xx, 204, 304). */
+    final class Encoder extends HttpResponseEncoder {
+        @Override
+        protected boolean isContentAlwaysEmpty(HttpResponse msg) {
+            if (msg.status().codeClass() == HttpStatusClass.INFORMATIONAL) {
+                return super.isContentAlwaysEmpty(msg);
+            }
+            HttpMethod method = methods.poll();
+            return HttpMethod.HEAD.equals(method) || super.isContentAlwaysEmpty(msg);
+        }
+    }
+}

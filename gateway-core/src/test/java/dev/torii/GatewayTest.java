@@ -1,0 +1,318 @@
+package dev.torii;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.torii.route.Route;
+import dev.torii.route.RoutingTable;
+import dev.torii.testing.TestUpstream;
+import dev.torii.upstream.Upstream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The engine end to end over loopback sockets: a real HTTP client, the gateway, an in-process upstream. */
+class GatewayTest {
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+    private final HttpClient client = HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5))
+            .build();
+
+    @AfterEach
+    void closeAll() throws Exception {
+        for (int i = closeables.size() - 1; i >= 0; i--) {
+            closeables.get(i).close();
+        }
+        client.close();
+    }
+
+    private <T extends AutoCloseable> T closeLater(T c) {
+        closeables.add(c);
+        return c;
+    }
+
+    private TestUpstream upstream(TestUpstream.Handler handler) {
+        return closeLater(TestUpstream.start(handler));
+    }
+
+    private Gateway gateway(RoutingTable table, Consumer<Gateway.Builder> more) {
+        var b = Gateway.builder()
+                .listener(Listener.http("web", "127.0.0.1:0"))
+                .routingTable(table)
+                .ioThreads(2);
+        more.accept(b);
+        return closeLater(b.build().start());
+    }
+
+    private static RoutingTable table(Upstream upstream) {
+        return RoutingTable.builder()
+                .upstream(upstream)
+                .route(Route.builder("all").upstream(upstream.name()).build())
+                .build();
+    }
+
+    private HttpResponse<String> get(Gateway g, String path) throws Exception {
+        return client.send(
+                HttpRequest.newBuilder(URI.create("http://" + hostPort(g) + path))
+                        .timeout(Duration.ofSeconds(20))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    private HttpResponse<String> post(Gateway g, String path, String body) throws Exception {
+        return client.send(
+                HttpRequest.newBuilder(URI.create("http://" + hostPort(g) + path))
+                        .timeout(Duration.ofSeconds(20))
+                        .POST(HttpRequest.BodyPublishers.ofString(body))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static String hostPort(Gateway g) {
+        return "127.0.0.1:" + g.address("web").getPort();
+    }
+
+    private static int deadPort() throws IOException {
+        try (var s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static final TestUpstream.Handler NAME_A = (req, res) -> res.respond(200, List.of(), "a\n");
+    private static final TestUpstream.Handler NAME_B = (req, res) -> res.respond(200, List.of(), "b\n");
+
+    @Test
+    void roundRobinSpreadsRequestsOverEveryEndpoint() throws Exception {
+        TestUpstream a = upstream(NAME_A);
+        TestUpstream b = upstream(NAME_B);
+        Gateway g = gateway(
+                table(Upstream.builder("app")
+                        .endpoint(a.endpoint())
+                        .endpoint(b.endpoint())
+                        .build()),
+                x -> {});
+        var bodies = new ArrayList<String>();
+        for (int i = 0; i < 10; i++) {
+            bodies.add(get(g, "/").body());
+        }
+        assertThat(bodies).filteredOn("a\n"::equals).hasSize(5);
+        assertThat(bodies).filteredOn("b\n"::equals).hasSize(5);
+    }
+
+    @Test
+    void aConnectFailureOnAnIdempotentRequestIsRetriedOnceOnAnotherEndpoint() throws Exception {
+        TestUpstream live = upstream(NAME_A);
+        int dead = deadPort();
+        var logs = new CopyOnWriteArrayList<ExchangeLog>();
+        Gateway g = gateway(
+                table(Upstream.builder("app")
+                        .endpoint("127.0.0.1:" + dead)
+                        .endpoint(live.endpoint())
+                        .build()),
+                x -> x.hook(new Hook() {
+                    @Override
+                    public void onLog(Exchange ex) {
+                        logs.add(ex.log());
+                    }
+                }));
+        for (int i = 0; i < 4; i++) {
+            HttpResponse<String> r = get(g, "/");
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(r.body()).isEqualTo("a\n");
+        }
+        assertThat(logs).extracting(ExchangeLog::attempts).contains(2);
+    }
+
+    @Test
+    void aConnectFailureOnAPostIsNotRetried() throws Exception {
+        int dead = deadPort();
+        Gateway g = gateway(
+                table(Upstream.builder("app").endpoint("127.0.0.1:" + dead).build()), x -> {});
+        HttpResponse<String> r = post(g, "/", "payload");
+        assertThat(r.statusCode()).isEqualTo(502);
+        assertThat(r.body()).isEqualTo("502 CONNECT_FAILED\n");
+    }
+
+    @Test
+    void anUpstreamThatDoesNotAnswerInTimeGets504() throws Exception {
+        TestUpstream silent = upstream((req, res) -> {});
+        Gateway g = gateway(
+                table(Upstream.builder("app")
+                        .endpoint(silent.endpoint())
+                        .responseTimeout(Duration.ofMillis(300))
+                        .build()),
+                x -> {});
+        HttpResponse<String> r = get(g, "/slow");
+        assertThat(r.statusCode()).isEqualTo(504);
+        assertThat(r.body()).isEqualTo("504 UPSTREAM_TIMEOUT\n");
+    }
+
+    @Test
+    void anUpstreamThatClosesMidResponseTruncatesTheClientResponse() throws Exception {
+        TestUpstream flaky = upstream((req, res) -> res.stream(200, List.of(Map.entry("content-length", "100")))
+                .write("partial")
+                .abort());
+        Gateway g =
+                gateway(table(Upstream.builder("app").endpoint(flaky.endpoint()).build()), x -> {});
+        assertThatThrownBy(() -> get(g, "/")).isInstanceOf(IOException.class);
+    }
+
+    @Test
+    void aBusyPoolWithNoRoomToWaitAnswers503PoolExhausted() throws Exception {
+        var streams = new CopyOnWriteArrayList<TestUpstream.Stream>();
+        TestUpstream slow = upstream((req, res) -> streams.add(res.stream(200, List.of())));
+        Gateway g = gateway(
+                table(Upstream.builder("app")
+                        .endpoint(slow.endpoint())
+                        .maxConnectionsPerEndpoint(1)
+                        .maxPendingAcquires(0)
+                        .build()),
+                x -> x.ioThreads(1));
+        CompletableFuture<HttpResponse<String>> first = client.sendAsync(
+                HttpRequest.newBuilder(URI.create("http://" + hostPort(g) + "/1"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        slow.awaitHeads(1);
+        HttpResponse<String> second = get(g, "/2");
+        assertThat(second.statusCode()).isEqualTo(503);
+        assertThat(second.body()).isEqualTo("503 POOL_EXHAUSTED\n");
+        streams.getFirst().write("done\n").end(List.of());
+        assertThat(first.get(10, TimeUnit.SECONDS).body()).isEqualTo("done\n");
+    }
+
+    @Test
+    void swappingTheRoutingTableSendsNewRequestsToTheNewUpstream() throws Exception {
+        TestUpstream a = upstream(NAME_A);
+        TestUpstream b = upstream(NAME_B);
+        Gateway g = gateway(table(Upstream.builder("app").endpoint(a.endpoint()).build()), x -> {});
+        assertThat(get(g, "/").body()).isEqualTo("a\n");
+        g.routingTable(table(Upstream.builder("app").endpoint(b.endpoint()).build()));
+        assertThat(get(g, "/").body()).isEqualTo("b\n");
+        assertThat(g.routingTable().upstream("app").endpoints().getFirst().port())
+                .isEqualTo(b.port());
+    }
+
+    @Test
+    void upstreamHooksCanPickAnotherUpstreamByName() throws Exception {
+        TestUpstream a = upstream(NAME_A);
+        TestUpstream b = upstream(NAME_B);
+        RoutingTable t = RoutingTable.builder()
+                .upstream(Upstream.builder("blue").endpoint(a.endpoint()).build())
+                .upstream(Upstream.builder("green").endpoint(b.endpoint()).build())
+                .route(Route.builder("all").upstream("blue").build())
+                .build();
+        Gateway g = gateway(
+                t,
+                x -> x.hook(new Hook() {
+                    @Override
+                    public HookResult onUpstream(Exchange ex) {
+                        if ("green".equals(ex.request().headers().get("x-canary"))) {
+                            ex.useUpstream("green");
+                        }
+                        return HookResult.proceed();
+                    }
+                }));
+        assertThat(get(g, "/").body()).isEqualTo("a\n");
+        HttpResponse<String> canary = client.send(
+                HttpRequest.newBuilder(URI.create("http://" + hostPort(g) + "/"))
+                        .header("x-canary", "green")
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(canary.body()).isEqualTo("b\n");
+    }
+
+    @Test
+    void connectionsOverTheLimitAreClosedAtOnceAndCounted() throws Exception {
+        TestUpstream a = upstream(NAME_A);
+        Gateway g = gateway(
+                table(Upstream.builder("app").endpoint(a.endpoint()).build()),
+                x -> x.limits(Limits.builder().maxConnections(2).build()));
+        try (var s1 = new Socket("127.0.0.1", g.address("web").getPort());
+                var s2 = new Socket("127.0.0.1", g.address("web").getPort());
+                var s3 = new Socket("127.0.0.1", g.address("web").getPort())) {
+            s3.setSoTimeout(5000);
+            assertThat(s3.getInputStream().read()).isEqualTo(-1);
+            assertThat(g.stats().rejectedConnections()).isEqualTo(1);
+            s1.setSoTimeout(5000);
+            s1.getOutputStream().write("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes());
+            assertThat(new String(s1.getInputStream().readNBytes(12))).isEqualTo("HTTP/1.1 200");
+        }
+    }
+
+    @Test
+    void keepAliveConnectionsToTheUpstreamAreReused() throws Exception {
+        TestUpstream a = upstream(NAME_A);
+        Gateway g = gateway(table(Upstream.builder("app").endpoint(a.endpoint()).build()), x -> x.ioThreads(1));
+        for (int i = 0; i < 20; i++) {
+            assertThat(get(g, "/").statusCode()).isEqualTo(200);
+        }
+        assertThat(a.connectionsAccepted()).isEqualTo(1);
+        assertThat(g.stats().upstreamConnectionsOpened()).isEqualTo(1);
+    }
+
+    @Test
+    void gracefulShutdownLetsTheInFlightExchangeFinishAndRefusesNewConnections() throws Exception {
+        var responder = new AtomicReference<TestUpstream.Responder>();
+        TestUpstream slow = upstream((req, res) -> responder.set(res));
+        var b = Gateway.builder()
+                .listener(Listener.http("web", "127.0.0.1:0"))
+                .routingTable(
+                        table(Upstream.builder("app").endpoint(slow.endpoint()).build()));
+        Gateway g = b.build().start();
+        int port = g.address("web").getPort();
+        try (var s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes());
+            slow.awaitHeads(1);
+            CompletableFuture<Void> closed = g.shutdown(Duration.ofSeconds(10));
+            assertThatThrownBy(() -> new Socket("127.0.0.1", port).close()).isInstanceOf(IOException.class);
+            assertThat(closed).isNotDone();
+            responder.get().respond(200, List.of(), "bye\n");
+            String response = new String(readAll(s.getInputStream()));
+            assertThat(response)
+                    .startsWith("HTTP/1.1 200")
+                    .contains("connection: close")
+                    .endsWith("\r\n\r\nbye\n");
+            closed.get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void shutdownClosesExchangesStillRunningAtTheDeadline() throws Exception {
+        TestUpstream silent = upstream((req, res) -> {});
+        Gateway g = Gateway.builder()
+                .listener(Listener.http("web", "127.0.0.1:0"))
+                .routingTable(table(
+                        Upstream.builder("app").endpoint(silent.endpoint()).build()))
+                .build()
+                .start();
+        try (var s = new Socket("127.0.0.1", g.address("web").getPort())) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes());
+            silent.awaitHeads(1);
+            g.shutdown(Duration.ofMillis(200)).get(10, TimeUnit.SECONDS);
+            assertThat(s.getInputStream().read()).isEqualTo(-1);
+        }
+    }
+
+    private static byte[] readAll(InputStream in) throws IOException {
+        return in.readAllBytes();
+    }
+}

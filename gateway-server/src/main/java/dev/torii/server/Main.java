@@ -1,0 +1,220 @@
+package dev.torii.server;
+
+import dev.torii.server.config.ConfigError;
+import dev.torii.server.config.ConfigException;
+import dev.torii.server.config.ConfigLoader;
+import dev.torii.server.config.ServerConfig;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * The {@code torii} command line: {@code run}, {@code check} and {@code version}.
+ *
+ * <p>Exit codes: 0 success; 1 invalid configuration or a failure to start; 2 wrong usage (picocli's default).
+ * Only {@code check}'s report and {@code version} print to stdout/stderr directly; everything else goes through the
+ * logger, so it lands wherever {@code conf/logback.xml} sends it.
+ */
+@Command(
+        name = "torii",
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.VersionProvider.class,
+        description = "Torii, a programmable HTTP gateway.",
+        subcommands = {
+            Main.Run.class,
+            Main.Check.class,
+            Main.Version.class,
+            CommandLine.HelpCommand.class,
+        })
+public final class Main implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(Main.class);
+
+    @Spec
+    CommandSpec spec;
+
+    /** Runs the command line and exits the JVM with its exit code. */
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    /** A fresh command line; {@code commandLine().execute(args)} returns the exit code without exiting. */
+    public static CommandLine commandLine() {
+        return new CommandLine(new Main());
+    }
+
+    /** Without a subcommand there is nothing to do: a usage error. */
+    @Override
+    public Integer call() {
+        throw new ParameterException(spec.commandLine(), "Missing command (expected one of: run, check, version)");
+    }
+
+    /** The version this build carries ({@code unknown} when run from classes without filtered resources). */
+    public static String version() {
+        try (InputStream in = Main.class.getResourceAsStream("version.properties")) {
+            if (in != null) {
+                Properties p = new Properties();
+                p.load(in);
+                String v = p.getProperty("version", "");
+                if (!v.isEmpty() && !v.startsWith("${")) {
+                    return v;
+                }
+            }
+        } catch (IOException e) {
+            // Fall through to the manifest: a version is worth showing even if the resource is damaged.
+        }
+        String manifest = Main.class.getPackage().getImplementationVersion();
+        return manifest != null ? manifest : "unknown";
+    }
+
+    /** {@code torii run --config FILE}: starts the gateway and runs until SIGTERM or SIGINT. */
+    @Command(
+            name = "run",
+            mixinStandardHelpOptions = true,
+            description = "Starts the gateway and runs until SIGTERM or SIGINT, then shuts down gracefully.")
+    public static final class Run implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Option(
+                names = {"-c", "--config"},
+                required = true,
+                paramLabel = "FILE",
+                description = "The configuration file (YAML).")
+        Path config;
+
+        /** Loads, starts, then blocks until a shutdown hook has closed the server. */
+        @Override
+        public Integer call() {
+            ServerConfig cfg;
+            try {
+                cfg = ConfigLoader.load(config);
+            } catch (ConfigException e) {
+                report(spec.commandLine().getErr(), e);
+                return 1;
+            }
+            log.info("torii {} starting with {}", version(), config);
+            ToriiServer server;
+            try {
+                server = ToriiServer.start(cfg);
+            } catch (UncheckedIOException e) {
+                // An address in use or not available: the message says which, a stack trace would only hide it.
+                log.error("cannot start: {}", e.getMessage());
+                return 1;
+            } catch (RuntimeException e) {
+                log.error("cannot start: {}", e.getMessage(), e);
+                return 1;
+            }
+            CountDownLatch stopped = new CountDownLatch(1);
+            // SIGTERM/SIGINT run shutdown hooks; the JVM exits once they return, so the hook does the graceful close.
+            Runtime.getRuntime()
+                    .addShutdownHook(new Thread(
+                            () -> {
+                                try {
+                                    server.close();
+                                } finally {
+                                    stopped.countDown();
+                                }
+                            },
+                            "torii-shutdown"));
+            log.info("running; stop with SIGTERM or Ctrl-C");
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    stopped.await();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            return 0;
+        }
+    }
+
+    /** {@code torii check --config FILE}: validates a configuration without starting anything. */
+    @Command(
+            name = "check",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Validates a configuration file without starting anything.",
+                "Prints 'FILE: ok' and exits 0 when it is valid; otherwise prints every problem as",
+                "FILE:LINE:COLUMN: message on stderr and exits 1."
+            })
+    public static final class Check implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Option(
+                names = {"-c", "--config"},
+                required = true,
+                paramLabel = "FILE",
+                description = "The configuration file (YAML).")
+        Path config;
+
+        /** Prints the verdict; returns 0 when valid, 1 otherwise. */
+        @Override
+        public Integer call() {
+            try {
+                ConfigLoader.load(config);
+            } catch (ConfigException e) {
+                report(spec.commandLine().getErr(), e);
+                return 1;
+            }
+            PrintWriter out = spec.commandLine().getOut();
+            out.println(config + ": ok");
+            out.flush();
+            return 0;
+        }
+    }
+
+    /** {@code torii version}: prints the version. */
+    @Command(name = "version", mixinStandardHelpOptions = true, description = "Prints the version.")
+    public static final class Version implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        /** Prints {@code torii VERSION (java VERSION)}. */
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            out.println(versionLine());
+            out.flush();
+            return 0;
+        }
+    }
+
+    /** Feeds {@code torii --version}. */
+    public static final class VersionProvider implements CommandLine.IVersionProvider {
+        /** The version line, as {@code torii version} prints it. */
+        @Override
+        public String[] getVersion() {
+            return new String[] {versionLine()};
+        }
+    }
+
+    private static String versionLine() {
+        return "torii " + version() + " (java " + Runtime.version() + ")";
+    }
+
+    private static void report(PrintWriter err, ConfigException e) {
+        for (ConfigError error : e.errors()) {
+            err.println(error);
+        }
+        err.flush();
+    }
+}

@@ -1,0 +1,52 @@
+package dev.torii.server.config;
+
+import dev.torii.server.internal.ConfigReader;
+import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Reads a standalone-server configuration ({@code torii.yaml}) and validates all of it.
+ *
+ * <p>Every problem is reported, not just the first, each as a {@link ConfigError} located at the offending value:
+ * {@code torii.yaml:12:18: upstreams.app.loadBalancer: 'fastest' (expected one of: round-robin, least-in-flight)}.
+ * The accepted keys are described in {@code docs/configuration.md}.
+ *
+ * <p>Thread-safe: every call reads independently.
+ */
+public final class ConfigLoader {
+    private ConfigLoader() {}
+
+    /**
+     * Reads and validates {@code file} (UTF-8). Errors name the file as {@code file.toString()}, i.e. as given.
+     *
+     * @throws ConfigException when the file cannot be read or holds any problem
+     */
+    public static ServerConfig load(Path file) throws ConfigException {
+        String source = file.toString();
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(List.of(new ConfigError(source, 0, 0, "cannot read: no such file")));
+        } catch (CharacterCodingException e) {
+            throw new ConfigException(List.of(new ConfigError(source, 0, 0, "cannot read: not UTF-8 text")));
+        } catch (IOException e) {
+            throw new ConfigException(List.of(new ConfigError(source, 0, 0, "cannot read: " + e)));
+        }
+        return parse(source, text);
+    }
+
+    /**
+     * Validates configuration {@code yaml}; errors name it {@code source}.
+     *
+     * @throws ConfigException when it holds any problem
+     */
+    public static ServerConfig parse(String source, String yaml) throws ConfigException {
+        return ConfigReader.read(source, yaml);
+    }
+}

@@ -1,0 +1,49 @@
+package dev.torii.server.config;
+
+import dev.torii.Forwarding;
+import dev.torii.Gateway;
+import dev.torii.Limits;
+import dev.torii.Listener;
+import dev.torii.route.RoutingTable;
+import dev.torii.upstream.Endpoint;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * A validated standalone-server configuration: what {@link ConfigLoader} makes of a YAML file. Immutable.
+ *
+ * @param listeners the gateway's listeners, at least one, names unique
+ * @param routingTable routes and upstreams
+ * @param limits client limits
+ * @param forwarding forwarding headers added upstream
+ * @param ioThreads event-loop threads of the gateway
+ * @param demoEcho the address of the built-in demo echo service to start alongside the gateway, if any
+ */
+public record ServerConfig(
+        List<Listener> listeners,
+        RoutingTable routingTable,
+        Limits limits,
+        Forwarding forwarding,
+        int ioThreads,
+        Optional<Endpoint> demoEcho) {
+
+    public ServerConfig {
+        listeners = List.copyOf(listeners);
+        Objects.requireNonNull(routingTable, "routingTable");
+        Objects.requireNonNull(limits, "limits");
+        Objects.requireNonNull(forwarding, "forwarding");
+        Objects.requireNonNull(demoEcho, "demoEcho");
+    }
+
+    /** A gateway builder with everything in this configuration set; the caller may add hooks before building. */
+    public Gateway.Builder gatewayBuilder() {
+        Gateway.Builder b = Gateway.builder()
+                .routingTable(routingTable)
+                .limits(limits)
+                .forwarding(forwarding)
+                .ioThreads(ioThreads);
+        listeners.forEach(b::listener);
+        return b;
+    }
+}

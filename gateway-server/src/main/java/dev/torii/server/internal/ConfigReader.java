@@ -1,0 +1,609 @@
+package dev.torii.server.internal;
+
+import dev.torii.Forwarding;
+import dev.torii.Limits;
+import dev.torii.Listener;
+import dev.torii.route.Route;
+import dev.torii.route.RouteMatch;
+import dev.torii.route.RoutingTable;
+import dev.torii.server.config.ConfigException;
+import dev.torii.server.config.ServerConfig;
+import dev.torii.server.internal.YamlReader.Fields;
+import dev.torii.upstream.Endpoint;
+import dev.torii.upstream.LoadBalancing;
+import dev.torii.upstream.Upstream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import org.snakeyaml.engine.v2.nodes.Node;
+import org.snakeyaml.engine.v2.nodes.NodeTuple;
+import org.snakeyaml.engine.v2.nodes.ScalarNode;
+
+/**
+ * Turns the text of a {@code torii.yaml} into a {@link ServerConfig}, or into every problem found in it: the schema
+ * of the file (which keys, which types, which references), on top of {@link YamlReader}, which locates values.
+ *
+ * <p>Why the node API: snakeyaml-engine's composer keeps each node's start mark, so every problem can be reported at
+ * its line and column. The reader walks the whole tree even after a problem, recording each one and skipping only
+ * what depends on a bad value, so one run of {@code torii check} shows all of them.
+ *
+ * <p>Validation happens in two layers. Shapes, types, ranges, names and references are checked here, one setting at
+ * a time, so each problem points at its own value. Then the public builders of gateway-core build the real values;
+ * their {@link IllegalArgumentException} messages (which catch whatever combination this reader does not know about)
+ * are reported at the setting they name, or at the enclosing mapping.
+ *
+ * <p>Not thread-safe; one instance reads one file.
+ */
+public final class ConfigReader {
+    private static final List<String> TOP_KEYS =
+            List.of("listeners", "routes", "upstreams", "limits", "forwarding", "ioThreads", "demo");
+    private static final List<String> TOP_LATER = List.of("plugins", "maintenance", "dns", "admin");
+    private static final List<String> LISTENER_KEYS = List.of("name", "protocol", "address");
+    private static final List<String> LISTENER_LATER = List.of("tls", "upstream");
+    private static final List<String> SUPPORTED_PROTOCOLS = List.of("http");
+    private static final List<String> LATER_PROTOCOLS = List.of("https", "tcp", "dns");
+    private static final List<String> ROUTE_KEYS =
+            List.of("name", "match", "upstream", "hostRewrite", "hostFromEndpoint");
+    private static final List<String> ROUTE_LATER = List.of("rateLimit", "plugins");
+    private static final List<String> MATCH_KEYS = List.of("host", "pathPrefix", "methods", "headers");
+    private static final List<String> UPSTREAM_KEYS = List.of(
+            "endpoints",
+            "loadBalancer",
+            "connectTimeout",
+            "responseTimeout",
+            "maxConnectionsPerEndpoint",
+            "maxIdlePerEndpoint",
+            "idleTimeout",
+            "maxPendingAcquires");
+    private static final List<String> LIMITS_KEYS = List.of(
+            "maxRequestLineLength",
+            "maxHeaderSize",
+            "maxRequestBodySize",
+            "headerReadTimeout",
+            "idleTimeout",
+            "maxConnections",
+            "shutdownTimeout");
+    private static final List<String> FORWARDING_KEYS = List.of("via", "viaName", "xForwarded", "trustedProxies");
+    private static final List<String> DEMO_KEYS = List.of("echo");
+
+    /** RFC 9110 token: methods, header names and the Via pseudonym. */
+    private static final Pattern TOKEN = Pattern.compile("[!#$%&'*+\\-.^_`|~0-9A-Za-z]+");
+
+    private final YamlReader yaml;
+
+    private ConfigReader(String source) {
+        this.yaml = new YamlReader(source);
+    }
+
+    /**
+     * Reads a whole configuration.
+     *
+     * @param source the file name to put in front of each error, as the user wrote it
+     * @param text the YAML text
+     * @throws ConfigException with every problem found, sorted by position
+     */
+    public static ServerConfig read(String source, String text) throws ConfigException {
+        return new ConfigReader(Objects.requireNonNull(source, "source")).readDocument(text);
+    }
+
+    private ServerConfig readDocument(String text) throws ConfigException {
+        Node root = yaml.compose(text, "a mapping with listeners, routes and upstreams");
+        Fields top = yaml.fields(root, "", TOP_KEYS, TOP_LATER);
+        if (top == null) {
+            throw yaml.failure();
+        }
+
+        List<Listener> listeners = readListeners(top, root);
+        Map<String, Upstream> upstreams = readUpstreams(top.value("upstreams"));
+        List<RouteRef> routes = readRoutes(top.value("routes"));
+        Limits limits = readLimits(top.value("limits"));
+        Forwarding forwarding = readForwarding(top.value("forwarding"));
+        int ioThreads = Runtime.getRuntime().availableProcessors();
+        Node io = top.value("ioThreads");
+        if (io != null) {
+            Long n = yaml.integer(io, "ioThreads", 1, Integer.MAX_VALUE);
+            ioThreads = n == null ? ioThreads : n.intValue();
+        }
+        Optional<Endpoint> demoEcho = readDemo(top.value("demo"), listeners);
+
+        RoutingTable table = buildRoutingTable(top, routes, upstreams);
+        if (yaml.errorCount() > 0) {
+            throw yaml.failure();
+        }
+        return new ServerConfig(listeners, table, limits, forwarding, ioThreads, demoEcho);
+    }
+
+    // ---------------------------------------------------------------------------------------------- listeners
+
+    private List<Listener> readListeners(Fields top, Node root) {
+        List<Listener> listeners = new ArrayList<>();
+        Node node = top.value("listeners");
+        if (node == null) {
+            yaml.error(root, "missing key 'listeners' (expected: at least one listener)");
+            return listeners;
+        }
+        List<Node> items = yaml.sequence(node, "listeners");
+        if (items == null) {
+            return listeners;
+        }
+        if (items.isEmpty()) {
+            yaml.error(node, "listeners: [] (expected: at least one listener)");
+        }
+        Map<String, String> pathByName = new HashMap<>();
+        Map<String, String> pathByAddress = new HashMap<>();
+        for (int i = 0; i < items.size(); i++) {
+            Listener l = readListener(items.get(i), "listeners[" + i + "]", pathByName, pathByAddress);
+            if (l != null) {
+                listeners.add(l);
+            }
+        }
+        return listeners;
+    }
+
+    private Listener readListener(
+            Node node, String path, Map<String, String> pathByName, Map<String, String> pathByAddress) {
+        Fields f = yaml.fields(node, path, LISTENER_KEYS, LISTENER_LATER);
+        if (f == null) {
+            return null;
+        }
+        int before = yaml.errorCount();
+        String name = yaml.requiredString(f, "name");
+        if (name != null) {
+            String other = pathByName.putIfAbsent(name, path);
+            if (other != null) {
+                yaml.error(
+                        f.value("name"),
+                        f.path("name") + ": '" + name + "' (expected: unique; " + other + " has it already)");
+            }
+        }
+        Node protocolNode = f.value("protocol");
+        if (protocolNode != null) {
+            String protocol = yaml.string(protocolNode, f.path("protocol"));
+            if (protocol != null && !SUPPORTED_PROTOCOLS.contains(protocol)) {
+                yaml.error(
+                        protocolNode,
+                        LATER_PROTOCOLS.contains(protocol)
+                                ? f.path("protocol") + ": '" + protocol + "' is not supported yet (supported: "
+                                        + String.join(", ", SUPPORTED_PROTOCOLS) + ")"
+                                : f.path("protocol") + ": '" + protocol + "' (expected one of: "
+                                        + String.join(", ", SUPPORTED_PROTOCOLS) + ")");
+            }
+        }
+        String address = yaml.requiredString(f, "address");
+        if (address == null || yaml.errorCount() != before) {
+            return null;
+        }
+        Listener listener;
+        try {
+            listener = Listener.http(name, address);
+        } catch (IllegalArgumentException e) {
+            yaml.error(f.value("address"), YamlReader.relabel(f.path("address"), e.getMessage()));
+            return null;
+        }
+        // Port 0 means "any free port", so two of those never collide.
+        if (listener.port() != 0) {
+            String other = pathByAddress.putIfAbsent(listener.host() + ":" + listener.port(), path);
+            if (other != null) {
+                yaml.error(
+                        f.value("address"),
+                        f.path("address") + ": '" + address + "' (expected: unique; " + other
+                                + " listens there already)");
+                return null;
+            }
+        }
+        return listener;
+    }
+
+    // ---------------------------------------------------------------------------------------------- upstreams
+
+    private Map<String, Upstream> readUpstreams(Node node) {
+        Map<String, Upstream> upstreams = new LinkedHashMap<>();
+        if (node == null) {
+            return upstreams;
+        }
+        Map<String, NodeTuple> entries = yaml.mapping(node, "upstreams");
+        if (entries == null) {
+            return upstreams;
+        }
+        entries.forEach((name, tuple) -> {
+            Upstream u = readUpstream(name, tuple.getValueNode(), "upstreams." + name);
+            // A bad upstream still counts as defined, so routes naming it are not reported a second time.
+            upstreams.put(name, u);
+        });
+        return upstreams;
+    }
+
+    private Upstream readUpstream(String name, Node node, String path) {
+        Fields f = yaml.fields(node, path, UPSTREAM_KEYS, List.of());
+        if (f == null) {
+            return null;
+        }
+        int before = yaml.errorCount();
+        Upstream.Builder b = Upstream.builder(name);
+        Node endpointsNode = f.value("endpoints");
+        if (endpointsNode == null) {
+            yaml.error(node, path + ": missing key 'endpoints' (expected: a list of host:port)");
+        } else {
+            List<Node> items = yaml.sequence(endpointsNode, f.path("endpoints"));
+            if (items != null && items.isEmpty()) {
+                yaml.error(endpointsNode, f.path("endpoints") + ": [] (expected: at least one host:port)");
+            }
+            for (int i = 0; items != null && i < items.size(); i++) {
+                String itemPath = f.path("endpoints") + "[" + i + "]";
+                String text = yaml.string(items.get(i), itemPath);
+                if (text != null) {
+                    try {
+                        b.endpoint(Endpoint.parse(text));
+                    } catch (IllegalArgumentException e) {
+                        yaml.error(items.get(i), YamlReader.relabel(itemPath, e.getMessage()));
+                    }
+                }
+            }
+        }
+        Node lbNode = f.value("loadBalancer");
+        if (lbNode != null) {
+            String lb = yaml.string(lbNode, f.path("loadBalancer"));
+            if (lb != null) {
+                LoadBalancing policy = Arrays.stream(LoadBalancing.values())
+                        .filter(p -> p.configName().equals(lb))
+                        .findFirst()
+                        .orElse(null);
+                if (policy == null) {
+                    yaml.error(
+                            lbNode,
+                            f.path("loadBalancer") + ": '" + lb + "' (expected one of: "
+                                    + Arrays.stream(LoadBalancing.values())
+                                            .map(LoadBalancing::configName)
+                                            .collect(Collectors.joining(", "))
+                                    + ")");
+                } else {
+                    b.loadBalancing(policy);
+                }
+            }
+        }
+        yaml.set(f, "connectTimeout", (n, p) -> yaml.duration(n, p, false), b::connectTimeout);
+        yaml.set(f, "responseTimeout", (n, p) -> yaml.duration(n, p, false), b::responseTimeout);
+        yaml.set(f, "idleTimeout", (n, p) -> yaml.duration(n, p, false), b::idleTimeout);
+        yaml.set(
+                f,
+                "maxConnectionsPerEndpoint",
+                (n, p) -> yaml.integer(n, p, 1, Integer.MAX_VALUE),
+                v -> b.maxConnectionsPerEndpoint(v.intValue()));
+        yaml.set(
+                f,
+                "maxIdlePerEndpoint",
+                (n, p) -> yaml.integer(n, p, 0, Integer.MAX_VALUE),
+                v -> b.maxIdlePerEndpoint(v.intValue()));
+        yaml.set(
+                f,
+                "maxPendingAcquires",
+                (n, p) -> yaml.integer(n, p, 0, Integer.MAX_VALUE),
+                v -> b.maxPendingAcquires(v.intValue()));
+        if (yaml.errorCount() != before) {
+            return null;
+        }
+        try {
+            return b.build();
+        } catch (IllegalArgumentException e) {
+            yaml.builderError(f, e);
+            return null;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------- routes
+
+    /**
+     * A route as read ({@code route} is {@code null} when it has problems), with the node naming its upstream so a
+     * dangling name is reported there even when the route has other problems too.
+     */
+    private record RouteRef(Route route, String upstream, Node upstreamNode, String path) {}
+
+    private List<RouteRef> readRoutes(Node node) {
+        List<RouteRef> routes = new ArrayList<>();
+        if (node == null) {
+            return routes;
+        }
+        List<Node> items = yaml.sequence(node, "routes");
+        if (items == null) {
+            return routes;
+        }
+        Map<String, String> pathByName = new HashMap<>();
+        for (int i = 0; i < items.size(); i++) {
+            RouteRef r = readRoute(items.get(i), i, pathByName);
+            if (r != null) {
+                routes.add(r);
+            }
+        }
+        return routes;
+    }
+
+    private RouteRef readRoute(Node node, int index, Map<String, String> pathByName) {
+        String path = "routes[" + index + "]";
+        Fields f = yaml.fields(node, path, ROUTE_KEYS, ROUTE_LATER);
+        if (f == null) {
+            return null;
+        }
+        int before = yaml.errorCount();
+        String name = "route-" + index;
+        Node nameNode = f.value("name");
+        if (nameNode != null) {
+            name = yaml.nonBlank(nameNode, f.path("name"), "a route name");
+        }
+        if (name != null) {
+            String other = pathByName.putIfAbsent(name, path);
+            if (other != null) {
+                yaml.error(
+                        nameNode != null ? nameNode : node,
+                        (nameNode != null ? f.path("name") : path) + ": '" + name + "' (expected: unique; " + other
+                                + " has it already)");
+            }
+        }
+        Route.Builder b = Route.builder(name == null ? path : name);
+        Node matchNode = f.value("match");
+        if (matchNode != null) {
+            readMatch(matchNode, f.path("match"), b);
+        }
+        String upstream = yaml.requiredString(f, "upstream");
+        b.upstream(upstream);
+        String hostRewrite = null;
+        Node hostRewriteNode = f.value("hostRewrite");
+        if (hostRewriteNode != null) {
+            hostRewrite = yaml.nonBlank(hostRewriteNode, f.path("hostRewrite"), "a host, optionally with :port");
+            b.rewriteHost(hostRewrite);
+        }
+        Node fromEndpointNode = f.value("hostFromEndpoint");
+        if (fromEndpointNode != null) {
+            Boolean fromEndpoint = yaml.bool(fromEndpointNode, f.path("hostFromEndpoint"));
+            if (Boolean.TRUE.equals(fromEndpoint)) {
+                if (hostRewriteNode != null) {
+                    yaml.error(
+                            fromEndpointNode,
+                            f.path("hostFromEndpoint") + ": true (expected: false or absent when hostRewrite is"
+                                    + " set; a route sets Host one way)");
+                }
+                b.hostFromEndpoint();
+            }
+        }
+        Route route = null;
+        if (yaml.errorCount() == before) {
+            try {
+                route = b.build();
+            } catch (IllegalArgumentException e) {
+                yaml.builderError(f, e);
+            }
+        }
+        return upstream == null ? null : new RouteRef(route, upstream, f.value("upstream"), path);
+    }
+
+    private void readMatch(Node node, String path, Route.Builder b) {
+        Fields f = yaml.fields(node, path, MATCH_KEYS, List.of());
+        if (f == null) {
+            return;
+        }
+        Node hostNode = f.value("host");
+        if (hostNode != null) {
+            String host = yaml.string(hostNode, f.path("host"));
+            // Probing RouteMatch one condition at a time reports each bad condition, not only the first.
+            if (host != null
+                    && yaml.probe(hostNode, f.path("host"), () -> new RouteMatch(host, "/", Set.of(), Map.of()))) {
+                b.host(host);
+            }
+        }
+        Node prefixNode = f.value("pathPrefix");
+        if (prefixNode != null) {
+            String prefix = yaml.string(prefixNode, f.path("pathPrefix"));
+            if (prefix != null
+                    && yaml.probe(
+                            prefixNode, f.path("pathPrefix"), () -> new RouteMatch(null, prefix, Set.of(), Map.of()))) {
+                b.pathPrefix(prefix);
+            }
+        }
+        Node methodsNode = f.value("methods");
+        if (methodsNode != null) {
+            List<Node> items = yaml.sequence(methodsNode, f.path("methods"));
+            for (int i = 0; items != null && i < items.size(); i++) {
+                String itemPath = f.path("methods") + "[" + i + "]";
+                String method = yaml.string(items.get(i), itemPath);
+                if (method != null) {
+                    if (TOKEN.matcher(method).matches()) {
+                        b.methods(method);
+                    } else {
+                        yaml.error(items.get(i), itemPath + ": '" + method + "' (expected: an HTTP method like GET)");
+                    }
+                }
+            }
+        }
+        Node headersNode = f.value("headers");
+        if (headersNode != null) {
+            Map<String, NodeTuple> headers = yaml.mapping(headersNode, f.path("headers"));
+            Map<String, String> seen = new HashMap<>();
+            if (headers != null) {
+                headers.forEach((name, tuple) -> {
+                    String headerPath = f.path("headers") + "." + name;
+                    if (!TOKEN.matcher(name).matches()) {
+                        yaml.error(
+                                tuple.getKeyNode(),
+                                f.path("headers") + ": '" + name + "' (expected: a header name like x-api-version)");
+                    } else if (seen.putIfAbsent(name.toLowerCase(Locale.ROOT), name) != null) {
+                        yaml.error(
+                                tuple.getKeyNode(),
+                                f.path("headers") + ": '" + name + "' (expected: unique; header names ignore case"
+                                        + " and '" + seen.get(name.toLowerCase(Locale.ROOT)) + "' is there already)");
+                    } else {
+                        String value = yaml.string(tuple.getValueNode(), headerPath);
+                        if (value != null) {
+                            b.header(name, value);
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    private RoutingTable buildRoutingTable(Fields top, List<RouteRef> routes, Map<String, Upstream> upstreams) {
+        for (RouteRef r : routes) {
+            if (!upstreams.containsKey(r.upstream())) {
+                yaml.error(
+                        r.upstreamNode(),
+                        r.path() + ".upstream: '" + r.upstream() + "' ("
+                                + (upstreams.isEmpty()
+                                        ? "expected: an upstream defined under upstreams; none is"
+                                        : "expected one of: " + String.join(", ", upstreams.keySet()))
+                                + ")");
+            }
+        }
+        if (yaml.errorCount() > 0) {
+            return null;
+        }
+        RoutingTable.Builder b = RoutingTable.builder();
+        upstreams.values().forEach(b::upstream);
+        routes.forEach(r -> b.route(r.route()));
+        try {
+            return b.build();
+        } catch (IllegalArgumentException e) {
+            yaml.builderError(top, e);
+            return null;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------- limits etc.
+
+    private Limits readLimits(Node node) {
+        if (node == null) {
+            return Limits.defaults();
+        }
+        Fields f = yaml.fields(node, "limits", LIMITS_KEYS, List.of());
+        if (f == null) {
+            return null;
+        }
+        int before = yaml.errorCount();
+        Limits.Builder b = Limits.builder();
+        yaml.set(
+                f,
+                "maxRequestLineLength",
+                (n, p) -> yaml.size(n, p, 1, Integer.MAX_VALUE),
+                v -> b.maxRequestLineLength(v.intValue()));
+        yaml.set(
+                f,
+                "maxHeaderSize",
+                (n, p) -> yaml.size(n, p, 1, Integer.MAX_VALUE),
+                v -> b.maxHeaderSize(v.intValue()));
+        yaml.set(f, "maxRequestBodySize", this::bodySize, b::maxRequestBodySize);
+        yaml.set(f, "headerReadTimeout", (n, p) -> yaml.duration(n, p, false), b::headerReadTimeout);
+        yaml.set(f, "idleTimeout", (n, p) -> yaml.duration(n, p, false), b::idleTimeout);
+        yaml.set(
+                f,
+                "maxConnections",
+                (n, p) -> yaml.integer(n, p, 1, Integer.MAX_VALUE),
+                v -> b.maxConnections(v.intValue()));
+        yaml.set(f, "shutdownTimeout", (n, p) -> yaml.duration(n, p, true), b::shutdownTimeout);
+        if (yaml.errorCount() != before) {
+            return null;
+        }
+        try {
+            return b.build();
+        } catch (IllegalArgumentException e) {
+            yaml.builderError(f, e);
+            return null;
+        }
+    }
+
+    /** A size, or {@code unlimited}: the engine's default, which a file could not otherwise restore. */
+    private Long bodySize(Node node, String path) {
+        if (node instanceof ScalarNode s && s.getValue().equals("unlimited")) {
+            return Long.MAX_VALUE;
+        }
+        return yaml.size(node, path, 0, Long.MAX_VALUE);
+    }
+
+    private Forwarding readForwarding(Node node) {
+        Forwarding defaults = Forwarding.defaults();
+        if (node == null) {
+            return defaults;
+        }
+        Fields f = yaml.fields(node, "forwarding", FORWARDING_KEYS, List.of());
+        if (f == null) {
+            return null;
+        }
+        int before = yaml.errorCount();
+        boolean via = yaml.valueOr(f, "via", yaml::bool, defaults.via());
+        boolean xForwarded = yaml.valueOr(f, "xForwarded", yaml::bool, defaults.xForwarded());
+        String viaName = defaults.viaName();
+        Node viaNameNode = f.value("viaName");
+        if (viaNameNode != null) {
+            viaName = yaml.string(viaNameNode, f.path("viaName"));
+            if (viaName != null && !TOKEN.matcher(viaName).matches()) {
+                yaml.error(
+                        viaNameNode,
+                        f.path("viaName") + ": '" + viaName + "' (expected: a token like torii, no spaces)");
+            }
+        }
+        List<String> trusted = new ArrayList<>(defaults.trustedProxies());
+        Node trustedNode = f.value("trustedProxies");
+        if (trustedNode != null) {
+            trusted.clear();
+            List<Node> items = yaml.sequence(trustedNode, f.path("trustedProxies"));
+            for (int i = 0; items != null && i < items.size(); i++) {
+                String itemPath = f.path("trustedProxies") + "[" + i + "]";
+                String cidr = yaml.string(items.get(i), itemPath);
+                if (cidr != null
+                        && yaml.probe(items.get(i), itemPath, () -> new Forwarding(true, "x", true, List.of(cidr)))) {
+                    trusted.add(cidr);
+                }
+            }
+        }
+        if (yaml.errorCount() != before) {
+            return null;
+        }
+        try {
+            return new Forwarding(via, viaName, xForwarded, trusted);
+        } catch (IllegalArgumentException e) {
+            yaml.builderError(f, e);
+            return null;
+        }
+    }
+
+    private Optional<Endpoint> readDemo(Node node, List<Listener> listeners) {
+        if (node == null) {
+            return Optional.empty();
+        }
+        Fields f = yaml.fields(node, "demo", DEMO_KEYS, List.of());
+        if (f == null) {
+            return Optional.empty();
+        }
+        Node echoNode = f.value("echo");
+        if (echoNode == null) {
+            return Optional.empty();
+        }
+        String text = yaml.string(echoNode, f.path("echo"));
+        if (text == null) {
+            return Optional.empty();
+        }
+        Endpoint echo;
+        try {
+            echo = Endpoint.parse(text);
+        } catch (IllegalArgumentException e) {
+            yaml.error(echoNode, f.path("echo") + ": '" + text + "' (expected: host:port, e.g. 127.0.0.1:9000)");
+            return Optional.empty();
+        }
+        for (Listener l : listeners) {
+            if (l.port() == echo.port() && l.host().equals(echo.host())) {
+                yaml.error(
+                        echoNode,
+                        f.path("echo") + ": '" + text + "' (expected: an address no listener uses; listener '"
+                                + l.name() + "' is there)");
+                return Optional.empty();
+            }
+        }
+        return Optional.of(echo);
+    }
+}

@@ -1,0 +1,78 @@
+package dev.torii.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class MainTest {
+    private final StringWriter out = new StringWriter();
+    private final StringWriter err = new StringWriter();
+
+    private int torii(String... args) {
+        CommandLine cli = Main.commandLine();
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        return cli.execute(args);
+    }
+
+    @Test
+    void checkSaysOkAndExitsZeroForAValidFile(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(
+                dir.resolve("torii.yaml"), "listeners: [ { name: web, address: \"127.0.0.1:8080\" } ]\n");
+
+        assertThat(torii("check", "--config", file.toString())).isZero();
+        assertThat(out.toString()).isEqualTo(file + ": ok" + System.lineSeparator());
+        assertThat(err.toString()).isEmpty();
+    }
+
+    @Test
+    void checkPrintsEveryErrorOnStderrAndExitsOne(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("torii.yaml"), """
+                listeners: [ { name: web, address: "127.0.0.1:8080" } ]
+                ioThreads: 0
+                limits: { idleTimeout: soon }
+                """);
+
+        assertThat(torii("check", "-c", file.toString())).isEqualTo(1);
+        assertThat(out.toString()).isEmpty();
+        assertThat(err.toString().lines())
+                .containsExactly(
+                        file + ":2:12: ioThreads: 0 (expected: > 0)",
+                        file + ":3:24: limits.idleTimeout: 'soon' (expected: a duration like 500ms, 10s, 5m or 1h)");
+    }
+
+    @Test
+    void checkOfAMissingFileExitsOne(@TempDir Path dir) {
+        Path file = dir.resolve("nope.yaml");
+        assertThat(torii("check", "--config", file.toString())).isEqualTo(1);
+        assertThat(err.toString().strip()).isEqualTo(file + ": cannot read: no such file");
+    }
+
+    @Test
+    void runRefusesAnInvalidFileWithTheSameReport(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("torii.yaml"), "listeners: []\n");
+        assertThat(torii("run", "--config", file.toString())).isEqualTo(1);
+        assertThat(err.toString().strip()).isEqualTo(file + ":1:12: listeners: [] (expected: at least one listener)");
+    }
+
+    @Test
+    void versionPrintsTheBuildVersion() {
+        assertThat(torii("version")).isZero();
+        assertThat(out.toString()).startsWith("torii " + Main.version() + " (java ");
+        assertThat(Main.version()).isNotEqualTo("unknown").doesNotContain("${");
+    }
+
+    @Test
+    void usageErrorsExitTwo() {
+        assertThat(torii()).isEqualTo(2);
+        assertThat(err.toString()).contains("Missing command");
+        assertThat(torii("check")).isEqualTo(2);
+        assertThat(err.toString()).contains("Missing required option: '--config=FILE'");
+    }
+}
