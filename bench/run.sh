@@ -28,6 +28,7 @@
 #     to be below QUIET_BUSY % of one core busy (other work may share the cores)
 #   MAX_FOREIGN=50: table ignores runs where processes not started here used more than this %
 #     of a core (the raw TSV keeps every run)
+#   JAVA_OPTS, TORII_OPTS: passed to bin/torii as its launcher reads them (e.g. TORII_OPTS=-Xmx1g)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -148,7 +149,7 @@ descendants() {
 
 start_bg() { # name cmd...
   local name=$1; shift
-  "$@" >"$WORK/logs/$name.out" 2>&1 </dev/null &
+  "$@" >"$WORK/logs/$name.out" 2>&1 </dev/null 9>&- &
   local pid=$!
   echo "$name $pid $(starttime $pid)" >>"$PIDFILE"
   say "started $name pid=$pid: $*"
@@ -436,6 +437,9 @@ summarize() {
 mkdir -p "$WORK/results" "$WORK/run" "$WORK/logs"
 case ${1:-run} in
   run)
+    # One run per WORK directory: a second one would take the first one's PID file for stale.
+    exec 9>"$WORK/run/lock"
+    flock -n 9 || die "another bench/run.sh is using $WORK (set WORK to run two at once)"
     install_deps
     build_torii
     trap 'stop_all' EXIT
