@@ -200,7 +200,11 @@ final class DefaultExchange implements Exchange {
         if (phase != Phase.LOG) {
             throw new IllegalStateException("log() may be called in phase LOG (now: " + phase + ")");
         }
-        return log;
+        ExchangeLog l = log;
+        if (l == null) {
+            l = log = record();
+        }
+        return l;
     }
 
     @Override
@@ -208,13 +212,16 @@ final class DefaultExchange implements Exchange {
         return eventLoop;
     }
 
-    /** Freezes the figures into the log record and enters {@link Phase#LOG}. */
-    ExchangeLog finish(long nowNanos) {
+    /** Stops the clock and enters {@link Phase#LOG}; the record is built when someone asks for it. */
+    void finish(long nowNanos) {
         if (totalNanos < 0) {
             totalNanos = nowNanos - startNanos;
         }
         phase = Phase.LOG;
-        log = new ExchangeLog(
+    }
+
+    private ExchangeLog record() {
+        return new ExchangeLog(
                 startEpochMillis,
                 client,
                 protocol,
@@ -232,7 +239,6 @@ final class DefaultExchange implements Exchange {
                 upstreamHeadersNanos,
                 totalNanos,
                 attempts);
-        return log;
     }
 
     private final class RequestView implements Request {

@@ -2,7 +2,6 @@ package dev.torii.internal;
 
 import dev.torii.ErrorResponder;
 import dev.torii.Exchange;
-import dev.torii.ExchangeLog;
 import dev.torii.Forwarding;
 import dev.torii.GatewayStats;
 import dev.torii.Hook;
@@ -77,6 +76,7 @@ public final class Engine {
     private final LongAdder rejectedConnections = new LongAdder();
     private final LongAdder upstreamConnectionsOpened = new LongAdder();
     private final LongAdder bareErrors = new LongAdder();
+    private final String via11;
     private volatile Snapshot snapshot;
     private EventLoopGroup group;
     private CompletableFuture<Void> shutdown;
@@ -95,6 +95,7 @@ public final class Engine {
         this.forwarding = forwarding;
         this.errorResponder = errorResponder;
         this.ioThreads = ioThreads;
+        this.via11 = "1.1 " + forwarding.viaName();
         this.snapshot = snapshotOf(table, Map.of());
     }
 
@@ -175,8 +176,7 @@ public final class Engine {
     void initHttp1(Channel ch, HttpDecoderConfig decoderConfig) {
         ProxyHandler handler = new ProxyHandler(this, false);
         ch.pipeline()
-                .addLast("bytes", new ByteWatcher(handler))
-                .addLast("codec", new StrictServerCodec(decoderConfig))
+                .addLast("codec", new StrictServerCodec(decoderConfig, handler::onBytes))
                 .addLast("flow", new FlowControlHandler())
                 .addLast("proxy", handler);
     }
@@ -224,6 +224,11 @@ public final class Engine {
         return forwarding;
     }
 
+    /** {@code Via} for HTTP/1.1 requests, computed once. */
+    String via11() {
+        return via11;
+    }
+
     ErrorResponder errorResponder() {
         return errorResponder;
     }
@@ -247,7 +252,7 @@ public final class Engine {
         activeExchanges.incrementAndGet();
     }
 
-    void exchangeFinished(Exchange exchange, ExchangeLog record) {
+    void exchangeFinished(Exchange exchange) {
         activeExchanges.decrementAndGet();
         totalExchanges.increment();
         runLogHooks(hooks, exchange);

@@ -33,6 +33,17 @@ final class HeaderRules {
      * names them: the caller sets framing afterwards.
      */
     static void removeHopByHop(HttpHeaders h) {
+        if (h.contains(HttpHeaderNames.CONNECTION)) {
+            removeNamedByConnection(h);
+        }
+        h.remove(HttpHeaderNames.KEEP_ALIVE);
+        h.remove(PROXY_CONNECTION);
+        h.remove(HttpHeaderNames.TE);
+        h.remove(HttpHeaderNames.UPGRADE);
+        h.remove(HttpHeaderNames.TRANSFER_ENCODING);
+    }
+
+    private static void removeNamedByConnection(HttpHeaders h) {
         List<String> connection = h.getAll(HttpHeaderNames.CONNECTION);
         for (int i = 0; i < connection.size(); i++) {
             String value = connection.get(i);
@@ -48,11 +59,6 @@ final class HeaderRules {
             }
         }
         h.remove(HttpHeaderNames.CONNECTION);
-        h.remove(HttpHeaderNames.KEEP_ALIVE);
-        h.remove(PROXY_CONNECTION);
-        h.remove(HttpHeaderNames.TE);
-        h.remove(HttpHeaderNames.UPGRADE);
-        h.remove(HttpHeaderNames.TRANSFER_ENCODING);
     }
 
     private static boolean isFraming(String name) {
@@ -66,11 +72,19 @@ final class HeaderRules {
      * chunked framing re-declared when the body is chunked, Via and X-Forwarded-* per {@code forwarding}.
      *
      * @param chunked whether the client's body was chunked (decided before hop-by-hop removal)
+     * @param clientIp the client's IP address as text
+     * @param via11 the Via value for an HTTP/1.1 request ({@code 1.1 <viaName>}), computed once
      */
     static void prepareUpstreamRequest(
-            HttpRequest request, boolean chunked, InetSocketAddress client, boolean secure, Forwarding forwarding) {
+            HttpRequest request,
+            boolean chunked,
+            InetSocketAddress client,
+            String clientIp,
+            boolean secure,
+            Forwarding forwarding,
+            String via11) {
         HttpHeaders h = request.headers();
-        String receivedProtocol = request.protocolVersion() == HttpVersion.HTTP_1_0 ? "1.0" : "1.1";
+        boolean http10 = request.protocolVersion() == HttpVersion.HTTP_1_0;
         removeHopByHop(h);
         h.remove(HttpHeaderNames.EXPECT);
         if (chunked) {
@@ -78,7 +92,7 @@ final class HeaderRules {
         }
         request.setProtocolVersion(HttpVersion.HTTP_1_1);
         if (forwarding.xForwarded()) {
-            String ip = client.getAddress().getHostAddress();
+            String ip = clientIp;
             boolean trusted = !forwarding.trustedProxies().isEmpty() && forwarding.isTrusted(client.getAddress());
             String xff = trusted ? String.join(", ", h.getAll(X_FORWARDED_FOR)) : "";
             h.set(X_FORWARDED_FOR, xff.isEmpty() ? ip : xff + ", " + ip);
@@ -95,7 +109,7 @@ final class HeaderRules {
             }
         }
         if (forwarding.via()) {
-            String via = receivedProtocol + " " + forwarding.viaName();
+            String via = http10 ? "1.0 " + forwarding.viaName() : via11;
             String existing = h.get(HttpHeaderNames.VIA);
             h.set(HttpHeaderNames.VIA, existing == null ? via : existing + ", " + via);
         }

@@ -1,6 +1,5 @@
 package dev.torii.internal;
 
-import dev.torii.ExchangeLog;
 import dev.torii.Hook;
 import dev.torii.HookResult;
 import dev.torii.LocalResponse;
@@ -64,9 +63,13 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
     // Connection state.
     private boolean closing;
     private boolean clientReadPending;
+    private String clientIp;
     private boolean bytesSinceLastExchange;
     private boolean firstRequest = true;
-    private ScheduledFuture<?> waitTimer;
+    private ScheduledFuture<?> timer;
+    private long timerAt;
+    private long waitSince;
+    private long headStart;
 
     // Exchange state; reset by clearExchange().
     private DefaultExchange ex;
@@ -91,9 +94,10 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
     private boolean upstreamReadPaused;
     private HttpResponse upstreamResponse;
     private ArrayDeque<HttpContent> heldResponseContent;
+    private boolean responseHooksPending;
+    private boolean inUpstreamRead;
     private long lastUpstreamActivity;
     private long lastClientActivity;
-    private ScheduledFuture<?> watchdog;
 
     ProxyHandler(Engine engine, boolean secure) {
         this.engine = engine;
@@ -114,51 +118,29 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        armWaitTimer(engine.limits().headerReadTimeout().toNanos());
+        waitSince = now();
+        headStart = waitSince;
+        ensureTimer(waitSince + engine.limits().headerReadTimeout().toNanos());
         readClient();
     }
 
-    /** Called by {@link ByteWatcher} for every inbound buffer, before decoding. */
+    /** Called by the {@link StrictServerCodec} for every inbound buffer, before decoding. */
     void onBytes() {
         if (!bytesSinceLastExchange) {
             bytesSinceLastExchange = true;
-            if (ex == null && !firstRequest) {
+            if (!firstRequest) {
                 // An idle keep-alive connection started a request: the header read timeout applies from now.
-                armWaitTimer(engine.limits().headerReadTimeout().toNanos());
+                headStart = now();
             }
-        }
-    }
-
-    private void armWaitTimer(long nanos) {
-        if (waitTimer != null) {
-            waitTimer.cancel(false);
-        }
-        waitTimer = ctx.executor().schedule(this::waitTimedOut, nanos, TimeUnit.NANOSECONDS);
-    }
-
-    private void cancelWaitTimer() {
-        if (waitTimer != null) {
-            waitTimer.cancel(false);
-            waitTimer = null;
-        }
-    }
-
-    private void waitTimedOut() {
-        waitTimer = null;
-        if (ex != null || !ctx.channel().isActive()) {
-            return;
-        }
-        if (bytesSinceLastExchange) {
-            // Part of a request head arrived but not all of it in time: slowloris.
-            sendBareError(ProxyError.REQUEST_TIMEOUT);
-        } else {
-            ctx.close();
         }
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        cancelWaitTimer();
+        if (timer != null) {
+            timer.cancel(false);
+            timer = null;
+        }
         if (ex != null) {
             if (ex.error == null) {
                 ex.error = ProxyError.CLIENT_ABORTED;
@@ -238,7 +220,6 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
     }
 
     private void onRequestHead(HttpRequest request) {
-        cancelWaitTimer();
         if (request.decoderResult().isFailure()) {
             Throwable cause = request.decoderResult().cause();
             log.debug("bad request from {}: {}", ctx.channel().remoteAddress(), cause.toString());
@@ -273,7 +254,11 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             fail(ProxyError.REQUEST_TOO_LARGE, null, "Content-Length " + contentLength + " is over the limit");
             return;
         }
-        HookRunner.run(Phase.REQUEST, engine.hooks(), List.of(), ex, new Step(this::route));
+        if (engine.hooks().isEmpty()) {
+            route();
+        } else {
+            HookRunner.run(Phase.REQUEST, engine.hooks(), List.of(), ex, new Step(this::route));
+        }
     }
 
     private InetSocketAddress clientAddress() {
@@ -307,17 +292,29 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         ex.route = route;
         ex.upstreamName = route.upstream();
         routeHooks = route.hooks();
-        HookRunner.run(Phase.REQUEST, routeHooks, List.of(), ex, new Step(this::upstreamPhase));
+        if (routeHooks.isEmpty()) {
+            upstreamPhase();
+        } else {
+            HookRunner.run(Phase.REQUEST, routeHooks, List.of(), ex, new Step(this::upstreamPhase));
+        }
     }
 
     private void upstreamPhase() {
         ex.phase = Phase.UPSTREAM;
-        HookRunner.run(Phase.UPSTREAM, engine.hooks(), routeHooks, ex, new Step(this::forward));
+        if (engine.hooks().isEmpty() && routeHooks.isEmpty()) {
+            forward();
+        } else {
+            HookRunner.run(Phase.UPSTREAM, engine.hooks(), routeHooks, ex, new Step(this::forward));
+        }
     }
 
     private void forward() {
         ex.phase = Phase.RESPONSE; // request head is final from here: nothing may change it any more
-        HeaderRules.prepareUpstreamRequest(ex.request, chunkedRequest, ex.client, secure, engine.forwarding());
+        if (clientIp == null) {
+            clientIp = ex.client.getAddress().getHostAddress();
+        }
+        HeaderRules.prepareUpstreamRequest(
+                ex.request, chunkedRequest, ex.client, clientIp, secure, engine.forwarding(), engine.via11());
         upstreamState = snapshot.upstream(ex.upstreamName);
         connect(-1);
     }
@@ -338,6 +335,13 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         }
         ex.attempts++;
         DefaultExchange current = ex;
+        InetSocketAddress literal = endpointIndex >= 0 ? upstreamState.literalAddress(endpointIndex) : null;
+        if (literal != null) {
+            ex.upstreamAddress = literal;
+            pendingAcquire = engine.pool(ctx.channel().eventLoop())
+                    .acquire(upstreamState.upstream, literal, new Acquired(current, endpoint));
+            return;
+        }
         engine.resolver().resolve(endpoint, ctx.channel().eventLoop()).addListener(f -> {
             if (ex != current) {
                 return;
@@ -424,7 +428,8 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         }
         lastUpstreamActivity = now();
         conn.channel.write(ex.request);
-        armWatchdog();
+        ensureTimer(
+                lastUpstreamActivity + upstreamState.upstream.responseTimeout().toNanos());
         conn.channel.read();
         if (expectContinue && !requestComplete) {
             ctx.writeAndFlush(new DefaultFullHttpResponse(
@@ -502,7 +507,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             }
             return;
         }
-        conn.channel.writeAndFlush(content);
+        conn.channel.writeAndFlush(content, conn.channel.voidPromise());
         if (last) {
             maybeFinish();
         } else if (conn.channel.isWritable()) {
@@ -516,6 +521,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
 
     @Override
     public void onUpstreamMessage(HttpObject msg) {
+        inUpstreamRead = true;
         lastUpstreamActivity = now();
         if (ex == null) {
             ReferenceCountUtil.release(msg);
@@ -561,23 +567,30 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         if (framing == HeaderRules.Framing.CLOSE) {
             keepAlive = false;
         }
-        heldResponseContent = new ArrayDeque<>(4);
         DefaultExchange current = ex;
         ex.phase = Phase.RESPONSE;
+        if (engine.hooks().isEmpty() && routeHooks.isEmpty()) {
+            writeResponseHead();
+            return;
+        }
+        responseHooksPending = true;
         HookRunner.run(Phase.RESPONSE, engine.hooks(), routeHooks, ex, new HookRunner.Continuation() {
             @Override
             public void proceed() {
+                responseHooksPending = false;
                 writeResponseHead();
             }
 
             @Override
             public void respond(HookResult.Respond r) {
+                responseHooksPending = false;
                 releaseUpstream(false);
                 sendLocal(r.response());
             }
 
             @Override
             public void fail(Hook hook, Throwable cause) {
+                responseHooksPending = false;
                 hookFailed(hook, cause);
             }
 
@@ -598,20 +611,29 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
                 response, keepAlive && !closeAfterResponse && !closing, ex.request.protocolVersion());
         ex.status = response.status().code();
         responseHeadSent = true;
-        ctx.write(response);
+        ctx.write(response, ctx.voidPromise());
         ArrayDeque<HttpContent> held = heldResponseContent;
         heldResponseContent = null;
         HttpContent c;
         while (held != null && (c = held.pollFirst()) != null) {
             relayResponseContent(c);
         }
-        if (!responseComplete) {
+        if (!responseComplete && !inUpstreamRead) {
+            // The hooks finished outside an upstream read: flush and read on, as onUpstreamReadComplete would.
             ctx.flush();
+            if (upstreamReadPaused && ctx.channel().isWritable() && conn != null) {
+                upstreamReadPaused = false;
+                conn.channel.read();
+            }
         }
     }
 
     private void onResponseContent(HttpContent content) {
-        if (heldResponseContent != null) {
+        if (responseHooksPending) {
+            // At most one read's worth: reads stop until the RESPONSE hooks are done.
+            if (heldResponseContent == null) {
+                heldResponseContent = new ArrayDeque<>(4);
+            }
             heldResponseContent.addLast(content);
             return;
         }
@@ -627,28 +649,24 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         boolean last = content instanceof LastHttpContent;
         if (last) {
             responseComplete = true;
-            ctx.writeAndFlush(content).addListener(f -> {
-                if (!f.isSuccess()) {
-                    ctx.close();
-                }
-            });
+            // A failed write reaches exceptionCaught, which closes the connection.
+            ctx.writeAndFlush(content, ctx.voidPromise());
             maybeFinish();
         } else {
-            ctx.write(content);
+            ctx.write(content, ctx.voidPromise());
         }
     }
 
     @Override
     public void onUpstreamReadComplete() {
+        inUpstreamRead = false;
         if (ex == null || responseComplete) {
             return;
         }
         if (responseHeadSent) {
             ctx.flush();
         }
-        if (!upstreamResponseStarted
-                || heldResponseContent != null
-                || ctx.channel().isWritable()) {
+        if (!upstreamResponseStarted || !responseHooksPending && ctx.channel().isWritable()) {
             conn.channel.read();
         } else {
             upstreamReadPaused = true;
@@ -701,51 +719,98 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
 
     // ------------------------------------------------------------------ timeouts
 
-    private void armWatchdog() {
-        if (watchdog == null) {
-            long timeout = upstreamState.upstream.responseTimeout().toNanos();
-            watchdog = ctx.executor().schedule(this::watch, timeout, TimeUnit.NANOSECONDS);
+    /**
+     * Makes sure the connection's one timer fires no later than {@code deadline}. The timer is never cancelled on the
+     * normal path: when it fires it checks every deadline against the current state ({@link #onTimer}) and sets
+     * itself again for the nearest one, so an exchange costs no timer operations unless a deadline moves closer.
+     */
+    private void ensureTimer(long deadline) {
+        if (timer != null) {
+            if (timerAt <= deadline) {
+                return;
+            }
+            timer.cancel(false);
+        }
+        timerAt = deadline;
+        timer = ctx.executor().schedule(this::onTimer, Math.max(0, deadline - now()), TimeUnit.NANOSECONDS);
+    }
+
+    private void onTimer() {
+        timer = null;
+        if (!ctx.channel().isActive()) {
+            return;
+        }
+        long now = now();
+        long next = ex == null ? checkWaitingForHead(now) : checkExchange(now);
+        if (next != Long.MAX_VALUE) {
+            ensureTimer(next);
         }
     }
 
     /**
-     * One timer per exchange checks three deadlines: the upstream's response timeout while we wait for it, the
-     * idle timeout while the client does not take the response, and the idle timeout while its body does not come.
+     * Between exchanges: the header read timeout from the first byte of a request (or the connection's start), the
+     * idle timeout while nothing arrives. Returns the next deadline to check, or {@code Long.MAX_VALUE} once closed.
      */
-    private void watch() {
-        watchdog = null;
-        if (ex == null || responseComplete && requestComplete) {
-            return;
+    private long checkWaitingForHead(long now) {
+        long headerTimeout = engine.limits().headerReadTimeout().toNanos();
+        if (bytesSinceLastExchange || firstRequest) {
+            long deadline = headStart + headerTimeout;
+            if (now >= deadline) {
+                if (bytesSinceLastExchange) {
+                    // Part of a request head arrived but not all of it in time: slowloris.
+                    sendBareError(ProxyError.REQUEST_TIMEOUT);
+                } else {
+                    ctx.close();
+                }
+                return Long.MAX_VALUE;
+            }
+            return deadline;
         }
-        long now = now();
+        long deadline = waitSince + engine.limits().idleTimeout().toNanos();
+        if (now >= deadline) {
+            ctx.close();
+            return Long.MAX_VALUE;
+        }
+        // Wake up within a header timeout, so that a request head that starts now is held to its deadline.
+        return Math.min(deadline, now + headerTimeout);
+    }
+
+    /**
+     * During an exchange: the upstream's response timeout while we wait for it, the idle timeout while the client
+     * does not take the response, and the idle timeout while its body does not come.
+     */
+    private long checkExchange(long now) {
+        if (responseComplete && requestComplete || upstreamState == null) {
+            return now + engine.limits().headerReadTimeout().toNanos();
+        }
         long responseTimeout = upstreamState.upstream.responseTimeout().toNanos();
         long idleTimeout = engine.limits().idleTimeout().toNanos();
         long next = Long.MAX_VALUE;
         if (!responseComplete && conn != null) {
             if (upstreamReadPaused) {
-                long left = lastUpstreamActivity + idleTimeout - now;
-                if (left <= 0) {
+                long deadline = lastUpstreamActivity + idleTimeout;
+                if (now >= deadline) {
                     abort(
                             ProxyError.CLIENT_ABORTED,
                             "client did not read the response for " + idleTimeout / 1_000_000 + " ms");
-                    return;
+                    return Long.MAX_VALUE;
                 }
-                next = left;
+                next = deadline;
             } else {
-                long left = lastUpstreamActivity + responseTimeout - now;
-                if (left <= 0) {
+                long deadline = lastUpstreamActivity + responseTimeout;
+                if (now >= deadline) {
                     upstreamFailed(
                             ProxyError.UPSTREAM_TIMEOUT,
                             null,
                             "no response within " + responseTimeout / 1_000_000 + " ms");
-                    return;
+                    return Long.MAX_VALUE;
                 }
-                next = left;
+                next = deadline;
             }
         }
         if (!requestComplete && requestBodyExpected && !waitingUpstreamWritable) {
-            long left = lastClientActivity + idleTimeout - now;
-            if (left <= 0) {
+            long deadline = lastClientActivity + idleTimeout;
+            if (now >= deadline) {
                 closeAfterResponse = true;
                 if (responseHeadSent) {
                     abort(ProxyError.REQUEST_TIMEOUT, "request body stalled");
@@ -753,13 +818,14 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
                     releaseUpstream(false);
                     fail(ProxyError.REQUEST_TIMEOUT, null, "request body stalled");
                 }
-                return;
+                return Long.MAX_VALUE;
             }
-            next = Math.min(next, left);
+            next = Math.min(next, deadline);
         }
-        if (next != Long.MAX_VALUE) {
-            watchdog = ctx.executor().schedule(this::watch, next, TimeUnit.NANOSECONDS);
-        }
+        // Nothing to wait for right now (hooks or DNS pending): look again within a header timeout.
+        return next == Long.MAX_VALUE
+                ? now + engine.limits().headerReadTimeout().toNanos()
+                : next;
     }
 
     // ------------------------------------------------------------------ failures and local responses
@@ -861,6 +927,10 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         ex.response = response;
         ex.phase = Phase.RESPONSE;
         DefaultExchange current = ex;
+        if (engine.hooks().isEmpty() && routeHooks.isEmpty()) {
+            writeLocal(response);
+            return;
+        }
         HookRunner.run(Phase.RESPONSE, engine.hooks(), routeHooks, ex, new HookRunner.Continuation() {
             @Override
             public void proceed() {
@@ -965,10 +1035,8 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             ctx.close();
             return;
         }
-        armWaitTimer(
-                bytesSinceLastExchange
-                        ? engine.limits().headerReadTimeout().toNanos()
-                        : engine.limits().idleTimeout().toNanos());
+        waitSince = now();
+        ensureTimer(waitSince + engine.limits().headerReadTimeout().toNanos());
         readClient();
     }
 
@@ -996,15 +1064,11 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         if (done == null) {
             return;
         }
-        if (watchdog != null) {
-            watchdog.cancel(false);
-            watchdog = null;
-        }
         if (done.status == 0) {
             done.status = done.error == null ? 200 : done.error.status();
         }
-        ExchangeLog record = done.finish(now());
-        engine.exchangeFinished(done, record);
+        done.finish(now());
+        engine.exchangeFinished(done);
         // Reset for the next exchange on this connection.
         ex = null;
         snapshot = null;
@@ -1023,5 +1087,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         upstreamReadPaused = false;
         upstreamResponse = null;
         heldResponseContent = null;
+        responseHooksPending = false;
+        inUpstreamRead = false;
     }
 }

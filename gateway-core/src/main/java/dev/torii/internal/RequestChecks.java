@@ -30,9 +30,11 @@ final class RequestChecks {
             return uriProblem;
         }
         HttpHeaders h = request.headers();
-        List<String> te = h.getAll(HttpHeaderNames.TRANSFER_ENCODING);
-        List<String> cl = h.getAll(HttpHeaderNames.CONTENT_LENGTH);
-        if (!te.isEmpty()) {
+        boolean hasTe = h.contains(HttpHeaderNames.TRANSFER_ENCODING);
+        boolean hasCl = h.contains(HttpHeaderNames.CONTENT_LENGTH);
+        List<String> te = hasTe ? h.getAll(HttpHeaderNames.TRANSFER_ENCODING) : List.of();
+        List<String> cl = hasCl ? h.getAll(HttpHeaderNames.CONTENT_LENGTH) : List.of();
+        if (hasTe) {
             if (!cl.isEmpty()) {
                 return "both Transfer-Encoding and Content-Length";
             }

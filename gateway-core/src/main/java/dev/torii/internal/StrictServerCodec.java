@@ -32,8 +32,14 @@ final class StrictServerCodec
         extends CombinedChannelDuplexHandler<StrictServerCodec.Decoder, StrictServerCodec.Encoder> {
     private final ArrayDeque<HttpMethod> methods = new ArrayDeque<>(2);
 
-    StrictServerCodec(HttpDecoderConfig config) {
-        init(new Decoder(config, config.getMaxInitialLineLength() + config.getMaxHeaderSize() + 4), new Encoder());
+    /**
+     * @param bytesListener told of every inbound buffer before it is decoded (the header read timeout starts at the
+     *     first byte of a request), or {@code null}
+     */
+    StrictServerCodec(HttpDecoderConfig config, Runnable bytesListener) {
+        init(
+                new Decoder(config, config.getMaxInitialLineLength() + config.getMaxHeaderSize() + 4, bytesListener),
+                new Encoder());
     }
 
     /** Scans each request head before Netty decodes it. */
@@ -43,9 +49,20 @@ final class StrictServerCodec
         private boolean atHead = true;
         private boolean rejected;
 
-        Decoder(HttpDecoderConfig config, int maxHeadLength) {
+        private final Runnable bytesListener;
+
+        Decoder(HttpDecoderConfig config, int maxHeadLength, Runnable bytesListener) {
             super(config);
             this.maxHeadLength = maxHeadLength;
+            this.bytesListener = bytesListener;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+            if (bytesListener != null) {
+                bytesListener.run();
+            }
+            super.channelRead(ctx, msg);
         }
 
         @Override

@@ -3,6 +3,8 @@ package dev.torii.internal;
 import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.LoadBalancing;
 import dev.torii.upstream.Upstream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 
@@ -16,11 +18,23 @@ final class UpstreamState {
     private final Endpoint[] endpoints;
     private final AtomicInteger next = new AtomicInteger();
     private final AtomicIntegerArray inFlight;
+    private final InetSocketAddress[] literals;
 
     UpstreamState(Upstream upstream) {
         this.upstream = upstream;
         this.endpoints = upstream.endpoints().toArray(Endpoint[]::new);
         this.inFlight = new AtomicIntegerArray(endpoints.length);
+        this.literals = new InetSocketAddress[endpoints.length];
+        for (int i = 0; i < endpoints.length; i++) {
+            if (endpoints[i].isIpLiteral()) {
+                literals[i] = new InetSocketAddress(InetAddress.ofLiteral(endpoints[i].host()), endpoints[i].port());
+            }
+        }
+    }
+
+    /** The socket address of endpoint {@code index} when it is an IP literal (no lookup needed), else null. */
+    InetSocketAddress literalAddress(int index) {
+        return literals[index];
     }
 
     Endpoint endpoint(int index) {
