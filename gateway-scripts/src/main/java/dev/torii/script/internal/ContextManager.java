@@ -134,7 +134,9 @@ public final class ContextManager implements AutoCloseable {
 
     /** The GraalJS version. */
     public String version() {
-        return engine.getVersion();
+        // The engine calls jars built from a release tag "Development Build"; the polyglot jar's manifest knows better.
+        String v = Engine.class.getPackage().getImplementationVersion();
+        return v != null ? v : engine.getVersion();
     }
 
     /** Whether the optimizing Truffle runtime (the JIT) is on. */
