@@ -267,6 +267,64 @@ class GatewayTest {
         assertThat(g.stats().upstreamConnectionsOpened()).isEqualTo(1);
     }
 
+    /**
+     * An upstream that answers the first request on each connection with keep-alive, then drops the connection when
+     * a second request arrives on it: what a keep-alive connection closed by the upstream looks like to a proxy that
+     * reuses it at the wrong moment.
+     */
+    private static final class OneShotUpstream implements AutoCloseable {
+        final ServerSocket server = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+        final java.util.concurrent.atomic.AtomicInteger connections = new java.util.concurrent.atomic.AtomicInteger();
+        final Thread acceptor = Thread.ofPlatform().daemon().start(this::serve);
+
+        OneShotUpstream() throws IOException {}
+
+        private void serve() {
+            while (!server.isClosed()) {
+                try {
+                    Socket s = server.accept();
+                    connections.incrementAndGet();
+                    Thread.ofPlatform().daemon().start(() -> answerOnce(s));
+                } catch (IOException e) {
+                    return;
+                }
+            }
+        }
+
+        private static void answerOnce(Socket s) {
+            try (s) {
+                var in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream()));
+                for (String line = in.readLine(); line != null && !line.isEmpty(); line = in.readLine()) {}
+                s.getOutputStream().write("HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n".getBytes());
+                s.getOutputStream().flush();
+                in.readLine(); // the next request arrives: close without answering
+            } catch (IOException e) {
+                // the gateway went away first
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            server.close();
+        }
+    }
+
+    @Test
+    void aReusedConnectionThatTheUpstreamClosedIsRetriedOnAFreshOneForIdempotentRequests() throws Exception {
+        OneShotUpstream oneShot = closeLater(new OneShotUpstream());
+        Gateway g = gateway(
+                table(Upstream.builder("app")
+                        .endpoint("127.0.0.1:" + oneShot.server.getLocalPort())
+                        .build()),
+                x -> x.ioThreads(1));
+        for (int i = 0; i < 3; i++) {
+            HttpResponse<String> r = get(g, "/" + i);
+            assertThat(r.statusCode()).as("request %d", i).isEqualTo(200);
+            assertThat(r.body()).isEqualTo("ok\n");
+        }
+        assertThat(oneShot.connections.get()).isGreaterThanOrEqualTo(3);
+    }
+
     @Test
     void gracefulShutdownLetsTheInFlightExchangeFinishAndRefusesNewConnections() throws Exception {
         var responder = new AtomicReference<TestUpstream.Responder>();

@@ -65,8 +65,11 @@ final class ConnectionPool {
                 .option(ChannelOption.AUTO_READ, false);
     }
 
-    /** Borrows a connection to {@code address} for {@code upstream}; returns a handle while the caller waits. */
-    Pending acquire(Upstream upstream, InetSocketAddress address, AcquireCallback callback) {
+    /**
+     * Borrows a connection to {@code address} for {@code upstream}: an idle one unless {@code fresh}, else a new one
+     * when the limit allows, else a place in the wait queue. Returns a handle while the caller waits, or null.
+     */
+    Pending acquire(Upstream upstream, InetSocketAddress address, boolean fresh, AcquireCallback callback) {
         if (closed) {
             callback.failed(ProxyError.CONNECT_FAILED, new IllegalStateException("gateway is shutting down"));
             return null;
@@ -77,7 +80,7 @@ final class ConnectionPool {
             sweeper = loop.scheduleAtFixedRate(this::sweep, SWEEP_MILLIS, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
         }
         UpstreamConnection c;
-        while ((c = pool.idle.pollFirst()) != null) {
+        while (!fresh && (c = pool.idle.pollFirst()) != null) {
             if (c.channel.isActive()) {
                 callback.acquired(c);
                 return null;

@@ -309,7 +309,6 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
     }
 
     private void forward() {
-        ex.phase = Phase.RESPONSE; // request head is final from here: nothing may change it any more
         if (clientIp == null) {
             clientIp = ex.client.getAddress().getHostAddress();
         }
@@ -339,7 +338,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         if (literal != null) {
             ex.upstreamAddress = literal;
             pendingAcquire = engine.pool(ctx.channel().eventLoop())
-                    .acquire(upstreamState.upstream, literal, new Acquired(current, endpoint));
+                    .acquire(upstreamState.upstream, literal, false, new Acquired(current, endpoint));
             return;
         }
         engine.resolver().resolve(endpoint, ctx.channel().eventLoop()).addListener(f -> {
@@ -353,7 +352,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             InetSocketAddress address = (InetSocketAddress) f.getNow();
             ex.upstreamAddress = address;
             pendingAcquire = engine.pool(ctx.channel().eventLoop())
-                    .acquire(upstreamState.upstream, address, new Acquired(current, endpoint));
+                    .acquire(upstreamState.upstream, address, false, new Acquired(current, endpoint));
         });
     }
 
@@ -427,7 +426,8 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             ex.request.headers().set(HttpHeaderNames.HOST, endpoint.authority());
         }
         lastUpstreamActivity = now();
-        conn.channel.write(ex.request);
+        // With a void promise a failed write fires exceptionCaught upstream, which closes the connection.
+        conn.channel.write(ex.request, conn.channel.voidPromise());
         ensureTimer(
                 lastUpstreamActivity + upstreamState.upstream.responseTimeout().toNanos());
         conn.channel.read();
@@ -436,7 +436,8 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
                     HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
         }
         if (requestComplete) {
-            conn.channel.flush();
+            // A retry: the request (which had no body) ended on the first connection already.
+            conn.channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT, conn.channel.voidPromise());
             return;
         }
         readClientBody();
@@ -666,6 +667,9 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         if (responseHeadSent) {
             ctx.flush();
         }
+        if (conn == null) {
+            return;
+        }
         if (!upstreamResponseStarted || !responseHooksPending && ctx.channel().isWritable()) {
             conn.channel.read();
         } else {
@@ -688,7 +692,6 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
                 && !requestBodyExpected) {
             // A kept-alive connection the upstream had closed just as we reused it: try once on a fresh one.
             connectRetried = true;
-            ex.request.headers().remove(HttpHeaderNames.HOST);
             int failed = endpointIndex;
             endpointDone();
             connectFresh(failed);
@@ -704,8 +707,9 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             upstreamState.started(endpointIndex);
         }
         Endpoint endpoint = endpointIndex >= 0 ? upstreamState.endpoint(endpointIndex) : ex.endpointOverride;
+        // A new connection, not another idle one: when one kept-alive connection went stale, its siblings may have too.
         pendingAcquire = engine.pool(ctx.channel().eventLoop())
-                .acquire(upstreamState.upstream, ex.upstreamAddress, new Acquired(ex, endpoint));
+                .acquire(upstreamState.upstream, ex.upstreamAddress, true, new Acquired(ex, endpoint));
     }
 
     @Override
