@@ -73,10 +73,10 @@ public final class ToriiServer implements AutoCloseable {
                 }
                 builder.routingTable(withPlugins(config.routingTable(), plugins.routes(), scripts));
                 log.info(
-                        "plugins from {}: {} global, {} on routes{}",
-                        plugins.directory(),
+                        "plugins: {} global, {} on routes, from directory {}{}",
                         plugins.global().size(),
                         plugins.routes().values().stream().mapToInt(List::size).sum(),
+                        plugins.directory(),
                         plugins.watch() ? ", reloaded when their files change" : "");
             }
             echo = config.demoEcho()
