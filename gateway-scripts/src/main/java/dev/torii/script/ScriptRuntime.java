@@ -204,6 +204,9 @@ public final class ScriptRuntime implements AutoCloseable {
             Plugin next = PluginLoader.load(t.directory, texts, contexts);
             if (next.equals(t.current)
                     && t.hooks.stream().allMatch(h -> h.plugin().equals(next))) {
+                if (t.failure != null) {
+                    log.info("plugin {}: its files are back to the version in use", next.name());
+                }
                 t.failure = null;
                 return;
             }
