@@ -1,7 +1,9 @@
 package dev.torii.script;
 
 import dev.torii.Phase;
+import dev.torii.script.internal.ConfigSchema;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -41,6 +43,17 @@ public record Plugin(
         Objects.requireNonNull(script, "script");
         phases = Set.copyOf(phases);
         configSchema = Map.copyOf(configSchema);
+    }
+
+    /**
+     * Checks {@code config} against this plugin's schema without attaching it.
+     *
+     * @param config values made of {@code Map}, {@code List}, {@code String}, {@code Number}, {@code Boolean}; {@code
+     *     null} for an empty config
+     * @return every problem, in document order; empty when {@link ScriptRuntime#hook(Plugin, Map)} would accept it
+     */
+    public List<ConfigProblem> checkConfig(Map<String, ?> config) {
+        return ConfigSchema.checked(configSchema).problems(config);
     }
 
     @Override

@@ -12,10 +12,18 @@ import dev.torii.script.internal.ToriiBridge;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+import org.graalvm.polyglot.Source;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,6 +45,16 @@ import org.slf4j.LoggerFactory;
  * <p>Scripts get no host classes, files, network, threads, processes or environment. Close the runtime after the
  * gateways that use its hooks: calls made after {@link #close()} fail.
  *
+ * <h2>Hot reload</h2>
+ *
+ * The runtime remembers the directory of every plugin it has attached ({@link #hook}). {@link #reload()} reads those
+ * directories again and, for each plugin whose files changed, compiles the new version on the calling thread, checks
+ * every attached configuration against the new schema, and only then swaps the new version into each of its hooks
+ * at once; exchanges already running keep the version they started with. A plugin that fails to load or rejects a
+ * configuration keeps its previous version, and the failure is logged with {@code FILE:LINE:COLUMN}. With
+ * {@link Builder#watch(Duration)} a background thread does this whenever the files change. Reloads never run on an
+ * event loop and never block one.
+ *
  * <p>Thread-safe.
  */
 public final class ScriptRuntime implements AutoCloseable {
@@ -45,23 +63,51 @@ public final class ScriptRuntime implements AutoCloseable {
     private final ContextManager contexts;
     private final SharedZones zones;
     private final AtomicInteger hookIds = new AtomicInteger();
+    private final Map<Path, Tracked> tracked = new ConcurrentHashMap<>();
+    private final Object reloadLock = new Object();
+    private final Consumer<ReloadResult> reloadListener;
+    private final Thread watcher;
+    private volatile boolean closed;
+
+    /** A plugin directory with the hooks attached from it; the mutable fields are guarded by {@code reloadLock}. */
+    private static final class Tracked {
+        final Path directory;
+        final List<ScriptHook> hooks = new CopyOnWriteArrayList<>();
+        Plugin current;
+        PluginLoader.Texts seen; // the files as last read; null: not read yet (or unreadable)
+        String failure; // the last failure's message, null when the last attempt succeeded
+
+        Tracked(Path directory, Plugin current) {
+            this.directory = directory;
+            this.current = current;
+        }
+    }
 
     private ScriptRuntime(Builder b) {
         TimeSource time = TimeSource.of(b.clock);
         this.zones = new SharedZones(b.zoneCapacities, b.sharedCapacity, b.maxSharedZones, time);
         this.contexts = new ContextManager(
                 b.statementLimit, b.timeout, zones, new RateLimiters(b.rateLimitKeys, time), time, b.logSink);
-        if (contexts.jitEnabled()) {
+        this.reloadListener = b.reloadListener;
+        if (!b.quiet && contexts.jitEnabled()) {
             log.info(
                     "JavaScript: GraalJS {} on {}, optimizing JIT on",
                     contexts.version(),
                     contexts.implementationName());
-        } else {
+        } else if (!b.quiet) {
             log.warn(
                     "JavaScript: GraalJS {} interpreted, JIT off (scripts run several times slower); to turn it on see"
                             + " docs/scripting.md: -XX:+UnlockExperimentalVMOptions -XX:+EnableJVMCI"
                             + " --upgrade-module-path=<compiler, collections, word, truffle-compiler jars>",
                     contexts.version());
+        }
+        if (b.watchInterval != null) {
+            long nanos = b.watchInterval.toNanos();
+            this.watcher =
+                    Thread.ofPlatform().name("torii-plugin-watcher").daemon().unstarted(() -> watch(nanos));
+            watcher.start();
+        } else {
+            this.watcher = null;
         }
     }
 
@@ -98,7 +144,126 @@ public final class ScriptRuntime implements AutoCloseable {
         }
         String json = Json.write(completed);
         var spec = HookSpec.of(hookIds.getAndIncrement(), plugin, PluginLoader.source(plugin), json);
-        return new ScriptHook(spec, contexts, java.util.Collections.unmodifiableMap(completed));
+        var hook = new ScriptHook(
+                spec, contexts, config == null ? Map.of() : config, Collections.unmodifiableMap(completed));
+        synchronized (reloadLock) {
+            tracked.computeIfAbsent(key(plugin.directory()), k -> new Tracked(plugin.directory(), plugin))
+                    .hooks
+                    .add(hook);
+        }
+        return hook;
+    }
+
+    private static Path key(Path directory) {
+        return directory.toAbsolutePath().normalize();
+    }
+
+    /**
+     * Reloads every attached plugin whose {@code plugin.js} or {@code plugin.json} changed since it was last read, and
+     * retries those whose last reload failed. Compiles on the calling thread (call it off the event loops) and
+     * returns when done; concurrent calls (and the watcher) take turns.
+     *
+     * @return what was reloaded and what failed; the failures are logged too
+     */
+    public ReloadResult reload() {
+        return reload(true);
+    }
+
+    private ReloadResult reload(boolean retryFailed) {
+        var reloaded = new ArrayList<Plugin>();
+        var failures = new ArrayList<String>();
+        synchronized (reloadLock) {
+            if (closed) {
+                return new ReloadResult(reloaded, failures);
+            }
+            for (Tracked t : tracked.values()) {
+                reloadOne(t, retryFailed, reloaded, failures);
+            }
+        }
+        var result = new ReloadResult(reloaded, failures);
+        if (!result.isEmpty() && reloadListener != null) {
+            reloadListener.accept(result);
+        }
+        return result;
+    }
+
+    private void reloadOne(Tracked t, boolean retryFailed, List<Plugin> reloaded, List<String> failures) {
+        PluginLoader.Texts texts;
+        try {
+            texts = PluginLoader.read(t.directory);
+        } catch (PluginException e) {
+            t.seen = null;
+            fail(t, e.getMessage(), retryFailed, failures);
+            return;
+        }
+        if (texts.equals(t.seen) && (t.failure == null || !retryFailed)) {
+            return;
+        }
+        t.seen = texts;
+        try {
+            Plugin next = PluginLoader.load(t.directory, texts, contexts);
+            if (next.equals(t.current)
+                    && t.hooks.stream().allMatch(h -> h.plugin().equals(next))) {
+                if (t.failure != null) {
+                    log.info("plugin {}: its files are back to the version in use", next.name());
+                }
+                t.failure = null;
+                return;
+            }
+            // Every configuration must fit the new schema before any hook changes: all or nothing.
+            var completed = new ArrayList<Map<String, Object>>(t.hooks.size());
+            for (ScriptHook h : t.hooks) {
+                try {
+                    completed.add(ConfigSchema.checked(next.configSchema()).apply(h.givenConfig()));
+                } catch (IllegalArgumentException e) {
+                    String prefix = "plugin " + next.name() + " ";
+                    throw new PluginException(
+                            prefix + e.getMessage().replace("\n", "\n" + prefix) + " (in the new version at "
+                                    + t.directory + ")",
+                            e);
+                }
+            }
+            Source source = PluginLoader.source(next);
+            for (int i = 0; i < t.hooks.size(); i++) {
+                Map<String, Object> c = completed.get(i);
+                t.hooks
+                        .get(i)
+                        .swap(
+                                HookSpec.of(hookIds.getAndIncrement(), next, source, Json.write(c)),
+                                Collections.unmodifiableMap(c));
+            }
+            t.current = next;
+            t.failure = null;
+            reloaded.add(next);
+            log.info("plugin {} {} reloaded from {}", next.name(), next.version(), t.directory);
+        } catch (PluginException e) {
+            fail(t, e.getMessage(), true, failures);
+        } catch (RuntimeException e) {
+            fail(t, t.directory + ": reload failed: " + e, true, failures);
+        }
+    }
+
+    private void fail(Tracked t, String message, boolean report, List<String> failures) {
+        boolean repeated = message.equals(t.failure);
+        t.failure = message;
+        if (report || !repeated) {
+            failures.add(message);
+            log.warn("plugin {}: reload failed, its previous version stays in use: {}", t.current.name(), message);
+        }
+    }
+
+    private void watch(long intervalNanos) {
+        while (!closed) {
+            LockSupport.parkNanos(intervalNanos);
+            if (closed) {
+                return;
+            }
+            try {
+                reload(false);
+            } catch (RuntimeException e) {
+                log.warn("plugin watcher: {}", e.toString(), e);
+            }
+        }
     }
 
     /** The shared dictionary {@code zone} (what scripts get from {@code torii.shared(zone)}), created on first use. */
@@ -121,10 +286,19 @@ public final class ScriptRuntime implements AutoCloseable {
         return contexts.implementationName();
     }
 
-    /** Closes every context (cancelling calls in progress) and the engine. */
+    /**
+     * Stops the watcher, waits for a reload in progress, then closes every context (cancelling calls in progress) and
+     * the engine.
+     */
     @Override
     public void close() {
-        contexts.close();
+        closed = true;
+        if (watcher != null) {
+            LockSupport.unpark(watcher);
+        }
+        synchronized (reloadLock) {
+            contexts.close();
+        }
     }
 
     /** Builds a {@link ScriptRuntime}; {@link #build()} validates the settings. Not thread-safe. */
@@ -137,8 +311,39 @@ public final class ScriptRuntime implements AutoCloseable {
         private long rateLimitKeys = 100_000;
         private InstantSource clock = InstantSource.system();
         private ToriiBridge.LogSink logSink = ToriiBridge.LogSink.SLF4J;
+        private Duration watchInterval;
+        private Consumer<ReloadResult> reloadListener;
+        private boolean quiet;
 
         private Builder() {}
+
+        /**
+         * Starts a background thread that looks at the files of every attached plugin each {@code interval} (1 s is a
+         * good value) and reloads those that changed, as {@link ScriptRuntime#reload()} does. A broken edit is logged
+         * once, and retried when the files change again. Off by default.
+         */
+        public Builder watch(Duration interval) {
+            this.watchInterval = Objects.requireNonNull(interval, "interval");
+            return this;
+        }
+
+        /**
+         * Called after every reload that reloaded or failed something, on the thread that reloaded (the watcher, or
+         * the caller of {@link ScriptRuntime#reload()}); must not block for long.
+         */
+        public Builder onReload(Consumer<ReloadResult> listener) {
+            this.reloadListener = Objects.requireNonNull(listener, "listener");
+            return this;
+        }
+
+        /**
+         * Does not log the start-up line saying whether the JIT is on: for short-lived runtimes, such as one that only
+         * checks plugins while a configuration is validated.
+         */
+        public Builder quiet() {
+            this.quiet = true;
+            return this;
+        }
 
         /** JavaScript statements one phase call may run (default 100,000); past it the call fails. */
         public Builder statementLimit(long statementLimit) {
@@ -214,6 +419,9 @@ public final class ScriptRuntime implements AutoCloseable {
             });
             if (maxSharedZones < 1) {
                 throw new IllegalArgumentException("maxSharedZones: " + maxSharedZones + " (expected: > 0)");
+            }
+            if (watchInterval != null && (watchInterval.toMillis() < 10 || watchInterval.toMinutes() > 60)) {
+                throw new IllegalArgumentException("watch: " + watchInterval + " (expected: 10ms to 1h)");
             }
             if (rateLimitKeys < 1) {
                 throw new IllegalArgumentException("rateLimitKeys: " + rateLimitKeys + " (expected: > 0)");

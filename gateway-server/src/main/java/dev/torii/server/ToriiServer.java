@@ -1,9 +1,20 @@
 package dev.torii.server;
 
 import dev.torii.Gateway;
+import dev.torii.Hook;
+import dev.torii.route.Route;
+import dev.torii.route.RoutingTable;
+import dev.torii.script.ReloadResult;
+import dev.torii.script.ScriptRuntime;
+import dev.torii.server.config.PluginSettings;
+import dev.torii.server.config.PluginUse;
 import dev.torii.server.config.ServerConfig;
 import dev.torii.server.demo.EchoService;
 import dev.torii.server.internal.Units;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -11,23 +22,31 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A standalone gateway as {@code torii run} runs it: the {@link Gateway} a {@link ServerConfig} describes, plus the
- * demo echo service when the configuration asks for one.
+ * A standalone gateway as {@code torii run} runs it: the {@link Gateway} a {@link ServerConfig} describes, the
+ * JavaScript runtime of its plugins (when it attaches any), plus the demo echo service when the configuration asks
+ * for one.
+ *
+ * <p>Plugins: one {@link ScriptRuntime} serves every plugin of the configuration; global plugins become gateway hooks
+ * (before any other), route plugins hooks of their route. With {@code plugins.watch} (the default) the runtime
+ * reloads a plugin in the background when its files change; {@link #reloadPlugins()} does it on demand.
  *
  * <p>Thread-safe; {@link #close()} may be called from any thread, more than once.
  */
 public final class ToriiServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ToriiServer.class);
+    private static final Duration WATCH_INTERVAL = Duration.ofSeconds(1);
 
     private final ServerConfig config;
     private final Gateway gateway;
     private final EchoService demoEcho;
+    private final ScriptRuntime scripts;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private ToriiServer(ServerConfig config, Gateway gateway, EchoService demoEcho) {
+    private ToriiServer(ServerConfig config, Gateway gateway, EchoService demoEcho, ScriptRuntime scripts) {
         this.config = config;
         this.gateway = gateway;
         this.demoEcho = demoEcho;
+        this.scripts = scripts;
     }
 
     /**
@@ -38,19 +57,77 @@ public final class ToriiServer implements AutoCloseable {
      */
     public static ToriiServer start(ServerConfig config) {
         Objects.requireNonNull(config, "config");
-        EchoService echo = config.demoEcho()
-                .map(e -> EchoService.start(e.host(), e.port()))
-                .orElse(null);
+        PluginSettings plugins = config.plugins();
+        ScriptRuntime scripts = null;
+        EchoService echo = null;
         try {
+            Gateway.Builder builder = config.gatewayBuilder();
+            if (plugins.inUse()) {
+                ScriptRuntime.Builder sb = ScriptRuntime.builder();
+                if (plugins.watch()) {
+                    sb.watch(WATCH_INTERVAL);
+                }
+                scripts = sb.build(); // logs whether the JIT is on
+                for (PluginUse use : plugins.global()) {
+                    builder.hook(scripts.hook(use.plugin(), use.config()));
+                }
+                builder.routingTable(withPlugins(config.routingTable(), plugins.routes(), scripts));
+                log.info(
+                        "plugins: {} global, {} on routes, from directory {}{}",
+                        plugins.global().size(),
+                        plugins.routes().values().stream().mapToInt(List::size).sum(),
+                        plugins.directory(),
+                        plugins.watch() ? ", reloaded when their files change" : "");
+            }
+            echo = config.demoEcho()
+                    .map(e -> EchoService.start(e.host(), e.port()))
+                    .orElse(null);
             // The engine logs each bound listener itself.
-            Gateway gateway = config.gatewayBuilder().build().start();
-            return new ToriiServer(config, gateway, echo);
+            Gateway gateway = builder.build().start();
+            return new ToriiServer(config, gateway, echo, scripts);
         } catch (RuntimeException e) {
             if (echo != null) {
                 echo.close();
             }
+            if (scripts != null) {
+                scripts.close();
+            }
             throw e;
         }
+    }
+
+    /** {@code table} with the hooks of each route's plugins added after the route's own hooks. */
+    private static RoutingTable withPlugins(
+            RoutingTable table, Map<String, List<PluginUse>> routePlugins, ScriptRuntime scripts) {
+        RoutingTable.Builder b = RoutingTable.builder();
+        table.upstreams().values().forEach(b::upstream);
+        for (Route r : table.routes()) {
+            List<PluginUse> uses = routePlugins.getOrDefault(r.name(), List.of());
+            if (uses.isEmpty()) {
+                b.route(r);
+                continue;
+            }
+            List<Hook> hooks = new ArrayList<>(r.hooks());
+            for (PluginUse use : uses) {
+                hooks.add(scripts.hook(use.plugin(), use.config()));
+            }
+            b.route(new Route(r.name(), r.match(), r.upstream(), r.hostRewrite(), r.hostFromEndpoint(), hooks));
+        }
+        return b.build();
+    }
+
+    /**
+     * Reloads every plugin whose files changed (as the watcher does), on the calling thread.
+     *
+     * @return what was reloaded and what failed; empty when the configuration attaches no plugin
+     */
+    public ReloadResult reloadPlugins() {
+        return scripts == null ? new ReloadResult(List.of(), List.of()) : scripts.reload();
+    }
+
+    /** The JavaScript runtime of the plugins, when the configuration attaches any. */
+    public Optional<ScriptRuntime> scripts() {
+        return Optional.ofNullable(scripts);
     }
 
     /** The running gateway. */
@@ -78,8 +155,14 @@ public final class ToriiServer implements AutoCloseable {
         try {
             gateway.close();
         } finally {
-            if (demoEcho != null) {
-                demoEcho.close();
+            try {
+                if (demoEcho != null) {
+                    demoEcho.close();
+                }
+            } finally {
+                if (scripts != null) {
+                    scripts.close(); // after the gateway: its last exchanges may still run hooks
+                }
             }
         }
         log.info("stopped");

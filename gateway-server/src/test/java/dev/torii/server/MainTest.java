@@ -48,6 +48,41 @@ class MainTest {
     }
 
     @Test
+    void checkReportsPluginProblemsInTheYamlAndInThePluginsFiles(@TempDir Path dir) throws Exception {
+        Path plugin = Files.createDirectories(dir.resolve("plugins/limiter"));
+        Files.writeString(plugin.resolve("plugin.json"), """
+                { "name": "limiter", "version": "1",
+                  "config": { "type": "object", "properties": { "rate": { "type": "integer", "minimum": 1 } } } }
+                """);
+        Files.writeString(plugin.resolve("plugin.js"), "export function onRequest(ex, cfg) {}\n");
+        Path broken = Files.createDirectories(dir.resolve("plugins/broken"));
+        Files.writeString(broken.resolve("plugin.json"), "{ \"name\": \"broken\", \"version\": \"1\" }\n");
+        Files.writeString(broken.resolve("plugin.js"), "export function onRequest(ex) {\n  return ex.respond(;\n}\n");
+        Path file = Files.writeString(dir.resolve("torii.yaml"), """
+                listeners: [ { name: web, address: "127.0.0.1:8080" } ]
+                plugins:
+                  global: [ { name: limiter, config: { rate: 0 } }, { name: broken } ]
+                """);
+
+        assertThat(torii("check", "-c", file.toString())).isEqualTo(1);
+        assertThat(out.toString()).isEmpty();
+        assertThat(err.toString().lines())
+                .containsExactly(
+                        broken.resolve("plugin.js") + ":2:21: SyntaxError: Expected an operand but found ;",
+                        file + ":3:46: plugins.global[0].config.rate: 0 (expected: >= 1)");
+
+        Files.writeString(
+                file,
+                "listeners: [ { name: web, address: \"127.0.0.1:8080\" } ]\n"
+                        + "plugins: { global: [ { name: limiter, config: { rate: 5 } } ] }\n");
+        out.getBuffer().setLength(0);
+        err.getBuffer().setLength(0);
+        assertThat(torii("check", "-c", file.toString())).isZero();
+        assertThat(out.toString()).isEqualTo(file + ": ok" + System.lineSeparator());
+        assertThat(err.toString()).isEmpty();
+    }
+
+    @Test
     void checkOfAMissingFileExitsOne(@TempDir Path dir) {
         Path file = dir.resolve("nope.yaml");
         assertThat(torii("check", "--config", file.toString())).isEqualTo(1);

@@ -14,7 +14,10 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The standalone server end to end: a YAML file, the gateway it describes, the demo echo service, and real curl. */
+/**
+ * The standalone server end to end: a YAML file, the gateway it describes (with its JavaScript plugins), the demo echo
+ * service, and real curl.
+ */
 class ToriiServerTest {
     @Test
     void curlReachesTheDemoEchoServiceThroughTheGatewayStartedFromYaml(@TempDir Path dir) throws Exception {
@@ -48,6 +51,88 @@ class ToriiServerTest {
 
             String post = curl("http://127.0.0.1:" + port + "/upload", "--data-binary", "hello, torii");
             assertThat(post).contains("POST /upload HTTP/1.1").contains("body: 12 bytes");
+        }
+    }
+
+    @Test
+    void curlSeesTheHeadersAndThe429OfPluginsAttachedInYamlAndAReloadedVersion(@TempDir Path dir) throws Exception {
+        int echoPort = freePort();
+        copyDirectory(repositoryRoot().resolve("examples/plugins/dos-guard"), dir.resolve("scripts/dos-guard"));
+        Path tagger = Files.createDirectories(dir.resolve("scripts/tagger"));
+        Files.writeString(tagger.resolve("plugin.json"), """
+                { "name": "tagger", "version": "1.0.0",
+                  "config": { "type": "object", "properties": { "tag": { "type": "string" } } } }
+                """);
+        Files.writeString(tagger.resolve("plugin.js"), """
+                export function onResponse(ex, cfg) { ex.response.headers.set("x-tag", "v1 " + cfg.tag); }
+                """);
+        Path file = Files.writeString(dir.resolve("torii.yaml"), """
+                listeners:
+                  - { name: web, protocol: http, address: "127.0.0.1:0" }
+                routes:
+                  - name: guarded
+                    match: { pathPrefix: /guarded }
+                    upstream: demo
+                    plugins: [ { name: dos-guard, config: { rate: 1, per: 1h, burst: 2, servedBy: torii-e2e } } ]
+                  - match: { pathPrefix: / }
+                    upstream: demo
+                upstreams:
+                  demo: { endpoints: [ "127.0.0.1:%d" ] }
+                demo: { echo: "127.0.0.1:%d" }
+                plugins:
+                  directory: scripts
+                  watch: false
+                  global: [ { name: tagger, config: { tag: blue } } ]
+                """.formatted(echoPort, echoPort));
+
+        try (ToriiServer server = ToriiServer.start(ConfigLoader.load(file))) {
+            assertThat(server.scripts()).get().satisfies(s -> assertThat(s.jitEnabled())
+                    .isTrue());
+            String base = "http://127.0.0.1:" + server.gateway().address("web").getPort();
+
+            for (int i = 0; i < 2; i++) {
+                assertThat(curl("-i", base + "/guarded/a"))
+                        .startsWith("HTTP/1.1 200")
+                        .containsIgnoringCase("x-served-by: torii-e2e")
+                        .containsIgnoringCase("x-tag: v1 blue")
+                        .containsIgnoringCase("x-client-ip: 127.0.0.1"); // echoed: the request header reached upstream
+            }
+            assertThat(curl("-i", base + "/guarded/a"))
+                    .startsWith("HTTP/1.1 429")
+                    .containsIgnoringCase("retry-after: 1")
+                    .containsIgnoringCase("x-served-by: torii-e2e")
+                    .endsWith("slow down\n");
+            // Only the route that attaches dos-guard is limited; the global plugin runs everywhere.
+            assertThat(curl("-i", base + "/other"))
+                    .startsWith("HTTP/1.1 200")
+                    .containsIgnoringCase("x-tag: v1 blue")
+                    .doesNotContainIgnoringCase("x-served-by");
+
+            Files.writeString(tagger.resolve("plugin.js"), """
+                    export function onResponse(ex, cfg) { ex.response.headers.set("x-tag", "v2 " + cfg.tag); }
+                    """);
+            assertThat(server.reloadPlugins().reloaded())
+                    .extracting(p -> p.name())
+                    .containsExactly("tagger");
+            assertThat(curl("-i", base + "/other")).containsIgnoringCase("x-tag: v2 blue");
+        }
+    }
+
+    private static Path repositoryRoot() {
+        Path p = Path.of("").toAbsolutePath();
+        while (p != null && !Files.exists(p.resolve("mvnw"))) {
+            p = p.getParent();
+        }
+        assertThat(p).as("a directory with mvnw above the working directory").isNotNull();
+        return p;
+    }
+
+    private static void copyDirectory(Path from, Path to) throws IOException {
+        Files.createDirectories(to);
+        try (var files = Files.list(from)) {
+            for (Path f : files.toList()) {
+                Files.copy(f, to.resolve(f.getFileName()));
+            }
         }
     }
 

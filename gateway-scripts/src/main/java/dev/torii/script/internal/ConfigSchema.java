@@ -1,5 +1,6 @@
 package dev.torii.script.internal;
 
+import dev.torii.script.ConfigProblem;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -125,7 +126,7 @@ public final class ConfigSchema {
             check(doc, (Map<String, Object>) im, path + "[]");
         }
         if (s.containsKey("default")) {
-            var problems = new ArrayList<String>();
+            var problems = new ArrayList<ConfigProblem>();
             validate(s, s.get("default"), path + ".default", problems);
             if (!problems.isEmpty()) {
                 throw new IllegalArgumentException(doc.where(s) + ": " + problems.getFirst());
@@ -141,18 +142,29 @@ public final class ConfigSchema {
      *     (expected: ...)}
      */
     public Map<String, Object> apply(Map<String, ?> config) {
-        var problems = new ArrayList<String>();
-        Object out = validate(root, config == null ? Map.of() : config, "config", problems);
+        var problems = new ArrayList<ConfigProblem>();
+        Map<String, Object> out = complete(config, problems);
         if (!problems.isEmpty()) {
-            throw new IllegalArgumentException(String.join("\n", problems));
+            throw new IllegalArgumentException(String.join(
+                    "\n", problems.stream().map(ConfigProblem::toString).toList()));
         }
-        @SuppressWarnings("unchecked")
-        Map<String, Object> m = (Map<String, Object>) out;
-        return m;
+        return out;
+    }
+
+    /** Every problem of {@code config}, in document order; empty when it is valid. */
+    public List<ConfigProblem> problems(Map<String, ?> config) {
+        var problems = new ArrayList<ConfigProblem>();
+        complete(config, problems);
+        return List.copyOf(problems);
     }
 
     @SuppressWarnings("unchecked")
-    private static Object validate(Map<String, Object> s, Object v, String path, List<String> problems) {
+    private Map<String, Object> complete(Map<String, ?> config, List<ConfigProblem> problems) {
+        return (Map<String, Object>) validate(root, config == null ? Map.of() : config, "config", problems);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Object validate(Map<String, Object> s, Object v, String path, List<ConfigProblem> problems) {
         String type = (String) s.get("type");
         boolean ok =
                 switch (type) {
@@ -165,21 +177,24 @@ public final class ConfigSchema {
                     default -> false;
                 };
         if (!ok) {
-            problems.add(
-                    path + ": " + describe(v) + " (expected: " + ("integer".equals(type) ? "an integer" : type) + ")");
+            problems.add(new ConfigProblem(
+                    path, describe(v) + " (expected: " + ("integer".equals(type) ? "an integer" : type) + ")"));
             return v;
         }
         if (s.get("enum") instanceof List<?> allowed && allowed.stream().noneMatch(a -> same(a, v))) {
-            problems.add(path + ": " + describe(v) + " (expected one of: "
-                    + String.join(
-                            ", ", allowed.stream().map(ConfigSchema::describe).toList()) + ")");
+            problems.add(new ConfigProblem(
+                    path,
+                    describe(v) + " (expected one of: "
+                            + String.join(
+                                    ", ",
+                                    allowed.stream().map(ConfigSchema::describe).toList()) + ")"));
         }
         if (v instanceof Number n) {
             if (s.get("minimum") instanceof Number min && n.doubleValue() < min.doubleValue()) {
-                problems.add(path + ": " + describe(v) + " (expected: >= " + min + ")");
+                problems.add(new ConfigProblem(path, describe(v) + " (expected: >= " + min + ")"));
             }
             if (s.get("maximum") instanceof Number max && n.doubleValue() > max.doubleValue()) {
-                problems.add(path + ": " + describe(v) + " (expected: <= " + max + ")");
+                problems.add(new ConfigProblem(path, describe(v) + " (expected: <= " + max + ")"));
             }
             return "integer".equals(type) ? (Object) n.longValue() : (Object) n;
         }
@@ -199,8 +214,9 @@ public final class ConfigSchema {
                 var child = (Map<String, Object>) props.get(key);
                 if (child == null) {
                     if (Boolean.FALSE.equals(s.get("additionalProperties"))) {
-                        problems.add(path + "." + key + ": unknown property (expected one of: "
-                                + String.join(", ", props.keySet()) + ")");
+                        problems.add(new ConfigProblem(
+                                path + "." + key,
+                                "unknown property (expected one of: " + String.join(", ", props.keySet()) + ")"));
                     }
                     copy.put(key, e.getValue());
                 } else {
@@ -216,7 +232,8 @@ public final class ConfigSchema {
             if (s.get("required") instanceof List<?> required) {
                 for (Object r : required) {
                     if (!copy.containsKey((String) r)) {
-                        problems.add(path + "." + r + ": missing (expected: a " + describeType(props.get(r)) + ")");
+                        problems.add(new ConfigProblem(
+                                path + "." + r, "missing (expected: a " + describeType(props.get(r)) + ")"));
                     }
                 }
             }

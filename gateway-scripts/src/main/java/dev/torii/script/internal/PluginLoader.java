@@ -37,10 +37,31 @@ public final class PluginLoader {
      * @throws PluginException naming the file (and line and column) of the first problem
      */
     public static Plugin load(Path dir, ContextManager contexts) {
+        return load(dir, read(dir), contexts);
+    }
+
+    /** The text of a plugin directory's {@code plugin.json} and {@code plugin.js}, read at one moment. */
+    public record Texts(String manifest, String script) {}
+
+    /**
+     * Reads the two files of the plugin in {@code dir}.
+     *
+     * @throws PluginException naming a file that is missing or unreadable
+     */
+    public static Texts read(Path dir) {
+        return new Texts(readFile(dir.resolve("plugin.json")), readFile(dir.resolve("plugin.js")));
+    }
+
+    /**
+     * Loads the plugin in {@code dir} from {@code texts}, read from it before.
+     *
+     * @throws PluginException naming the file (and line and column) of the first problem
+     */
+    public static Plugin load(Path dir, Texts texts, ContextManager contexts) {
         Path manifestFile = dir.resolve("plugin.json");
         Path scriptFile = dir.resolve("plugin.js");
-        String manifestText = read(manifestFile);
-        String script = read(scriptFile);
+        String manifestText = texts.manifest();
+        String script = texts.script();
         Json.Document doc;
         try {
             doc = Json.parse(manifestFile.toString(), manifestText);
@@ -102,7 +123,7 @@ public final class PluginLoader {
         return s;
     }
 
-    private static String read(Path file) {
+    private static String readFile(Path file) {
         try {
             return Files.readString(file, StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {

@@ -16,6 +16,10 @@ import java.util.List;
  * {@code torii.yaml:12:18: upstreams.app.loadBalancer: 'fastest' (expected one of: round-robin, least-in-flight)}.
  * The accepted keys are described in {@code docs/configuration.md}.
  *
+ * <p>Plugins the file attaches are loaded from their directories (each module evaluated once, in a JavaScript engine
+ * started for this and closed again) and each plugin's {@code config} is checked against its schema; a problem in a
+ * plugin's own files is reported in that file, as {@code plugins/NAME/plugin.js:LINE:COLUMN: message}.
+ *
  * <p>Thread-safe: every call reads independently.
  */
 public final class ConfigLoader {
@@ -38,11 +42,12 @@ public final class ConfigLoader {
         } catch (IOException e) {
             throw new ConfigException(List.of(new ConfigError(source, 0, 0, "cannot read: " + e)));
         }
-        return parse(source, text);
+        return ConfigReader.read(source, text, file.getParent());
     }
 
     /**
-     * Validates configuration {@code yaml}; errors name it {@code source}.
+     * Validates configuration {@code yaml}; errors name it {@code source}. A relative plugin directory is relative to
+     * the working directory.
      *
      * @throws ConfigException when it holds any problem
      */

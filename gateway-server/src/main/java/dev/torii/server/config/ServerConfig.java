@@ -19,6 +19,8 @@ import java.util.Optional;
  * @param forwarding forwarding headers added upstream
  * @param ioThreads event-loop threads of the gateway
  * @param demoEcho the address of the built-in demo echo service to start alongside the gateway, if any
+ * @param plugins the JavaScript plugins and where they are attached; {@link #routingTable()} holds no plugin hooks,
+ *     {@link dev.torii.server.ToriiServer} adds them when it starts
  */
 public record ServerConfig(
         List<Listener> listeners,
@@ -26,7 +28,8 @@ public record ServerConfig(
         Limits limits,
         Forwarding forwarding,
         int ioThreads,
-        Optional<Endpoint> demoEcho) {
+        Optional<Endpoint> demoEcho,
+        PluginSettings plugins) {
 
     public ServerConfig {
         listeners = List.copyOf(listeners);
@@ -34,9 +37,13 @@ public record ServerConfig(
         Objects.requireNonNull(limits, "limits");
         Objects.requireNonNull(forwarding, "forwarding");
         Objects.requireNonNull(demoEcho, "demoEcho");
+        Objects.requireNonNull(plugins, "plugins");
     }
 
-    /** A gateway builder with everything in this configuration set; the caller may add hooks before building. */
+    /**
+     * A gateway builder with everything in this configuration set except plugins (they need a running script
+     * runtime, which {@link dev.torii.server.ToriiServer} owns); the caller may add hooks before building.
+     */
     public Gateway.Builder gatewayBuilder() {
         Gateway.Builder b = Gateway.builder()
                 .routingTable(routingTable)

@@ -7,11 +7,13 @@ import dev.torii.route.Route;
 import dev.torii.route.RouteMatch;
 import dev.torii.route.RoutingTable;
 import dev.torii.server.config.ConfigException;
+import dev.torii.server.config.PluginSettings;
 import dev.torii.server.config.ServerConfig;
 import dev.torii.server.internal.YamlReader.Fields;
 import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.LoadBalancing;
 import dev.torii.upstream.Upstream;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -45,15 +47,15 @@ import org.snakeyaml.engine.v2.nodes.ScalarNode;
  */
 public final class ConfigReader {
     private static final List<String> TOP_KEYS =
-            List.of("listeners", "routes", "upstreams", "limits", "forwarding", "ioThreads", "demo");
-    private static final List<String> TOP_LATER = List.of("plugins", "maintenance", "dns", "admin");
+            List.of("listeners", "routes", "upstreams", "limits", "forwarding", "ioThreads", "demo", "plugins");
+    private static final List<String> TOP_LATER = List.of("maintenance", "dns", "admin");
     private static final List<String> LISTENER_KEYS = List.of("name", "protocol", "address");
     private static final List<String> LISTENER_LATER = List.of("tls", "upstream");
     private static final List<String> SUPPORTED_PROTOCOLS = List.of("http");
     private static final List<String> LATER_PROTOCOLS = List.of("https", "tcp", "dns");
     private static final List<String> ROUTE_KEYS =
-            List.of("name", "match", "upstream", "hostRewrite", "hostFromEndpoint");
-    private static final List<String> ROUTE_LATER = List.of("rateLimit", "plugins");
+            List.of("name", "match", "upstream", "hostRewrite", "hostFromEndpoint", "plugins");
+    private static final List<String> ROUTE_LATER = List.of("rateLimit");
     private static final List<String> MATCH_KEYS = List.of("host", "pathPrefix", "methods", "headers");
     private static final List<String> UPSTREAM_KEYS = List.of(
             "endpoints",
@@ -79,9 +81,11 @@ public final class ConfigReader {
     private static final Pattern TOKEN = Pattern.compile("[!#$%&'*+\\-.^_`|~0-9A-Za-z]+");
 
     private final YamlReader yaml;
+    private final PluginsReader plugins;
 
-    private ConfigReader(String source) {
+    private ConfigReader(String source, Path baseDirectory) {
         this.yaml = new YamlReader(source);
+        this.plugins = new PluginsReader(yaml, baseDirectory);
     }
 
     /**
@@ -92,7 +96,22 @@ public final class ConfigReader {
      * @throws ConfigException with every problem found, sorted by position
      */
     public static ServerConfig read(String source, String text) throws ConfigException {
-        return new ConfigReader(Objects.requireNonNull(source, "source")).readDocument(text);
+        return read(source, text, null);
+    }
+
+    /**
+     * Reads a whole configuration whose relative paths (the plugin directory) are relative to {@code baseDirectory}.
+     *
+     * @param baseDirectory the configuration file's directory; {@code null} for the working directory
+     * @throws ConfigException with every problem found, sorted by position
+     */
+    public static ServerConfig read(String source, String text, Path baseDirectory) throws ConfigException {
+        var reader = new ConfigReader(Objects.requireNonNull(source, "source"), baseDirectory);
+        try {
+            return reader.readDocument(text);
+        } finally {
+            reader.plugins.close();
+        }
     }
 
     private ServerConfig readDocument(String text) throws ConfigException {
@@ -114,12 +133,18 @@ public final class ConfigReader {
             ioThreads = n == null ? ioThreads : n.intValue();
         }
         Optional<Endpoint> demoEcho = readDemo(top.value("demo"), listeners);
+        plugins.readSection(top.value("plugins"));
 
         RoutingTable table = buildRoutingTable(top, routes, upstreams);
+        // Plugins are loaded last (each loading evaluates a module) but even when the file has other problems, so that
+        // one run of `torii check` lists everything.
+        Map<String, List<PluginsReader.Ref>> routePlugins = new LinkedHashMap<>();
+        routes.forEach(r -> routePlugins.put(r.name(), r.plugins()));
+        PluginSettings pluginSettings = plugins.resolve(routePlugins);
         if (yaml.errorCount() > 0) {
             throw yaml.failure();
         }
-        return new ServerConfig(listeners, table, limits, forwarding, ioThreads, demoEcho);
+        return new ServerConfig(listeners, table, limits, forwarding, ioThreads, demoEcho, pluginSettings);
     }
 
     // ---------------------------------------------------------------------------------------------- listeners
@@ -305,7 +330,13 @@ public final class ConfigReader {
      * A route as read ({@code route} is {@code null} when it has problems), with the node naming its upstream so a
      * dangling name is reported there even when the route has other problems too.
      */
-    private record RouteRef(Route route, String upstream, Node upstreamNode, String path) {}
+    private record RouteRef(
+            Route route,
+            String name,
+            String upstream,
+            Node upstreamNode,
+            String path,
+            List<PluginsReader.Ref> plugins) {}
 
     private List<RouteRef> readRoutes(Node node) {
         List<RouteRef> routes = new ArrayList<>();
@@ -373,6 +404,11 @@ public final class ConfigReader {
                 b.hostFromEndpoint();
             }
         }
+        List<PluginsReader.Ref> pluginRefs = List.of();
+        Node pluginsNode = f.value("plugins");
+        if (pluginsNode != null) {
+            pluginRefs = plugins.readList(pluginsNode, f.path("plugins"));
+        }
         Route route = null;
         if (yaml.errorCount() == before) {
             try {
@@ -381,7 +417,9 @@ public final class ConfigReader {
                 yaml.builderError(f, e);
             }
         }
-        return upstream == null ? null : new RouteRef(route, upstream, f.value("upstream"), path);
+        return upstream == null
+                ? null
+                : new RouteRef(route, name == null ? path : name, upstream, f.value("upstream"), path, pluginRefs);
     }
 
     private void readMatch(Node node, String path, Route.Builder b) {

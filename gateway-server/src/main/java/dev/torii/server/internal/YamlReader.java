@@ -340,6 +340,11 @@ final class YamlReader {
         return path + ": " + (kept.isEmpty() ? rest : String.join(" ", kept) + " " + rest);
     }
 
+    /** Records a problem located elsewhere, e.g. in a plugin's own files. */
+    void error(ConfigError error) {
+        errors.add(error);
+    }
+
     void error(Node node, String message) {
         Mark mark = node.getStartMark().orElse(null);
         errors.add(
