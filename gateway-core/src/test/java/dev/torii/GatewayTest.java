@@ -22,7 +22,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -176,8 +175,8 @@ class GatewayTest {
 
     @Test
     void aBusyPoolWithNoRoomToWaitAnswers503PoolExhausted() throws Exception {
-        var streams = new CopyOnWriteArrayList<TestUpstream.Stream>();
-        TestUpstream slow = upstream((req, res) -> streams.add(res.stream(200, List.of())));
+        var stream = new CompletableFuture<TestUpstream.Stream>();
+        TestUpstream slow = upstream((req, res) -> stream.complete(res.stream(200, List.of())));
         Gateway g = gateway(
                 table(Upstream.builder("app")
                         .endpoint(slow.endpoint())
@@ -193,7 +192,7 @@ class GatewayTest {
         HttpResponse<String> second = get(g, "/2");
         assertThat(second.statusCode()).isEqualTo(503);
         assertThat(second.body()).isEqualTo("503 POOL_EXHAUSTED\n");
-        streams.getFirst().write("done\n").end(List.of());
+        stream.get(10, TimeUnit.SECONDS).write("done\n").end(List.of());
         assertThat(first.get(10, TimeUnit.SECONDS).body()).isEqualTo("done\n");
     }
 
@@ -327,8 +326,8 @@ class GatewayTest {
 
     @Test
     void gracefulShutdownLetsTheInFlightExchangeFinishAndRefusesNewConnections() throws Exception {
-        var responder = new AtomicReference<TestUpstream.Responder>();
-        TestUpstream slow = upstream((req, res) -> responder.set(res));
+        var responder = new CompletableFuture<TestUpstream.Responder>();
+        TestUpstream slow = upstream((req, res) -> responder.complete(res));
         var b = Gateway.builder()
                 .listener(Listener.http("web", "127.0.0.1:0"))
                 .routingTable(
@@ -342,7 +341,7 @@ class GatewayTest {
             CompletableFuture<Void> closed = g.shutdown(Duration.ofSeconds(10));
             assertThatThrownBy(() -> new Socket("127.0.0.1", port).close()).isInstanceOf(IOException.class);
             assertThat(closed).isNotDone();
-            responder.get().respond(200, List.of(), "bye\n");
+            responder.get(10, TimeUnit.SECONDS).respond(200, List.of(), "bye\n");
             String response = new String(readAll(s.getInputStream()));
             assertThat(response)
                     .startsWith("HTTP/1.1 200")
