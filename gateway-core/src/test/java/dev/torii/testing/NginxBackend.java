@@ -9,10 +9,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /**
  * A real nginx on a free 127.0.0.1 port, as the backend of end-to-end tests. It runs in the foreground
@@ -51,7 +49,7 @@ public final class NginxBackend implements AutoCloseable {
 
     /** Starts nginx and returns once its port accepts connections. */
     public static NginxBackend start() {
-        String nginx = findNginx();
+        String nginx = ExternalProcesses.find("nginx", "nginx-light", "End-to-end tests");
         Path dir;
         try {
             dir = Files.createTempDirectory("torii-nginx-");
@@ -90,7 +88,7 @@ public final class NginxBackend implements AutoCloseable {
                 break;
             }
         }
-        deleteQuietly(dir);
+        ExternalProcesses.deleteQuietly(dir);
         throw new IllegalStateException("nginx did not start", last);
     }
 
@@ -113,16 +111,9 @@ public final class NginxBackend implements AutoCloseable {
     public void close() {
         ProcessHandle handle = process.toHandle();
         List<ProcessHandle> workers = handle.descendants().toList();
-        process.destroy(); // SIGTERM to the master: fast shutdown, which stops its workers too
-        try {
-            if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        ExternalProcesses.stop(process); // SIGTERM to the master: fast shutdown, which stops its workers too
         workers.forEach(ProcessHandle::destroyForcibly); // only if the master died without stopping them
-        deleteQuietly(dir);
+        ExternalProcesses.deleteQuietly(dir);
     }
 
     private static String config(Path dir, int port) {
@@ -178,22 +169,6 @@ public final class NginxBackend implements AutoCloseable {
         return dir.resolve("error.log").toString();
     }
 
-    private static String findNginx() {
-        String path = System.getenv().getOrDefault("PATH", "");
-        Stream<Path> candidates = Stream.concat(
-                Stream.of(path.split(java.io.File.pathSeparator))
-                        .filter(s -> !s.isBlank())
-                        .map(s -> Path.of(s, "nginx")),
-                Stream.of(Path.of("/usr/sbin/nginx")));
-        return candidates
-                .filter(Files::isExecutable)
-                .findFirst()
-                .map(Path::toString)
-                .orElseThrow(() -> new IllegalStateException("nginx is not installed (looked on PATH and at"
-                        + " /usr/sbin/nginx): install it, e.g. `apt-get install nginx-light`; .ci/run installs it"
-                        + " on CI. End-to-end tests need a real nginx and do not skip."));
-    }
-
     private static int freePort() {
         try (var s = new ServerSocket()) {
             s.setReuseAddress(true);
@@ -226,14 +201,6 @@ public final class NginxBackend implements AutoCloseable {
             return Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "(no error log)";
         } catch (IOException e) {
             return "(error log unreadable: " + e + ")";
-        }
-    }
-
-    private static void deleteQuietly(Path dir) {
-        try (Stream<Path> files = Files.walk(dir)) {
-            files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-        } catch (IOException ignored) {
-            // a temp directory left behind is harmless
         }
     }
 }

@@ -9,10 +9,8 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.xbill.DNS.DClass;
 import org.xbill.DNS.Message;
 import org.xbill.DNS.Name;
@@ -43,7 +41,7 @@ public final class UnboundServer implements AutoCloseable {
 
     /** Starts unbound with these {@code server:} lines and returns once it answers a query. */
     public static UnboundServer start(List<String> serverLines) {
-        String unbound = findUnbound();
+        String unbound = ExternalProcesses.find("unbound", "unbound", "End-to-end DNS tests");
         Path dir;
         try {
             dir = Files.createTempDirectory("torii-unbound-");
@@ -72,7 +70,7 @@ public final class UnboundServer implements AutoCloseable {
                 break;
             }
         }
-        deleteQuietly(dir);
+        ExternalProcesses.deleteQuietly(dir);
         throw new IllegalStateException("unbound did not start", last);
     }
 
@@ -88,20 +86,13 @@ public final class UnboundServer implements AutoCloseable {
 
     /** Stops unbound (SIGTERM, then SIGKILL after 10 s) by its process id; the directory stays until {@link #close()}. */
     public void stop() {
-        process.destroy();
-        try {
-            if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        ExternalProcesses.stop(process);
     }
 
     @Override
     public void close() {
         stop();
-        deleteQuietly(dir);
+        ExternalProcesses.deleteQuietly(dir);
     }
 
     private static String config(Path dir, int port, List<String> serverLines) {
@@ -159,22 +150,6 @@ public final class UnboundServer implements AutoCloseable {
         }
     }
 
-    private static String findUnbound() {
-        String path = System.getenv().getOrDefault("PATH", "");
-        Stream<Path> candidates = Stream.concat(
-                Stream.of(path.split(java.io.File.pathSeparator))
-                        .filter(s -> !s.isBlank())
-                        .map(s -> Path.of(s, "unbound")),
-                Stream.of(Path.of("/usr/sbin/unbound")));
-        return candidates
-                .filter(Files::isExecutable)
-                .findFirst()
-                .map(Path::toString)
-                .orElseThrow(() -> new IllegalStateException("unbound is not installed (looked on PATH and at"
-                        + " /usr/sbin/unbound): install it, e.g. `apt-get install unbound`; .ci/run installs it on"
-                        + " CI. End-to-end DNS tests need a real unbound and do not skip."));
-    }
-
     /** A port free for both TCP and UDP on 127.0.0.1 at the time of asking. */
     private static int freePort() {
         for (int i = 0; i < 20; i++) {
@@ -191,13 +166,5 @@ public final class UnboundServer implements AutoCloseable {
             }
         }
         throw new IllegalStateException("no port free for both TCP and UDP on 127.0.0.1");
-    }
-
-    private static void deleteQuietly(Path dir) {
-        try (Stream<Path> files = Files.walk(dir)) {
-            files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-        } catch (IOException e) {
-            // best effort
-        }
     }
 }
