@@ -1,5 +1,6 @@
 package dev.torii;
 
+import dev.torii.dns.DnsCache;
 import dev.torii.internal.Engine;
 import dev.torii.route.RoutingTable;
 import java.net.InetSocketAddress;
@@ -38,7 +39,8 @@ public final class Gateway implements AutoCloseable {
                 b.limits,
                 b.forwarding,
                 b.errorResponder,
-                b.ioThreads);
+                b.ioThreads,
+                b.dnsCache);
     }
 
     /** A builder with no listeners, an empty routing table and default limits. */
@@ -100,6 +102,7 @@ public final class Gateway implements AutoCloseable {
         private Forwarding forwarding = Forwarding.defaults();
         private ErrorResponder errorResponder = ErrorResponder.plainText();
         private int ioThreads = Runtime.getRuntime().availableProcessors();
+        private DnsCache dnsCache;
 
         private Builder() {}
 
@@ -133,6 +136,16 @@ public final class Gateway implements AutoCloseable {
         /** Replaces how errors are rendered; see {@link ErrorResponder#plainText()}. */
         public Builder errorResponder(ErrorResponder errorResponder) {
             this.errorResponder = Objects.requireNonNull(errorResponder, "errorResponder");
+            return this;
+        }
+
+        /**
+         * Resolves upstream endpoints written as host names through {@code cache} (TTL-aware, coalesced, served
+         * stale when DNS fails); without one, names are looked up with the JVM's resolver off the event loops. The
+         * gateway does not close the cache: its owner does, after the gateway.
+         */
+        public Builder dnsCache(DnsCache cache) {
+            this.dnsCache = Objects.requireNonNull(cache, "cache");
             return this;
         }
 

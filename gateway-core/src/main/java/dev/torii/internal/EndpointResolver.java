@@ -1,25 +1,31 @@
 package dev.torii.internal;
 
+import dev.torii.dns.DnsCache;
 import dev.torii.upstream.Endpoint;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Turns an {@link Endpoint} into a socket address without blocking the event loop. IP literals resolve at once. Host
- * names are looked up with the JVM's resolver on a small daemon thread pool and completed back on the asking loop;
- * the DNS cache ({@code dev.torii.dns}) replaces this with TTL-aware, coalesced, cached lookups.
+ * names go through the gateway's {@link DnsCache} when it has one (TTL-aware, coalesced, served stale when the DNS
+ * servers fail), completing on the asking loop; a name with several addresses is spread over them in turn. Without
+ * a cache, names are looked up with the JVM's resolver on a small daemon thread pool.
  */
 final class EndpointResolver implements AutoCloseable {
-    private final ExecutorService lookups = Executors.newFixedThreadPool(2, r -> {
-        Thread t = new Thread(r, "torii-resolve");
-        t.setDaemon(true);
-        return t;
-    });
+    private final DnsCache cache;
+    private final AtomicInteger rotation = new AtomicInteger();
+    private ExecutorService lookups;
+
+    EndpointResolver(DnsCache cache) {
+        this.cache = cache;
+    }
 
     Future<InetSocketAddress> resolve(Endpoint endpoint, EventLoop loop) {
         if (endpoint.isIpLiteral()) {
@@ -27,10 +33,19 @@ final class EndpointResolver implements AutoCloseable {
                     new InetSocketAddress(InetAddress.ofLiteral(endpoint.host()), endpoint.port()));
         }
         Promise<InetSocketAddress> promise = loop.newPromise();
-        lookups.execute(() -> {
+        if (cache != null) {
+            cache.resolve(endpoint.host(), loop).whenComplete((addresses, error) -> {
+                if (error != null) {
+                    promise.setFailure(error);
+                } else {
+                    promise.setSuccess(new InetSocketAddress(pick(addresses), endpoint.port()));
+                }
+            });
+            return promise;
+        }
+        jvmLookups().execute(() -> {
             try {
-                InetAddress address = InetAddress.getByName(endpoint.host());
-                promise.setSuccess(new InetSocketAddress(address, endpoint.port()));
+                promise.setSuccess(new InetSocketAddress(InetAddress.getByName(endpoint.host()), endpoint.port()));
             } catch (Exception e) {
                 promise.setFailure(e);
             }
@@ -38,8 +53,27 @@ final class EndpointResolver implements AutoCloseable {
         return promise;
     }
 
+    private InetAddress pick(List<InetAddress> addresses) {
+        return addresses.size() == 1
+                ? addresses.getFirst()
+                : addresses.get(Math.floorMod(rotation.getAndIncrement(), addresses.size()));
+    }
+
+    private synchronized ExecutorService jvmLookups() {
+        if (lookups == null) {
+            lookups = Executors.newFixedThreadPool(2, r -> {
+                Thread t = new Thread(r, "torii-resolve");
+                t.setDaemon(true);
+                return t;
+            });
+        }
+        return lookups;
+    }
+
     @Override
-    public void close() {
-        lookups.shutdownNow();
+    public synchronized void close() {
+        if (lookups != null) {
+            lookups.shutdownNow();
+        }
     }
 }

@@ -8,6 +8,7 @@ import dev.torii.Hook;
 import dev.torii.Limits;
 import dev.torii.Listener;
 import dev.torii.ProxyError;
+import dev.torii.dns.DnsCache;
 import dev.torii.route.RoutingTable;
 import dev.torii.upstream.Upstream;
 import io.netty.bootstrap.ServerBootstrap;
@@ -65,7 +66,7 @@ public final class Engine {
     private final ErrorResponder errorResponder;
     private final int ioThreads;
     private final Transport transport = Transport.best();
-    private final EndpointResolver resolver = new EndpointResolver();
+    private final EndpointResolver resolver;
     private final FastThreadLocal<ConnectionPool> pools = new FastThreadLocal<>();
     private final List<ConnectionPool> allPools = new CopyOnWriteArrayList<>();
     private final Map<String, Channel> bound = new LinkedHashMap<>();
@@ -88,8 +89,10 @@ public final class Engine {
             Limits limits,
             Forwarding forwarding,
             ErrorResponder errorResponder,
-            int ioThreads) {
+            int ioThreads,
+            DnsCache dnsCache) {
         this.listeners = listeners;
+        this.resolver = new EndpointResolver(dnsCache);
         this.hooks = hooks;
         this.limits = limits;
         this.forwarding = forwarding;

@@ -42,7 +42,8 @@ class ProxyHandlerTest {
                 limits,
                 Forwarding.defaults(),
                 responder,
-                1);
+                1,
+                null);
         EmbeddedChannel ch = new EmbeddedChannel(false, false);
         ch.config().setOption(ChannelOption.AUTO_READ, false);
         engine.initHttp1(ch, engine.decoderConfig());
