@@ -431,6 +431,16 @@ public final class DnsCache implements AutoCloseable {
             inFlight.remove(q, mine);
             return failed(DnsException.Reason.CLOSED, q.name() + ": the DNS cache is closed");
         }
+        if (!background) {
+            // The flight we missed may have stored its answer and left the map between our cache read and our
+            // putIfAbsent: look once more, or this question would go upstream twice.
+            Answer landed = answers.getIfPresent(q);
+            if (landed != null && landed != current && ticker.read() < landed.freshUntil()) {
+                coalesced.increment();
+                settle(q, mine, landed);
+                return mine;
+            }
+        }
         boolean staleAvailable = current != null && ticker.read() < current.staleUntil();
         fetch(q, 0, !background && !staleAvailable).whenComplete((answer, error) -> {
             if (error == null) {
