@@ -2,6 +2,7 @@ package dev.torii.server;
 
 import dev.torii.Gateway;
 import dev.torii.Hook;
+import dev.torii.dns.DnsCache;
 import dev.torii.route.Route;
 import dev.torii.route.RoutingTable;
 import dev.torii.script.ReloadResult;
@@ -42,11 +43,15 @@ public final class ToriiServer implements AutoCloseable {
     private final ScriptRuntime scripts;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private ToriiServer(ServerConfig config, Gateway gateway, EchoService demoEcho, ScriptRuntime scripts) {
+    private final DnsCache dns;
+
+    private ToriiServer(
+            ServerConfig config, Gateway gateway, EchoService demoEcho, ScriptRuntime scripts, DnsCache dns) {
         this.config = config;
         this.gateway = gateway;
         this.demoEcho = demoEcho;
         this.scripts = scripts;
+        this.dns = dns;
     }
 
     /**
@@ -60,8 +65,16 @@ public final class ToriiServer implements AutoCloseable {
         PluginSettings plugins = config.plugins();
         ScriptRuntime scripts = null;
         EchoService echo = null;
+        DnsCache dns = null;
         try {
             Gateway.Builder builder = config.gatewayBuilder();
+            if (config.dns().isPresent()) {
+                dns = config.dns().get().newCache();
+                builder.dnsCache(dns);
+                log.info(
+                        "upstream host names resolve through the DNS cache (servers {})",
+                        config.dns().get().upstreams());
+            }
             if (plugins.inUse()) {
                 ScriptRuntime.Builder sb = ScriptRuntime.builder();
                 if (plugins.watch()) {
@@ -84,10 +97,13 @@ public final class ToriiServer implements AutoCloseable {
                     .orElse(null);
             // The engine logs each bound listener itself.
             Gateway gateway = builder.build().start();
-            return new ToriiServer(config, gateway, echo, scripts);
+            return new ToriiServer(config, gateway, echo, scripts, dns);
         } catch (RuntimeException e) {
             if (echo != null) {
                 echo.close();
+            }
+            if (dns != null) {
+                dns.close();
             }
             if (scripts != null) {
                 scripts.close();
@@ -162,6 +178,9 @@ public final class ToriiServer implements AutoCloseable {
             } finally {
                 if (scripts != null) {
                     scripts.close(); // after the gateway: its last exchanges may still run hooks
+                }
+                if (dns != null) {
+                    dns.close();
                 }
             }
         }

@@ -55,6 +55,34 @@ class ToriiServerTest {
     }
 
     @Test
+    void anUpstreamWrittenAsAHostNameIsResolvedThroughTheConfiguredDnsCache(@TempDir Path dir) throws Exception {
+        int echoPort = freePort();
+        try (var unbound = dev.torii.testing.UnboundServer.start(java.util.List.of(
+                "local-zone: \".\" static",
+                "local-zone: \"yaml.test.\" static",
+                "local-data: \"yaml.test. 3600 IN SOA ns.yaml.test. admin.yaml.test. 1 3600 600 86400 5\"",
+                "local-data: \"echo.yaml.test. 30 IN A 127.0.0.1\""))) {
+            Path file = Files.writeString(dir.resolve("torii.yaml"), """
+                    listeners:
+                      - { name: web, protocol: http, address: "127.0.0.1:0" }
+                    routes:
+                      - match: { pathPrefix: / }
+                        upstream: demo
+                    upstreams:
+                      demo: { endpoints: [ "echo.yaml.test:%d" ] }
+                    demo: { echo: "127.0.0.1:%d" }
+                    dns: { upstreams: [ "127.0.0.1:%d" ], minTtl: 1s, maxTtl: 300s, staleFor: 1h }
+                    """.formatted(
+                            echoPort, echoPort, unbound.address().getPort()));
+            try (ToriiServer server = ToriiServer.start(ConfigLoader.load(file))) {
+                int port = server.gateway().address("web").getPort();
+                String get = curl("-i", "http://127.0.0.1:" + port + "/by-name");
+                assertThat(get).startsWith("HTTP/1.1 200").contains("GET /by-name HTTP/1.1");
+            }
+        }
+    }
+
+    @Test
     void curlSeesTheHeadersAndThe429OfPluginsAttachedInYamlAndAReloadedVersion(@TempDir Path dir) throws Exception {
         int echoPort = freePort();
         copyDirectory(repositoryRoot().resolve("examples/plugins/dos-guard"), dir.resolve("scripts/dos-guard"));

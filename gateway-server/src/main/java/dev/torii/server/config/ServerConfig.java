@@ -21,6 +21,7 @@ import java.util.Optional;
  * @param demoEcho the address of the built-in demo echo service to start alongside the gateway, if any
  * @param plugins the JavaScript plugins and where they are attached; {@link #routingTable()} holds no plugin hooks,
  *     {@link dev.torii.server.ToriiServer} adds them when it starts
+ * @param dns the DNS cache for upstream host names, if configured (without it, names are resolved by the JVM)
  */
 public record ServerConfig(
         List<Listener> listeners,
@@ -29,7 +30,8 @@ public record ServerConfig(
         Forwarding forwarding,
         int ioThreads,
         Optional<Endpoint> demoEcho,
-        PluginSettings plugins) {
+        PluginSettings plugins,
+        Optional<DnsSettings> dns) {
 
     public ServerConfig {
         listeners = List.copyOf(listeners);
@@ -38,6 +40,7 @@ public record ServerConfig(
         Objects.requireNonNull(forwarding, "forwarding");
         Objects.requireNonNull(demoEcho, "demoEcho");
         Objects.requireNonNull(plugins, "plugins");
+        Objects.requireNonNull(dns, "dns");
     }
 
     /**

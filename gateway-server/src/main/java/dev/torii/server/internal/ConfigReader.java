@@ -3,10 +3,12 @@ package dev.torii.server.internal;
 import dev.torii.Forwarding;
 import dev.torii.Limits;
 import dev.torii.Listener;
+import dev.torii.dns.DnsCache;
 import dev.torii.route.Route;
 import dev.torii.route.RouteMatch;
 import dev.torii.route.RoutingTable;
 import dev.torii.server.config.ConfigException;
+import dev.torii.server.config.DnsSettings;
 import dev.torii.server.config.PluginSettings;
 import dev.torii.server.config.ServerConfig;
 import dev.torii.server.internal.YamlReader.Fields;
@@ -14,6 +16,7 @@ import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.LoadBalancing;
 import dev.torii.upstream.Upstream;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -47,8 +50,10 @@ import org.snakeyaml.engine.v2.nodes.ScalarNode;
  */
 public final class ConfigReader {
     private static final List<String> TOP_KEYS =
-            List.of("listeners", "routes", "upstreams", "limits", "forwarding", "ioThreads", "demo", "plugins");
-    private static final List<String> TOP_LATER = List.of("maintenance", "dns", "admin");
+            List.of("listeners", "routes", "upstreams", "limits", "forwarding", "ioThreads", "demo", "plugins", "dns");
+    private static final List<String> TOP_LATER = List.of("maintenance", "admin");
+    private static final List<String> DNS_KEYS =
+            List.of("upstreams", "forceTcp", "minTtl", "maxTtl", "staleFor", "queryTimeout");
     private static final List<String> LISTENER_KEYS = List.of("name", "protocol", "address");
     private static final List<String> LISTENER_LATER = List.of("tls", "upstream");
     private static final List<String> SUPPORTED_PROTOCOLS = List.of("http");
@@ -133,6 +138,7 @@ public final class ConfigReader {
             ioThreads = n == null ? ioThreads : n.intValue();
         }
         Optional<Endpoint> demoEcho = readDemo(top.value("demo"), listeners);
+        Optional<DnsSettings> dns = readDns(top.value("dns"));
         plugins.readSection(top.value("plugins"));
 
         RoutingTable table = buildRoutingTable(top, routes, upstreams);
@@ -144,7 +150,7 @@ public final class ConfigReader {
         if (yaml.errorCount() > 0) {
             throw yaml.failure();
         }
-        return new ServerConfig(listeners, table, limits, forwarding, ioThreads, demoEcho, pluginSettings);
+        return new ServerConfig(listeners, table, limits, forwarding, ioThreads, demoEcho, pluginSettings, dns);
     }
 
     // ---------------------------------------------------------------------------------------------- listeners
@@ -608,6 +614,61 @@ public final class ConfigReader {
             yaml.builderError(f, e);
             return null;
         }
+    }
+
+    // ---------------------------------------------------------------------------------------------- dns
+
+    private Optional<DnsSettings> readDns(Node node) {
+        if (node == null) {
+            return Optional.empty();
+        }
+        Fields f = yaml.fields(node, "dns", DNS_KEYS, List.of());
+        if (f == null) {
+            return Optional.empty();
+        }
+        int before = yaml.errorCount();
+        List<String> upstreams = new ArrayList<>();
+        Node upstreamsNode = f.value("upstreams");
+        if (upstreamsNode == null) {
+            yaml.error(
+                    f.node(),
+                    f.path("upstreams") + ": missing (expected: DNS servers as IP:port, e.g. [ \"10.96.0.10:53\" ])");
+        } else {
+            List<Node> items = yaml.sequence(upstreamsNode, f.path("upstreams"));
+            for (int i = 0; items != null && i < items.size(); i++) {
+                String itemPath = f.path("upstreams") + "[" + i + "]";
+                String server = yaml.string(items.get(i), itemPath);
+                if (server != null && yaml.probe(items.get(i), itemPath, () -> checkDnsServer(server))) {
+                    upstreams.add(server);
+                }
+            }
+        }
+        boolean forceTcp = yaml.valueOr(f, "forceTcp", yaml::bool, false);
+        Duration minTtl = yaml.valueOr(f, "minTtl", (n, p) -> yaml.duration(n, p, false), Duration.ofSeconds(1));
+        Duration maxTtl = yaml.valueOr(f, "maxTtl", (n, p) -> yaml.duration(n, p, false), Duration.ofMinutes(5));
+        Duration staleFor = yaml.valueOr(f, "staleFor", (n, p) -> yaml.duration(n, p, true), Duration.ofHours(1));
+        Duration queryTimeout =
+                yaml.valueOr(f, "queryTimeout", (n, p) -> yaml.duration(n, p, false), Duration.ofSeconds(1));
+        if (yaml.errorCount() != before) {
+            return Optional.empty();
+        }
+        var settings = new DnsSettings(upstreams, forceTcp, minTtl, maxTtl, staleFor, queryTimeout);
+        try {
+            // build() validates the combination (e.g. maxTtl >= minTtl); the cache is closed at once.
+            settings.newCache().close();
+        } catch (IllegalArgumentException e) {
+            yaml.builderError(f, e);
+            return Optional.empty();
+        }
+        return Optional.of(settings);
+    }
+
+    private static void checkDnsServer(String server) {
+        DnsCache.builder()
+                .upstreams(server)
+                .maxTtl(Duration.ofMinutes(5))
+                .build()
+                .close();
     }
 
     private Optional<Endpoint> readDemo(Node node, List<Listener> listeners) {

@@ -184,7 +184,7 @@ class ConfigLoaderTest {
                         "torii.yaml:5:1: configuration: unknown key 'upstream' (did you mean 'upstreams'?)",
                         "torii.yaml:7:1: configuration: unknown key 'colour' (expected one of: listeners, routes,"
                                 + " upstreams, limits, forwarding, ioThreads, demo,"
-                                + " plugins)");
+                                + " plugins, dns)");
     }
 
     @Test
@@ -293,6 +293,32 @@ class ConfigLoaderTest {
                         "torii.yaml:3:28: listeners[1].protocol: 'gopher' (expected one of: http)",
                         "torii.yaml:6:5: routes[0].rateLimit: not supported yet",
                         "torii.yaml:8:1: admin: not supported yet");
+    }
+
+    @Test
+    void dnsSettingsAreCheckedWithTheirPositions() {
+        assertThat(errors(MINIMAL_LISTENERS + """
+                        dns:
+                          upstreams: [ "10.96.0.10:53", "kube-dns:53" ]
+                          minTtl: 10m
+                          maxTtl: 5m
+                          forceTcp: maybe
+                        """))
+                .containsExactly(
+                        "torii.yaml:4:33: dns.upstreams[1]: kube-dns:53 (expected: an IP address with an optional port,"
+                                + " like 10.96.0.10:53 or [fd00::a]:53)",
+                        "torii.yaml:7:13: dns.forceTcp: 'maybe' (expected: true or false)");
+        assertThat(errors(MINIMAL_LISTENERS + """
+                        dns: { upstreams: [ "10.96.0.10:53" ], minTtl: 10m, maxTtl: 5m }
+                        """))
+                .hasSize(1)
+                .first(org.assertj.core.api.InstanceOfAssertFactories.STRING)
+                .startsWith("torii.yaml:3:")
+                .contains("maxTtl")
+                .contains("expected");
+        assertThat(errors(MINIMAL_LISTENERS + "dns: { forceTcp: true }\n"))
+                .containsExactly("torii.yaml:3:6: dns.upstreams: missing (expected: DNS servers as IP:port, e.g."
+                        + " [ \"10.96.0.10:53\" ])");
     }
 
     @Test
