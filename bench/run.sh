@@ -6,6 +6,9 @@
 #   nginx     nginx proxy_pass, upstream keepalive pool, HTTP/1.1          :P_NGINX   (18102)
 #   haproxy   HAProxy http mode, http-reuse always                         :P_HAPROXY (18103)
 #   torii     bin/torii run --config <generated yaml>, ioThreads 1         :P_TORII   (18104)
+#   with HOOKS=1 (default), a hook round on the small body:
+#   nginx-lua  the nginx proxy + access_by_lua_block shared-dict counter    :P_LUA     (18105)
+#   torii-hook Torii + the same work as a JS plugin (plugins/counter)      :P_TORII_HOOK (18106)
 # all three proxies in front of the same backend; warms them up (Torii longer: JIT); runs wrk
 # time-bounded and interleaved (round 1: A B C D, round 2: A B C D, ...) for the small body at
 # CONNS connections and the 16 KiB body at CONNS_16K; prints a table of median RPS and p99 with
@@ -17,7 +20,7 @@
 # Knobs (env):
 #   REPS=3 DURATION=10 (s per run) CONNS="50 200" CONNS_16K="50" THREADS=1 (wrk threads)
 #   WARMUP=5 (s per peer and body) TORII_WARMUP=20 (s, small body; then WARMUP s of 16 KiB)
-#   TORII_THREADS=1 (Torii ioThreads)  PROXY_WORKERS=1 (nginx/HAProxy)  BACKEND_WORKERS=1
+#   HOOKS=1 (the hook round; empty to skip)  TORII_THREADS=1 (Torii ioThreads)  PROXY_WORKERS=1 (nginx/HAProxy)  BACKEND_WORKERS=1
 #   UPSTREAM_KEEPALIVE=256 (nginx "keepalive N": idle upstream connections kept per worker)
 #   P_BACKEND=18101 P_NGINX=18102 P_HAPROXY=18103 P_TORII=18104
 #   TORII_HOME=<repo>/gateway-server/target/torii (built with ./mvnw -B -q -DskipTests package
@@ -50,6 +53,9 @@ P_BACKEND=${P_BACKEND:-18101}
 P_NGINX=${P_NGINX:-18102}
 P_HAPROXY=${P_HAPROXY:-18103}
 P_TORII=${P_TORII:-18104}
+P_LUA=${P_LUA:-18105}
+P_TORII_HOOK=${P_TORII_HOOK:-18106}
+HOOKS=${HOOKS:-1}
 TORII_HOME=${TORII_HOME:-$ROOT/gateway-server/target/torii}
 SKIP_TORII=${SKIP_TORII:-}
 SKIP_BUILD=${SKIP_BUILD:-}
@@ -73,6 +79,7 @@ die() { say "ERROR: $*"; exit 1; }
 install_deps() {
   local need=()
   command -v nginx   >/dev/null || need+=(nginx)
+  [ -z "$HOOKS" ] || [ -f /usr/lib/nginx/modules/ngx_http_lua_module.so ] || need+=(libnginx-mod-http-lua)
   command -v haproxy >/dev/null || need+=(haproxy)
   command -v wrk     >/dev/null || need+=(wrk)
   command -v curl    >/dev/null || need+=(curl)
@@ -206,6 +213,7 @@ wait_url() { # url timeout_s
 render() { # template -> output
   sed -e "s|@WORK@|$WORK|g" -e "s|@P_BACKEND@|$P_BACKEND|g" -e "s|@P_NGINX@|$P_NGINX|g" \
       -e "s|@P_HAPROXY@|$P_HAPROXY|g" -e "s|@P_TORII@|$P_TORII|g" -e "s|@TORII_THREADS@|$TORII_THREADS|g" \
+      -e "s|@P_LUA@|$P_LUA|g" -e "s|@P_TORII_HOOK@|$P_TORII_HOOK|g" -e "s|@HERE@|$HERE|g" \
       -e "s|@PROXY_WORKERS@|$PROXY_WORKERS|g" -e "s|@BACKEND_WORKERS@|$BACKEND_WORKERS|g" \
       -e "s|@UPSTREAM_KEEPALIVE@|$UPSTREAM_KEEPALIVE|g" \
       -e "s|@RUN_USER@|$(id -un)|g" -e "s|@RUN_GROUP@|$(id -gn)|g" "$1" >"$2"
@@ -226,6 +234,8 @@ start_all() {
   : >"$PIDFILE"
   local p ports=("$P_BACKEND" "$P_NGINX" "$P_HAPROXY")
   [ -n "$SKIP_TORII" ] || ports+=("$P_TORII")
+  [ -z "$HOOKS" ] || ports+=("$P_LUA")
+  [ -z "$HOOKS" ] || [ -n "$SKIP_TORII" ] || ports+=("$P_TORII_HOOK")
   for p in "${ports[@]}"; do
     port_busy "$p" && die "port $p is already in use on this machine (override P_BACKEND, P_NGINX, P_HAPROXY, P_TORII)"
   done
@@ -235,8 +245,11 @@ start_all() {
   render "$HERE/proxy.nginx.conf.in"   "$WORK/conf/nginx.conf"
   render "$HERE/haproxy.cfg.in"        "$WORK/conf/haproxy.cfg"
   render "$HERE/torii.yaml.in"         "$WORK/conf/torii.yaml"
-  local c
-  for c in backend nginx; do
+  render "$HERE/lua.nginx.conf.in"     "$WORK/conf/lua.conf"
+  render "$HERE/torii-hook.yaml.in"    "$WORK/conf/torii-hook.yaml"
+  local c cs=(backend nginx)
+  [ -z "$HOOKS" ] || cs+=(lua)
+  for c in "${cs[@]}"; do
     nginx -t -q -p "$WORK" -e "$WORK/logs/$c.stderr.log" -c "$WORK/conf/$c.conf" >>"$LOG" 2>&1 \
       || die "nginx -t failed for $WORK/conf/$c.conf (see $LOG)"
   done
@@ -246,15 +259,22 @@ start_all() {
   wait_url "http://127.0.0.1:$P_BACKEND/" 10 || die "backend did not come up (see $WORK/logs/backend.*)"
   start_bg nginx nginx -p "$WORK" -e "$WORK/logs/nginx.stderr.log" -c "$WORK/conf/nginx.conf"
   start_bg haproxy haproxy -db -f "$WORK/conf/haproxy.cfg"
+  [ -z "$HOOKS" ] || start_bg lua nginx -p "$WORK" -e "$WORK/logs/lua.stderr.log" -c "$WORK/conf/lua.conf"
   if [ -z "$SKIP_TORII" ]; then
     start_bg torii "$TORII_HOME/bin/torii" run --config "$WORK/conf/torii.yaml"
+    [ -z "$HOOKS" ] || start_bg toriihook "$TORII_HOME/bin/torii" run --config "$WORK/conf/torii-hook.yaml"
   fi
   wait_url "http://127.0.0.1:$P_NGINX/"   10 || die "nginx did not come up (see $WORK/logs/nginx.*)"
   wait_url "http://127.0.0.1:$P_HAPROXY/" 10 || die "haproxy did not come up (see $WORK/logs/haproxy.out)"
+  [ -z "$HOOKS" ] || wait_url "http://127.0.0.1:$P_LUA/" 10 || die "nginx+lua did not come up (see $WORK/logs/lua.*)"
   if [ -z "$SKIP_TORII" ]; then
     wait_url "http://127.0.0.1:$P_TORII/" "$TORII_READY_TIMEOUT" || {
       tail -20 "$WORK/logs/torii.out" >&2 || true
       die "torii did not answer 200 on :$P_TORII within ${TORII_READY_TIMEOUT}s (see $WORK/logs/torii.out)"
+    }
+    [ -z "$HOOKS" ] || wait_url "http://127.0.0.1:$P_TORII_HOOK/" "$TORII_READY_TIMEOUT" || {
+      tail -20 "$WORK/logs/toriihook.out" >&2 || true
+      die "torii with the hook did not answer 200 on :$P_TORII_HOOK (see $WORK/logs/toriihook.out)"
     }
   fi
   while read -r name group url; do check_target "$name" "${url%/}"; done < <(targets_for small)
@@ -297,8 +317,8 @@ cpu_split() { # before after seconds
       for (p in delta) { G=grp(p); if (G!="") { sum[G]+=delta[p]; ours+=delta[p] } }
       busy=(s1[2]-s0[2])+(s1[3]-s0[3])+(s1[4]-s0[4])+(s1[7]-s0[7])+(s1[8]-s0[8])
       sum["busy"]=busy; sum["steal"]=s1[9]-s0[9]; sum["foreign"]=busy-ours
-      split("backend nginx haproxy torii loadgen kthreads foreign busy steal", order, " ")
-      for (i=1;i<=9;i++) { v=sum[order[i]]*100/hz/dur; if (v<0) v=0; printf "%s=%.0f ", order[i], v }
+      split("backend nginx haproxy torii lua toriihook loadgen kthreads foreign busy steal", order, " ")
+      for (i=1;i<=11;i++) { v=sum[order[i]]*100/hz/dur; if (v<0) v=0; printf "%s=%.0f ", order[i], v }
     }' "$1" "$2"
 }
 
@@ -330,6 +350,11 @@ targets_for() {
   echo "nginx nginx http://127.0.0.1:$P_NGINX$path"
   echo "haproxy haproxy http://127.0.0.1:$P_HAPROXY$path"
   [ -n "$SKIP_TORII" ] || echo "torii torii http://127.0.0.1:$P_TORII$path"
+  # The hook round (small body only): nginx + a Lua access hook, and Torii + the same work as a JS plugin.
+  if [ -n "$HOOKS" ] && [ "$1" = small ]; then
+    echo "nginx-lua lua http://127.0.0.1:$P_LUA$path"
+    [ -n "$SKIP_TORII" ] || echo "torii-hook toriihook http://127.0.0.1:$P_TORII_HOOK$path"
+  fi
 }
 conns_for() { case $1 in small) echo "$CONNS";; 16k) echo "$CONNS_16K";; esac; }
 
@@ -371,7 +396,7 @@ warmup() {
   local t=", Torii ${TORII_WARMUP}s (small body) + ${WARMUP}s (16 KiB)"; [ -n "$SKIP_TORII" ] && t=""
   say "warm-up: ${WARMUP}s per peer and body$t"
   while read -r name group url; do
-    secs=$WARMUP; [ "$group" = torii ] && secs=$TORII_WARMUP
+    secs=$WARMUP; [ "$group" = torii ] || [ "$group" = toriihook ] && secs=$TORII_WARMUP
     timeout $((secs + 20)) wrk -t"$THREADS" -c50 -d"${secs}s" "$url" </dev/null >/dev/null 2>&1 || true
   done < <(targets_for small)
   [ -n "${CONNS_16K// /}" ] || return 0
@@ -418,11 +443,17 @@ summarize() {
       cpu[key]=cpu[key]" "$9; fcpu[key]=fcpu[key]" "$12
       eff[key]=eff[key]" "(($9+0)>0 ? $5/($9/100)/1000 : 0); byr[key SUBSEP $1]=$5; rounds[$1]=1 }
     END {
-      printf "%-5s %4s %-8s %5s %8s %15s %7s %13s %17s %17s %5s %6s %6s %6s\n", "bench", "conns", "target", "runs", "RPS med", "RPS min-max", "p99 ms", "p99 min-max", "x direct", "x nginx", "errs", "srvCPU", "fgnCPU", "k/cpu-s"
+      printf "%-5s %4s %-10s %5s %8s %15s %7s %13s %17s %17s %5s %6s %6s %6s\n", "bench", "conns", "target", "runs", "RPS med", "RPS min-max", "p99 ms", "p99 min-max", "x direct", "x nginx", "errs", "srvCPU", "fgnCPU", "k/cpu-s"
       for (i=1;i<=k;i++) {
         key=order[i]; split(key, f, " ")
-        if (!(key in n)) { printf "%-5s %5s %-8s %2d/%-2d  (no usable run: %d failed, %d dropped)\n", f[1], f[2], f[3], 0, tot[key], bad[key], drop[key]; continue }
-        printf "%-5s %5s %-8s %2d/%-2d %8.0f %7.0f-%-7.0f %7.2f %6.2f-%-6.2f %17s %17s %5d %5.0f%% %5.0f%% %6.1f\n", f[1], f[2], f[3], n[key], tot[key], med(rps[key]), mn(rps[key]), mx(rps[key]), med(p99[key]), mn(p99[key]), mx(p99[key]), paired(key, f[1]" "f[2]" direct"), paired(key, f[1]" "f[2]" nginx"), err[key], med(cpu[key]), med(fcpu[key]), med(eff[key])
+        if (!(key in n)) { printf "%-5s %5s %-10s %2d/%-2d  (no usable run: %d failed, %d dropped)\n", f[1], f[2], f[3], 0, tot[key], bad[key], drop[key]; continue }
+        printf "%-5s %5s %-10s %2d/%-2d %8.0f %7.0f-%-7.0f %7.2f %6.2f-%-6.2f %17s %17s %5d %5.0f%% %5.0f%% %6.1f\n", f[1], f[2], f[3], n[key], tot[key], med(rps[key]), mn(rps[key]), mx(rps[key]), med(p99[key]), mn(p99[key]), mx(p99[key]), paired(key, f[1]" "f[2]" direct"), paired(key, f[1]" "f[2]" nginx"), err[key], med(cpu[key]), med(fcpu[key]), med(eff[key])
+      }
+      for (i=1;i<=k;i++) {
+        key=order[i]; split(key, f, " ")
+        if (f[3] != "torii-hook") continue
+        if (!hooks++) print ""
+        printf "hook round, %s/%s: torii-hook x torii = %s, torii-hook x nginx-lua = %s, nginx-lua x nginx = %s\n", f[1], f[2], paired(key, f[1]" "f[2]" torii"), paired(key, f[1]" "f[2]" nginx-lua"), paired(f[1]" "f[2]" nginx-lua", f[1]" "f[2]" nginx")
       }
       print ""
       print "runs = used/made" (maxf != "" ? " (runs with fgnCPU > " maxf "% dropped)" : "") "; RPS and p99 (wrk, closed loop) are medians over rounds with min-max."
