@@ -20,6 +20,9 @@ import java.util.List;
  */
 final class HeaderRules {
     private static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
+    /** Hop-by-hop (RFC 9110 section 7.6.1); Netty deprecates its constant because HTTP/2 forbids the field. */
+    private static final AsciiString KEEP_ALIVE = AsciiString.cached("keep-alive");
+
     private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
     private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
     private static final AsciiString X_FORWARDED_HOST = AsciiString.cached("x-forwarded-host");
@@ -36,7 +39,7 @@ final class HeaderRules {
         if (h.contains(HttpHeaderNames.CONNECTION)) {
             removeNamedByConnection(h);
         }
-        h.remove(HttpHeaderNames.KEEP_ALIVE);
+        h.remove(KEEP_ALIVE);
         h.remove(PROXY_CONNECTION);
         h.remove(HttpHeaderNames.TE);
         h.remove(HttpHeaderNames.UPGRADE);
