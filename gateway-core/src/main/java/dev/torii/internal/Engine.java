@@ -78,6 +78,7 @@ public final class Engine {
     private final LongAdder upstreamConnectionsOpened = new LongAdder();
     private final LongAdder bareErrors = new LongAdder();
     private final String via11;
+    private final List<Cidr> trustedProxies;
     private volatile Snapshot snapshot;
     private EventLoopGroup group;
     private CompletableFuture<Void> shutdown;
@@ -99,6 +100,7 @@ public final class Engine {
         this.errorResponder = errorResponder;
         this.ioThreads = ioThreads;
         this.via11 = "1.1 " + forwarding.viaName();
+        this.trustedProxies = Cidr.parseAll(forwarding.trustedProxies());
         this.snapshot = snapshotOf(table, Map.of());
     }
 
@@ -225,6 +227,11 @@ public final class Engine {
 
     Forwarding forwarding() {
         return forwarding;
+    }
+
+    /** The trusted proxies' CIDR blocks, parsed once. */
+    List<Cidr> trustedProxies() {
+        return trustedProxies;
     }
 
     /** {@code Via} for HTTP/1.1 requests, computed once. */

@@ -10,7 +10,6 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.AsciiString;
-import java.net.InetSocketAddress;
 import java.util.List;
 
 /**
@@ -76,13 +75,14 @@ final class HeaderRules {
      *
      * @param chunked whether the client's body was chunked (decided before hop-by-hop removal)
      * @param clientIp the client's IP address as text
+     * @param trustedClient whether the client is one of the trusted proxies (its forwarding headers are kept)
      * @param via11 the Via value for an HTTP/1.1 request ({@code 1.1 <viaName>}), computed once
      */
     static void prepareUpstreamRequest(
             HttpRequest request,
             boolean chunked,
-            InetSocketAddress client,
             String clientIp,
+            boolean trustedClient,
             boolean secure,
             Forwarding forwarding,
             String via11) {
@@ -96,7 +96,7 @@ final class HeaderRules {
         request.setProtocolVersion(HttpVersion.HTTP_1_1);
         if (forwarding.xForwarded()) {
             String ip = clientIp;
-            boolean trusted = !forwarding.trustedProxies().isEmpty() && forwarding.isTrusted(client.getAddress());
+            boolean trusted = trustedClient;
             String xff = trusted ? String.join(", ", h.getAll(X_FORWARDED_FOR)) : "";
             h.set(X_FORWARDED_FOR, xff.isEmpty() ? ip : xff + ", " + ip);
             if (!trusted || !h.contains(X_FORWARDED_PROTO)) {

@@ -64,6 +64,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
     private boolean closing;
     private boolean clientReadPending;
     private String clientIp;
+    private boolean trustedClient;
     private boolean bytesSinceLastExchange;
     private boolean firstRequest = true;
     private ScheduledFuture<?> timer;
@@ -310,10 +311,12 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
 
     private void forward() {
         if (clientIp == null) {
+            // Per connection, not per request: the peer does not change.
             clientIp = ex.client.getAddress().getHostAddress();
+            trustedClient = Cidr.anyContains(engine.trustedProxies(), ex.client.getAddress());
         }
         HeaderRules.prepareUpstreamRequest(
-                ex.request, chunkedRequest, ex.client, clientIp, secure, engine.forwarding(), engine.via11());
+                ex.request, chunkedRequest, clientIp, trustedClient, secure, engine.forwarding(), engine.via11());
         upstreamState = snapshot.upstream(ex.upstreamName);
         connect(-1);
     }
