@@ -37,6 +37,7 @@ public final class Gateway implements AutoCloseable {
                 b.routingTable,
                 List.copyOf(b.hooks),
                 b.limits,
+                b.http2Limits,
                 b.forwarding,
                 b.errorResponder,
                 b.ioThreads,
@@ -46,6 +47,15 @@ public final class Gateway implements AutoCloseable {
     /** A builder with no listeners, an empty routing table and default limits. */
     public static Builder builder() {
         return new Builder();
+    }
+
+    /**
+     * Checks the certificate and key files of every HTTPS listener now and loads the ones that changed (the gateway
+     * also does this every {@link dev.torii.tls.ServerTls#reloadInterval()}); a broken file is logged and the
+     * previous certificate stays in use. Returns how many listeners got new certificates.
+     */
+    public int reloadCertificates() {
+        return engine.reloadCertificates();
     }
 
     /**
@@ -99,6 +109,7 @@ public final class Gateway implements AutoCloseable {
         private RoutingTable routingTable = RoutingTable.empty();
         private final List<Hook> hooks = new ArrayList<>();
         private Limits limits = Limits.defaults();
+        private Http2Limits http2Limits = Http2Limits.defaults();
         private Forwarding forwarding = Forwarding.defaults();
         private ErrorResponder errorResponder = ErrorResponder.plainText();
         private int ioThreads = Runtime.getRuntime().availableProcessors();
@@ -125,6 +136,12 @@ public final class Gateway implements AutoCloseable {
 
         public Builder limits(Limits limits) {
             this.limits = Objects.requireNonNull(limits, "limits");
+            return this;
+        }
+
+        /** What HTTP/2 clients may do per connection and the flood limits; {@link Http2Limits#defaults()} if unset. */
+        public Builder http2Limits(Http2Limits http2Limits) {
+            this.http2Limits = Objects.requireNonNull(http2Limits, "http2Limits");
             return this;
         }
 

@@ -1,5 +1,6 @@
 package dev.torii;
 
+import dev.torii.tls.ServerTls;
 import java.net.InetSocketAddress;
 import java.util.Locale;
 import java.util.Objects;
@@ -11,12 +12,23 @@ import java.util.Objects;
  * @param protocol what is spoken on it
  * @param host the IP address (or {@code localhost}) to bind
  * @param port the port, or 0 for any free port (see {@link Gateway#address(String)})
+ * @param tls TLS termination for {@link Protocol#HTTPS}; {@code null} otherwise
  */
-public record Listener(String name, Protocol protocol, String host, int port) {
+public record Listener(String name, Protocol protocol, String host, int port, ServerTls tls) {
     /** What a listener speaks. */
     public enum Protocol {
-        /** HTTP/1.1 (and, from the HTTP/2 work on, h2c) in clear text. */
-        HTTP
+        /**
+         * HTTP in clear text: HTTP/1.1, and h2c both with prior knowledge (the connection starts with the HTTP/2
+         * preface) and through the HTTP/1.1 {@code Upgrade: h2c} of a request without a body.
+         */
+        HTTP,
+        /** HTTP over TLS: h2 or HTTP/1.1 as ALPN settles it (HTTP/1.1 when the client offers no ALPN). */
+        HTTPS
+    }
+
+    /** A listener without TLS. */
+    public Listener(String name, Protocol protocol, String host, int port) {
+        this(name, protocol, host, port, null);
     }
 
     public Listener {
@@ -30,12 +42,22 @@ public record Listener(String name, Protocol protocol, String host, int port) {
             throw new IllegalArgumentException(
                     "listener '" + name + "' address: port " + port + " (expected: 0-65535)");
         }
+        if ((protocol == Protocol.HTTPS) != (tls != null)) {
+            throw new IllegalArgumentException("listener '" + name + "': protocol " + protocol
+                    + (tls == null ? " needs TLS settings" : " takes no TLS settings (expected: HTTPS)"));
+        }
     }
 
     /** An HTTP listener on {@code host:port} ({@code [::1]:8080} for IPv6). */
     public static Listener http(String name, String address) {
         InetSocketAddress a = parseAddress(name, address);
         return new Listener(name, Protocol.HTTP, a.getHostString(), a.getPort());
+    }
+
+    /** An HTTPS listener on {@code host:port}: TLS with SNI, then h2 or HTTP/1.1 by ALPN. */
+    public static Listener https(String name, String address, ServerTls tls) {
+        InetSocketAddress a = parseAddress(name, address);
+        return new Listener(name, Protocol.HTTPS, a.getHostString(), a.getPort(), Objects.requireNonNull(tls, "tls"));
     }
 
     /** Parses {@code host:port} or {@code [v6]:port} into an unresolved address. */

@@ -62,6 +62,7 @@ final class DefaultExchange implements Exchange {
     DefaultExchange(
             long startNanos,
             HttpRequest request,
+            String protocol,
             String host,
             InetSocketAddress client,
             boolean secure,
@@ -69,7 +70,7 @@ final class DefaultExchange implements Exchange {
             RoutingTable table) {
         this.startNanos = startNanos;
         this.request = request;
-        this.protocol = request.protocolVersion().text();
+        this.protocol = protocol;
         this.originalUri = request.uri();
         this.host = host;
         this.client = client;

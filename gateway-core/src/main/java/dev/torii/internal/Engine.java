@@ -5,6 +5,7 @@ import dev.torii.Exchange;
 import dev.torii.Forwarding;
 import dev.torii.GatewayStats;
 import dev.torii.Hook;
+import dev.torii.Http2Limits;
 import dev.torii.Limits;
 import dev.torii.Listener;
 import dev.torii.ProxyError;
@@ -13,6 +14,7 @@ import dev.torii.route.RoutingTable;
 import dev.torii.upstream.Upstream;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
@@ -22,6 +24,9 @@ import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.flow.FlowControlHandler;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
+import io.netty.handler.ssl.SniHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -35,6 +40,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
@@ -62,6 +69,7 @@ public final class Engine {
     private final List<Listener> listeners;
     private final List<Hook> hooks;
     private final Limits limits;
+    private final Http2Limits http2Limits;
     private final Forwarding forwarding;
     private final ErrorResponder errorResponder;
     private final int ioThreads;
@@ -77,7 +85,12 @@ public final class Engine {
     private final LongAdder rejectedConnections = new LongAdder();
     private final LongAdder upstreamConnectionsOpened = new LongAdder();
     private final LongAdder bareErrors = new LongAdder();
+    private final LongAdder malformedHttp2 = new LongAdder();
+    private final LongAdder http2Floods = new LongAdder();
+    private final Map<String, TlsTermination> tls = new LinkedHashMap<>();
+    private ScheduledExecutorService tlsReloader;
     private final String via11;
+    private final String via2;
     private final List<Cidr> trustedProxies;
     private volatile Snapshot snapshot;
     private EventLoopGroup group;
@@ -88,6 +101,7 @@ public final class Engine {
             RoutingTable table,
             List<Hook> hooks,
             Limits limits,
+            Http2Limits http2Limits,
             Forwarding forwarding,
             ErrorResponder errorResponder,
             int ioThreads,
@@ -96,10 +110,12 @@ public final class Engine {
         this.resolver = new EndpointResolver(dnsCache);
         this.hooks = hooks;
         this.limits = limits;
+        this.http2Limits = http2Limits;
         this.forwarding = forwarding;
         this.errorResponder = errorResponder;
         this.ioThreads = ioThreads;
         this.via11 = "1.1 " + forwarding.viaName();
+        this.via2 = "2 " + forwarding.viaName();
         this.trustedProxies = Cidr.parseAll(forwarding.trustedProxies());
         this.snapshot = snapshotOf(table, Map.of());
     }
@@ -117,6 +133,13 @@ public final class Engine {
         if (group != null) {
             throw new IllegalStateException("gateway already started");
         }
+        // Certificates first: a bad file fails the start before anything is bound.
+        for (Listener l : listeners) {
+            if (l.tls() != null) {
+                tls.put(l.name(), new TlsTermination(l.name(), l.tls()));
+            }
+        }
+        startTlsReloader();
         group = new MultiThreadIoEventLoopGroup(
                 ioThreads, new DefaultThreadFactory("torii-io", true), transport.ioHandlerFactory());
         try {
@@ -131,7 +154,7 @@ public final class Engine {
                             .option(ChannelOption.SO_REUSEADDR, true)
                             .childOption(ChannelOption.AUTO_READ, false)
                             .childOption(ChannelOption.TCP_NODELAY, true)
-                            .childHandler(new ClientInitializer())
+                            .childHandler(new ClientInitializer(l))
                             .bind(address)
                             .sync()
                             .channel();
@@ -155,13 +178,49 @@ public final class Engine {
             bound.clear();
             group.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
             resolver.close();
+            stopTlsReloader();
             throw e;
         }
     }
 
-    /** Sets up each accepted client connection. */
+    /** Checks certificate files for changes off the event loops, at the shortest interval any listener asks for. */
+    private void startTlsReloader() {
+        long every = listeners.stream()
+                .filter(l -> l.tls() != null && !l.tls().reloadInterval().isZero())
+                .mapToLong(l -> l.tls().reloadInterval().toMillis())
+                .min()
+                .orElse(0);
+        if (every > 0) {
+            tlsReloader =
+                    Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("torii-tls-reload", true));
+            tlsReloader.scheduleWithFixedDelay(this::reloadCertificates, every, every, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void stopTlsReloader() {
+        if (tlsReloader != null) {
+            tlsReloader.shutdownNow();
+        }
+    }
+
+    /** Reloads the certificates of every HTTPS listener whose files changed; returns how many listeners reloaded. */
+    public int reloadCertificates() {
+        int reloaded = 0;
+        for (TlsTermination t : tls.values()) {
+            if (t.reloadIfChanged()) {
+                reloaded++;
+            }
+        }
+        return reloaded;
+    }
+
+    /** Sets up each accepted client connection of one listener. */
     private final class ClientInitializer extends ChannelInitializer<Channel> {
-        private final HttpDecoderConfig decoderConfig = decoderConfig();
+        private final Listener listener;
+
+        ClientInitializer(Listener listener) {
+            this.listener = listener;
+        }
 
         @Override
         protected void initChannel(Channel ch) {
@@ -173,17 +232,60 @@ public final class Engine {
             }
             ch.closeFuture().addListener(f -> openConnections.decrementAndGet());
             clients.add(ch);
-            initHttp1(ch, decoderConfig.clone());
+            TlsTermination termination = tls.get(listener.name());
+            if (termination == null) {
+                // Clear text: HTTP/1.1, or h2c by prior knowledge or upgrade.
+                ch.pipeline().addLast("detect", new H2cSupport.PrefaceDetector(Engine.this));
+            } else {
+                // The handshake and ALPN need reads; the chosen protocol's pipeline takes over reading after them.
+                ch.config().setAutoRead(true);
+                ch.pipeline().addLast("tls", new SniHandler(termination)).addLast("alpn", new AlpnHandler());
+            }
+        }
+    }
+
+    /** Picks the pipeline for the protocol ALPN settled on: h2, else HTTP/1.1 (also when the client sent no ALPN). */
+    private final class AlpnHandler extends ApplicationProtocolNegotiationHandler {
+        AlpnHandler() {
+            super(ApplicationProtocolNames.HTTP_1_1);
+        }
+
+        @Override
+        protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
+            if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
+                Http2Connections.configure(ctx.channel(), Engine.this, true);
+            } else {
+                ctx.channel().config().setAutoRead(false);
+                initHttp1(ctx.channel(), decoderConfig(), true, false);
+            }
+        }
+
+        @Override
+        protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
+            log.debug("TLS handshake with {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+            ctx.close();
         }
     }
 
     /** The HTTP/1.1 pipeline of a client connection (also used by in-memory tests). */
     void initHttp1(Channel ch, HttpDecoderConfig decoderConfig) {
-        ProxyHandler handler = new ProxyHandler(this, false);
+        initHttp1(ch, decoderConfig, false, false);
+    }
+
+    /**
+     * The HTTP/1.1 pipeline of a client connection.
+     *
+     * @param h2cUpgrade whether the first request may upgrade the connection to h2c (clear text only)
+     */
+    void initHttp1(Channel ch, HttpDecoderConfig decoderConfig, boolean secure, boolean h2cUpgrade) {
+        ProxyHandler handler = new ProxyHandler(this, secure, false);
         ch.pipeline()
                 .addLast("codec", new StrictServerCodec(decoderConfig, handler::onBytes))
                 .addLast("flow", new FlowControlHandler())
                 .addLast("proxy", handler);
+        if (h2cUpgrade) {
+            H2cSupport.addUpgradeHandlers(ch.pipeline(), this);
+        }
     }
 
     HttpDecoderConfig decoderConfig() {
@@ -225,6 +327,18 @@ public final class Engine {
         return limits;
     }
 
+    Http2Limits http2Limits() {
+        return http2Limits;
+    }
+
+    void countMalformedHttp2() {
+        malformedHttp2.increment();
+    }
+
+    void countHttp2Flood() {
+        http2Floods.increment();
+    }
+
     Forwarding forwarding() {
         return forwarding;
     }
@@ -237,6 +351,11 @@ public final class Engine {
     /** {@code Via} for HTTP/1.1 requests, computed once. */
     String via11() {
         return via11;
+    }
+
+    /** {@code Via} for HTTP/2 requests, computed once. */
+    String via2() {
+        return via2;
     }
 
     ErrorResponder errorResponder() {
@@ -292,7 +411,9 @@ public final class Engine {
                 activeExchanges.get(),
                 totalExchanges.sum(),
                 rejectedConnections.sum(),
-                upstreamConnectionsOpened.sum());
+                upstreamConnectionsOpened.sum(),
+                malformedHttp2.sum(),
+                http2Floods.sum());
     }
 
     public synchronized CompletableFuture<Void> shutdown(Duration deadline) {
@@ -302,6 +423,7 @@ public final class Engine {
         if (group == null) {
             shutdown = CompletableFuture.completedFuture(null);
             resolver.close();
+            stopTlsReloader();
             return shutdown;
         }
         shutdown = new CompletableFuture<>();
@@ -327,6 +449,7 @@ public final class Engine {
                         p.closeAsync();
                     }
                     resolver.close();
+                    stopTlsReloader();
                     group.shutdownGracefully(0, 2, TimeUnit.SECONDS).addListener(f -> shutdown.complete(null));
                 });
         return shutdown;

@@ -9,6 +9,7 @@ import dev.torii.route.Route;
 import dev.torii.upstream.Endpoint;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.TooLongFrameException;
@@ -58,7 +59,13 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
 
     private final Engine engine;
     private final boolean secure;
+    /** One HTTP/2 stream (one exchange, no keep-alive) rather than an HTTP/1.1 connection. */
+    private final boolean http2;
+
     private ChannelHandlerContext ctx;
+    private boolean started;
+    /** HTTP/2: the write that ends the response, so that a reset for an unfinished request body waits for it. */
+    private ChannelFuture lastResponseWrite;
 
     // Connection state.
     private boolean closing;
@@ -100,9 +107,10 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
     private long lastUpstreamActivity;
     private long lastClientActivity;
 
-    ProxyHandler(Engine engine, boolean secure) {
+    ProxyHandler(Engine engine, boolean secure, boolean http2) {
         this.engine = engine;
         this.secure = secure;
+        this.http2 = http2;
     }
 
     /** The event loop's clock: the real one, or the fake one of an {@code EmbeddedChannel} in tests. */
@@ -115,10 +123,31 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        if (ctx.channel().isActive()) {
+            // Added to a live connection (after ALPN or protocol detection): no channelActive will come.
+            start();
+        }
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        if (timer != null) {
+            timer.cancel(false);
+            timer = null;
+        }
     }
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
+        start();
+        ctx.fireChannelActive();
+    }
+
+    private void start() {
+        if (started) {
+            return;
+        }
+        started = true;
         waitSince = now();
         headStart = waitSince;
         ensureTimer(waitSince + engine.limits().headerReadTimeout().toNanos());
@@ -208,10 +237,16 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         clientReadPending = false;
         if (msg instanceof HttpRequest request) {
+            boolean failed = request.decoderResult().isFailure();
             onRequestHead(request);
-            if (msg instanceof HttpContent) {
-                // A failed decode comes as a full request; its (empty) content is not needed.
-                ReferenceCountUtil.release(msg);
+            if (msg instanceof HttpContent content) {
+                if (failed) {
+                    // A failed decode comes as a full request; its (empty) content is not needed.
+                    content.release();
+                } else {
+                    // A full request (an h2c upgrade request that was not upgraded): its body, as if read next.
+                    onRequestContent(content);
+                }
             }
         } else if (msg instanceof HttpContent content) {
             onRequestContent(content);
@@ -243,10 +278,18 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         String host = RequestChecks.host(request);
         RequestChecks.toOriginForm(request);
         ex = new DefaultExchange(
-                now(), request, host, clientAddress(), secure, ctx.channel().eventLoop(), snapshot.table());
+                now(),
+                request,
+                http2 ? "HTTP/2.0" : request.protocolVersion().text(),
+                host,
+                clientAddress(),
+                secure,
+                ctx.channel().eventLoop(),
+                snapshot.table());
         engine.exchangeStarted();
         lastClientActivity = now();
-        keepAlive = HeaderRules.clientWantsKeepAlive(request) && !closing;
+        // An HTTP/2 stream carries one exchange; the connection's life is the multiplexer's business.
+        keepAlive = !http2 && HeaderRules.clientWantsKeepAlive(request) && !closing;
         chunkedRequest = HttpUtil.isTransferEncodingChunked(request);
         long contentLength = HttpUtil.getContentLength(request, 0L);
         requestBodyExpected = chunkedRequest || contentLength > 0;
@@ -316,7 +359,13 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             trustedClient = Cidr.anyContains(engine.trustedProxies(), ex.client.getAddress());
         }
         HeaderRules.prepareUpstreamRequest(
-                ex.request, chunkedRequest, clientIp, trustedClient, secure, engine.forwarding(), engine.via11());
+                ex.request,
+                chunkedRequest,
+                clientIp,
+                trustedClient,
+                secure,
+                engine.forwarding(),
+                http2 ? engine.via2() : engine.via11());
         upstreamState = snapshot.upstream(ex.upstreamName);
         connect(-1);
     }
@@ -653,8 +702,12 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         boolean last = content instanceof LastHttpContent;
         if (last) {
             responseComplete = true;
-            // A failed write reaches exceptionCaught, which closes the connection.
-            ctx.writeAndFlush(content, ctx.voidPromise());
+            if (http2) {
+                lastResponseWrite = ctx.writeAndFlush(content);
+            } else {
+                // A failed write reaches exceptionCaught, which closes the connection.
+                ctx.writeAndFlush(content, ctx.voidPromise());
+            }
             maybeFinish();
         } else {
             ctx.write(content, ctx.voidPromise());
@@ -992,7 +1045,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
                 response, keepAlive && !closeAfterResponse && !closing, ex.request.protocolVersion());
         responseHeadSent = true;
         responseComplete = true;
-        ctx.writeAndFlush(response);
+        lastResponseWrite = ctx.writeAndFlush(response);
         if (!requestComplete && !requestBodyExpected && keepAlive && !closeAfterResponse && !closing) {
             // The request has no body but its (empty) end was not read yet: consume it before the next request.
             discardingRequest = true;
@@ -1029,8 +1082,21 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             releaseUpstream(reusable);
         }
         boolean reuseClient = keepAlive && !closeAfterResponse && !closing && requestComplete;
+        boolean requestEnded = requestComplete;
         finishExchange();
-        if (reuseClient) {
+        if (http2) {
+            if (!requestEnded) {
+                // The response is complete but the request body is not: reset the stream once the response is out.
+                ChannelFuture last = lastResponseWrite;
+                if (last != null) {
+                    last.addListener(ChannelFutureListener.CLOSE);
+                } else {
+                    ctx.close();
+                }
+            }
+            // Otherwise both ends of the stream are closed and the stream channel closes itself.
+            lastResponseWrite = null;
+        } else if (reuseClient) {
             awaitNextRequest();
         } else {
             ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);

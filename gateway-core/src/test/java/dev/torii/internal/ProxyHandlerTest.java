@@ -40,6 +40,7 @@ class ProxyHandlerTest {
                 TABLE,
                 List.of(hooks),
                 limits,
+                dev.torii.Http2Limits.defaults(),
                 Forwarding.defaults(),
                 responder,
                 1,

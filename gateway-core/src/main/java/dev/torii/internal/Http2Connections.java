@@ -1,0 +1,218 @@
+package dev.torii.internal;
+
+import dev.torii.Http2Limits;
+import dev.torii.Limits;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2Connection;
+import io.netty.handler.codec.http2.Http2ConnectionAdapter;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2PingFrame;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2SettingsFrame;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.flow.FlowControlHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Client-side HTTP/2 connections (h2 after ALPN, h2c with prior knowledge or after an HTTP/1.1 upgrade): Netty's frame
+ * codec with Torii's {@link Http2Limits}, a multiplexer that gives each stream its own channel with an
+ * {@link H2StreamCodec} and a {@link ProxyHandler} (so one stream is one exchange, proxied like an HTTP/1.1 one), and a
+ * {@link Guard} for what Netty does not limit: SETTINGS and PING floods, idle connections, graceful drain.
+ */
+final class Http2Connections {
+    private static final Logger log = LoggerFactory.getLogger(Http2Connections.class);
+
+    private Http2Connections() {}
+
+    /** Netty's frame codec with the gateway's settings and flood limits. */
+    static Http2FrameCodec frameCodec(Limits limits, Http2Limits h2) {
+        // No ENABLE_PUSH: a server must not send it (push is the server's to use, and Torii never pushes).
+        Http2Settings settings = Http2Settings.defaultSettings()
+                .maxConcurrentStreams(h2.maxConcurrentStreams())
+                .initialWindowSize(h2.initialStreamWindow())
+                .maxFrameSize(h2.maxFrameSize())
+                .maxHeaderListSize(limits.maxHeaderSize())
+                .connectProtocolEnabled(true);
+        int floodSeconds = (int) Math.max(1, h2.floodWindow().toSeconds());
+        return Http2FrameCodecBuilder.forServer()
+                .initialSettings(settings)
+                .validateHeaders(true)
+                .decoderEnforceMaxRstFramesPerWindow(h2.maxResetsPerWindow(), floodSeconds)
+                .decoderEnforceMaxSmallContinuationFrames(h2.maxSmallContinuationFrames())
+                .decoderEnforceMaxConsecutiveEmptyDataFrames(h2.maxConsecutiveEmptyDataFrames())
+                .encoderEnforceMaxQueuedControlFrames(h2.maxQueuedControlFrames())
+                .gracefulShutdownTimeoutMillis(limits.shutdownTimeout().toMillis())
+                .build();
+    }
+
+    /** Turns {@code ch} into an HTTP/2 connection: frame codec, multiplexer, guard; reads on. */
+    static void configure(Channel ch, Engine engine, boolean secure) {
+        Http2FrameCodec codec = frameCodec(engine.limits(), engine.http2Limits());
+        ch.pipeline().addLast("h2", codec).addLast(afterCodec(engine, secure, codec));
+        readAlways(ch);
+    }
+
+    /** The handlers that follow the frame codec: the multiplexer and the guard. */
+    static ChannelHandler[] afterCodec(Engine engine, boolean secure, Http2FrameCodec codec) {
+        return new ChannelHandler[] {
+            new Http2MultiplexHandler(new StreamInitializer(engine, secure)),
+            new Guard(engine, engine.http2Limits(), codec)
+        };
+    }
+
+    /** Every frame must be read (SETTINGS, PING, WINDOW_UPDATE, RST): backpressure is per stream, by flow control. */
+    static void readAlways(Channel ch) {
+        ch.config().setAutoRead(true);
+    }
+
+    /** The pipeline of each stream: one exchange, with explicit reads. */
+    private static final class StreamInitializer extends ChannelInitializer<Http2StreamChannel> {
+        private final Engine engine;
+        private final boolean secure;
+
+        StreamInitializer(Engine engine, boolean secure) {
+            this.engine = engine;
+            this.secure = secure;
+        }
+
+        @Override
+        protected void initChannel(Http2StreamChannel ch) {
+            ch.config().setAutoRead(false);
+            ch.pipeline()
+                    .addLast("h2-stream", new H2StreamCodec(engine::countMalformedHttp2))
+                    .addLast("flow", new FlowControlHandler())
+                    .addLast("proxy", new ProxyHandler(engine, secure, true));
+        }
+    }
+
+    /**
+     * Counts inbound SETTINGS and PING frames per window (GOAWAY ENHANCE_YOUR_CALM past the limit), closes a
+     * connection that has had no open stream for the idle timeout, and drains on shutdown.
+     */
+    static final class Guard extends ChannelInboundHandlerAdapter {
+        private final Engine engine;
+        private final Http2Limits limits;
+        private final Http2FrameCodec codec;
+        private ChannelHandlerContext ctx;
+        private long windowStart;
+        private int controlFrames;
+        private long lastStreamActivity;
+        private ScheduledFuture<?> idleTimer;
+        private boolean closing;
+
+        Guard(Engine engine, Http2Limits limits, Http2FrameCodec codec) {
+            this.engine = engine;
+            this.limits = limits;
+            this.codec = codec;
+        }
+
+        private long now() {
+            return ctx.executor().ticker().nanoTime();
+        }
+
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            this.ctx = ctx;
+            windowStart = now();
+            lastStreamActivity = windowStart;
+            codec.connection().addListener(new Http2ConnectionAdapter() {
+                @Override
+                public void onStreamAdded(Http2Stream stream) {
+                    lastStreamActivity = now();
+                }
+
+                @Override
+                public void onStreamClosed(Http2Stream stream) {
+                    lastStreamActivity = now();
+                }
+            });
+            scheduleIdleCheck(limits.idleTimeout().toNanos());
+        }
+
+        @Override
+        public void handlerRemoved(ChannelHandlerContext ctx) {
+            if (idleTimer != null) {
+                idleTimer.cancel(false);
+            }
+        }
+
+        private void scheduleIdleCheck(long delayNanos) {
+            idleTimer = ctx.executor().schedule(this::checkIdle, delayNanos, TimeUnit.NANOSECONDS);
+        }
+
+        private void checkIdle() {
+            if (!ctx.channel().isActive()) {
+                return;
+            }
+            Http2Connection connection = codec.connection();
+            long idle = limits.idleTimeout().toNanos();
+            long due = lastStreamActivity + idle;
+            long now = now();
+            if (connection.numActiveStreams() == 0 && now >= due) {
+                log.debug("HTTP/2 connection {} idle for {} ms: GOAWAY", ctx.channel(), idle / 1_000_000);
+                ctx.close();
+                return;
+            }
+            scheduleIdleCheck(Math.max(due - now, idle / 4));
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            try {
+                if (msg instanceof Http2SettingsFrame || msg instanceof Http2PingFrame ping && !ping.ack()) {
+                    countControlFrame();
+                }
+            } finally {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+
+        private void countControlFrame() {
+            long now = now();
+            if (now - windowStart >= limits.floodWindow().toNanos()) {
+                windowStart = now;
+                controlFrames = 0;
+            }
+            if (++controlFrames > limits.maxControlFramesPerWindow() && !closing) {
+                closing = true;
+                engine.countHttp2Flood();
+                log.info(
+                        "HTTP/2 client {} sent more than {} SETTINGS/PING frames in {} s: GOAWAY ENHANCE_YOUR_CALM",
+                        ctx.channel().remoteAddress(),
+                        limits.maxControlFramesPerWindow(),
+                        limits.floodWindow().toSeconds());
+                ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.ENHANCE_YOUR_CALM))
+                        .addListener(f -> ctx.channel().close());
+            }
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt == Engine.DRAIN) {
+                // Netty's close sends GOAWAY and waits (up to the graceful shutdown timeout) for open streams.
+                ctx.close();
+                return;
+            }
+            ReferenceCountUtil.release(evt);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            log.debug("HTTP/2 connection {} failed: {}", ctx.channel(), cause.toString());
+            ctx.close();
+        }
+    }
+}

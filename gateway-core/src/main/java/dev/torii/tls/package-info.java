@@ -1,0 +1,2 @@
+/** TLS termination settings for listeners: certificates chosen by SNI, versions, ALPN, reloading. */
+package dev.torii.tls;
