@@ -23,8 +23,10 @@ import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2StreamFrame;
@@ -383,8 +385,29 @@ final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame, HttpOb
         failed = true;
         log.debug("malformed HTTP/2 request on {}: {}", ctx.channel(), why);
         onMalformed.run();
-        ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.PROTOCOL_ERROR));
+        reset(ctx, Http2Error.PROTOCOL_ERROR);
+    }
+
+    private static void reset(ChannelHandlerContext ctx, Http2Error error) {
+        ctx.writeAndFlush(new DefaultHttp2ResetFrame(error));
         ctx.close();
+    }
+
+    /**
+     * A stream error that Netty's decoder found (a content-length that the DATA does not match, invalid HPACK fields):
+     * Netty's multiplexer would close the stream with CANCEL; the RFC wants the error's own code, so send it first.
+     */
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        Http2Exception h2 = Http2CodecUtil.getEmbeddedHttp2Exception(cause);
+        if (h2 != null && !failed) {
+            failed = true;
+            log.debug("HTTP/2 stream error on {}: {}", ctx.channel(), h2.getMessage());
+            onMalformed.run();
+            reset(ctx, h2.error());
+            return;
+        }
+        ctx.fireExceptionCaught(cause);
     }
 
     // ------------------------------------------------------------------ outbound: a response to frames
