@@ -3,6 +3,7 @@ package dev.torii.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.torii.server.config.ConfigLoader;
+import dev.torii.testing.TestCertificates;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
@@ -51,6 +52,63 @@ class ToriiServerTest {
 
             String post = curl("http://127.0.0.1:" + port + "/upload", "--data-binary", "hello, torii");
             assertThat(post).contains("POST /upload HTTP/1.1").contains("body: 12 bytes");
+        }
+    }
+
+    @Test
+    void anHttpsListenerServesH2AndHttp11ByAlpnWithCertificatesChosenBySni(@TempDir Path dir) throws Exception {
+        int echoPort = freePort();
+        try (TestCertificates certs = TestCertificates.create()) {
+            TestCertificates.Issued site = certs.issue("site.test");
+            TestCertificates.Issued other = certs.issue("other.test");
+            Files.createDirectories(dir.resolve("certs"));
+            Files.copy(site.cert(), dir.resolve("certs/site.pem"));
+            Files.copy(site.key(), dir.resolve("certs/site.key"));
+            Path file = Files.writeString(
+                    dir.resolve("torii.yaml"), """
+                    listeners:
+                      - name: secure
+                        protocol: https
+                        address: "127.0.0.1:0"
+                        tls:
+                          certificates:
+                            - { cert: certs/site.pem, key: certs/site.key }
+                            - { cert: "%s", key: "%s" }
+                    routes:
+                      - match: { pathPrefix: / }
+                        upstream: demo
+                    upstreams:
+                      demo: { endpoints: [ "127.0.0.1:%d" ] }
+                    limits:
+                      http2: { maxConcurrentStreams: 50, idleTimeout: 30s }
+                    demo: { echo: "127.0.0.1:%d" }
+                    """.formatted(other.cert(), other.key(), echoPort, echoPort));
+            try (ToriiServer server = ToriiServer.start(ConfigLoader.load(file))) {
+                int port = server.gateway().address("secure").getPort();
+                for (String host : List.of("site.test", "other.test")) {
+                    String out = curl(
+                            "-v",
+                            "--http2",
+                            "--cacert",
+                            certs.caCert().toString(),
+                            "--resolve",
+                            host + ":" + port + ":127.0.0.1",
+                            "https://" + host + ":" + port + "/tls",
+                            "-w",
+                            "|%{http_version}");
+                    assertThat(out).contains("GET /tls HTTP/1.1").endsWith("|2");
+                }
+                String h1 = curl(
+                        "--http1.1",
+                        "--cacert",
+                        certs.caCert().toString(),
+                        "--resolve",
+                        "site.test:" + port + ":127.0.0.1",
+                        "https://site.test:" + port + "/h1",
+                        "-w",
+                        "|%{http_version}");
+                assertThat(h1).contains("x-forwarded-proto: https").endsWith("|1.1");
+            }
         }
     }
 

@@ -2,6 +2,7 @@ package dev.torii.server.config;
 
 import dev.torii.Forwarding;
 import dev.torii.Gateway;
+import dev.torii.Http2Limits;
 import dev.torii.Limits;
 import dev.torii.Listener;
 import dev.torii.route.RoutingTable;
@@ -16,6 +17,7 @@ import java.util.Optional;
  * @param listeners the gateway's listeners, at least one, names unique
  * @param routingTable routes and upstreams
  * @param limits client limits
+ * @param http2Limits what HTTP/2 clients may do per connection ({@code limits.http2})
  * @param forwarding forwarding headers added upstream
  * @param ioThreads event-loop threads of the gateway
  * @param demoEcho the address of the built-in demo echo service to start alongside the gateway, if any
@@ -27,6 +29,7 @@ public record ServerConfig(
         List<Listener> listeners,
         RoutingTable routingTable,
         Limits limits,
+        Http2Limits http2Limits,
         Forwarding forwarding,
         int ioThreads,
         Optional<Endpoint> demoEcho,
@@ -37,6 +40,7 @@ public record ServerConfig(
         listeners = List.copyOf(listeners);
         Objects.requireNonNull(routingTable, "routingTable");
         Objects.requireNonNull(limits, "limits");
+        Objects.requireNonNull(http2Limits, "http2Limits");
         Objects.requireNonNull(forwarding, "forwarding");
         Objects.requireNonNull(demoEcho, "demoEcho");
         Objects.requireNonNull(plugins, "plugins");
@@ -51,6 +55,7 @@ public record ServerConfig(
         Gateway.Builder b = Gateway.builder()
                 .routingTable(routingTable)
                 .limits(limits)
+                .http2Limits(http2Limits)
                 .forwarding(forwarding)
                 .ioThreads(ioThreads);
         listeners.forEach(b::listener);

@@ -1,6 +1,7 @@
 package dev.torii.server.internal;
 
 import dev.torii.Forwarding;
+import dev.torii.Http2Limits;
 import dev.torii.Limits;
 import dev.torii.Listener;
 import dev.torii.dns.DnsCache;
@@ -12,6 +13,7 @@ import dev.torii.server.config.DnsSettings;
 import dev.torii.server.config.PluginSettings;
 import dev.torii.server.config.ServerConfig;
 import dev.torii.server.internal.YamlReader.Fields;
+import dev.torii.tls.ServerTls;
 import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.LoadBalancing;
 import dev.torii.upstream.Upstream;
@@ -54,10 +56,10 @@ public final class ConfigReader {
     private static final List<String> TOP_LATER = List.of("maintenance", "admin");
     private static final List<String> DNS_KEYS =
             List.of("upstreams", "forceTcp", "minTtl", "maxTtl", "staleFor", "queryTimeout");
-    private static final List<String> LISTENER_KEYS = List.of("name", "protocol", "address");
-    private static final List<String> LISTENER_LATER = List.of("tls", "upstream");
-    private static final List<String> SUPPORTED_PROTOCOLS = List.of("http");
-    private static final List<String> LATER_PROTOCOLS = List.of("https", "tcp", "dns");
+    private static final List<String> LISTENER_KEYS = List.of("name", "protocol", "address", "tls");
+    private static final List<String> LISTENER_LATER = List.of("upstream");
+    private static final List<String> SUPPORTED_PROTOCOLS = List.of("http", "https");
+    private static final List<String> LATER_PROTOCOLS = List.of("tcp", "dns");
     private static final List<String> ROUTE_KEYS =
             List.of("name", "match", "upstream", "hostRewrite", "hostFromEndpoint", "plugins");
     private static final List<String> ROUTE_LATER = List.of("rateLimit");
@@ -78,7 +80,8 @@ public final class ConfigReader {
             "headerReadTimeout",
             "idleTimeout",
             "maxConnections",
-            "shutdownTimeout");
+            "shutdownTimeout",
+            "http2");
     private static final List<String> FORWARDING_KEYS = List.of("via", "viaName", "xForwarded", "trustedProxies");
     private static final List<String> DEMO_KEYS = List.of("echo");
 
@@ -87,10 +90,13 @@ public final class ConfigReader {
 
     private final YamlReader yaml;
     private final PluginsReader plugins;
+    private final TlsReader tls;
+    private Http2Limits http2Limits = Http2Limits.defaults();
 
     private ConfigReader(String source, Path baseDirectory) {
         this.yaml = new YamlReader(source);
         this.plugins = new PluginsReader(yaml, baseDirectory);
+        this.tls = new TlsReader(yaml, baseDirectory);
     }
 
     /**
@@ -150,7 +156,8 @@ public final class ConfigReader {
         if (yaml.errorCount() > 0) {
             throw yaml.failure();
         }
-        return new ServerConfig(listeners, table, limits, forwarding, ioThreads, demoEcho, pluginSettings, dns);
+        return new ServerConfig(
+                listeners, table, limits, http2Limits, forwarding, ioThreads, demoEcho, pluginSettings, dns);
     }
 
     // ---------------------------------------------------------------------------------------------- listeners
@@ -197,8 +204,9 @@ public final class ConfigReader {
             }
         }
         Node protocolNode = f.value("protocol");
+        String protocol = null;
         if (protocolNode != null) {
-            String protocol = yaml.string(protocolNode, f.path("protocol"));
+            protocol = yaml.string(protocolNode, f.path("protocol"));
             if (protocol != null && !SUPPORTED_PROTOCOLS.contains(protocol)) {
                 yaml.error(
                         protocolNode,
@@ -210,12 +218,23 @@ public final class ConfigReader {
             }
         }
         String address = yaml.requiredString(f, "address");
+        Node tlsNode = f.value("tls");
+        ServerTls serverTls = null;
+        if ("https".equals(protocol)) {
+            if (tlsNode == null) {
+                yaml.error(node, path + ": missing key 'tls' (expected: tls: { certificates: [ { cert, key } ] })");
+            } else {
+                serverTls = tls.readTls(tlsNode, f.path("tls"));
+            }
+        } else if (tlsNode != null && protocol != null) {
+            yaml.error(tlsNode, f.path("tls") + ": only for protocol https (this listener is " + protocol + ")");
+        }
         if (address == null || yaml.errorCount() != before) {
             return null;
         }
         Listener listener;
         try {
-            listener = Listener.http(name, address);
+            listener = serverTls != null ? Listener.https(name, address, serverTls) : Listener.http(name, address);
         } catch (IllegalArgumentException e) {
             yaml.error(f.value("address"), YamlReader.relabel(f.path("address"), e.getMessage()));
             return null;
@@ -550,6 +569,10 @@ public final class ConfigReader {
                 (n, p) -> yaml.integer(n, p, 1, Integer.MAX_VALUE),
                 v -> b.maxConnections(v.intValue()));
         yaml.set(f, "shutdownTimeout", (n, p) -> yaml.duration(n, p, true), b::shutdownTimeout);
+        Http2Limits h2 = tls.readHttp2Limits(f.value("http2"), f.path("http2"));
+        if (h2 != null) {
+            http2Limits = h2;
+        }
         if (yaml.errorCount() != before) {
             return null;
         }

@@ -279,7 +279,7 @@ class ConfigLoaderTest {
     void featuresOfLaterReleasesSayTheyAreNotSupportedYet() {
         assertThat(errors("""
                         listeners:
-                          - { name: web, protocol: https, address: "127.0.0.1:8443", tls: {} }
+                          - { name: web, protocol: tcp, address: "127.0.0.1:6380", upstream: app }
                           - { name: odd, protocol: gopher, address: "127.0.0.1:70" }
                         routes:
                           - upstream: app
@@ -288,11 +288,51 @@ class ConfigLoaderTest {
                         admin: { address: "127.0.0.1:9901" }
                         """))
                 .containsExactly(
-                        "torii.yaml:2:28: listeners[0].protocol: 'https' is not supported yet (supported: http)",
-                        "torii.yaml:2:62: listeners[0].tls: not supported yet",
-                        "torii.yaml:3:28: listeners[1].protocol: 'gopher' (expected one of: http)",
+                        "torii.yaml:2:28: listeners[0].protocol: 'tcp' is not supported yet (supported: http, https)",
+                        "torii.yaml:2:60: listeners[0].upstream: not supported yet",
+                        "torii.yaml:3:28: listeners[1].protocol: 'gopher' (expected one of: http, https)",
                         "torii.yaml:6:5: routes[0].rateLimit: not supported yet",
                         "torii.yaml:8:1: admin: not supported yet");
+    }
+
+    @Test
+    void tlsAndHttp2SettingsAreCheckedWithTheirPositions(@TempDir Path dir) throws Exception {
+        Path cert = Files.writeString(dir.resolve("not-a-cert.pem"), "hello\n");
+        assertThat(errors("""
+                        listeners:
+                          - { name: a, protocol: https, address: "127.0.0.1:8443" }
+                          - { name: b, protocol: http, address: "127.0.0.1:8080", tls: { certificates: [] } }
+                          - name: c
+                            protocol: https
+                            address: "127.0.0.1:8444"
+                            tls:
+                              certificates:
+                                - { cert: missing.pem, key: missing.key }
+                                - { cert: "%s", key: "%s", names: [ "bad name" ] }
+                              protocols: [ TLSv1.1 ]
+                        routes: [ { upstream: app } ]
+                        upstreams: { app: { endpoints: [ "127.0.0.1:1" ] } }
+                        limits:
+                          http2: { maxConcurrentStreams: 0, maxFrameSize: 1k, floodWindow: soon }
+                        """.formatted(cert, cert)))
+                .containsExactly(
+                        "torii.yaml:2:5: listeners[0]: missing key 'tls' (expected: tls: { certificates: [ { cert, key }"
+                                + " ] })",
+                        "torii.yaml:3:64: listeners[1].tls: only for protocol https (this listener is http)",
+                        "torii.yaml:9:19: listeners[2].tls.certificates[0].cert: 'missing.pem' (expected: a PEM"
+                                + " certificate chain; missing.pem is not a readable file)",
+                        "torii.yaml:9:37: listeners[2].tls.certificates[0].key: 'missing.key' (expected: a PEM private"
+                                + " key; missing.key is not a readable file)",
+                        "torii.yaml:10:19: listeners[2].tls.certificates[1].cert: '" + cert
+                                + "' (expected: a PEM certificate chain; No certificate data found)",
+                        "torii.yaml:10:%d: listeners[2].tls.certificates[1].names[0]: 'bad name' (expected: a host name"
+                                        .formatted(cert.toString().length() * 2 + 41)
+                                + " like example.com or *.example.com)",
+                        "torii.yaml:11:20: listeners[2].tls.protocols[0]: 'TLSv1.1' (expected: TLSv1.2 or TLSv1.3)",
+                        "torii.yaml:15:34: limits.http2.maxConcurrentStreams: 0 (expected: > 0)",
+                        "torii.yaml:15:51: limits.http2.maxFrameSize: 1k (expected: >= 16384)",
+                        "torii.yaml:15:68: limits.http2.floodWindow: 'soon' (expected: a duration like 500ms, 10s, 5m"
+                                + " or 1h)");
     }
 
     @Test
