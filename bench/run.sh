@@ -9,6 +9,11 @@
 #   with HOOKS=1 (default), a hook round on the small body:
 #   nginx-lua  the nginx proxy + access_by_lua_block shared-dict counter    :P_LUA     (18105)
 #   torii-hook Torii + the same work as a JS plugin (plugins/counter)      :P_TORII_HOOK (18106)
+#   with H2=1 (default), an HTTP/2 round on the small body, run with h2load (H2_CONNS connections x
+#   H2_STREAMS streams each), TLS + ALPN h2 downstream, HTTP/1.1 to the same backend:
+#   nginx     the same nginx process, "listen ssl http2" server block       :P_NGINX_H2 (18107)
+#   torii     the same Torii process, an https listener                    :P_TORII_H2 (18108)
+#   (and direct: h2load --h1 against the backend, one request at a time per connection, for scale)
 # all three proxies in front of the same backend; warms them up (Torii longer: JIT); runs wrk
 # time-bounded and interleaved (round 1: A B C D, round 2: A B C D, ...) for the small body at
 # CONNS connections and the 16 KiB body at CONNS_16K; prints a table of median RPS and p99 with
@@ -20,6 +25,9 @@
 # Knobs (env):
 #   REPS=3 DURATION=10 (s per run) CONNS="50 200" CONNS_16K="50" THREADS=1 (wrk threads)
 #   WARMUP=5 (s per peer and body) TORII_WARMUP=20 (s, small body; then WARMUP s of 16 KiB)
+#   H2=1 (the HTTP/2 round; empty to skip) H2_CONNS=50 H2_STREAMS=10 H2_REQUESTS=100000 (per run: h2load's
+#     timed mode (-D) hung at the end of some runs against a cold server, so runs are request-counted)
+#   P_NGINX_H2=18107 P_TORII_H2=18108
 #   HOOKS=1 (the hook round; empty to skip)  TORII_THREADS=1 (Torii ioThreads)  PROXY_WORKERS=1 (nginx/HAProxy)  BACKEND_WORKERS=1
 #   UPSTREAM_KEEPALIVE=256 (nginx "keepalive N": idle upstream connections kept per worker)
 #   P_BACKEND=18101 P_NGINX=18102 P_HAPROXY=18103 P_TORII=18104
@@ -55,7 +63,13 @@ P_HAPROXY=${P_HAPROXY:-18103}
 P_TORII=${P_TORII:-18104}
 P_LUA=${P_LUA:-18105}
 P_TORII_HOOK=${P_TORII_HOOK:-18106}
-HOOKS=${HOOKS:-1}
+HOOKS=${HOOKS-1}
+H2=${H2-1}
+H2_CONNS=${H2_CONNS:-50}
+H2_STREAMS=${H2_STREAMS:-10}
+H2_REQUESTS=${H2_REQUESTS:-100000}
+P_NGINX_H2=${P_NGINX_H2:-18107}
+P_TORII_H2=${P_TORII_H2:-18108}
 TORII_HOME=${TORII_HOME:-$ROOT/gateway-server/target/torii}
 SKIP_TORII=${SKIP_TORII:-}
 SKIP_BUILD=${SKIP_BUILD:-}
@@ -82,6 +96,8 @@ install_deps() {
   [ -z "$HOOKS" ] || [ -f /usr/lib/nginx/modules/ngx_http_lua_module.so ] || need+=(libnginx-mod-http-lua)
   command -v haproxy >/dev/null || need+=(haproxy)
   command -v wrk     >/dev/null || need+=(wrk)
+  [ -z "$H2" ] || command -v h2load >/dev/null || need+=(nghttp2-client)
+  [ -z "$H2" ] || command -v openssl >/dev/null || need+=(openssl)
   command -v curl    >/dev/null || need+=(curl)
   command -v ss      >/dev/null || need+=(iproute2)
   [ ${#need[@]} -eq 0 ] && return 0
@@ -216,7 +232,37 @@ render() { # template -> output
       -e "s|@P_LUA@|$P_LUA|g" -e "s|@P_TORII_HOOK@|$P_TORII_HOOK|g" -e "s|@HERE@|$HERE|g" \
       -e "s|@PROXY_WORKERS@|$PROXY_WORKERS|g" -e "s|@BACKEND_WORKERS@|$BACKEND_WORKERS|g" \
       -e "s|@UPSTREAM_KEEPALIVE@|$UPSTREAM_KEEPALIVE|g" \
+      -e "s|@P_NGINX_H2@|$P_NGINX_H2|g" -e "s|@P_TORII_H2@|$P_TORII_H2|g" \
       -e "s|@RUN_USER@|$(id -un)|g" -e "s|@RUN_GROUP@|$(id -gn)|g" "$1" >"$2"
+}
+
+# The HTTP/2 round's listeners: a server block in the nginx proxy and a listener in Torii's config.
+render_h2_blocks() {
+  [ -n "$H2" ] || return 0
+  # nginx 1.22: keepalive_requests (already 1000000 in the http block) also bounds the requests of an h2
+  # connection (http2_max_requests is obsolete there), so nginx never closes a connection mid-run.
+  sed -i '$d' "$WORK/conf/nginx.conf"
+  cat >>"$WORK/conf/nginx.conf" <<EOF2
+    server {
+        listen 127.0.0.1:$P_NGINX_H2 ssl http2 reuseport backlog=4096;
+        ssl_certificate $WORK/conf/bench.pem;
+        ssl_certificate_key $WORK/conf/bench.key;
+        http2_max_concurrent_streams 128;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF2
+  [ -n "$SKIP_TORII" ] && return 0
+  local tmp; tmp=$(mktemp)
+  awk -v p="$P_TORII_H2" -v w="$WORK" '
+    { print }
+    /^listeners:/ { print "  - { name: secure, protocol: https, address: \"127.0.0.1:" p "\"," ;
+                    print "      tls: { certificates: [ { cert: \"" w "/conf/bench.pem\", key: \"" w "/conf/bench.key\" } ] } }" }' \
+    "$WORK/conf/torii.yaml" >"$tmp" && mv "$tmp" "$WORK/conf/torii.yaml"
 }
 
 # Sanity of one target before measuring: "/" answers "ok\n", "/16k" has 16384 bytes.
@@ -236,10 +282,16 @@ start_all() {
   [ -n "$SKIP_TORII" ] || ports+=("$P_TORII")
   [ -z "$HOOKS" ] || ports+=("$P_LUA")
   [ -z "$HOOKS" ] || [ -n "$SKIP_TORII" ] || ports+=("$P_TORII_HOOK")
+  [ -z "$H2" ] || ports+=("$P_NGINX_H2")
+  [ -z "$H2" ] || [ -n "$SKIP_TORII" ] || ports+=("$P_TORII_H2")
   for p in "${ports[@]}"; do
     port_busy "$p" && die "port $p is already in use on this machine (override P_BACKEND, P_NGINX, P_HAPROXY, P_TORII)"
   done
   head -c 16384 /dev/zero | tr '\0' 'b' >"$WORK/www/16k"
+  # A self-signed certificate for the HTTP/2 round (h2load does not verify it), used by nginx and Torii alike.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.test \
+      -addext subjectAltName=DNS:bench.test -keyout "$WORK/conf/bench.key" -out "$WORK/conf/bench.pem" \
+      >>"$LOG" 2>&1 || die "openssl could not make the bench certificate (see $LOG)"
   chmod -R a+rX "$WORK/www"
   render "$HERE/backend.nginx.conf.in" "$WORK/conf/backend.conf"
   render "$HERE/proxy.nginx.conf.in"   "$WORK/conf/nginx.conf"
@@ -247,6 +299,7 @@ start_all() {
   render "$HERE/torii.yaml.in"         "$WORK/conf/torii.yaml"
   render "$HERE/lua.nginx.conf.in"     "$WORK/conf/lua.conf"
   render "$HERE/torii-hook.yaml.in"    "$WORK/conf/torii-hook.yaml"
+  render_h2_blocks
   local c cs=(backend nginx)
   [ -z "$HOOKS" ] || cs+=(lua)
   for c in "${cs[@]}"; do
@@ -278,6 +331,14 @@ start_all() {
     }
   fi
   while read -r name group url; do check_target "$name" "${url%/}"; done < <(targets_for small)
+  if [ -n "$H2" ]; then
+    local v
+    while read -r name group url; do
+      [ "$name" = direct ] && continue
+      v=$(curl -sk --http2 -o /dev/null -w '%{http_code} %{http_version}' --max-time 5 "$url" || true)
+      [ "$v" = "200 2" ] || die "$name: GET $url over h2 answered '$v' (expected: 200 2)"
+    done < <(targets_for h2)
+  fi
   say "all up ($(wc -l <"$PIDFILE") processes in $PIDFILE)"
 }
 
@@ -345,6 +406,13 @@ kv() { awk -v k="$1" '{for (i=1;i<=NF;i++) { split($i, a, "="); if (a[1]==k) pri
 # ---------------------------------------------------------------- load runs
 # targets for a bench, in the order measured in each round: lines "name group url"
 targets_for() {
+  if [ "$1" = h2 ]; then
+    # HTTP/2 over TLS to the proxies; direct is the backend over HTTP/1.1 (h2load --h1), for scale.
+    echo "direct backend http://127.0.0.1:$P_BACKEND/"
+    echo "nginx nginx https://127.0.0.1:$P_NGINX_H2/"
+    [ -n "$SKIP_TORII" ] || echo "torii torii https://127.0.0.1:$P_TORII_H2/"
+    return 0
+  fi
   local path=/; [ "$1" = 16k ] && path=/16k
   echo "direct backend http://127.0.0.1:$P_BACKEND$path"
   echo "nginx nginx http://127.0.0.1:$P_NGINX$path"
@@ -356,7 +424,7 @@ targets_for() {
     [ -n "$SKIP_TORII" ] || echo "torii-hook toriihook http://127.0.0.1:$P_TORII_HOOK$path"
   fi
 }
-conns_for() { case $1 in small) echo "$CONNS";; 16k) echo "$CONNS_16K";; esac; }
+conns_for() { case $1 in small) echo "$CONNS";; 16k) echo "$CONNS_16K";; h2) echo "$H2_CONNS";; esac; }
 
 # raw TSV: round bench conc target rps p50_ms p99_ms errors cpu_server cpu_backend cpu_loadgen cpu_foreign cpu_busy steal pre_busy waited_s
 run_one() { # round bench conc target group url
@@ -365,8 +433,12 @@ run_one() { # round bench conc target group url
   local waited=0 pre=NA
   if [ "$QUIET_WAIT" -gt 0 ]; then read -r waited pre < <(wait_quiet); fi
   cpu_snap >"$out.cpu0"; local t0; t0=$(date +%s.%N)
-  timeout $((DURATION + 20)) wrk -t"$THREADS" -c"$conc" -d"${DURATION}s" --timeout 5s \
-      -s "$HERE/report.lua" "$url" </dev/null >"$out.txt" 2>&1 || true
+  if [ "$bench" = h2 ]; then
+    h2load_run "$conc" "$url" "$out"
+  else
+    timeout $((DURATION + 20)) wrk -t"$THREADS" -c"$conc" -d"${DURATION}s" --timeout 5s \
+        -s "$HERE/report.lua" "$url" </dev/null >"$out.txt" 2>&1 || true
+  fi
   local t1; t1=$(date +%s.%N)
   cpu_snap >"$out.cpu1"
   local secs split
@@ -391,6 +463,25 @@ run_one() { # round bench conc target group url
   sleep "$GAP"
 }
 
+# h2load for H2_REQUESTS requests (at most 120 s); leaves a wrk-like RESULT line (rps, p50/p99 from the
+# per-request log, errors) in OUT.txt.
+h2load_run() { # conc url out
+  local conc=$1 url=$2 out=$3 mode=(-m "$H2_STREAMS")
+  [[ $url == http://* ]] && mode=(--h1 -m 1)
+  timeout 120 h2load -t "$THREADS" -c "$conc" "${mode[@]}" -n "$H2_REQUESTS" \
+      --log-file="$out.lat" "$url" </dev/null >"$out.txt" 2>&1 || true
+  local rps ok failed p50 p99
+  rps=$(awk '/^finished in/ { gsub(",", "", $4); print $4 }' "$out.txt")
+  failed=$(awk '/^requests:/ { print $10 + $12 + $14 }' "$out.txt")
+  ok=$(awk '/^status codes:/ { gsub(",", "", $3); print $3 }' "$out.txt")
+  if [ -n "$rps" ] && [ -s "$out.lat" ]; then
+    read -r p50 p99 < <(awk '{ print $3 }' "$out.lat" | sort -n | awk '{ v[NR]=$1 } END {
+        printf "%d %d\n", v[int(NR*0.5)+1], v[int(NR*0.99)+1] }')
+    echo "RESULT rps=$rps p50_us=$p50 p99_us=$p99 err_failed=${failed:-0} 2xx=${ok:-0}" >>"$out.txt"
+  fi
+  rm -f "$out.lat"
+}
+
 warmup() {
   local name group url secs
   local t=", Torii ${TORII_WARMUP}s (small body) + ${WARMUP}s (16 KiB)"; [ -n "$SKIP_TORII" ] && t=""
@@ -399,6 +490,14 @@ warmup() {
     secs=$WARMUP; [ "$group" = torii ] || [ "$group" = toriihook ] && secs=$TORII_WARMUP
     timeout $((secs + 20)) wrk -t"$THREADS" -c50 -d"${secs}s" "$url" </dev/null >/dev/null 2>&1 || true
   done < <(targets_for small)
+  if [ -n "$H2" ]; then
+    local secs
+    while read -r name group url; do
+      [ "$name" = direct ] && continue
+      secs=$WARMUP; [ "$group" = torii ] && secs=$((WARMUP * 2))
+      timeout $((secs * 10 + 30)) h2load -c 50 -m "$H2_STREAMS" -n $((secs * 5000)) "$url" </dev/null >/dev/null 2>&1 || true
+    done < <(targets_for h2)
+  fi
   [ -n "${CONNS_16K// /}" ] || return 0
   while read -r name group url; do
     timeout $((WARMUP + 20)) wrk -t"$THREADS" -c50 -d"${WARMUP}s" "$url" </dev/null >/dev/null 2>&1 || true
@@ -410,7 +509,8 @@ bench_all() {
   warmup
   local round b c name group url
   for round in $(seq 1 "$REPS"); do
-    for b in small 16k; do
+    local benches="small 16k"; [ -z "$H2" ] || benches="$benches h2"
+    for b in $benches; do
       for c in $(conns_for "$b"); do
         while read -r name group url; do
           run_one "$round" "$b" "$c" "$name" "$group" "$url"
@@ -461,6 +561,7 @@ summarize() {
       print "srvCPU = server under test (the backend itself on direct rows), fgnCPU = processes not started by this script, both medians in % of one core."
       print "k/cpu-s = thousand requests per CPU-second of the server under test: efficiency, comparable across thread counts."
       print "errs = wrk socket errors + non-2xx/3xx responses, summed over runs."
+      print "h2 rows: h2load, TLS + ALPN h2, " "conns x streams per connection; p50/p99 from its per-request log; direct = the backend over HTTP/1.1 (h2load --h1)."
     }' "$1"
 }
 
