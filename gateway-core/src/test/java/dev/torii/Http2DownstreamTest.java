@@ -289,6 +289,27 @@ class Http2DownstreamTest {
     }
 
     @Test
+    void streamsReuseKeptAliveUpstreamConnections() throws Exception {
+        int before = upstream.connectionsAccepted();
+        try (RawH2Client c = RawH2Client.connect(new InetSocketAddress("127.0.0.1", port("web")))) {
+            for (int i = 0; i < 20; i++) {
+                int stream = 1 + 2 * i;
+                c.headers(stream, RawH2Client.request("GET", "/reuse/" + i, "h.test"), true)
+                        .flush();
+                assertThat(c.await(stream).status()).isEqualTo(200);
+            }
+            // A request with a body too.
+            c.headers(41, RawH2Client.request("POST", "/reuse/post", "h.test"), false)
+                    .data(41, "abc".getBytes(StandardCharsets.UTF_8), true)
+                    .flush();
+            assertThat(c.await(41).bodyText()).isEqualTo("POST /reuse/post host=h.test body=3\n");
+        }
+        assertThat(upstream.connectionsAccepted() - before)
+                .as("upstream connections opened for 21 sequential streams (an idle one may be left by other tests)")
+                .isLessThanOrEqualTo(1);
+    }
+
+    @Test
     void cookieCrumbsAreJoinedAndAuthorityBecomesHost() throws Exception {
         try (RawH2Client c = RawH2Client.connect(new InetSocketAddress("127.0.0.1", port("web")))) {
             c.headers(

@@ -101,6 +101,9 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
     private boolean waitingUpstreamWritable;
     private boolean upstreamReadPaused;
     private HttpResponse upstreamResponse;
+    /** Whether the upstream keeps its connection open after this response (read before the head is rewritten). */
+    private boolean upstreamKeepAlive;
+
     private ArrayDeque<HttpContent> heldResponseContent;
     private boolean responseHooksPending;
     private boolean inUpstreamRead;
@@ -171,7 +174,12 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             timer.cancel(false);
             timer = null;
         }
-        if (ex != null) {
+        if (ex != null && http2 && responseComplete) {
+            // The stream closed as the response's last frame went out (Netty closes a stream channel once both
+            // sides ended, inside that write): a normal end, so the upstream connection is kept.
+            releaseUpstream(requestComplete && upstreamKeepAlive);
+            finishExchange();
+        } else if (ex != null) {
             if (ex.error == null) {
                 ex.error = ProxyError.CLIENT_ABORTED;
             }
@@ -482,6 +490,10 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         conn.channel.write(ex.request, conn.channel.voidPromise());
         ensureTimer(
                 lastUpstreamActivity + upstreamState.upstream.responseTimeout().toNanos());
+        if (requestBodyExpected && !requestComplete) {
+            // A body that stalls is noticed after the idle timeout, not at the next header-timeout tick.
+            ensureTimer(lastUpstreamActivity + engine.limits().idleTimeout().toNanos());
+        }
         conn.channel.read();
         if (expectContinue && !requestComplete) {
             ctx.writeAndFlush(new DefaultFullHttpResponse(
@@ -613,6 +625,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
     private void onResponseHead(HttpResponse response) {
         upstreamResponseStarted = true;
         upstreamResponse = response;
+        upstreamKeepAlive = HttpUtil.isKeepAlive(response);
         ex.upstreamHeadersNanos = now() - ex.startNanos;
         ex.response = response;
         HeaderRules.Framing framing =
@@ -1078,7 +1091,8 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             return;
         }
         if (conn != null) {
-            boolean reusable = requestComplete && HttpUtil.isKeepAlive(upstreamResponse);
+            // Read before the head was rewritten for the client (whose Connection header may say close).
+            boolean reusable = requestComplete && upstreamKeepAlive;
             releaseUpstream(reusable);
         }
         boolean reuseClient = keepAlive && !closeAfterResponse && !closing && requestComplete;
@@ -1159,6 +1173,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         waitingUpstreamWritable = false;
         upstreamReadPaused = false;
         upstreamResponse = null;
+        upstreamKeepAlive = false;
         heldResponseContent = null;
         responseHooksPending = false;
         inUpstreamRead = false;
