@@ -21,6 +21,7 @@ import io.netty.handler.codec.http2.Http2SettingsFrame;
 import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.flow.FlowControlHandler;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -62,7 +63,12 @@ final class Http2Connections {
     /** Turns {@code ch} into an HTTP/2 connection: frame codec, multiplexer, guard; reads on. */
     static void configure(Channel ch, Engine engine, boolean secure) {
         Http2FrameCodec codec = frameCodec(engine.limits(), engine.http2Limits());
-        ch.pipeline().addLast("h2", codec).addLast(afterCodec(engine, secure, codec));
+        // Responses of many streams finish in one event-loop turn (each as its upstream read completes): their
+        // flushes are folded into one, so they leave in one write (and, with TLS, in as few records as fit).
+        ch.pipeline()
+                .addLast("flush", new FlushConsolidationHandler(256, true))
+                .addLast("h2", codec)
+                .addLast(afterCodec(engine, secure, codec));
         readAlways(ch);
     }
 
