@@ -133,7 +133,7 @@ public final class DnsServer implements AutoCloseable {
                                 : ", " + settings.rateLimit.rate() + " queries per " + settings.rateLimit.per()
                                         + " per client");
                 return this;
-            } catch (RuntimeException e) {
+            } catch (Exception e) { // Netty rethrows the bind's IOException unchecked
                 last = e;
                 closeChannels();
             }
