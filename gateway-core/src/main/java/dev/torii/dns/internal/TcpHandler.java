@@ -7,6 +7,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
+import java.util.concurrent.RejectedExecutionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -70,7 +71,7 @@ public final class TcpHandler extends ChannelInboundHandlerAdapter {
                     ((InetSocketAddress) channel.remoteAddress()).getAddress(),
                     true,
                     ctx.alloc(),
-                    r -> channel.eventLoop().execute(() -> later(ctx, r)));
+                    r -> later(ctx, channel, r));
             if (response == QueryResponder.PENDING) {
                 pending++;
             } else if (response != null) {
@@ -81,7 +82,16 @@ public final class TcpHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private void later(ChannelHandlerContext ctx, ByteBuf response) {
+    /** From the cache's thread: back to the connection's event loop, or released when that is gone. */
+    private void later(ChannelHandlerContext ctx, Channel channel, ByteBuf response) {
+        try {
+            channel.eventLoop().execute(() -> answered(ctx, response));
+        } catch (RejectedExecutionException e) {
+            response.release(); // the server is closing
+        }
+    }
+
+    private void answered(ChannelHandlerContext ctx, ByteBuf response) {
         pending--;
         if (ctx.channel().isActive()) {
             ctx.writeAndFlush(response, ctx.voidPromise());
