@@ -61,7 +61,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>What it answers: standard queries of class IN, from the cache (the cache's rules: {@link DnsCache#query}).
  * Responses echo the query's ID and question (letter case included) and its RD flag; a query with EDNS gets an OPT
- * record back. A UDP response larger than the client's UDP size (512 bytes, or its EDNS size) is sent truncated
+ * record back. A UDP response larger than the client's UDP size (512 bytes, or its EDNS size, at most 1232) is sent
+ * truncated
  * (TC=1, no records) so the client retries over TCP. Other opcodes are NOTIMP; other classes, {@code ANY}, zone
  * transfers and meta types are REFUSED; unparsable queries are FORMERR when their header can be read and dropped
  * otherwise; responses (QR=1) are dropped. A hit is answered from a serialized rendering of the cached answer kept per
@@ -135,8 +136,9 @@ public final class DnsServer implements AutoCloseable {
                         settings.ioThreads == 1 ? "" : "s",
                         settings.rateLimit == null
                                 ? ""
-                                : ", " + settings.rateLimit.rate() + " queries per " + settings.rateLimit.per()
-                                        + " per client");
+                                : ", " + settings.rateLimit.rate() + " queries per "
+                                        + settings.rateLimit.per().toMillis() + " ms per client, then "
+                                        + settings.rateLimit.overLimit().configName());
                 return this;
             } catch (Exception e) { // Netty rethrows the bind's IOException unchecked
                 last = e;

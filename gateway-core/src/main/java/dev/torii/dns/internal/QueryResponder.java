@@ -28,8 +28,8 @@ import org.xbill.DNS.Section;
  *    └─ SLOW: anything else ─▶ dnsjava parses (FORMERR if it cannot) ─▶ DnsCache.query ─▶ dnsjava writes
  * </pre>
  *
- * <p>UDP responses larger than the client's size (512 bytes, or its EDNS size) go out truncated: header, question and
- * OPT with TC=1, so the client asks again over TCP. TCP responses carry their two-byte length prefix.
+ * <p>UDP responses larger than the client's size (512 bytes, or its EDNS size up to 1232) go out truncated: header,
+ * question and OPT with TC=1, so the client asks again over TCP. TCP responses carry their two-byte length prefix.
  *
  * <p>Buffers: the query is the caller's and is not retained; every response is a new buffer from the caller's
  * allocator that the receiver of it owns (the caller, or {@link Later#send}). Thread-safe.
@@ -250,6 +250,6 @@ public final class QueryResponder {
 
     private static int udpSize(Message request) {
         OPTRecord opt = request.getOPT();
-        return opt == null ? 512 : Math.max(512, opt.getPayloadSize());
+        return opt == null ? 512 : WireQuery.udpSize(opt.getPayloadSize());
     }
 }

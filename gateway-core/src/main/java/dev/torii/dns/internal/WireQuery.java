@@ -16,7 +16,7 @@ import java.nio.charset.StandardCharsets;
  * @param questionLength the bytes of the question section (name, type, class) after the 12-byte header; for
  *     {@link Kind#FAST} only
  * @param opt whether the query carried an OPT record (EDNS)
- * @param udpSize the largest UDP response the client takes: its EDNS size (at least 512), or 512 without EDNS
+ * @param udpSize the largest UDP response to send: the client's EDNS size within 512-1232, or 512 without EDNS
  */
 public record WireQuery(Kind kind, int id, int flags, Question question, int questionLength, boolean opt, int udpSize) {
 
@@ -130,7 +130,7 @@ public record WireQuery(Kind kind, int id, int flags, Question question, int que
                 return slow;
             }
             opt = true;
-            udpSize = Math.max(512, b.getUnsignedShort(p + 3));
+            udpSize = udpSize(b.getUnsignedShort(p + 3));
             p = end;
         }
         if (p != end) {
@@ -155,6 +155,18 @@ public record WireQuery(Kind kind, int id, int flags, Question question, int que
         Question question = new Question(new String(text, StandardCharsets.ISO_8859_1), type);
         return new WireQuery(Kind.FAST, id, flags, question, questionLength, opt, udpSize);
     }
+
+    /**
+     * The UDP response size for a client that advertised {@code advertised} in its OPT record: at least 512, and at
+     * most 1232 whatever it says (DNS Flag Day 2020, unbound's default {@code max-udp-size}): larger answers go by TCP
+     * rather than as fragmented datagrams.
+     */
+    public static int udpSize(int advertised) {
+        return Math.min(MAX_UDP_RESPONSE, Math.max(512, advertised));
+    }
+
+    /** The largest UDP response sent, whatever the client's EDNS size. */
+    public static final int MAX_UDP_RESPONSE = 1232;
 
     private static boolean plain(byte c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
