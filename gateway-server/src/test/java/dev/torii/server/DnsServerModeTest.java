@@ -69,6 +69,36 @@ class DnsServerModeTest {
         }
     }
 
+    @Test
+    void theMetricsCarryTheGatewaysCountersWhenAnHttpListenerRuns(@TempDir Path dir) throws Exception {
+        int echoPort;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            echoPort = s.getLocalPort();
+        }
+        Path file = dir.resolve("torii.yaml");
+        Files.writeString(file, """
+                listeners:
+                  - { name: web, protocol: http, address: "127.0.0.1:0" }
+                routes:
+                  - match: { pathPrefix: / }
+                    upstream: demo
+                upstreams:
+                  demo: { endpoints: [ "127.0.0.1:%d" ] }
+                demo: { echo: "127.0.0.1:%d" }
+                admin: { address: "127.0.0.1:0" }
+                """.formatted(echoPort, echoPort));
+        try (ToriiServer server = ToriiServer.start(ConfigLoader.load(file))) {
+            int web = server.gateway().address("web").getPort();
+            int admin = server.admin().orElseThrow().address().getPort();
+            assertThat(curl("-i", "http://127.0.0.1:" + web + "/hello")).startsWith("HTTP/1.1 200");
+            assertThat(curl("http://127.0.0.1:" + admin + "/metrics"))
+                    .contains("torii_gateway_exchanges_total 1.0")
+                    .contains("torii_gateway_upstream_connections_opened_total 1.0")
+                    .doesNotContain("torii_dns_"); // no dns section, no dns listener
+            assertThat(curl("-I", "http://127.0.0.1:" + admin + "/healthz")).startsWith("HTTP/1.1 200");
+        }
+    }
+
     private static String curl(String... args) throws Exception {
         List<String> command = new ArrayList<>(List.of("/usr/bin/curl", "-sS", "--max-time", "10"));
         command.addAll(List.of(args));
