@@ -251,6 +251,18 @@ class DnsServerTest {
     }
 
     @Test
+    void aLookupThatFailsAtOnceIsServfailNotSilence() throws Exception {
+        DnsCache cache = cache();
+        DnsServer server = start(DnsServer.builder(cache));
+        cache.close(); // every lookup now fails at once with CLOSED
+        Message q = query("a.test", Type.A);
+        Message response = new Message(udp(server, q.toWire()));
+        assertThat(response.getRcode()).isEqualTo(Rcode.SERVFAIL);
+        assertThat(response.getHeader().getID()).isEqualTo(q.getHeader().getID());
+        assertThat(response.getQuestion()).isEqualTo(q.getQuestion());
+    }
+
+    @Test
     void aSecondServerOnTheSameAddressFailsWithTheAddressInTheMessage() {
         DnsCache cache = cache();
         DnsServer first = start(DnsServer.builder(cache));

@@ -104,9 +104,11 @@ public final class QueryResponder {
 
     private ByteBuf fast(WireQuery q, ByteBuf query, boolean tcp, ByteBufAllocator alloc, Later later) {
         CompletableFuture<Answer> lookup = cache.lookup(q.question());
-        Answer hit = lookup.getNow(null);
-        if (hit != null) {
-            return encode(q, query, hit, tcp, alloc);
+        if (lookup.isDone()) {
+            // A hit; or a lookup that failed at once (the cache closed, or over its in-flight cap with nothing stale).
+            return lookup.isCompletedExceptionally()
+                    ? headerOnly(alloc, tcp, q, query, Rcode.SERVFAIL, true)
+                    : encode(q, query, lookup.join(), tcp, alloc);
         }
         if (!admitPending()) {
             return null;
