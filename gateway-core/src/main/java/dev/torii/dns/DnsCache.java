@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.torii.dns.internal.Answer;
+import dev.torii.dns.internal.CacheAccess;
 import dev.torii.dns.internal.InFlightLimiter;
 import dev.torii.dns.internal.LatencyRecorder;
 import dev.torii.dns.internal.Policy;
@@ -313,9 +314,11 @@ public final class DnsCache implements AutoCloseable {
      * records (or, for a negative answer, the SOA in the authority section), each with the TTL that remains (stale
      * answers: {@code staleAnswerTtl}), and an OPT record when the request had one. No search list applies.
      *
-     * <p>The future never fails: a lookup failure is answered SERVFAIL; a query that is not a standard query of class
-     * IN for one ordinary type is answered NOTIMP (FORMERR without a question). Truncating the response to what the
-     * client's transport allows is the caller's. Completes like {@link #resolve(String)}.
+     * <p>The future never fails: a lookup failure is answered SERVFAIL. What a cache does not serve is refused as
+     * unbound refuses it: other opcodes than QUERY are NOTIMP; classes other than IN, {@code ANY}, zone transfers
+     * ({@code AXFR}, {@code IXFR}) and the other meta types (128-255) are REFUSED; a query without a question, or asking
+     * for {@code OPT}, is FORMERR. Truncating the response to what the client's transport allows is the caller's.
+     * Completes like {@link #resolve(String)}.
      */
     public CompletableFuture<Message> query(Message request) {
         Objects.requireNonNull(request, "request");
@@ -323,25 +326,41 @@ public final class DnsCache implements AutoCloseable {
         if (question == null) {
             return CompletableFuture.completedFuture(error(request, Rcode.FORMERR));
         }
-        int type = question.getType();
-        if (request.getHeader().getOpcode() != Opcode.QUERY
-                || question.getDClass() != DClass.IN
+        int refusal = refusal(request.getHeader().getOpcode(), question.getDClass(), question.getType());
+        if (refusal != Rcode.NOERROR) {
+            return CompletableFuture.completedFuture(error(request, refusal));
+        }
+        return lookup(Question.of(question.getName(), question.getType()))
+                .handle((answer, e) -> e == null ? response(request, answer) : error(request, Rcode.SERVFAIL));
+    }
+
+    /** The rcode a query of this opcode, class and type gets without a lookup, or NOERROR when it is looked up. */
+    static int refusal(int opcode, int dclass, int type) {
+        if (opcode != Opcode.QUERY) {
+            return Rcode.NOTIMP;
+        }
+        if (type == Type.OPT) {
+            return Rcode.FORMERR;
+        }
+        if (dclass != DClass.IN
                 || type == Type.ANY
                 || type == Type.AXFR
                 || type == Type.IXFR
-                || type == Type.OPT) {
-            return CompletableFuture.completedFuture(error(request, Rcode.NOTIMP));
+                || (type >= 128 && type <= 255)) {
+            return Rcode.REFUSED;
         }
-        return lookup(Question.of(question.getName(), type))
-                .handle((answer, e) -> e == null ? response(request, answer) : error(request, Rcode.SERVFAIL));
+        return Rcode.NOERROR;
+    }
+
+    private long ttlSeconds(Answer answer) {
+        return answer.stale()
+                ? policy.staleAnswerTtlSeconds()
+                : Math.max(0, (answer.freshUntil() - ticker.read() + 999_999_999L) / 1_000_000_000L);
     }
 
     private Message response(Message request, Answer answer) {
         Message response = header(request, answer.rcode());
-        long remaining = answer.stale()
-                ? policy.staleAnswerTtlSeconds()
-                : Math.max(0, (answer.freshUntil() - ticker.read() + 999_999_999L) / 1_000_000_000L);
-        Answer.Rendered rendered = answer.render(remaining);
+        Answer.Rendered rendered = answer.render(ttlSeconds(answer));
         for (Record r : rendered.answer()) {
             response.addRecord(r, Section.ANSWER);
         }
@@ -372,6 +391,44 @@ public final class DnsCache implements AutoCloseable {
             response.addRecord(new OPTRecord(ednsPayloadSize == 0 ? 1232 : ednsPayloadSize, 0, 0), Section.ADDITIONAL);
         }
         return response;
+    }
+
+    /**
+     * What the DNS server of this package needs beyond the public API: record-level lookups and responses built from
+     * cached answers, so that a hit can be answered from serialized bytes without dnsjava parsing the query.
+     */
+    CacheAccess serverAccess() {
+        return new CacheAccess() {
+            @Override
+            public CompletableFuture<Answer> lookup(Question q) {
+                return DnsCache.this.lookup(q);
+            }
+
+            @Override
+            public long ttlSeconds(Answer answer) {
+                return DnsCache.this.ttlSeconds(answer);
+            }
+
+            @Override
+            public Message response(Message request, Answer answer) {
+                return DnsCache.this.response(request, answer);
+            }
+
+            @Override
+            public Message error(Message request, int rcode) {
+                return DnsCache.this.error(request, rcode);
+            }
+
+            @Override
+            public CompletableFuture<Message> query(Message request) {
+                return DnsCache.this.query(request);
+            }
+
+            @Override
+            public int refusal(int opcode, int dclass, int type) {
+                return DnsCache.refusal(opcode, dclass, type);
+            }
+        };
     }
 
     // ---------------------------------------------------------------------------------------------------- the cache

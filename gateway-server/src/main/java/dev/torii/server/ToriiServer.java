@@ -3,14 +3,21 @@ package dev.torii.server;
 import dev.torii.Gateway;
 import dev.torii.Hook;
 import dev.torii.dns.DnsCache;
+import dev.torii.dns.DnsServer;
 import dev.torii.route.Route;
 import dev.torii.route.RoutingTable;
 import dev.torii.script.ReloadResult;
 import dev.torii.script.ScriptRuntime;
+import dev.torii.server.admin.AdminResponse;
+import dev.torii.server.admin.AdminRoutes;
+import dev.torii.server.admin.AdminServer;
+import dev.torii.server.config.AdminSettings;
+import dev.torii.server.config.DnsListenerSettings;
 import dev.torii.server.config.PluginSettings;
 import dev.torii.server.config.PluginUse;
 import dev.torii.server.config.ServerConfig;
 import dev.torii.server.demo.EchoService;
+import dev.torii.server.internal.PrometheusMetrics;
 import dev.torii.server.internal.Units;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -31,6 +38,10 @@ import org.slf4j.LoggerFactory;
  * (before any other), route plugins hooks of their route. With {@code plugins.watch} (the default) the runtime
  * reloads a plugin in the background when its files change; {@link #reloadPlugins()} does it on demand.
  *
+ * <p>DNS: the {@code dns:} section's cache resolves upstream host names, and every listener with {@code protocol: dns}
+ * serves it to other processes ({@link DnsServer}, one per listener, sharing the cache). The admin API ({@code admin:})
+ * answers {@code /healthz}, {@code /readyz} and {@code /metrics} on its own thread.
+ *
  * <p>Thread-safe; {@link #close()} may be called from any thread, more than once.
  */
 public final class ToriiServer implements AutoCloseable {
@@ -44,14 +55,23 @@ public final class ToriiServer implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private final DnsCache dns;
+    private final List<DnsServer> dnsServers;
+    private volatile AdminServer admin;
+    private volatile boolean ready;
 
     private ToriiServer(
-            ServerConfig config, Gateway gateway, EchoService demoEcho, ScriptRuntime scripts, DnsCache dns) {
+            ServerConfig config,
+            Gateway gateway,
+            EchoService demoEcho,
+            ScriptRuntime scripts,
+            DnsCache dns,
+            List<DnsServer> dnsServers) {
         this.config = config;
         this.gateway = gateway;
         this.demoEcho = demoEcho;
         this.scripts = scripts;
         this.dns = dns;
+        this.dnsServers = List.copyOf(dnsServers);
     }
 
     /**
@@ -66,6 +86,9 @@ public final class ToriiServer implements AutoCloseable {
         ScriptRuntime scripts = null;
         EchoService echo = null;
         DnsCache dns = null;
+        Gateway gateway = null;
+        List<DnsServer> dnsServers = new ArrayList<>();
+        ToriiServer server = null;
         try {
             Gateway.Builder builder = config.gatewayBuilder();
             if (config.dns().isPresent()) {
@@ -95,10 +118,26 @@ public final class ToriiServer implements AutoCloseable {
             echo = config.demoEcho()
                     .map(e -> EchoService.start(e.host(), e.port()))
                     .orElse(null);
-            // The engine logs each bound listener itself.
-            Gateway gateway = builder.build().start();
-            return new ToriiServer(config, gateway, echo, scripts, dns);
+            // The engine logs each bound listener itself. A configuration with only dns listeners runs no gateway.
+            gateway = config.listeners().isEmpty() ? null : builder.build().start();
+            for (DnsListenerSettings l : config.dnsListeners()) {
+                // ConfigReader refuses dns listeners without a dns: section, so the cache exists.
+                dnsServers.add(l.serverBuilder(dns, config.ioThreads()).build().start());
+            }
+            server = new ToriiServer(config, gateway, echo, scripts, dns, dnsServers);
+            if (config.admin().isPresent()) {
+                AdminSettings a = config.admin().get();
+                server.admin = AdminServer.start(a.host(), a.port(), server.adminRoutes());
+            }
+            server.ready = true;
+            return server;
         } catch (RuntimeException e) {
+            for (DnsServer d : dnsServers) {
+                d.close();
+            }
+            if (gateway != null) {
+                gateway.close();
+            }
             if (echo != null) {
                 echo.close();
             }
@@ -110,6 +149,21 @@ public final class ToriiServer implements AutoCloseable {
             }
             throw e;
         }
+    }
+
+    /**
+     * The admin API's endpoints: {@code GET /healthz} (the process answers), {@code GET /readyz} (every listener is
+     * bound and the server is not shutting down; 503 otherwise) and {@code GET /metrics} (Prometheus text format).
+     */
+    private AdminRoutes adminRoutes() {
+        PrometheusMetrics metrics = new PrometheusMetrics(gateway, dnsServers, dns);
+        return AdminRoutes.builder()
+                .get("/healthz", r -> AdminResponse.text(200, "ok\n"))
+                .get(
+                        "/readyz",
+                        r -> ready ? AdminResponse.text(200, "ready\n") : AdminResponse.text(503, "not ready\n"))
+                .get("/metrics", r -> new AdminResponse(200, metrics.contentType(), metrics.scrape(), Map.of()))
+                .build();
     }
 
     /** {@code table} with the hooks of each route's plugins added after the route's own hooks. */
@@ -146,9 +200,36 @@ public final class ToriiServer implements AutoCloseable {
         return Optional.ofNullable(scripts);
     }
 
-    /** The running gateway. */
+    /**
+     * The running gateway.
+     *
+     * @throws IllegalStateException when the configuration has no HTTP listener (only dns ones), so no gateway runs
+     */
     public Gateway gateway() {
+        if (gateway == null) {
+            throw new IllegalStateException("no gateway: the configuration has no http listener");
+        }
         return gateway;
+    }
+
+    /** The DNS servers, one per listener with {@code protocol: dns}, in configuration order. */
+    public List<DnsServer> dnsServers() {
+        return dnsServers;
+    }
+
+    /** The DNS cache of the {@code dns:} section, when configured. */
+    public Optional<DnsCache> dnsCache() {
+        return Optional.ofNullable(dns);
+    }
+
+    /** The admin API server, when the configuration has {@code admin:}. */
+    public Optional<AdminServer> admin() {
+        return Optional.ofNullable(admin);
+    }
+
+    /** Whether every listener is bound and the server is not shutting down (what {@code GET /readyz} says). */
+    public boolean ready() {
+        return ready;
     }
 
     /** The demo echo service, when the configuration has {@code demo.echo}. */
@@ -165,11 +246,17 @@ public final class ToriiServer implements AutoCloseable {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
+        ready = false; // readiness probes fail from now on, so traffic moves elsewhere first
         log.info(
                 "shutting down (in-flight exchanges get up to {})",
                 Units.format(config.limits().shutdownTimeout()));
         try {
-            gateway.close();
+            for (DnsServer d : dnsServers) {
+                d.close();
+            }
+            if (gateway != null) {
+                gateway.close();
+            }
         } finally {
             try {
                 if (demoEcho != null) {
@@ -181,6 +268,9 @@ public final class ToriiServer implements AutoCloseable {
                 }
                 if (dns != null) {
                     dns.close();
+                }
+                if (admin != null) {
+                    admin.close(); // last: /healthz answers until the end
                 }
             }
         }

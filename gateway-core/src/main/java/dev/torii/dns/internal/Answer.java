@@ -63,6 +63,19 @@ public final class Answer {
     /** The answer and authority records with one TTL, as a response carries them. */
     public record Rendered(long ttl, List<Record> answer, List<Record> authority) {}
 
+    /**
+     * Whole responses in wire format as last sent to a DNS server's client, one per {@link #WIRE_VARIANTS variant} of
+     * the request (RD flag, EDNS) and of the response (whole, or truncated for UDP), each with its TTL: the server patches the ID and the question in and reuses them
+     * while the TTL is the same. Written without locks: a record's final fields make a racy read see a whole one, and
+     * a lost write only costs one more rendering.
+     */
+    private final Wire[] wires = new Wire[WIRE_VARIANTS];
+
+    /** How many request variants have their own wire rendering. */
+    public static final int WIRE_VARIANTS = 8;
+
+    private record Wire(long ttl, byte[] bytes) {}
+
     private Answer(
             Question question,
             int rcode,
@@ -227,6 +240,17 @@ public final class Answer {
                             : Record.newRecord(r.getName(), r.getType(), r.getDClass(), ttl, r.rdataToWireCanonical()));
         }
         return List.copyOf(out);
+    }
+
+    /** The response rendered for {@code variant} with this TTL, or null; the caller must not change the array. */
+    public byte[] wire(int variant, long ttl) {
+        Wire w = wires[variant];
+        return w != null && w.ttl() == ttl ? w.bytes() : null;
+    }
+
+    /** Keeps {@code bytes} as the response for {@code variant} with this TTL; the array must not change afterwards. */
+    public void wire(int variant, long ttl, byte[] bytes) {
+        wires[variant] = new Wire(ttl, bytes);
     }
 
     /** Claims the one background refresh this answer may start; true for the first caller only. */

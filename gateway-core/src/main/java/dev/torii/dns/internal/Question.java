@@ -15,6 +15,17 @@ public record Question(String name, int type) {
         return new Question(name.toString(true).toLowerCase(Locale.ROOT), type);
     }
 
+    // Written out: the record's generated equals showed up in profiles of the DNS server's hit path.
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Question q && type == q.type && name.equals(q.name);
+    }
+
+    @Override
+    public int hashCode() {
+        return name.hashCode() * 31 + type;
+    }
+
     /** The absolute dnsjava name of this question; fails on a name that DNS cannot carry. */
     public Name toName() throws TextParseException {
         return Name.fromString(name + ".");

@@ -14,7 +14,7 @@ import java.util.Optional;
 /**
  * A validated standalone-server configuration: what {@link ConfigLoader} makes of a YAML file. Immutable.
  *
- * @param listeners the gateway's listeners, at least one, names unique
+ * @param listeners the gateway's HTTP listeners; with {@code dnsListeners}, at least one, names unique
  * @param routingTable routes and upstreams
  * @param limits client limits
  * @param http2Limits what HTTP/2 clients may do per connection ({@code limits.http2})
@@ -23,7 +23,10 @@ import java.util.Optional;
  * @param demoEcho the address of the built-in demo echo service to start alongside the gateway, if any
  * @param plugins the JavaScript plugins and where they are attached; {@link #routingTable()} holds no plugin hooks,
  *     {@link dev.torii.server.ToriiServer} adds them when it starts
- * @param dns the DNS cache for upstream host names, if configured (without it, names are resolved by the JVM)
+ * @param dns the DNS cache for upstream host names, if configured (without it, names are resolved by the JVM); the
+ *     {@code dns} listeners answer from it too
+ * @param dnsListeners the listeners with {@code protocol: dns} (DNS server mode), not among {@link #listeners()}
+ * @param admin where the admin API listens, if configured
  */
 public record ServerConfig(
         List<Listener> listeners,
@@ -34,7 +37,9 @@ public record ServerConfig(
         int ioThreads,
         Optional<Endpoint> demoEcho,
         PluginSettings plugins,
-        Optional<DnsSettings> dns) {
+        Optional<DnsSettings> dns,
+        List<DnsListenerSettings> dnsListeners,
+        Optional<AdminSettings> admin) {
 
     public ServerConfig {
         listeners = List.copyOf(listeners);
@@ -45,6 +50,8 @@ public record ServerConfig(
         Objects.requireNonNull(demoEcho, "demoEcho");
         Objects.requireNonNull(plugins, "plugins");
         Objects.requireNonNull(dns, "dns");
+        dnsListeners = List.copyOf(dnsListeners);
+        Objects.requireNonNull(admin, "admin");
     }
 
     /**

@@ -5,10 +5,13 @@ import dev.torii.Http2Limits;
 import dev.torii.Limits;
 import dev.torii.Listener;
 import dev.torii.dns.DnsCache;
+import dev.torii.dns.DnsRateLimit;
 import dev.torii.route.Route;
 import dev.torii.route.RouteMatch;
 import dev.torii.route.RoutingTable;
+import dev.torii.server.config.AdminSettings;
 import dev.torii.server.config.ConfigException;
+import dev.torii.server.config.DnsListenerSettings;
 import dev.torii.server.config.DnsSettings;
 import dev.torii.server.config.PluginSettings;
 import dev.torii.server.config.ServerConfig;
@@ -17,6 +20,7 @@ import dev.torii.tls.ServerTls;
 import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.LoadBalancing;
 import dev.torii.upstream.Upstream;
+import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -51,15 +55,29 @@ import org.snakeyaml.engine.v2.nodes.ScalarNode;
  * <p>Not thread-safe; one instance reads one file.
  */
 public final class ConfigReader {
-    private static final List<String> TOP_KEYS =
-            List.of("listeners", "routes", "upstreams", "limits", "forwarding", "ioThreads", "demo", "plugins", "dns");
-    private static final List<String> TOP_LATER = List.of("maintenance", "admin");
+    private static final List<String> TOP_KEYS = List.of(
+            "listeners", "routes", "upstreams", "limits", "forwarding", "ioThreads", "demo", "plugins", "dns", "admin");
+    private static final List<String> TOP_LATER = List.of("maintenance");
+    private static final List<String> ADMIN_KEYS = List.of("address");
     private static final List<String> DNS_KEYS =
             List.of("upstreams", "forceTcp", "minTtl", "maxTtl", "staleFor", "queryTimeout");
-    private static final List<String> LISTENER_KEYS = List.of("name", "protocol", "address", "tls");
+    /** Keys of a listener with protocol dns only. */
+    private static final List<String> DNS_LISTENER_KEYS =
+            List.of("rateLimit", "tcpIdleTimeout", "maxTcpConnections", "maxPendingQueries");
+
+    private static final List<String> LISTENER_KEYS = List.of(
+            "name",
+            "protocol",
+            "address",
+            "tls",
+            "rateLimit",
+            "tcpIdleTimeout",
+            "maxTcpConnections",
+            "maxPendingQueries");
+    private static final List<String> RATE_LIMIT_KEYS = List.of("rate", "per", "burst", "overLimit", "maxClients");
     private static final List<String> LISTENER_LATER = List.of("upstream");
-    private static final List<String> SUPPORTED_PROTOCOLS = List.of("http", "https");
-    private static final List<String> LATER_PROTOCOLS = List.of("tcp", "dns");
+    private static final List<String> SUPPORTED_PROTOCOLS = List.of("http", "https", "dns");
+    private static final List<String> LATER_PROTOCOLS = List.of("tcp");
     private static final List<String> ROUTE_KEYS =
             List.of("name", "match", "upstream", "hostRewrite", "hostFromEndpoint", "plugins");
     private static final List<String> ROUTE_LATER = List.of("rateLimit");
@@ -92,6 +110,10 @@ public final class ConfigReader {
     private final PluginsReader plugins;
     private final TlsReader tls;
     private Http2Limits http2Limits = Http2Limits.defaults();
+    /** The listeners with protocol dns, and where each says so (for the check that a dns: section exists). */
+    private final List<DnsListenerSettings> dnsListeners = new ArrayList<>();
+
+    private final Map<Node, String> dnsProtocolNodes = new LinkedHashMap<>();
 
     private ConfigReader(String source, Path baseDirectory) {
         this.yaml = new YamlReader(source);
@@ -145,6 +167,16 @@ public final class ConfigReader {
         }
         Optional<Endpoint> demoEcho = readDemo(top.value("demo"), listeners);
         Optional<DnsSettings> dns = readDns(top.value("dns"));
+        if (top.value("dns") == null) {
+            for (var e : dnsProtocolNodes.entrySet()) {
+                yaml.error(
+                        e.getKey(),
+                        e.getValue()
+                                + ": 'dns' needs the dns section, whose cache it serves (expected: dns: { upstreams:"
+                                + " [ \"10.96.0.10:53\" ] } at the top level)");
+            }
+        }
+        Optional<AdminSettings> admin = readAdmin(top.value("admin"), listeners);
         plugins.readSection(top.value("plugins"));
 
         RoutingTable table = buildRoutingTable(top, routes, upstreams);
@@ -157,7 +189,17 @@ public final class ConfigReader {
             throw yaml.failure();
         }
         return new ServerConfig(
-                listeners, table, limits, http2Limits, forwarding, ioThreads, demoEcho, pluginSettings, dns);
+                listeners,
+                table,
+                limits,
+                http2Limits,
+                forwarding,
+                ioThreads,
+                demoEcho,
+                pluginSettings,
+                dns,
+                dnsListeners,
+                admin);
     }
 
     // ---------------------------------------------------------------------------------------------- listeners
@@ -250,7 +292,87 @@ public final class ConfigReader {
                 return null;
             }
         }
+        if ("dns".equals(protocol)) {
+            readDnsListener(f, name, address, listener, protocolNode);
+            return null;
+        }
+        for (String key : DNS_LISTENER_KEYS) {
+            if (f.value(key) != null) {
+                yaml.error(
+                        f.entries().get(key).getKeyNode(),
+                        f.path(key) + ": only for listeners with protocol dns (this one is '"
+                                + (protocol == null ? "http" : protocol) + "')");
+            }
+        }
         return listener;
+    }
+
+    private void readDnsListener(Fields f, String name, String address, Listener parsed, Node protocolNode) {
+        dnsProtocolNodes.put(protocolNode, f.path("protocol"));
+        try {
+            InetAddress.ofLiteral(parsed.host());
+        } catch (IllegalArgumentException e) {
+            yaml.error(
+                    f.value("address"),
+                    f.path("address") + ": '" + address
+                            + "' (expected: an IP address and a port for a dns listener, like 169.254.20.10:53)");
+            return;
+        }
+        int before = yaml.errorCount();
+        Optional<DnsRateLimit> rateLimit = Optional.empty();
+        Node rateNode = f.value("rateLimit");
+        if (rateNode != null) {
+            rateLimit = readDnsRateLimit(rateNode, f.path("rateLimit"));
+        }
+        Duration idle = yaml.valueOr(f, "tcpIdleTimeout", (n, p) -> yaml.duration(n, p, false), Duration.ofSeconds(10));
+        long maxTcp = yaml.valueOr(f, "maxTcpConnections", (n, p) -> yaml.integer(n, p, 1, Integer.MAX_VALUE), 1_024L);
+        long maxPending =
+                yaml.valueOr(f, "maxPendingQueries", (n, p) -> yaml.integer(n, p, 1, Integer.MAX_VALUE), 10_000L);
+        if (yaml.errorCount() == before) {
+            dnsListeners.add(new DnsListenerSettings(name, address, rateLimit, idle, (int) maxTcp, (int) maxPending));
+        }
+    }
+
+    private Optional<DnsRateLimit> readDnsRateLimit(Node node, String path) {
+        Fields f = yaml.fields(node, path, RATE_LIMIT_KEYS, List.of());
+        if (f == null) {
+            return Optional.empty();
+        }
+        int before = yaml.errorCount();
+        Long rate = null;
+        Node rateNode = f.value("rate");
+        if (rateNode == null) {
+            yaml.error(node, path + ": missing key 'rate' (expected: queries per 'per' and client, e.g. rate: 200)");
+        } else {
+            rate = yaml.integer(rateNode, f.path("rate"), 1, Long.MAX_VALUE);
+        }
+        Duration per = yaml.valueOr(f, "per", (n, p) -> yaml.duration(n, p, false), Duration.ofSeconds(1));
+        Long burst = yaml.valueOr(f, "burst", (n, p) -> yaml.integer(n, p, 1, Long.MAX_VALUE), rate);
+        DnsRateLimit.OverLimit overLimit = DnsRateLimit.OverLimit.DROP;
+        Node overNode = f.value("overLimit");
+        if (overNode != null) {
+            String text = yaml.string(overNode, f.path("overLimit"));
+            if (text != null) {
+                overLimit = Arrays.stream(DnsRateLimit.OverLimit.values())
+                        .filter(o -> o.configName().equals(text))
+                        .findFirst()
+                        .orElse(null);
+                if (overLimit == null) {
+                    yaml.error(overNode, f.path("overLimit") + ": '" + text + "' (expected one of: drop, refuse)");
+                }
+            }
+        }
+        long maxClients = yaml.valueOr(f, "maxClients", (n, p) -> yaml.integer(n, p, 1, Integer.MAX_VALUE), (long)
+                DnsRateLimit.DEFAULT_MAX_CLIENTS);
+        if (yaml.errorCount() != before || rate == null) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(new DnsRateLimit(rate, per, burst, overLimit, (int) maxClients));
+        } catch (IllegalArgumentException e) {
+            yaml.builderError(f, e);
+            return Optional.empty();
+        }
     }
 
     // ---------------------------------------------------------------------------------------------- upstreams
@@ -692,6 +814,51 @@ public final class ConfigReader {
                 .maxTtl(Duration.ofMinutes(5))
                 .build()
                 .close();
+    }
+
+    private Optional<AdminSettings> readAdmin(Node node, List<Listener> listeners) {
+        if (node == null) {
+            return Optional.empty();
+        }
+        Fields f = yaml.fields(node, "admin", ADMIN_KEYS, List.of());
+        if (f == null) {
+            return Optional.empty();
+        }
+        String address = yaml.requiredString(f, "address");
+        if (address == null) {
+            return Optional.empty();
+        }
+        Listener parsed;
+        try {
+            parsed = Listener.http("admin", address);
+        } catch (IllegalArgumentException e) {
+            yaml.error(
+                    f.value("address"),
+                    f.path("address") + ": '" + address + "' (expected: host:port, e.g. 127.0.0.1:9901)");
+            return Optional.empty();
+        }
+        if (parsed.port() != 0) {
+            for (Listener l : listeners) {
+                if (l.port() == parsed.port() && l.host().equals(parsed.host())) {
+                    yaml.error(
+                            f.value("address"),
+                            f.path("address") + ": '" + address + "' (expected: an address no listener uses; listener '"
+                                    + l.name() + "' is there)");
+                    return Optional.empty();
+                }
+            }
+            for (DnsListenerSettings d : dnsListeners) {
+                Listener l = Listener.http(d.name(), d.address());
+                if (l.port() == parsed.port() && l.host().equals(parsed.host())) {
+                    yaml.error(
+                            f.value("address"),
+                            f.path("address") + ": '" + address + "' (expected: an address no listener uses; listener '"
+                                    + l.name() + "' is there)");
+                    return Optional.empty();
+                }
+            }
+        }
+        return Optional.of(new AdminSettings(parsed.host(), parsed.port()));
     }
 
     private Optional<Endpoint> readDemo(Node node, List<Listener> listeners) {

@@ -184,7 +184,7 @@ class ConfigLoaderTest {
                         "torii.yaml:5:1: configuration: unknown key 'upstream' (did you mean 'upstreams'?)",
                         "torii.yaml:7:1: configuration: unknown key 'colour' (expected one of: listeners, routes,"
                                 + " upstreams, limits, forwarding, ioThreads, demo,"
-                                + " plugins, dns)");
+                                + " plugins, dns, admin)");
     }
 
     @Test
@@ -285,14 +285,15 @@ class ConfigLoaderTest {
                           - upstream: app
                             rateLimit: { key: clientIp, rate: 100, per: 1s }
                         upstreams: { app: { endpoints: [ "127.0.0.1:1" ] } }
-                        admin: { address: "127.0.0.1:9901" }
+                        maintenance: { enabled: false }
                         """))
                 .containsExactly(
-                        "torii.yaml:2:28: listeners[0].protocol: 'tcp' is not supported yet (supported: http, https)",
+                        "torii.yaml:2:28: listeners[0].protocol: 'tcp' is not supported yet (supported: http, https,"
+                                + " dns)",
                         "torii.yaml:2:60: listeners[0].upstream: not supported yet",
-                        "torii.yaml:3:28: listeners[1].protocol: 'gopher' (expected one of: http, https)",
+                        "torii.yaml:3:28: listeners[1].protocol: 'gopher' (expected one of: http, https, dns)",
                         "torii.yaml:6:5: routes[0].rateLimit: not supported yet",
-                        "torii.yaml:8:1: admin: not supported yet");
+                        "torii.yaml:8:1: maintenance: not supported yet");
     }
 
     @Test

@@ -1,0 +1,151 @@
+package dev.torii.server.admin;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.timeout.ReadTimeoutHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.io.UncheckedIOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The admin API's HTTP/1.1 server: one thread of its own (never a proxy or DNS event loop), requests of at most 64 KiB
+ * aggregated whole and answered by {@link AdminRoutes}. Meant for loopback or a private interface: it has no
+ * authentication. Thread-safe.
+ */
+public final class AdminServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
+    private static final int MAX_REQUEST = 64 * 1024;
+
+    private final EventLoopGroup group;
+    private final Channel channel;
+
+    private AdminServer(EventLoopGroup group, Channel channel) {
+        this.group = group;
+        this.channel = channel;
+    }
+
+    /**
+     * Binds {@code host:port} and serves {@code routes}.
+     *
+     * @throws UncheckedIOException when the address cannot be bound
+     */
+    public static AdminServer start(String host, int port, AdminRoutes routes) {
+        Objects.requireNonNull(routes, "routes");
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(
+                1, new DefaultThreadFactory("torii-admin", true), NioIoHandler.newFactory());
+        try {
+            Channel ch = new ServerBootstrap()
+                    .group(group)
+                    .channel(NioServerSocketChannel.class)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel c) {
+                            c.pipeline()
+                                    .addLast(new ReadTimeoutHandler(30))
+                                    .addLast(new HttpServerCodec())
+                                    .addLast(new HttpObjectAggregator(MAX_REQUEST))
+                                    .addLast(new Handler(routes));
+                        }
+                    })
+                    .bind(host, port)
+                    .syncUninterruptibly()
+                    .channel();
+            AdminServer server = new AdminServer(group, ch);
+            log.info("admin API on {}:{} ({})", host, server.address().getPort(), routes);
+            return server;
+        } catch (Exception e) { // Netty rethrows the bind's IOException unchecked
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+            String message = "admin: cannot bind " + host + ":" + port + ": " + e.getMessage();
+            throw new UncheckedIOException(message, new BindException(message));
+        }
+    }
+
+    /** The bound address (useful with port 0). */
+    public InetSocketAddress address() {
+        return (InetSocketAddress) channel.localAddress();
+    }
+
+    /** Stops accepting, closes the connections and the thread; waits for it. */
+    @Override
+    public void close() {
+        channel.close().syncUninterruptibly();
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    private static final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
+        private final AdminRoutes routes;
+
+        Handler(AdminRoutes routes) {
+            this.routes = routes;
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+            if (!req.decoderResult().isSuccess()) {
+                send(ctx, req, AdminResponse.text(400, "bad request\n"), false);
+                return;
+            }
+            QueryStringDecoder uri = new QueryStringDecoder(req.uri());
+            Map<String, String> query = new HashMap<>();
+            uri.parameters().forEach((k, v) -> query.put(k, v.isEmpty() ? "" : v.getFirst()));
+            AdminRequest request = new AdminRequest(
+                    req.method().name(), uri.path(), query, req.content().toString(StandardCharsets.UTF_8));
+            send(ctx, req, routes.handle(request), HttpUtil.isKeepAlive(req));
+        }
+
+        private static void send(ChannelHandlerContext ctx, FullHttpRequest req, AdminResponse r, boolean keepAlive) {
+            boolean head = req.method().equals(HttpMethod.HEAD);
+            ByteBuf body = head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(r.body());
+            FullHttpResponse response =
+                    new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status()), body);
+            response.headers()
+                    .set(HttpHeaderNames.CONTENT_TYPE, r.contentType())
+                    .setInt(HttpHeaderNames.CONTENT_LENGTH, r.body().length)
+                    .set(HttpHeaderNames.CACHE_CONTROL, "no-store");
+            r.headers().forEach((k, v) -> response.headers().set(k, v));
+            if (keepAlive) {
+                response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+                ctx.writeAndFlush(response);
+            } else {
+                response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,74 @@
+package dev.torii.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.torii.server.config.ConfigLoader;
+import dev.torii.server.config.DnsListenerSettings;
+import dev.torii.server.config.ServerConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.snakeyaml.engine.v2.api.Load;
+import org.snakeyaml.engine.v2.api.LoadSettings;
+
+/**
+ * The Kubernetes manifests under {@code deploy/} parse, have the shape a node-local DNS cache needs, and carry a
+ * torii.yaml that this version of Torii accepts (so a key renamed in the code cannot silently break the DaemonSet).
+ */
+class DeployManifestTest {
+    private static final Path DEPLOY = Path.of("..", "deploy");
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void theNodeLocalDnsDaemonSetParsesAndItsConfigIsValid() throws Exception {
+        String text = Files.readString(DEPLOY.resolve("kubernetes/node-local-dns.yaml"));
+        List<Map<String, Object>> docs = new ArrayList<>();
+        for (Object doc : new Load(LoadSettings.builder().build()).loadAllFromString(text)) {
+            docs.add((Map<String, Object>) doc);
+        }
+        assertThat(docs).extracting(d -> d.get("kind")).containsExactly("ServiceAccount", "ConfigMap", "DaemonSet");
+
+        Map<String, Object> configMap = docs.get(1);
+        String toriiYaml = (String) ((Map<String, Object>) configMap.get("data")).get("torii.yaml");
+        ServerConfig config = ConfigLoader.parse("node-local-dns.yaml#torii.yaml", toriiYaml);
+        DnsListenerSettings listener = config.dnsListeners().getFirst();
+        assertThat(listener.address()).isEqualTo("169.254.20.10:53");
+        assertThat(listener.rateLimit()).isPresent();
+        assertThat(config.dns().orElseThrow().forceTcp()).isTrue();
+        int adminPort = config.admin().orElseThrow().port();
+
+        Map<String, Object> spec = (Map<String, Object>)
+                ((Map<String, Object>) ((Map<String, Object>) docs.get(2).get("spec")).get("template")).get("spec");
+        assertThat(spec.get("hostNetwork")).isEqualTo(true);
+        assertThat(spec.get("dnsPolicy")).isEqualTo("Default");
+        Map<String, Object> torii = ((List<Map<String, Object>>) spec.get("containers")).getFirst();
+        assertThat((List<Map<String, Object>>) torii.get("ports"))
+                .extracting(p -> p.get("containerPort") + "/" + p.get("protocol"))
+                .containsExactly("53/UDP", "53/TCP", adminPort + "/TCP");
+        Map<String, Object> liveness =
+                (Map<String, Object>) ((Map<String, Object>) torii.get("livenessProbe")).get("httpGet");
+        Map<String, Object> readiness =
+                (Map<String, Object>) ((Map<String, Object>) torii.get("readinessProbe")).get("httpGet");
+        assertThat(liveness).containsEntry("path", "/healthz").containsEntry("port", adminPort);
+        assertThat(readiness).containsEntry("path", "/readyz").containsEntry("port", adminPort);
+        assertThat(liveness.get("host")).isEqualTo(config.admin().get().host());
+        assertThat(((Map<String, Object>) torii.get("resources")).get("requests"))
+                .isNotNull();
+        assertThat(((List<String>) torii.get("args"))).containsExactly("run", "--config", "/etc/torii/torii.yaml");
+    }
+
+    @Test
+    void theDockerfileCopiesTheDistributionAndRunsTheLauncher() throws Exception {
+        String dockerfile = Files.readString(DEPLOY.resolve("Dockerfile"));
+        assertThat(dockerfile)
+                .contains("FROM eclipse-temurin:25-jre")
+                .contains("COPY gateway-server/target/torii /opt/torii")
+                .contains("ENTRYPOINT [\"/opt/torii/bin/torii\"]");
+        // What the image copies is what the build leaves there: the distribution directory of gateway-server's pom.
+        assertThat(Files.readString(Path.of("pom.xml")))
+                .contains("<torii.dist.directory>${project.build.directory}/torii</torii.dist.directory>");
+    }
+}
