@@ -70,6 +70,13 @@ class Http2DownstreamTest {
                                         CertificateFiles.of(siteB.cert(), siteB.key())))
                                 .reloadInterval(Duration.ZERO)
                                 .build()))
+                .listener(Listener.https(
+                        "jdk",
+                        "127.0.0.1:0",
+                        ServerTls.builder()
+                                .certificates(List.of(CertificateFiles.of(siteB.cert(), siteB.key())))
+                                .provider(ServerTls.Provider.JDK)
+                                .build()))
                 .routingTable(RoutingTable.builder()
                         .upstream(Upstream.builder("app")
                                 .endpoint(upstream.endpoint())
@@ -163,6 +170,22 @@ class Http2DownstreamTest {
         assertThat(seen.header("via")).isEqualTo("2 torii");
         assertThat(seen.header("x-forwarded-proto")).isEqualTo("https");
         assertThat(seen.headerNames()).noneMatch(n -> n.startsWith("x-http2-"));
+    }
+
+    @Test
+    void theJdkTlsProviderServesH2Too() throws Exception {
+        int port = port("jdk");
+        Curl c = curl(
+                "--http2",
+                "--cacert",
+                certs.caCert().toString(),
+                "--resolve",
+                "b.test:" + port + ":127.0.0.1",
+                "-w",
+                "|%{http_version}",
+                "https://b.test:" + port + "/jdk");
+        assertThat(c.exit()).as(c.trace()).isZero();
+        assertThat(c.out()).isEqualTo("GET /jdk host=b.test:" + port + " body=0\n|2");
     }
 
     @Test

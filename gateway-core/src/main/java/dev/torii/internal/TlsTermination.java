@@ -60,8 +60,19 @@ final class TlsTermination implements Mapping<String, SslContext> {
                 loaded.served());
     }
 
-    static SslProvider provider() {
-        return OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK;
+    /** The provider this listener uses (decided once; {@code OPENSSL} where it does not load fails the start). */
+    SslProvider provider() {
+        return switch (settings.provider()) {
+            case AUTO -> OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK;
+            case JDK -> SslProvider.JDK;
+            case OPENSSL -> {
+                if (!OpenSsl.isAvailable()) {
+                    throw new IllegalArgumentException("provider OPENSSL: netty-tcnative does not load here ("
+                            + OpenSsl.unavailabilityCause() + "; expected: AUTO or JDK)");
+                }
+                yield SslProvider.OPENSSL;
+            }
+        };
     }
 
     @Override

@@ -19,9 +19,24 @@ import java.util.Set;
  * @param protocols the TLS versions accepted: a subset of {@code TLSv1.2} and {@code TLSv1.3}
  * @param http2 whether ALPN offers {@code h2}
  * @param reloadInterval how often certificate files are checked for changes; {@link Duration#ZERO}: never
+ * @param provider which TLS implementation serves the listener
  */
 public record ServerTls(
-        List<CertificateFiles> certificates, Set<String> protocols, boolean http2, Duration reloadInterval) {
+        List<CertificateFiles> certificates,
+        Set<String> protocols,
+        boolean http2,
+        Duration reloadInterval,
+        Provider provider) {
+    /** The TLS implementation. */
+    public enum Provider {
+        /** OpenSSL (BoringSSL from netty-tcnative) where it loads on this platform, else the JDK's. */
+        AUTO,
+        /** OpenSSL; the listener fails to start where netty-tcnative does not load. */
+        OPENSSL,
+        /** The JDK's TLS (e.g. for a FIPS-configured JDK provider). */
+        JDK
+    }
+
     /** The TLS versions Torii speaks. */
     public static final Set<String> SUPPORTED_PROTOCOLS = Set.of("TLSv1.2", "TLSv1.3");
 
@@ -36,6 +51,7 @@ public record ServerTls(
                     "tls protocols: " + protocols + " (expected: one or both of TLSv1.2, TLSv1.3)");
         }
         Objects.requireNonNull(reloadInterval, "reloadInterval");
+        Objects.requireNonNull(provider, "provider");
         if (reloadInterval.isNegative()) {
             throw new IllegalArgumentException("tls reloadInterval: " + reloadInterval + " (expected: >= 0)");
         }
@@ -56,6 +72,7 @@ public record ServerTls(
         private Set<String> protocols = SUPPORTED_PROTOCOLS;
         private boolean http2 = true;
         private Duration reloadInterval = Duration.ofSeconds(10);
+        private Provider provider = Provider.AUTO;
 
         private Builder() {}
 
@@ -79,8 +96,13 @@ public record ServerTls(
             return this;
         }
 
+        public Builder provider(Provider provider) {
+            this.provider = provider;
+            return this;
+        }
+
         public ServerTls build() {
-            return new ServerTls(certificates, protocols, http2, reloadInterval);
+            return new ServerTls(certificates, protocols, http2, reloadInterval, provider);
         }
     }
 }

@@ -23,7 +23,7 @@ import org.snakeyaml.engine.v2.nodes.Node;
  * finds a wrong path or a key given as the certificate before a start does.
  */
 final class TlsReader {
-    static final List<String> TLS_KEYS = List.of("certificates", "protocols", "http2", "reloadInterval");
+    static final List<String> TLS_KEYS = List.of("certificates", "protocols", "http2", "reloadInterval", "provider");
     static final List<String> CERTIFICATE_KEYS = List.of("cert", "key", "names");
     static final List<String> HTTP2_KEYS = List.of(
             "maxConcurrentStreams",
@@ -91,6 +91,21 @@ final class TlsReader {
         }
         yaml.set(f, "http2", yaml::bool, b::http2);
         yaml.set(f, "reloadInterval", (n, p) -> yaml.duration(n, p, true), b::reloadInterval);
+        Node providerNode = f.value("provider");
+        if (providerNode != null) {
+            String p = yaml.string(providerNode, f.path("provider"));
+            if (p != null) {
+                switch (p) {
+                    case "auto" -> b.provider(ServerTls.Provider.AUTO);
+                    case "openssl" -> b.provider(ServerTls.Provider.OPENSSL);
+                    case "jdk" -> b.provider(ServerTls.Provider.JDK);
+                    default ->
+                        yaml.error(
+                                providerNode,
+                                f.path("provider") + ": '" + p + "' (expected one of: auto, openssl, jdk)");
+                }
+            }
+        }
         if (yaml.errorCount() != before) {
             return null;
         }

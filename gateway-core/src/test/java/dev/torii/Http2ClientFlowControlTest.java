@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Test;
  * (not buffer the response), and an upstream that does not read makes the gateway stop granting the client window
  * (not buffer the request body). Netty's buffer memory is sampled throughout.
  */
-class Http2FlowControlTest {
+class Http2ClientFlowControlTest {
     private static final int BIG = 48 * 1024 * 1024;
     private static final long BOUND = 16L * 1024 * 1024;
 
