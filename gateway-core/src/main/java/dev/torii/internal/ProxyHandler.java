@@ -16,6 +16,7 @@ import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
@@ -88,6 +89,9 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
     private boolean requestComplete;
     private boolean discardingRequest;
     private boolean upstreamResponseStarted;
+    /** The client sent {@code TE: trailers}: passed on to an HTTP/2 upstream (gRPC needs it), where TE may only say that. */
+    private boolean trailersAccepted;
+
     private boolean responseHeadSent;
     private boolean responseComplete;
     private boolean closeAfterResponse;
@@ -315,6 +319,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             clientIp = ex.client.getAddress().getHostAddress();
             trustedClient = Cidr.anyContains(engine.trustedProxies(), ex.client.getAddress());
         }
+        trailersAccepted = HeaderRules.acceptsTrailers(ex.request.headers());
         HeaderRules.prepareUpstreamRequest(
                 ex.request, chunkedRequest, clientIp, trustedClient, secure, engine.forwarding(), engine.via11());
         upstreamState = snapshot.upstream(ex.upstreamName);
@@ -341,7 +346,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         if (literal != null) {
             ex.upstreamAddress = literal;
             pendingAcquire = engine.pool(ctx.channel().eventLoop())
-                    .acquire(upstreamState.upstream, literal, false, new Acquired(current, endpoint));
+                    .acquire(upstreamState, endpoint, literal, false, new Acquired(current, endpoint));
             return;
         }
         engine.resolver().resolve(endpoint, ctx.channel().eventLoop()).addListener(f -> {
@@ -355,7 +360,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             InetSocketAddress address = (InetSocketAddress) f.getNow();
             ex.upstreamAddress = address;
             pendingAcquire = engine.pool(ctx.channel().eventLoop())
-                    .acquire(upstreamState.upstream, address, false, new Acquired(current, endpoint));
+                    .acquire(upstreamState, endpoint, address, false, new Acquired(current, endpoint));
         });
     }
 
@@ -427,6 +432,9 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             ex.request.headers().set(HttpHeaderNames.HOST, route.hostRewrite());
         } else if (route.hostFromEndpoint() || !ex.request.headers().contains(HttpHeaderNames.HOST)) {
             ex.request.headers().set(HttpHeaderNames.HOST, endpoint.authority());
+        }
+        if (conn.parent != null && trailersAccepted) {
+            ex.request.headers().set(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS);
         }
         lastUpstreamActivity = now();
         // With a void promise a failed write fires exceptionCaught upstream, which closes the connection.
@@ -712,7 +720,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         Endpoint endpoint = endpointIndex >= 0 ? upstreamState.endpoint(endpointIndex) : ex.endpointOverride;
         // A new connection, not another idle one: when one kept-alive connection went stale, its siblings may have too.
         pendingAcquire = engine.pool(ctx.channel().eventLoop())
-                .acquire(upstreamState.upstream, ex.upstreamAddress, true, new Acquired(ex, endpoint));
+                .acquire(upstreamState, endpoint, ex.upstreamAddress, true, new Acquired(ex, endpoint));
     }
 
     @Override
@@ -1088,6 +1096,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         expectContinue = false;
         requestComplete = false;
         upstreamResponseStarted = false;
+        trailersAccepted = false;
         responseHeadSent = false;
         responseComplete = false;
         waitingUpstreamWritable = false;
