@@ -53,7 +53,7 @@ import org.slf4j.LoggerFactory;
  * upstream's first SETTINGS arrived; until then exchanges wait for it, and when they are more than the connections
  * being opened can carry (the last {@code SETTINGS_MAX_CONCURRENT_STREAMS} seen from the endpoint, else 100), more are
  * opened at once. A connection without streams is closed after {@code idleTimeout}; one with no frames for
- * {@link #PING_AFTER_NANOS} is sent a PING and closed if the ACK does not come within {@code connectTimeout}.
+ * {@link #pingAfterNanos} (30 s) is sent a PING and closed if the ACK does not come within {@code connectTimeout}.
  *
  * <p>TLS: the handshake is part of connecting; a failure is {@link ProxyError#CONNECT_FAILED}, logged once per
  * connection with the endpoint and the reason (untrusted certificate, name mismatch, no h2 by ALPN).
@@ -82,8 +82,8 @@ final class ConnectionPool {
     static final int CONNECTION_WINDOW = 16 * 1024 * 1024;
     /** Streams a connection is assumed to take before the endpoint has said (RFC 9113 recommends at least 100). */
     private static final int ASSUMED_STREAMS = 100;
-    /** An HTTP/2 connection silent for this long is sent a PING. */
-    static final long PING_AFTER_NANOS = TimeUnit.SECONDS.toNanos(30);
+    /** An HTTP/2 connection silent for this long is sent a PING. Not final only so that a test can shorten it. */
+    static volatile long pingAfterNanos = TimeUnit.SECONDS.toNanos(30);
 
     private final EventLoop loop;
     private final Bootstrap bootstrap;
@@ -533,7 +533,7 @@ final class ConnectionPool {
                         log.debug("upstream {} did not answer a PING; closing the connection", pool.address);
                         c.channel.close();
                     }
-                } else if (now - c.lastReadNanos >= PING_AFTER_NANOS) {
+                } else if (now - c.lastReadNanos >= pingAfterNanos) {
                     c.ping(now);
                 }
             }

@@ -75,8 +75,14 @@ final class Http2UpstreamConnection extends ChannelInboundHandlerAdapter {
     }
 
     @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        // Every socket read ends here, stream frames included (they go to the child channels, not to channelRead).
         lastReadNanos = ctx.executor().ticker().nanoTime();
+        ctx.fireChannelReadComplete();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
         try {
             if (msg instanceof Http2SettingsFrame settings) {
                 Long max = settings.settings().maxConcurrentStreams();

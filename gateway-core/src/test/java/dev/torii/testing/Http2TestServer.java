@@ -55,7 +55,7 @@ public final class Http2TestServer implements AutoCloseable {
     private final AtomicInteger connections = new AtomicInteger();
     private final long pauseMillis;
 
-    private Http2TestServer(long pauseMillis) {
+    private Http2TestServer(long pauseMillis, boolean answerPings) {
         this.pauseMillis = pauseMillis;
         this.server = new ServerBootstrap()
                 .group(group)
@@ -65,7 +65,9 @@ public final class Http2TestServer implements AutoCloseable {
                     protected void initChannel(Channel ch) {
                         connections.incrementAndGet();
                         ch.pipeline()
-                                .addLast(Http2FrameCodecBuilder.forServer().build())
+                                .addLast(Http2FrameCodecBuilder.forServer()
+                                        .autoAckPingFrame(answerPings)
+                                        .build())
                                 .addLast(new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                                     @Override
                                     protected void initChannel(Http2StreamChannel stream) {
@@ -85,7 +87,12 @@ public final class Http2TestServer implements AutoCloseable {
 
     /** Starts a server whose {@code /upload} waits {@code pauseMillis} before it reads the body. */
     public static Http2TestServer start(long pauseMillis) {
-        return new Http2TestServer(pauseMillis);
+        return new Http2TestServer(pauseMillis, true);
+    }
+
+    /** Starts a server that never answers PING frames: a connection that looks alive but is not. */
+    public static Http2TestServer ignoringPings() {
+        return new Http2TestServer(0, false);
     }
 
     /** {@code 127.0.0.1:<port>}, as an upstream endpoint. */
