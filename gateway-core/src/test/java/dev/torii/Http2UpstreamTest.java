@@ -115,6 +115,9 @@ class Http2UpstreamTest {
             List<Integer> statuses = concurrently(gateway, 20, "/slow");
 
             assertThat(statuses).as(nginx.errorLog()).hasSize(20).containsOnly(200);
+            System.out.printf(
+                    "Http2UpstreamTest: 20 concurrent requests, max 2 streams per connection: %d connections%n",
+                    gateway.stats().upstreamConnectionsOpened());
             // Each /slow response takes about a second, so the 20 overlap: 2 streams per connection need 10.
             assertThat(gateway.stats().upstreamConnectionsOpened()).isBetween(10L, 20L);
             awaitLogLines(nginx, 20);
@@ -162,6 +165,29 @@ class Http2UpstreamTest {
                     .isEqualTo(2);
             awaitLogLines(nginx, 3);
             assertThat(nginx.connectionsInAccessLog()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void anEndpointThatIsDownOrSpeaksNoHttp2FailsTheWaitingExchangesWithConnectFailed() throws Exception {
+        int closedPort;
+        try (var s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            closedPort = s.getLocalPort();
+        }
+        try (var http1Only = NginxBackend.start()) {
+            for (String endpoint : List.of("127.0.0.1:" + closedPort, http1Only.endpoint())) {
+                try (var gateway = gateway(Upstream.builder("app")
+                                .endpoint(endpoint)
+                                .protocol(UpstreamProtocol.H2C)
+                                .connectTimeout(Duration.ofSeconds(3))
+                                .build());
+                        var client = client(gateway)) {
+                    RawResponse r =
+                            client.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n").readResponse();
+                    assertThat(r.status()).as(endpoint).isEqualTo(502);
+                    assertThat(r.bodyText()).as(endpoint).isEqualTo("502 CONNECT_FAILED\n");
+                }
+            }
         }
     }
 

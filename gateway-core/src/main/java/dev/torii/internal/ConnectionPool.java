@@ -313,6 +313,10 @@ final class ConnectionPool {
 
     /** Gives waiting exchanges streams on connections with room, and opens connections for those left. */
     private void serveWaiters(EndpointPool pool) {
+        serveWaiters(pool, true);
+    }
+
+    private void serveWaiters(EndpointPool pool, boolean mayConnect) {
         Waiter w;
         Http2UpstreamConnection c;
         while ((w = pool.waiters.peekFirst()) != null && (c = pool.withRoom()) != null) {
@@ -321,7 +325,7 @@ final class ConnectionPool {
             w.timeout.cancel(false);
             openStream(c, w.callback);
         }
-        if (closed) {
+        if (closed || !mayConnect) {
             return;
         }
         int perConnection = pool.lastMaxStreams > 0 ? pool.lastMaxStreams : ASSUMED_STREAMS;
@@ -466,19 +470,24 @@ final class ConnectionPool {
         EndpointPool pool = connection.pool;
         pool.open--;
         pool.http2.remove(connection);
-        if (!connection.ready && pool.connectingCapacity() == 0) {
-            // The endpoint could not be reached (or spoke no HTTP/2): the exchanges waiting for it fail, rather than
-            // have a new connection opened for them (which would fail the same way, over and over).
-            Throwable cause = connection.failure != null
-                    ? connection.failure
-                    : new IllegalStateException(
-                            "HTTP/2 connection to " + pool.address + " closed before the upstream's SETTINGS");
-            if (connection.failure == null) {
-                log.warn(
-                        "upstream '{}' endpoint {}: connection closed before HTTP/2 SETTINGS (not an HTTP/2 server?)",
-                        pool.settings.name(),
-                        pool.address);
-            }
+        if (connection.ready) {
+            serveWaiters(pool, true);
+            return;
+        }
+        // It never became usable: refused, TLS failed, no h2 by ALPN, no SETTINGS in time.
+        Throwable cause = connection.failure != null
+                ? connection.failure
+                : new IllegalStateException(
+                        "HTTP/2 connection to " + pool.address + " closed before the upstream's SETTINGS");
+        if (connection.failure == null) {
+            log.warn(
+                    "upstream '{}' endpoint {}: connection closed before HTTP/2 SETTINGS (not an HTTP/2 server?)",
+                    pool.settings.name(),
+                    pool.address);
+        }
+        if (pool.connectingCapacity() == 0 && pool.withLife() == null) {
+            // Nothing else can carry the waiting exchanges: they fail, rather than have a new connection opened for
+            // them that would fail the same way, over and over.
             Waiter w;
             while ((w = pool.waiters.pollFirst()) != null) {
                 w.queued = false;
@@ -487,7 +496,8 @@ final class ConnectionPool {
             }
             return;
         }
-        serveWaiters(pool);
+        // Other connections are alive or opening: the waiters stay for them, and this failure opens no new one.
+        serveWaiters(pool, false);
     }
 
     /** The handler of streams the upstream would push; pushes are disabled in our SETTINGS, so none should come. */
@@ -599,6 +609,17 @@ final class ConnectionPool {
             for (int i = 0; i < http2.size(); i++) {
                 Http2UpstreamConnection c = http2.get(i);
                 if (c.hasRoom()) {
+                    return c;
+                }
+            }
+            return null;
+        }
+
+        /** A usable HTTP/2 connection, full or not (its streams will end), or null. */
+        Http2UpstreamConnection withLife() {
+            for (int i = 0; i < http2.size(); i++) {
+                Http2UpstreamConnection c = http2.get(i);
+                if (c.ready && !c.draining && c.channel.isActive()) {
                     return c;
                 }
             }
