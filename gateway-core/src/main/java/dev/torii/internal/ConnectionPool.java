@@ -82,6 +82,8 @@ final class ConnectionPool {
     static final int CONNECTION_WINDOW = 16 * 1024 * 1024;
     /** Streams a connection is assumed to take before the endpoint has said (RFC 9113 recommends at least 100). */
     private static final int ASSUMED_STREAMS = 100;
+    /** HTTP/2 frames of a stream to and from {@code HttpObject}s; sharable (it keeps no state per stream). */
+    private static final Http2StreamFrameToHttpObjectCodec STREAM_CODEC = new Http2StreamFrameToHttpObjectCodec(false);
     /** An HTTP/2 connection silent for this long is sent a PING. Not final only so that a test can shorten it. */
     static volatile long pingAfterNanos = TimeUnit.SECONDS.toNanos(30);
 
@@ -341,28 +343,19 @@ final class ConnectionPool {
         parent.served++;
         UpstreamConnection stream = new UpstreamConnection(parent.pool, parent);
         stream.reused = parent.served > 1;
-        new Http2StreamChannelBootstrap(parent.channel)
-                .option(ChannelOption.AUTO_READ, false)
-                .handler(new ChannelInitializer<Http2StreamChannel>() {
-                    @Override
-                    protected void initChannel(Http2StreamChannel ch) {
-                        ch.pipeline()
-                                .addLast("codec", new Http2StreamFrameToHttpObjectCodec(false))
-                                .addLast("upstream", stream);
-                    }
-                })
-                .open()
-                .addListener(f -> {
-                    if (f.isSuccess()) {
-                        Http2StreamChannel ch = (Http2StreamChannel) f.getNow();
-                        stream.channel = ch;
-                        ch.closeFuture().addListener(x -> streamClosed(parent));
-                        callback.acquired(stream);
-                    } else {
-                        streamClosed(parent);
-                        callback.failed(ProxyError.UPSTREAM_RESET, f.cause());
-                    }
-                });
+        // On the parent's event loop (ours), the open completes before open() returns.
+        parent.streamBootstrap.open().addListener(f -> {
+            if (f.isSuccess()) {
+                Http2StreamChannel ch = (Http2StreamChannel) f.getNow();
+                ch.pipeline().addLast("codec", STREAM_CODEC).addLast("upstream", stream);
+                stream.channel = ch;
+                ch.closeFuture().addListener(x -> streamClosed(parent));
+                callback.acquired(stream);
+            } else {
+                streamClosed(parent);
+                callback.failed(ProxyError.UPSTREAM_RESET, f.cause());
+            }
+        });
     }
 
     private void streamClosed(Http2UpstreamConnection parent) {
@@ -412,6 +405,9 @@ final class ConnectionPool {
                 })
                 .connect(pool.address);
         connection.channel = f.channel();
+        // One bootstrap for all the connection's streams: a stream is read only when its exchange asks.
+        connection.streamBootstrap =
+                new Http2StreamChannelBootstrap(f.channel()).option(ChannelOption.AUTO_READ, false);
         f.channel().closeFuture().addListener(x -> onHttp2Closed(connection));
         ScheduledFuture<?> readyTimeout = loop.schedule(
                 () -> {

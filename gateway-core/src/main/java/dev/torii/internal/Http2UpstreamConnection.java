@@ -9,6 +9,7 @@ import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2PingFrame;
 import io.netty.handler.codec.http2.Http2SettingsFrame;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
 import org.slf4j.Logger;
@@ -27,6 +28,8 @@ final class Http2UpstreamConnection extends ChannelInboundHandlerAdapter {
 
     final ConnectionPool.EndpointPool pool;
     Channel channel;
+    /** Opens the streams of this connection. */
+    Http2StreamChannelBootstrap streamBootstrap;
     /** The first SETTINGS from the upstream arrived: streams may be opened. */
     boolean ready;
     /** GOAWAY received (or the pool is closing it): no new streams. */
