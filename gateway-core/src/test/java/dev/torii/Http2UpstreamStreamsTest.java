@@ -35,6 +35,9 @@ class Http2UpstreamStreamsTest {
                     .as("TE: trailers reached the upstream")
                     .isEqualTo("trailers");
             assertThat(r.header("x-seen-scheme")).isEqualTo("http");
+            assertThat(server.headersOnlyRequests())
+                    .as("a bodiless request went out as one HEADERS frame ending the stream")
+                    .isEqualTo(1);
         }
     }
 

@@ -27,7 +27,6 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
-import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
@@ -440,10 +439,6 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         lastUpstreamActivity = now();
         // With a void promise a failed write fires exceptionCaught upstream, which closes the connection.
         conn.channel.write(ex.request, conn.channel.voidPromise());
-        if (conn.parent != null) {
-            // Netty's HTTP/2 encoder left the :scheme it used in the request as an extension header.
-            ex.request.headers().remove(HttpConversionUtil.ExtensionHeaderNames.SCHEME.text());
-        }
         ensureTimer(
                 lastUpstreamActivity + upstreamState.upstream.responseTimeout().toNanos());
         conn.channel.read();

@@ -1,13 +1,20 @@
 package dev.torii.internal;
 
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
@@ -22,7 +29,7 @@ import io.netty.util.ReferenceCountUtil;
  * while an HTTP/1.1 connection is idle in the pool, a read stays pending so that a close by the upstream is noticed,
  * and any bytes that arrive are a protocol error that closes it.
  */
-final class UpstreamConnection extends ChannelInboundHandlerAdapter {
+final class UpstreamConnection extends ChannelDuplexHandler {
     final ConnectionPool.EndpointPool pool;
     /** The shared HTTP/2 connection this stream belongs to, or null for an HTTP/1.1 connection. */
     final Http2UpstreamConnection parent;
@@ -38,6 +45,10 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
 
     long idleSinceNanos;
     private UpstreamListener listener;
+    /** A bodiless request head held back to go out with its end as one HEADERS frame (HTTP/2 only). */
+    private HttpRequest heldHead;
+
+    private ChannelPromise heldPromise;
 
     UpstreamConnection(ConnectionPool.EndpointPool pool) {
         this(pool, null);
@@ -123,6 +134,73 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
         if (l != null) {
             l.onUpstreamWritabilityChanged(ctx.channel().isWritable());
         }
+    }
+
+    /**
+     * On an HTTP/2 stream, a request head without a body waits for its (empty) end, so that both go out as one HEADERS
+     * frame with END_STREAM instead of HEADERS and an empty DATA frame; a flush sends a held head alone.
+     */
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        if (parent == null) {
+            ctx.write(msg, promise);
+            return;
+        }
+        if (msg instanceof HttpRequest head
+                && !(msg instanceof HttpContent)
+                && !HttpUtil.isTransferEncodingChunked(head)
+                && HttpUtil.getContentLength(head, 0L) == 0) {
+            flushHeld(ctx);
+            heldHead = head;
+            heldPromise = promise;
+            return;
+        }
+        HttpRequest head = heldHead;
+        if (head != null
+                && msg instanceof LastHttpContent last
+                && !last.content().isReadable()
+                && last.trailingHeaders().isEmpty()) {
+            heldHead = null;
+            ChannelPromise headPromise = heldPromise;
+            heldPromise = null;
+            last.release();
+            var whole = new DefaultFullHttpRequest(
+                    head.protocolVersion(),
+                    head.method(),
+                    head.uri(),
+                    Unpooled.EMPTY_BUFFER,
+                    head.headers(),
+                    LastHttpContent.EMPTY_LAST_CONTENT.trailingHeaders());
+            writeHead(ctx, whole, head, headPromise);
+            if (!promise.isVoid()) {
+                promise.setSuccess();
+            }
+            return;
+        }
+        flushHeld(ctx);
+        ctx.write(msg, promise);
+    }
+
+    @Override
+    public void flush(ChannelHandlerContext ctx) {
+        flushHeld(ctx);
+        ctx.flush();
+    }
+
+    private void flushHeld(ChannelHandlerContext ctx) {
+        HttpRequest head = heldHead;
+        if (head != null) {
+            heldHead = null;
+            ChannelPromise p = heldPromise;
+            heldPromise = null;
+            writeHead(ctx, head, head, p);
+        }
+    }
+
+    private static void writeHead(ChannelHandlerContext ctx, HttpRequest msg, HttpRequest head, ChannelPromise p) {
+        ctx.write(msg, p);
+        // Netty's HTTP/2 encoder leaves the :scheme it used in the headers as an extension header; not ours to keep.
+        head.headers().remove(HttpConversionUtil.ExtensionHeaderNames.SCHEME.text());
     }
 
     @Override

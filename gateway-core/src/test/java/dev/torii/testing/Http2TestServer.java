@@ -16,6 +16,7 @@ import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpObject;
@@ -53,6 +54,7 @@ public final class Http2TestServer implements AutoCloseable {
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final Channel server;
     private final AtomicInteger connections = new AtomicInteger();
+    private final AtomicInteger headersOnly = new AtomicInteger();
     private final long pauseMillis;
 
     private Http2TestServer(long pauseMillis, boolean answerPings) {
@@ -100,6 +102,11 @@ public final class Http2TestServer implements AutoCloseable {
         return "127.0.0.1:" + ((InetSocketAddress) server.localAddress()).getPort();
     }
 
+    /** Requests whose HEADERS frame ended the stream (no DATA frame at all), so far. */
+    public int headersOnlyRequests() {
+        return headersOnly.get();
+    }
+
     /** Connections accepted so far. */
     public int connections() {
         return connections.get();
@@ -120,6 +127,9 @@ public final class Http2TestServer implements AutoCloseable {
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, HttpObject msg) {
             if (msg instanceof HttpRequest req) {
+                if (msg instanceof FullHttpRequest) {
+                    headersOnly.incrementAndGet();
+                }
                 path = req.uri();
                 if (path.equals("/trailers")) {
                     var head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
