@@ -330,6 +330,11 @@ final class ConnectionPool {
         if (closed || !mayConnect) {
             return;
         }
+        if (pool.lastMaxStreams == 0) {
+            // The endpoint takes no streams for now (SETTINGS_MAX_CONCURRENT_STREAMS 0): more connections would not
+            // help; the waiters get streams when it raises the limit, or time out.
+            return;
+        }
         int perConnection = pool.lastMaxStreams > 0 ? pool.lastMaxStreams : ASSUMED_STREAMS;
         int uncovered = pool.waiters.size() - pool.connectingCapacity();
         while (uncovered > 0 && pool.open < pool.settings.maxConnectionsPerEndpoint()) {
@@ -592,8 +597,8 @@ final class ConnectionPool {
         Upstream settings;
         /** Connections open or opening (HTTP/1.1 or HTTP/2). */
         int open;
-        /** The last SETTINGS_MAX_CONCURRENT_STREAMS this endpoint sent, or 0. */
-        int lastMaxStreams;
+        /** The last SETTINGS_MAX_CONCURRENT_STREAMS this endpoint sent, or -1 before it said any. */
+        int lastMaxStreams = -1;
 
         EndpointPool(InetSocketAddress address, String tlsName) {
             this.address = address;
