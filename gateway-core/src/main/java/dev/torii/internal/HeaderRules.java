@@ -47,6 +47,9 @@ final class HeaderRules {
 
     /** Whether a request's {@code TE} field lists {@code trailers} (RFC 9110 section 10.1.4). */
     static boolean acceptsTrailers(HttpHeaders h) {
+        if (!h.contains(HttpHeaderNames.TE)) {
+            return false;
+        }
         List<String> te = h.getAll(HttpHeaderNames.TE);
         for (int i = 0; i < te.size(); i++) {
             for (String part : te.get(i).split(",")) {
