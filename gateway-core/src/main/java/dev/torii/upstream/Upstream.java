@@ -11,6 +11,8 @@ import java.util.Objects;
  *
  * <p>Connection pools are kept per event loop and per endpoint address: {@code maxConnectionsPerEndpoint} and
  * {@code maxIdlePerEndpoint} apply to each event loop separately, the way nginx's {@code keepalive} applies per worker.
+ * With an HTTP/2 {@link #protocol()} the connections are shared by the loop's exchanges, one stream each, and
+ * {@code maxIdlePerEndpoint} does not apply: a connection without streams closes after {@code idleTimeout}.
  *
  * @param name the name routes refer to
  * @param endpoints one or more endpoints
