@@ -1,16 +1,30 @@
 package dev.torii.internal;
 
 import dev.torii.ProxyError;
+import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.Upstream;
+import dev.torii.upstream.UpstreamProtocol;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
@@ -19,18 +33,34 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
+import javax.net.ssl.SSLException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The upstream connections of one event loop, by upstream and endpoint address. Nothing here is shared with other
- * loops, so nothing is locked: an exchange always borrows from its own loop's pool, and the connection it gets runs
- * on the same thread as the client connection.
+ * The upstream connections of one event loop, by upstream, protocol, endpoint address and TLS name. Nothing here is
+ * shared with other loops, so nothing is locked: an exchange always borrows from its own loop's pool, and the
+ * connection it gets runs on the same thread as the client connection.
  *
- * <p>Per endpoint: up to {@code maxConnectionsPerEndpoint} connections; idle ones kept LIFO (the warmest first) up
- * to {@code maxIdlePerEndpoint} and closed after {@code idleTimeout}; when all are busy, up to
+ * <p>HTTP/1.1 (plain or TLS), per endpoint: up to {@code maxConnectionsPerEndpoint} connections; idle ones kept LIFO
+ * (the warmest first) up to {@code maxIdlePerEndpoint} and closed after {@code idleTimeout}; when all are busy, up to
  * {@code maxPendingAcquires} requests wait (at most {@code connectTimeout}) for one to come back, and more get
  * {@link ProxyError#POOL_EXHAUSTED}.
+ *
+ * <p>HTTP/2 (h2c or TLS h2), per endpoint: up to {@code maxConnectionsPerEndpoint} shared connections; an exchange
+ * gets a new stream on the oldest connection with room ({@code SETTINGS_MAX_CONCURRENT_STREAMS} not reached, no GOAWAY
+ * received), so load packs onto few connections and the others idle out. A new connection takes streams once the
+ * upstream's first SETTINGS arrived; until then exchanges wait for it, and when they are more than the connections
+ * being opened can carry (the last {@code SETTINGS_MAX_CONCURRENT_STREAMS} seen from the endpoint, else 100), more are
+ * opened at once. A connection without streams is closed after {@code idleTimeout}; one with no frames for
+ * {@link #pingAfterNanos} (30 s) is sent a PING and closed if the ACK does not come within {@code connectTimeout}.
+ *
+ * <p>TLS: the handshake is part of connecting; a failure is {@link ProxyError#CONNECT_FAILED}, logged once per
+ * connection with the endpoint and the reason (untrusted certificate, name mismatch, no h2 by ALPN).
  */
 final class ConnectionPool {
+    private static final Logger log = LoggerFactory.getLogger(ConnectionPool.class);
+
     /** Reports the outcome of {@link #acquire}. Called on the pool's event loop. */
     interface AcquireCallback {
         void acquired(UpstreamConnection connection);
@@ -43,9 +73,19 @@ final class ConnectionPool {
         void cancel();
     }
 
-    private record Key(String upstream, InetSocketAddress address) {}
+    private record Key(String upstream, UpstreamProtocol protocol, InetSocketAddress address, String tlsName) {}
 
     private static final long SWEEP_MILLIS = 1000;
+    /** A stream's receive window: what one exchange may have in flight from the upstream before its client reads. */
+    static final int STREAM_WINDOW = 128 * 1024;
+    /** The connection's receive window (see {@link Http2UpstreamConnection#channelActive}). */
+    static final int CONNECTION_WINDOW = 16 * 1024 * 1024;
+    /** Streams a connection is assumed to take before the endpoint has said (RFC 9113 recommends at least 100). */
+    private static final int ASSUMED_STREAMS = 100;
+    /** HTTP/2 frames of a stream to and from {@code HttpObject}s; sharable (it keeps no state per stream). */
+    private static final Http2StreamFrameToHttpObjectCodec STREAM_CODEC = new Http2StreamFrameToHttpObjectCodec(false);
+    /** An HTTP/2 connection silent for this long is sent a PING. Not final only so that a test can shorten it. */
+    static volatile long pingAfterNanos = TimeUnit.SECONDS.toNanos(30);
 
     private final EventLoop loop;
     private final Bootstrap bootstrap;
@@ -66,18 +106,34 @@ final class ConnectionPool {
     }
 
     /**
-     * Borrows a connection to {@code address} for {@code upstream}: an idle one unless {@code fresh}, else a new one
-     * when the limit allows, else a place in the wait queue. Returns a handle while the caller waits, or null.
+     * Borrows a connection (HTTP/1.1) or a new stream (HTTP/2) to {@code address} for {@code upstream}: for HTTP/1.1
+     * an idle connection unless {@code fresh}, else a new one when the limit allows, else a place in the wait queue;
+     * for HTTP/2 a stream on a connection with room, else a place in the wait queue while connections open
+     * ({@code fresh} does not apply: a connection that failed is never used again). Returns a handle while the
+     * caller waits, or null.
      */
-    Pending acquire(Upstream upstream, InetSocketAddress address, boolean fresh, AcquireCallback callback) {
+    Pending acquire(
+            UpstreamState state,
+            Endpoint endpoint,
+            InetSocketAddress address,
+            boolean fresh,
+            AcquireCallback callback) {
         if (closed) {
             callback.failed(ProxyError.CONNECT_FAILED, new IllegalStateException("gateway is shutting down"));
             return null;
         }
-        EndpointPool pool = pools.computeIfAbsent(new Key(upstream.name(), address), k -> new EndpointPool(address));
+        Upstream upstream = state.upstream;
+        String tlsName = upstream.protocol().tls() ? ClientTls.peerName(upstream, endpoint) : null;
+        EndpointPool pool = pools.computeIfAbsent(
+                new Key(upstream.name(), upstream.protocol(), address, tlsName),
+                k -> new EndpointPool(address, tlsName));
+        pool.state = state;
         pool.settings = upstream;
         if (sweeper == null) {
             sweeper = loop.scheduleAtFixedRate(this::sweep, SWEEP_MILLIS, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
+        }
+        if (upstream.protocol().http2()) {
+            return acquireStream(pool, callback);
         }
         UpstreamConnection c;
         while (!fresh && (c = pool.idle.pollFirst()) != null) {
@@ -97,24 +153,33 @@ final class ConnectionPool {
                             + pool.waiters.size() + " requests wait already"));
             return null;
         }
+        return enqueue(pool, callback);
+    }
+
+    private Waiter enqueue(EndpointPool pool, AcquireCallback callback) {
         Waiter w = new Waiter(pool, callback);
         pool.waiters.addLast(w);
-        w.timeout = loop.schedule(w::expire, upstream.connectTimeout().toNanos(), TimeUnit.NANOSECONDS);
+        w.timeout = loop.schedule(w::expire, pool.settings.connectTimeout().toNanos(), TimeUnit.NANOSECONDS);
         return w;
     }
+
+    // ------------------------------------------------------------------ HTTP/1.1
 
     private void connect(EndpointPool pool, AcquireCallback callback) {
         pool.open++;
         opened.increment();
         UpstreamConnection connection = new UpstreamConnection(pool);
         Upstream settings = pool.settings;
+        SslContext ssl = pool.state.sslContext;
         ChannelFuture f = bootstrap
                 .clone()
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int)
-                        Math.min(Integer.MAX_VALUE, settings.connectTimeout().toMillis()))
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis(settings))
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        if (ssl != null) {
+                            ch.pipeline().addLast("tls", sslHandler(ch, ssl, pool));
+                        }
                         ch.pipeline()
                                 .addLast(
                                         "codec",
@@ -133,23 +198,64 @@ final class ConnectionPool {
         connection.channel = f.channel();
         f.channel().closeFuture().addListener(x -> onClosed(connection));
         f.addListener(done -> {
-            if (done.isSuccess()) {
-                callback.acquired(connection);
-            } else {
-                Throwable cause = done.cause();
-                callback.failed(
-                        cause instanceof ConnectTimeoutException
-                                ? ProxyError.UPSTREAM_TIMEOUT
-                                : ProxyError.CONNECT_FAILED,
-                        cause);
+            if (!done.isSuccess()) {
+                failConnect(callback, done.cause());
+                return;
             }
+            SslHandler tls = f.channel().pipeline().get(SslHandler.class);
+            if (tls == null) {
+                callback.acquired(connection);
+                return;
+            }
+            tls.handshakeFuture().addListener(h -> {
+                if (h.isSuccess()) {
+                    callback.acquired(connection);
+                } else {
+                    logTlsFailure(pool, h.cause());
+                    f.channel().close();
+                    callback.failed(ProxyError.CONNECT_FAILED, h.cause());
+                }
+            });
         });
     }
 
-    /** Gives a connection back: kept for reuse when {@code reusable}, closed otherwise. */
+    private static void failConnect(AcquireCallback callback, Throwable cause) {
+        callback.failed(
+                cause instanceof ConnectTimeoutException ? ProxyError.UPSTREAM_TIMEOUT : ProxyError.CONNECT_FAILED,
+                cause);
+    }
+
+    private static int connectTimeoutMillis(Upstream settings) {
+        return (int) Math.min(Integer.MAX_VALUE, settings.connectTimeout().toMillis());
+    }
+
+    private static SslHandler sslHandler(Channel ch, SslContext ssl, EndpointPool pool) {
+        SslHandler h = ssl.newHandler(ch.alloc(), pool.tlsName, pool.address.getPort());
+        h.setHandshakeTimeoutMillis(connectTimeoutMillis(pool.settings));
+        return h;
+    }
+
+    private static void logTlsFailure(EndpointPool pool, Throwable cause) {
+        log.warn(
+                "TLS to upstream '{}' endpoint {} (name {}) failed: {}",
+                pool.settings.name(),
+                pool.address,
+                pool.tlsName,
+                ClientTls.reason(cause));
+    }
+
+    /** Gives a connection back: kept for reuse when {@code reusable}, closed otherwise. A stream is always closed. */
     void release(UpstreamConnection connection, boolean reusable) {
         connection.detach();
         EndpointPool pool = connection.pool;
+        if (connection.parent != null) {
+            // A finished stream closes without a frame; an unfinished one is reset (CANCEL). The close listener counts
+            // it.
+            if (connection.channel != null) {
+                connection.channel.close();
+            }
+            return;
+        }
         if (!reusable || closed || !connection.channel.isActive()) {
             connection.channel.close();
             return;
@@ -182,6 +288,237 @@ final class ConnectionPool {
         }
     }
 
+    // ------------------------------------------------------------------ HTTP/2
+
+    private Pending acquireStream(EndpointPool pool, AcquireCallback callback) {
+        if (pool.waiters.isEmpty()) {
+            Http2UpstreamConnection c = pool.withRoom();
+            if (c != null) {
+                openStream(c, callback);
+                return null;
+            }
+        }
+        boolean capacityComing = pool.open < pool.settings.maxConnectionsPerEndpoint()
+                || pool.connectingCapacity() > pool.waiters.size();
+        if (!capacityComing && pool.waiters.size() >= pool.settings.maxPendingAcquires()) {
+            callback.failed(
+                    ProxyError.POOL_EXHAUSTED,
+                    new IllegalStateException("all " + pool.open + " HTTP/2 connections to " + pool.address
+                            + " carry their maximum of streams and " + pool.waiters.size()
+                            + " requests wait already"));
+            return null;
+        }
+        Waiter w = enqueue(pool, callback);
+        serveWaiters(pool);
+        return w.queued ? w : null;
+    }
+
+    /** Gives waiting exchanges streams on connections with room, and opens connections for those left. */
+    private void serveWaiters(EndpointPool pool) {
+        serveWaiters(pool, true);
+    }
+
+    private void serveWaiters(EndpointPool pool, boolean mayConnect) {
+        Waiter w;
+        Http2UpstreamConnection c;
+        while ((w = pool.waiters.peekFirst()) != null && (c = pool.withRoom()) != null) {
+            pool.waiters.pollFirst();
+            w.queued = false;
+            w.timeout.cancel(false);
+            openStream(c, w.callback);
+        }
+        if (closed || !mayConnect) {
+            return;
+        }
+        if (pool.lastMaxStreams == 0) {
+            // The endpoint takes no streams for now (SETTINGS_MAX_CONCURRENT_STREAMS 0): more connections would not
+            // help; the waiters get streams when it raises the limit, or time out.
+            return;
+        }
+        int perConnection = pool.lastMaxStreams > 0 ? pool.lastMaxStreams : ASSUMED_STREAMS;
+        int uncovered = pool.waiters.size() - pool.connectingCapacity();
+        while (uncovered > 0 && pool.open < pool.settings.maxConnectionsPerEndpoint()) {
+            connectHttp2(pool);
+            uncovered -= perConnection;
+        }
+    }
+
+    private void openStream(Http2UpstreamConnection parent, AcquireCallback callback) {
+        parent.streams++;
+        parent.served++;
+        UpstreamConnection stream = new UpstreamConnection(parent.pool, parent);
+        stream.reused = parent.served > 1;
+        // On the parent's event loop (ours), the open completes before open() returns.
+        parent.streamBootstrap.open().addListener(f -> {
+            if (f.isSuccess()) {
+                Http2StreamChannel ch = (Http2StreamChannel) f.getNow();
+                ch.pipeline().addLast("codec", STREAM_CODEC).addLast("upstream", stream);
+                stream.channel = ch;
+                ch.closeFuture().addListener(x -> streamClosed(parent));
+                callback.acquired(stream);
+            } else {
+                streamClosed(parent);
+                callback.failed(ProxyError.UPSTREAM_RESET, f.cause());
+            }
+        });
+    }
+
+    private void streamClosed(Http2UpstreamConnection parent) {
+        parent.streams--;
+        if (parent.streams == 0) {
+            parent.idleSinceNanos = loop.ticker().nanoTime();
+            if (parent.draining || closed) {
+                parent.channel.close();
+                return;
+            }
+        }
+        serveWaiters(parent.pool);
+    }
+
+    private void connectHttp2(EndpointPool pool) {
+        pool.open++;
+        opened.increment();
+        Http2UpstreamConnection connection = new Http2UpstreamConnection(this, pool, CONNECTION_WINDOW);
+        pool.http2.add(connection);
+        Upstream settings = pool.settings;
+        SslContext ssl = pool.state.sslContext;
+        ChannelFuture f = bootstrap
+                .clone()
+                // Frames are read as they come: each stream's window bounds what can arrive for an exchange that
+                // does not read, and its child channel is read on demand.
+                .option(ChannelOption.AUTO_READ, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis(settings))
+                .handler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        if (ssl != null) {
+                            ch.pipeline().addLast("tls", sslHandler(ch, ssl, pool));
+                        }
+                        ch.pipeline()
+                                .addLast(
+                                        "h2",
+                                        Http2FrameCodecBuilder.forClient()
+                                                .initialSettings(Http2Settings.defaultSettings()
+                                                        .pushEnabled(false)
+                                                        .initialWindowSize(STREAM_WINDOW)
+                                                        .maxHeaderListSize(64 * 1024))
+                                                .validateHeaders(true)
+                                                .build())
+                                .addLast("multiplex", new Http2MultiplexHandler(RejectPushes.INSTANCE))
+                                .addLast("upstream", connection);
+                    }
+                })
+                .connect(pool.address);
+        connection.channel = f.channel();
+        // One bootstrap for all the connection's streams: a stream is read only when its exchange asks.
+        connection.streamBootstrap =
+                new Http2StreamChannelBootstrap(f.channel()).option(ChannelOption.AUTO_READ, false);
+        f.channel().closeFuture().addListener(x -> onHttp2Closed(connection));
+        ScheduledFuture<?> readyTimeout = loop.schedule(
+                () -> {
+                    if (!connection.ready && connection.channel.isOpen()) {
+                        if (connection.failure == null) {
+                            connection.failure = new ConnectTimeoutException("no HTTP/2 SETTINGS from " + pool.address
+                                    + " within " + settings.connectTimeout().toMillis() + " ms");
+                        }
+                        connection.channel.close();
+                    }
+                },
+                settings.connectTimeout().toNanos(),
+                TimeUnit.NANOSECONDS);
+        connection.channel.closeFuture().addListener(x -> readyTimeout.cancel(false));
+        f.addListener(done -> {
+            if (!done.isSuccess()) {
+                connection.failure = done.cause();
+                return;
+            }
+            SslHandler tls = f.channel().pipeline().get(SslHandler.class);
+            if (tls == null) {
+                return;
+            }
+            tls.handshakeFuture().addListener(h -> {
+                if (!h.isSuccess()) {
+                    connection.failure = h.cause();
+                    logTlsFailure(pool, h.cause());
+                    f.channel().close();
+                } else if (!ApplicationProtocolNames.HTTP_2.equals(tls.applicationProtocol())) {
+                    connection.failure = new SSLException("upstream '" + settings.name() + "' endpoint "
+                            + pool.address + " did not select h2 by ALPN (selected: " + tls.applicationProtocol()
+                            + ")");
+                    logTlsFailure(pool, connection.failure);
+                    f.channel().close();
+                }
+            });
+        });
+    }
+
+    /** The first SETTINGS arrived (or a later one changed the limits): waiting exchanges may get streams. */
+    void http2Usable(Http2UpstreamConnection connection) {
+        serveWaiters(connection.pool);
+    }
+
+    /** GOAWAY received: no new streams; the connection closes when its last stream ends. */
+    void http2Draining(Http2UpstreamConnection connection) {
+        connection.draining = true;
+        if (connection.streams == 0) {
+            connection.channel.close();
+        } else {
+            serveWaiters(connection.pool);
+        }
+    }
+
+    private void onHttp2Closed(Http2UpstreamConnection connection) {
+        EndpointPool pool = connection.pool;
+        pool.open--;
+        pool.http2.remove(connection);
+        if (connection.ready) {
+            serveWaiters(pool, true);
+            return;
+        }
+        // It never became usable: refused, TLS failed, no h2 by ALPN, no SETTINGS in time.
+        Throwable cause = connection.failure != null
+                ? connection.failure
+                : new IllegalStateException(
+                        "HTTP/2 connection to " + pool.address + " closed before the upstream's SETTINGS");
+        if (connection.failure == null) {
+            log.warn(
+                    "upstream '{}' endpoint {}: connection closed before HTTP/2 SETTINGS (not an HTTP/2 server?)",
+                    pool.settings.name(),
+                    pool.address);
+        }
+        if (pool.connectingCapacity() == 0 && pool.withLife() == null) {
+            // Nothing else can carry the waiting exchanges: they fail, rather than have a new connection opened for
+            // them that would fail the same way, over and over.
+            Waiter w;
+            while ((w = pool.waiters.pollFirst()) != null) {
+                w.queued = false;
+                w.timeout.cancel(false);
+                failConnect(w.callback, cause);
+            }
+            return;
+        }
+        // Other connections are alive or opening: the waiters stay for them, and this failure opens no new one.
+        serveWaiters(pool, false);
+    }
+
+    /** The handler of streams the upstream would push; pushes are disabled in our SETTINGS, so none should come. */
+    private static final class RejectPushes extends ChannelInboundHandlerAdapter {
+        static final RejectPushes INSTANCE = new RejectPushes();
+
+        @Override
+        public boolean isSharable() {
+            return true;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ReferenceCountUtil.release(msg);
+            ctx.close();
+        }
+    }
+
+    // ------------------------------------------------------------------ upkeep
+
     private void sweep() {
         long now = loop.ticker().nanoTime();
         for (EndpointPool pool : pools.values()) {
@@ -190,6 +527,26 @@ final class ConnectionPool {
             while ((oldest = pool.idle.peekLast()) != null && now - oldest.idleSinceNanos >= timeout) {
                 pool.idle.pollLast();
                 oldest.channel.close();
+            }
+            if (pool.http2.isEmpty()) {
+                continue;
+            }
+            long pingTimeout = pool.settings.connectTimeout().toNanos();
+            for (Http2UpstreamConnection c : new ArrayList<>(pool.http2)) {
+                if (!c.ready) {
+                    continue;
+                }
+                if (c.streams == 0 && now - c.idleSinceNanos >= timeout) {
+                    c.draining = true;
+                    c.channel.close(); // Http2FrameCodec sends GOAWAY first
+                } else if (c.pingSentNanos != 0) {
+                    if (now - c.pingSentNanos >= pingTimeout) {
+                        log.debug("upstream {} did not answer a PING; closing the connection", pool.address);
+                        c.channel.close();
+                    }
+                } else if (now - c.lastReadNanos >= pingAfterNanos) {
+                    c.ping(now);
+                }
             }
         }
     }
@@ -210,8 +567,15 @@ final class ConnectionPool {
                 c.channel.close();
             }
             pool.idle.clear();
+            for (Http2UpstreamConnection c : new ArrayList<>(pool.http2)) {
+                c.draining = true;
+                if (c.streams == 0) {
+                    c.channel.close();
+                }
+            }
             Waiter w;
             while ((w = pool.waiters.pollFirst()) != null) {
+                w.queued = false;
                 w.timeout.cancel(false);
                 w.callback.failed(ProxyError.CONNECT_FAILED, new IllegalStateException("gateway is shutting down"));
             }
@@ -221,13 +585,59 @@ final class ConnectionPool {
     /** Connections of one upstream to one address. */
     static final class EndpointPool {
         final InetSocketAddress address;
+        /** The name sent as SNI and verified, or null for plain TCP. */
+        final String tlsName;
+
         final ArrayDeque<UpstreamConnection> idle = new ArrayDeque<>();
         final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
-        Upstream settings;
-        int open;
+        /** HTTP/2 connections, oldest first. */
+        final ArrayList<Http2UpstreamConnection> http2 = new ArrayList<>();
 
-        EndpointPool(InetSocketAddress address) {
+        UpstreamState state;
+        Upstream settings;
+        /** Connections open or opening (HTTP/1.1 or HTTP/2). */
+        int open;
+        /** The last SETTINGS_MAX_CONCURRENT_STREAMS this endpoint sent, or -1 before it said any. */
+        int lastMaxStreams = -1;
+
+        EndpointPool(InetSocketAddress address, String tlsName) {
             this.address = address;
+            this.tlsName = tlsName;
+        }
+
+        /** The oldest HTTP/2 connection that can take a stream now, or null. */
+        Http2UpstreamConnection withRoom() {
+            for (int i = 0; i < http2.size(); i++) {
+                Http2UpstreamConnection c = http2.get(i);
+                if (c.hasRoom()) {
+                    return c;
+                }
+            }
+            return null;
+        }
+
+        /** A usable HTTP/2 connection, full or not (its streams will end), or null. */
+        Http2UpstreamConnection withLife() {
+            for (int i = 0; i < http2.size(); i++) {
+                Http2UpstreamConnection c = http2.get(i);
+                if (c.ready && !c.draining && c.channel.isActive()) {
+                    return c;
+                }
+            }
+            return null;
+        }
+
+        /** Streams the HTTP/2 connections still opening are expected to carry. */
+        int connectingCapacity() {
+            int perConnection = lastMaxStreams > 0 ? lastMaxStreams : ASSUMED_STREAMS;
+            int n = 0;
+            for (int i = 0; i < http2.size(); i++) {
+                Http2UpstreamConnection c = http2.get(i);
+                if (!c.ready && c.channel.isOpen()) {
+                    n += perConnection;
+                }
+            }
+            return n;
         }
     }
 
@@ -235,6 +645,7 @@ final class ConnectionPool {
         final EndpointPool pool;
         final AcquireCallback callback;
         ScheduledFuture<?> timeout;
+        boolean queued = true;
 
         Waiter(EndpointPool pool, AcquireCallback callback) {
             this.pool = pool;
@@ -243,8 +654,10 @@ final class ConnectionPool {
 
         void expire() {
             if (pool.waiters.remove(this)) {
+                queued = false;
+                boolean connecting = pool.connectingCapacity() > 0;
                 callback.failed(
-                        ProxyError.POOL_EXHAUSTED,
+                        connecting ? ProxyError.UPSTREAM_TIMEOUT : ProxyError.POOL_EXHAUSTED,
                         new IllegalStateException("no connection to " + pool.address + " came free within "
                                 + pool.settings.connectTimeout().toMillis() + " ms"));
             }
@@ -253,6 +666,7 @@ final class ConnectionPool {
         @Override
         public void cancel() {
             if (pool.waiters.remove(this)) {
+                queued = false;
                 timeout.cancel(false);
             }
         }

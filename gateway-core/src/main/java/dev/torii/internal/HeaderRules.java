@@ -45,6 +45,24 @@ final class HeaderRules {
         h.remove(HttpHeaderNames.TRANSFER_ENCODING);
     }
 
+    /** Whether a request's {@code TE} field lists {@code trailers} (RFC 9110 section 10.1.4). */
+    static boolean acceptsTrailers(HttpHeaders h) {
+        if (!h.contains(HttpHeaderNames.TE)) {
+            return false;
+        }
+        List<String> te = h.getAll(HttpHeaderNames.TE);
+        for (int i = 0; i < te.size(); i++) {
+            for (String part : te.get(i).split(",")) {
+                int semi = part.indexOf(';');
+                String coding = (semi < 0 ? part : part.substring(0, semi)).strip();
+                if (coding.equalsIgnoreCase("trailers")) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     private static void removeNamedByConnection(HttpHeaders h) {
         List<String> connection = h.getAll(HttpHeaderNames.CONNECTION);
         for (int i = 0; i < connection.size(); i++) {

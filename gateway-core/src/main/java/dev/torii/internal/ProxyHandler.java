@@ -17,6 +17,7 @@ import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
@@ -95,6 +96,9 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
     private boolean requestComplete;
     private boolean discardingRequest;
     private boolean upstreamResponseStarted;
+    /** The client sent {@code TE: trailers}: passed on to an HTTP/2 upstream (gRPC needs it), where TE may only say that. */
+    private boolean trailersAccepted;
+
     private boolean responseHeadSent;
     private boolean responseComplete;
     private boolean closeAfterResponse;
@@ -366,6 +370,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             clientIp = ex.client.getAddress().getHostAddress();
             trustedClient = Cidr.anyContains(engine.trustedProxies(), ex.client.getAddress());
         }
+        trailersAccepted = HeaderRules.acceptsTrailers(ex.request.headers());
         HeaderRules.prepareUpstreamRequest(
                 ex.request,
                 chunkedRequest,
@@ -398,7 +403,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         if (literal != null) {
             ex.upstreamAddress = literal;
             pendingAcquire = engine.pool(ctx.channel().eventLoop())
-                    .acquire(upstreamState.upstream, literal, false, new Acquired(current, endpoint));
+                    .acquire(upstreamState, endpoint, literal, false, new Acquired(current, endpoint));
             return;
         }
         engine.resolver().resolve(endpoint, ctx.channel().eventLoop()).addListener(f -> {
@@ -412,7 +417,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             InetSocketAddress address = (InetSocketAddress) f.getNow();
             ex.upstreamAddress = address;
             pendingAcquire = engine.pool(ctx.channel().eventLoop())
-                    .acquire(upstreamState.upstream, address, false, new Acquired(current, endpoint));
+                    .acquire(upstreamState, endpoint, address, false, new Acquired(current, endpoint));
         });
     }
 
@@ -484,6 +489,9 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             ex.request.headers().set(HttpHeaderNames.HOST, route.hostRewrite());
         } else if (route.hostFromEndpoint() || !ex.request.headers().contains(HttpHeaderNames.HOST)) {
             ex.request.headers().set(HttpHeaderNames.HOST, endpoint.authority());
+        }
+        if (conn.parent != null && trailersAccepted) {
+            ex.request.headers().set(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS);
         }
         lastUpstreamActivity = now();
         // With a void promise a failed write fires exceptionCaught upstream, which closes the connection.
@@ -778,7 +786,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         Endpoint endpoint = endpointIndex >= 0 ? upstreamState.endpoint(endpointIndex) : ex.endpointOverride;
         // A new connection, not another idle one: when one kept-alive connection went stale, its siblings may have too.
         pendingAcquire = engine.pool(ctx.channel().eventLoop())
-                .acquire(upstreamState.upstream, ex.upstreamAddress, true, new Acquired(ex, endpoint));
+                .acquire(upstreamState, endpoint, ex.upstreamAddress, true, new Acquired(ex, endpoint));
     }
 
     @Override
@@ -1168,6 +1176,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         expectContinue = false;
         requestComplete = false;
         upstreamResponseStarted = false;
+        trailersAccepted = false;
         responseHeadSent = false;
         responseComplete = false;
         waitingUpstreamWritable = false;

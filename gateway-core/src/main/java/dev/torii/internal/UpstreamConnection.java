@@ -1,28 +1,62 @@
 package dev.torii.internal;
 
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.ReferenceCountUtil;
 
 /**
- * One keep-alive HTTP/1.1 connection to an endpoint, owned by the {@link ConnectionPool} of its event loop. While an
- * exchange uses it, everything the connection reads goes to that exchange's {@link UpstreamListener}; while it is
- * idle in the pool, a read stays pending so that a close by the upstream is noticed, and any bytes that arrive are
- * a protocol error that closes it.
+ * What an exchange talks to upstream: one keep-alive HTTP/1.1 connection to an endpoint, or one stream of a shared
+ * HTTP/2 connection ({@link #parent} is then set and {@link #channel} is the stream's child channel, which speaks
+ * {@code HttpObject}s through Netty's {@code Http2StreamFrameToHttpObjectCodec}). Owned by the {@link ConnectionPool}
+ * of its event loop. While an exchange uses it, everything it reads goes to that exchange's {@link UpstreamListener};
+ * while an HTTP/1.1 connection is idle in the pool, a read stays pending so that a close by the upstream is noticed,
+ * and any bytes that arrive are a protocol error that closes it.
  */
-final class UpstreamConnection extends ChannelInboundHandlerAdapter {
+final class UpstreamConnection extends ChannelDuplexHandler {
     final ConnectionPool.EndpointPool pool;
+    /** The shared HTTP/2 connection this stream belongs to, or null for an HTTP/1.1 connection. */
+    final Http2UpstreamConnection parent;
+
     Channel channel;
-    /** Whether the connection already served an exchange (a reused connection may have been closed by the peer). */
+    /**
+     * Whether a failure before any response may be a stale connection rather than the request's fault, so that an
+     * idempotent request without a body may be retried once on a fresh connection: an HTTP/1.1 connection that served
+     * an exchange before (the peer may have closed it meanwhile), or an HTTP/2 stream on a connection that did, or
+     * that the upstream refused unprocessed (GOAWAY with a lower last-stream-id, or RST_STREAM REFUSED_STREAM).
+     */
     boolean reused;
 
     long idleSinceNanos;
     private UpstreamListener listener;
+    /** A bodiless request head held back to go out with its end as one HEADERS frame (HTTP/2 only). */
+    private HttpRequest heldHead;
+
+    private ChannelPromise heldPromise;
 
     UpstreamConnection(ConnectionPool.EndpointPool pool) {
+        this(pool, null);
+    }
+
+    UpstreamConnection(ConnectionPool.EndpointPool pool, Http2UpstreamConnection parent) {
         this.pool = pool;
+        this.parent = parent;
     }
 
     void attach(UpstreamListener listener) {
@@ -41,6 +75,21 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         UpstreamListener l = listener;
         if (l != null && msg instanceof HttpObject http) {
+            if (parent != null && msg instanceof HttpResponse response) {
+                // Netty's HTTP/2 to HTTP/1 translation adds the stream id as a header; it is ours, not the upstream's.
+                response.headers().remove(HttpConversionUtil.ExtensionHeaderNames.STREAM_ID.text());
+                if (msg instanceof FullHttpResponse full && full.status().code() >= 200) {
+                    // A response whose HEADERS ended the stream (204, 304, HEAD, an empty body) is decoded as one full
+                    // message; the exchange relays a head and then content, as from an HTTP/1.1 upstream.
+                    l.onUpstreamMessage(new DefaultHttpResponse(full.protocolVersion(), full.status(), full.headers()));
+                    if (listener == l) {
+                        l.onUpstreamMessage(new DefaultLastHttpContent(full.content(), full.trailingHeaders()));
+                    } else {
+                        full.release();
+                    }
+                    return;
+                }
+            }
             l.onUpstreamMessage(http);
         } else {
             ReferenceCountUtil.release(msg);
@@ -66,11 +115,92 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     }
 
     @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof Http2GoAwayFrame goAway) {
+            // Sent to streams above the GOAWAY's last-stream-id: the upstream did not process them.
+            reused = true;
+            goAway.release();
+            return;
+        }
+        if (evt instanceof Http2ResetFrame reset && reset.errorCode() == Http2Error.REFUSED_STREAM.code()) {
+            reused = true;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         UpstreamListener l = listener;
         if (l != null) {
             l.onUpstreamWritabilityChanged(ctx.channel().isWritable());
         }
+    }
+
+    /**
+     * On an HTTP/2 stream, a request head without a body waits for its (empty) end, so that both go out as one HEADERS
+     * frame with END_STREAM instead of HEADERS and an empty DATA frame; a flush sends a held head alone.
+     */
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        if (parent == null) {
+            ctx.write(msg, promise);
+            return;
+        }
+        if (msg instanceof HttpRequest head
+                && !(msg instanceof HttpContent)
+                && !HttpUtil.isTransferEncodingChunked(head)
+                && HttpUtil.getContentLength(head, 0L) == 0) {
+            flushHeld(ctx);
+            heldHead = head;
+            heldPromise = promise;
+            return;
+        }
+        HttpRequest head = heldHead;
+        if (head != null
+                && msg instanceof LastHttpContent last
+                && !last.content().isReadable()
+                && last.trailingHeaders().isEmpty()) {
+            heldHead = null;
+            ChannelPromise headPromise = heldPromise;
+            heldPromise = null;
+            last.release();
+            var whole = new DefaultFullHttpRequest(
+                    head.protocolVersion(),
+                    head.method(),
+                    head.uri(),
+                    Unpooled.EMPTY_BUFFER,
+                    head.headers(),
+                    LastHttpContent.EMPTY_LAST_CONTENT.trailingHeaders());
+            writeHead(ctx, whole, head, headPromise);
+            if (!promise.isVoid()) {
+                promise.setSuccess();
+            }
+            return;
+        }
+        flushHeld(ctx);
+        ctx.write(msg, promise);
+    }
+
+    @Override
+    public void flush(ChannelHandlerContext ctx) {
+        flushHeld(ctx);
+        ctx.flush();
+    }
+
+    private void flushHeld(ChannelHandlerContext ctx) {
+        HttpRequest head = heldHead;
+        if (head != null) {
+            heldHead = null;
+            ChannelPromise p = heldPromise;
+            heldPromise = null;
+            writeHead(ctx, head, head, p);
+        }
+    }
+
+    private static void writeHead(ChannelHandlerContext ctx, HttpRequest msg, HttpRequest head, ChannelPromise p) {
+        ctx.write(msg, p);
+        // Netty's HTTP/2 encoder leaves the :scheme it used in the headers as an extension header; not ours to keep.
+        head.headers().remove(HttpConversionUtil.ExtensionHeaderNames.SCHEME.text());
     }
 
     @Override

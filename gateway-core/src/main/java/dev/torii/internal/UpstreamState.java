@@ -3,6 +3,7 @@ package dev.torii.internal;
 import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.LoadBalancing;
 import dev.torii.upstream.Upstream;
+import io.netty.handler.ssl.SslContext;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -10,11 +11,14 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 
 /**
  * The runtime side of an {@link Upstream}: the load balancer's position and the requests in flight per endpoint,
- * shared by every event loop. A routing-table swap keeps the state of an upstream whose definition did not change.
- * Thread-safe.
+ * shared by every event loop, and the client TLS context of a TLS upstream, built once. A routing-table swap keeps
+ * the state of an upstream whose definition did not change. Thread-safe.
  */
 final class UpstreamState {
     final Upstream upstream;
+    /** The TLS context for connections to this upstream, or null when it is plain TCP. */
+    final SslContext sslContext;
+
     private final Endpoint[] endpoints;
     private final AtomicInteger next = new AtomicInteger();
     private final AtomicIntegerArray inFlight;
@@ -22,6 +26,7 @@ final class UpstreamState {
 
     UpstreamState(Upstream upstream) {
         this.upstream = upstream;
+        this.sslContext = ClientTls.contextFor(upstream);
         this.endpoints = upstream.endpoints().toArray(Endpoint[]::new);
         this.inFlight = new AtomicIntegerArray(endpoints.length);
         this.literals = new InetSocketAddress[endpoints.length];

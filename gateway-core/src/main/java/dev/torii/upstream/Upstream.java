@@ -11,6 +11,8 @@ import java.util.Objects;
  *
  * <p>Connection pools are kept per event loop and per endpoint address: {@code maxConnectionsPerEndpoint} and
  * {@code maxIdlePerEndpoint} apply to each event loop separately, the way nginx's {@code keepalive} applies per worker.
+ * With an HTTP/2 {@link #protocol()} the connections are shared by the loop's exchanges, one stream each, and
+ * {@code maxIdlePerEndpoint} does not apply: a connection without streams closes after {@code idleTimeout}.
  *
  * @param name the name routes refer to
  * @param endpoints one or more endpoints
@@ -22,6 +24,9 @@ import java.util.Objects;
  * @param idleTimeout how long an idle keep-alive connection is kept
  * @param maxPendingAcquires requests that may wait for a busy pool per endpoint and event loop; more get
  *     {@code POOL_EXHAUSTED}
+ * @param protocol how endpoints are spoken to; for HTTP/2 protocols {@code maxConnectionsPerEndpoint} counts the
+ *     shared connections (each carrying up to the upstream's {@code SETTINGS_MAX_CONCURRENT_STREAMS} exchanges)
+ * @param tls certificate verification of TLS protocols; {@link UpstreamTls#DEFAULT} for plain ones
  */
 public record Upstream(
         String name,
@@ -32,7 +37,9 @@ public record Upstream(
         int maxConnectionsPerEndpoint,
         int maxIdlePerEndpoint,
         Duration idleTimeout,
-        int maxPendingAcquires) {
+        int maxPendingAcquires,
+        UpstreamProtocol protocol,
+        UpstreamTls tls) {
 
     public Upstream {
         Objects.requireNonNull(name, "name");
@@ -56,6 +63,12 @@ public record Upstream(
             throw new IllegalArgumentException(
                     "upstream '" + name + "' maxPendingAcquires: " + maxPendingAcquires + " (expected: >= 0)");
         }
+        Objects.requireNonNull(protocol, "protocol");
+        Objects.requireNonNull(tls, "tls");
+        if (!protocol.tls() && !tls.equals(UpstreamTls.DEFAULT)) {
+            throw new IllegalArgumentException("upstream '" + name + "' tls: set with protocol " + protocol.configName()
+                    + " (expected: protocol https or h2 to use TLS settings)");
+        }
     }
 
     private static void requirePositive(String upstream, String what, Duration d) {
@@ -64,7 +77,10 @@ public record Upstream(
         }
     }
 
-    /** A builder with the defaults: round-robin, connect 5 s, response 60 s, 1024 connections, 256 idle for 60 s. */
+    /**
+     * A builder with the defaults: HTTP/1.1, round-robin, connect 5 s, response 60 s, 1024 connections, 256 idle for
+     * 60 s.
+     */
     public static Builder builder(String name) {
         return new Builder(name);
     }
@@ -80,6 +96,8 @@ public record Upstream(
         private int maxIdlePerEndpoint = 256;
         private Duration idleTimeout = Duration.ofSeconds(60);
         private int maxPendingAcquires = 1024;
+        private UpstreamProtocol protocol = UpstreamProtocol.HTTP_1_1;
+        private UpstreamTls tls = UpstreamTls.DEFAULT;
 
         private Builder(String name) {
             this.name = Objects.requireNonNull(name, "name");
@@ -131,6 +149,18 @@ public record Upstream(
             return this;
         }
 
+        /** How endpoints are spoken to (default {@link UpstreamProtocol#HTTP_1_1}). */
+        public Builder protocol(UpstreamProtocol protocol) {
+            this.protocol = Objects.requireNonNull(protocol, "protocol");
+            return this;
+        }
+
+        /** Certificate verification for a TLS protocol (default {@link UpstreamTls#DEFAULT}). */
+        public Builder tls(UpstreamTls tls) {
+            this.tls = Objects.requireNonNull(tls, "tls");
+            return this;
+        }
+
         public Upstream build() {
             return new Upstream(
                     name,
@@ -141,7 +171,9 @@ public record Upstream(
                     maxConnectionsPerEndpoint,
                     Math.min(maxIdlePerEndpoint, maxConnectionsPerEndpoint),
                     idleTimeout,
-                    maxPendingAcquires);
+                    maxPendingAcquires,
+                    protocol,
+                    tls);
         }
     }
 }

@@ -28,7 +28,15 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code /chunked} answers a chunked body of {@link #CHUNKED_BODY_LENGTH} bytes ({@code "b"} runs and newlines)
  *       with the trailer {@code X-Trailer: t-value}
  *   <li>{@code /echo-body} reads the request body and answers its length as {@code body=<n>}
+ *   <li>{@code /echo-protocol} answers {@code proto=… scheme=… host=… cookie=… te=…}: how the request arrived
+ *   <li>{@code /slow} serves the 16 KiB file at 8 KiB/s (about a second), to keep exchanges in flight together
+ *   <li>{@code /big} serves a static file of {@link Options#bigFileBytes} bytes when that option is set
  * </ul>
+ *
+ * <p>{@link #start(Options)} varies the server: HTTP/2 with prior knowledge ({@code listen … http2}, h2c) or over TLS
+ * ({@code listen … ssl http2} with a {@link TestCertificates} leaf), {@code http2_max_concurrent_streams},
+ * {@code keepalive_requests} (after which nginx closes an HTTP/1.1 connection or sends GOAWAY on an HTTP/2 one), and
+ * an access log of {@code $connection $server_protocol $request_uri} lines ({@link #accessLog()}).
  *
  * <p>nginx is looked up on the {@code PATH} and then at {@code /usr/sbin/nginx}; if it is missing, construction fails
  * with a message saying to install it. Tests never skip for want of it. Thread-safe after construction.
@@ -36,6 +44,47 @@ import java.util.concurrent.TimeUnit;
 public final class NginxBackend implements AutoCloseable {
     public static final int SIXTEEN_K = 16 * 1024;
     public static final int CHUNKED_BODY_LENGTH = 3000;
+
+    /**
+     * How to run nginx. Immutable; start from {@link #defaults()}.
+     *
+     * @param http2 serve HTTP/2 (h2c prior knowledge without {@code tls}, h2 by ALPN with it)
+     * @param tls the certificate to serve TLS with, or null for plain TCP
+     * @param maxConcurrentStreams {@code http2_max_concurrent_streams}, or 0 for nginx's default (128)
+     * @param keepaliveRequests {@code keepalive_requests}: requests per connection before nginx closes it (HTTP/1.1) or
+     *     sends GOAWAY (HTTP/2)
+     * @param bigFileBytes the size of {@code /big}, or 0 for none
+     */
+    public record Options(
+            boolean http2,
+            TestCertificates.Issued tls,
+            int maxConcurrentStreams,
+            int keepaliveRequests,
+            long bigFileBytes) {
+        public static Options defaults() {
+            return new Options(false, null, 0, 10000, 0);
+        }
+
+        public Options withHttp2() {
+            return new Options(true, tls, maxConcurrentStreams, keepaliveRequests, bigFileBytes);
+        }
+
+        public Options withTls(TestCertificates.Issued cert) {
+            return new Options(http2, cert, maxConcurrentStreams, keepaliveRequests, bigFileBytes);
+        }
+
+        public Options withMaxConcurrentStreams(int n) {
+            return new Options(http2, tls, n, keepaliveRequests, bigFileBytes);
+        }
+
+        public Options withKeepaliveRequests(int n) {
+            return new Options(http2, tls, maxConcurrentStreams, n, bigFileBytes);
+        }
+
+        public Options withBigFile(long bytes) {
+            return new Options(http2, tls, maxConcurrentStreams, keepaliveRequests, bytes);
+        }
+    }
 
     private final Path dir;
     private final Process process;
@@ -47,8 +96,13 @@ public final class NginxBackend implements AutoCloseable {
         this.port = port;
     }
 
-    /** Starts nginx and returns once its port accepts connections. */
+    /** Starts nginx with the default options and returns once its port accepts connections. */
     public static NginxBackend start() {
+        return start(Options.defaults());
+    }
+
+    /** Starts nginx with {@code options} and returns once its port accepts connections. */
+    public static NginxBackend start(Options options) {
         String nginx = ExternalProcesses.find("nginx", "nginx-light", "End-to-end tests");
         Path dir;
         try {
@@ -62,6 +116,15 @@ public final class NginxBackend implements AutoCloseable {
             Files.writeString(
                     www.resolve("text.txt"),
                     "aaaaaaaa\n".repeat(CHUNKED_BODY_LENGTH / 9 + 1).substring(0, CHUNKED_BODY_LENGTH));
+            if (options.bigFileBytes() > 0) {
+                writeBigFile(www.resolve("big"), options.bigFileBytes());
+            }
+            if (options.tls() != null) {
+                // Copies nginx's worker (nobody) can read.
+                Files.copy(options.tls().cert(), dir.resolve("cert.pem"));
+                Files.copy(options.tls().key(), dir.resolve("key.pem"));
+                Files.setPosixFilePermissions(dir.resolve("key.pem"), PosixFilePermissions.fromString("rw-r--r--"));
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("preparing nginx's directory", e);
         }
@@ -70,7 +133,7 @@ public final class NginxBackend implements AutoCloseable {
             int port = freePort();
             try {
                 Path conf = dir.resolve("nginx.conf");
-                Files.writeString(conf, config(dir, port));
+                Files.writeString(conf, config(dir, port, options));
                 Process p = new ProcessBuilder(nginx, "-p", dir.toString(), "-c", conf.toString(), "-e", errorLog(dir))
                         .redirectErrorStream(true)
                         .redirectOutput(dir.resolve("stdout.log").toFile())
@@ -102,6 +165,21 @@ public final class NginxBackend implements AutoCloseable {
         return "127.0.0.1:" + port;
     }
 
+    /** The access log so far: one {@code "<connection> <protocol> <uri>"} line per request. */
+    public List<String> accessLog() {
+        try {
+            Path log = dir.resolve("access.log");
+            return Files.exists(log) ? Files.readAllLines(log, StandardCharsets.UTF_8) : List.of();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** How many distinct connections the access log's requests came on. */
+    public long connectionsInAccessLog() {
+        return accessLog().stream().map(l -> l.split(" ")[0]).distinct().count();
+    }
+
     /** nginx's error log so far, for failure messages. */
     public String errorLog() {
         return readLog(dir);
@@ -116,8 +194,27 @@ public final class NginxBackend implements AutoCloseable {
         ExternalProcesses.deleteQuietly(dir);
     }
 
-    private static String config(Path dir, int port) {
+    private static void writeBigFile(Path file, long bytes) throws IOException {
+        byte[] block = new byte[1 << 16];
+        for (int i = 0; i < block.length; i++) {
+            block[i] = (byte) ('a' + i % 26);
+        }
+        try (var out = Files.newOutputStream(file)) {
+            for (long left = bytes; left > 0; left -= block.length) {
+                out.write(block, 0, (int) Math.min(block.length, left));
+            }
+        }
+    }
+
+    private static String config(Path dir, int port, Options o) {
         String d = dir.toString();
+        String listen = "127.0.0.1:" + port + (o.tls() != null ? " ssl" : "") + (o.http2() ? " http2" : "");
+        String extra = (o.tls() != null
+                        ? "ssl_certificate " + d + "/cert.pem;\n        ssl_certificate_key " + d + "/key.pem;\n"
+                        : "")
+                + (o.maxConcurrentStreams() > 0
+                        ? "        http2_max_concurrent_streams " + o.maxConcurrentStreams() + ";\n"
+                        : "");
         return """
                 daemon off;
                 master_process on;
@@ -126,16 +223,18 @@ public final class NginxBackend implements AutoCloseable {
                 error_log %2$s notice;
                 events { worker_connections 1024; }
                 http {
-                    access_log off;
+                    log_format conn '$connection $server_protocol $request_uri';
+                    access_log %1$s/access.log conn;
                     client_body_temp_path %1$s/client_body;
                     proxy_temp_path %1$s/proxy;
                     fastcgi_temp_path %1$s/fastcgi;
                     uwsgi_temp_path %1$s/uwsgi;
                     scgi_temp_path %1$s/scgi;
                     default_type application/octet-stream;
-                    keepalive_requests 10000;
+                    keepalive_requests %5$d;
                     server {
-                        listen 127.0.0.1:%3$d;
+                        listen %3$s;
+                        %4$s
                         root %1$s/www;
                         location = / { default_type text/plain; return 200 "ok\\n"; }
                         location = /16k { default_type text/plain; }
@@ -154,6 +253,16 @@ public final class NginxBackend implements AutoCloseable {
                             sub_filter 'a' 'b';
                             add_trailer X-Trailer "t-value";
                         }
+                        location = /echo-protocol {
+                            default_type text/plain;
+                            return 200 "proto=$server_protocol scheme=$scheme host=$host cookie=$http_cookie te=$http_te\\n";
+                        }
+                        location = /big { default_type application/octet-stream; }
+                        location = /slow {
+                            default_type text/plain;
+                            alias %1$s/www/16k;
+                            limit_rate 8k;
+                        }
                         location = /echo-body {
                             default_type text/plain;
                             client_body_buffer_size 1m;
@@ -162,7 +271,7 @@ public final class NginxBackend implements AutoCloseable {
                         }
                     }
                 }
-                """.formatted(d, errorLog(dir), port);
+                """.formatted(d, errorLog(dir), listen, extra, o.keepaliveRequests());
     }
 
     private static String errorLog(Path dir) {

@@ -20,8 +20,14 @@ import dev.torii.tls.ServerTls;
 import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.LoadBalancing;
 import dev.torii.upstream.Upstream;
+import dev.torii.upstream.UpstreamProtocol;
+import dev.torii.upstream.UpstreamTls;
+import java.io.IOException;
 import java.net.InetAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -90,7 +96,10 @@ public final class ConfigReader {
             "maxConnectionsPerEndpoint",
             "maxIdlePerEndpoint",
             "idleTimeout",
-            "maxPendingAcquires");
+            "maxPendingAcquires",
+            "protocol",
+            "tls");
+    private static final List<String> UPSTREAM_TLS_KEYS = List.of("ca", "serverName", "verify");
     private static final List<String> LIMITS_KEYS = List.of(
             "maxRequestLineLength",
             "maxHeaderSize",
@@ -114,9 +123,11 @@ public final class ConfigReader {
     private final List<DnsListenerSettings> dnsListeners = new ArrayList<>();
 
     private final Map<Node, String> dnsProtocolNodes = new LinkedHashMap<>();
+    private final Path baseDirectory;
 
     private ConfigReader(String source, Path baseDirectory) {
         this.yaml = new YamlReader(source);
+        this.baseDirectory = baseDirectory;
         this.plugins = new PluginsReader(yaml, baseDirectory);
         this.tls = new TlsReader(yaml, baseDirectory);
     }
@@ -460,6 +471,32 @@ public final class ConfigReader {
                 "maxPendingAcquires",
                 (n, p) -> yaml.integer(n, p, 0, Integer.MAX_VALUE),
                 v -> b.maxPendingAcquires(v.intValue()));
+        Node protocolNode = f.value("protocol");
+        UpstreamProtocol protocol = UpstreamProtocol.HTTP_1_1;
+        if (protocolNode != null) {
+            String text = yaml.string(protocolNode, f.path("protocol"));
+            if (text != null) {
+                try {
+                    protocol = UpstreamProtocol.ofConfigName(text);
+                    b.protocol(protocol);
+                } catch (IllegalArgumentException e) {
+                    yaml.error(protocolNode, YamlReader.relabel(f.path("protocol"), e.getMessage()));
+                    protocol = null;
+                }
+            }
+        }
+        Node tlsNode = f.value("tls");
+        if (tlsNode != null && protocol != null && !protocol.tls()) {
+            yaml.error(
+                    tlsNode,
+                    f.path("tls") + ": set with protocol " + protocol.configName()
+                            + " (expected: protocol https or h2 to use TLS settings)");
+        } else if (tlsNode != null) {
+            UpstreamTls tls = readUpstreamTls(tlsNode, f.path("tls"));
+            if (tls != null) {
+                b.tls(tls);
+            }
+        }
         if (yaml.errorCount() != before) {
             return null;
         }
@@ -468,6 +505,67 @@ public final class ConfigReader {
         } catch (IllegalArgumentException e) {
             yaml.builderError(f, e);
             return null;
+        }
+    }
+
+    /** {@code tls: { ca: certs/ca.pem, serverName: api.internal, verify: true }}; {@code ca} relative to the file. */
+    private UpstreamTls readUpstreamTls(Node node, String path) {
+        Fields f = yaml.fields(node, path, UPSTREAM_TLS_KEYS, List.of());
+        if (f == null) {
+            return null;
+        }
+        int before = yaml.errorCount();
+        UpstreamTls.Builder b = UpstreamTls.builder();
+        Node caNode = f.value("ca");
+        if (caNode != null) {
+            String ca = yaml.nonBlank(caNode, f.path("ca"), "a PEM file of CA certificates");
+            if (ca != null) {
+                Path file = Path.of(ca);
+                Path resolved =
+                        (baseDirectory == null || file.isAbsolute() ? file : baseDirectory.resolve(file)).normalize();
+                String problem = caFileProblem(resolved);
+                if (problem != null) {
+                    yaml.error(caNode, f.path("ca") + ": " + ca + " (" + problem + ")");
+                } else {
+                    b.caFile(resolved);
+                }
+            }
+        }
+        Node nameNode = f.value("serverName");
+        if (nameNode != null) {
+            String name = yaml.nonBlank(nameNode, f.path("serverName"), "a host name");
+            if (name != null && yaml.probe(nameNode, f.path("serverName"), () -> new UpstreamTls(null, name, true))) {
+                b.serverName(name);
+            }
+        }
+        Node verifyNode = f.value("verify");
+        if (verifyNode != null) {
+            Boolean verify = yaml.bool(verifyNode, f.path("verify"));
+            if (Boolean.FALSE.equals(verify)) {
+                b.insecureSkipVerify();
+            }
+        }
+        if (yaml.errorCount() != before) {
+            return null;
+        }
+        try {
+            return b.build();
+        } catch (IllegalArgumentException e) {
+            yaml.builderError(f, e);
+            return null;
+        }
+    }
+
+    /** Why {@code file} is not a usable PEM file of CA certificates, or null when it is. */
+    private static String caFileProblem(Path file) {
+        if (!Files.isReadable(file)) {
+            return "expected: a readable PEM file of CA certificates; " + file + " cannot be read";
+        }
+        try (var in = Files.newInputStream(file)) {
+            var certificates = CertificateFactory.getInstance("X.509").generateCertificates(in);
+            return certificates.isEmpty() ? "expected: PEM certificates; " + file + " holds none" : null;
+        } catch (IOException | CertificateException e) {
+            return "expected: PEM certificates; " + file + " cannot be parsed: " + e.getMessage();
         }
     }
 
