@@ -2,6 +2,7 @@ package dev.torii.internal;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.MessageToMessageCodec;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
@@ -73,6 +74,13 @@ final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame, HttpOb
     private long receivedLength;
     private String scheme;
     private String protocol;
+    /**
+     * A response head not written yet: if the response's end follows in the same flush with no content and no
+     * trailers, the head goes out as one HEADERS frame ending the stream (a gRPC "trailers-only" response must).
+     */
+    private Http2Headers pendingHead;
+
+    private ChannelPromise pendingHeadPromise;
 
     /** @param onMalformed told of each malformed request (counted by the engine) */
     H2StreamCodec(Runnable onMalformed) {
@@ -411,6 +419,58 @@ final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame, HttpOb
     }
 
     // ------------------------------------------------------------------ outbound: a response to frames
+
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) throws Exception {
+        if (pendingHead != null) {
+            if (msg instanceof LastHttpContent last
+                    && (headRequest || !last.content().isReadable())
+                    && last.trailingHeaders().isEmpty()) {
+                // The response ends with nothing after its head: one HEADERS frame with END_STREAM.
+                last.release();
+                writePendingHead(ctx, true);
+                promise.setSuccess();
+                return;
+            }
+            writePendingHead(ctx, false);
+        }
+        if (msg instanceof HttpResponse response
+                && !(msg instanceof FullHttpResponse)
+                && !(msg instanceof HttpContent)
+                && response.status().code() >= 200) {
+            pendingHead = HttpConversionUtil.toHttp2Headers(response, false);
+            pendingHeadPromise = promise;
+            return;
+        }
+        super.write(ctx, msg, promise);
+    }
+
+    @Override
+    public void flush(ChannelHandlerContext ctx) {
+        if (pendingHead != null) {
+            // The head is flushed on its own (a streamed response whose content comes later).
+            writePendingHead(ctx, false);
+        }
+        ctx.flush();
+    }
+
+    private void writePendingHead(ChannelHandlerContext ctx, boolean endStream) {
+        Http2Headers head = pendingHead;
+        ChannelPromise p = pendingHeadPromise;
+        pendingHead = null;
+        pendingHeadPromise = null;
+        ctx.write(new DefaultHttp2HeadersFrame(head, endStream), p);
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) throws Exception {
+        if (pendingHeadPromise != null) {
+            pendingHeadPromise.tryFailure(new java.nio.channels.ClosedChannelException());
+            pendingHead = null;
+            pendingHeadPromise = null;
+        }
+        super.handlerRemoved(ctx);
+    }
 
     @Override
     protected void encode(ChannelHandlerContext ctx, HttpObject msg, List<Object> out) {
