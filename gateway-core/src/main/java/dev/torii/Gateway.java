@@ -3,6 +3,7 @@ package dev.torii;
 import dev.torii.dns.DnsCache;
 import dev.torii.internal.Engine;
 import dev.torii.route.RoutingTable;
+import dev.torii.tcp.TcpListener;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -41,6 +42,7 @@ public final class Gateway implements AutoCloseable {
                 b.errorResponder,
                 b.ioThreads,
                 b.dnsCache);
+        engine.tcpListeners(b.tcpListeners);
     }
 
     /** A builder with no listeners, an empty routing table and default limits. */
@@ -96,6 +98,7 @@ public final class Gateway implements AutoCloseable {
     /** Builds a {@link Gateway}; {@link #build()} validates the whole combination. Not thread-safe. */
     public static final class Builder {
         private final List<Listener> listeners = new ArrayList<>();
+        private final List<TcpListener> tcpListeners = new ArrayList<>();
         private RoutingTable routingTable = RoutingTable.empty();
         private final List<Hook> hooks = new ArrayList<>();
         private Limits limits = Limits.defaults();
@@ -109,6 +112,15 @@ public final class Gateway implements AutoCloseable {
         /** Adds a listener; names must be unique. */
         public Builder listener(Listener listener) {
             listeners.add(Objects.requireNonNull(listener, "listener"));
+            return this;
+        }
+
+        /**
+         * Adds a TCP listener (raw bytes to an upstream of the routing table; see {@link TcpListener}); names must be
+         * unique among all listeners.
+         */
+        public Builder listener(TcpListener listener) {
+            tcpListeners.add(Objects.requireNonNull(listener, "listener"));
             return this;
         }
 
@@ -156,7 +168,7 @@ public final class Gateway implements AutoCloseable {
         }
 
         public Gateway build() {
-            if (listeners.isEmpty()) {
+            if (listeners.isEmpty() && tcpListeners.isEmpty()) {
                 throw new IllegalArgumentException("listeners: [] (expected: at least one)");
             }
             var names = new HashSet<String>();
@@ -164,6 +176,17 @@ public final class Gateway implements AutoCloseable {
                 if (!names.add(l.name())) {
                     throw new IllegalArgumentException(
                             "listener '" + l.name() + "': defined twice (expected: unique names)");
+                }
+            }
+            for (TcpListener l : tcpListeners) {
+                if (!names.add(l.name())) {
+                    throw new IllegalArgumentException(
+                            "listener '" + l.name() + "': defined twice (expected: unique names)");
+                }
+                if (routingTable.upstream(l.upstream()) == null) {
+                    throw new IllegalArgumentException("listener '" + l.name() + "' upstream: '" + l.upstream()
+                            + "' (expected one of the routing table's upstreams: "
+                            + String.join(", ", routingTable.upstreams().keySet()) + ")");
                 }
             }
             if (ioThreads < 1) {

@@ -10,6 +10,7 @@ import dev.torii.Listener;
 import dev.torii.ProxyError;
 import dev.torii.dns.DnsCache;
 import dev.torii.route.RoutingTable;
+import dev.torii.tcp.TcpListener;
 import dev.torii.upstream.Upstream;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -22,6 +23,7 @@ import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.flow.FlowControlHandler;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -79,6 +81,10 @@ public final class Engine {
     private final LongAdder bareErrors = new LongAdder();
     private final String via11;
     private final List<Cidr> trustedProxies;
+    private final AtomicInteger tcpConnections = new AtomicInteger();
+    private final LongAdder tcpConnectionsTotal = new LongAdder();
+    private final LongAdder tcpConnectionsRejected = new LongAdder();
+    private List<TcpListener> tcpListeners = List.of();
     private volatile Snapshot snapshot;
     private EventLoopGroup group;
     private CompletableFuture<Void> shutdown;
@@ -111,6 +117,11 @@ public final class Engine {
             states.put(u.name(), old != null && old.upstream.equals(u) ? old : new UpstreamState(u));
         }
         return new Snapshot(table, Map.copyOf(states));
+    }
+
+    /** Sets the TCP listeners to bind on {@link #start()} (after the HTTP ones). */
+    public synchronized void tcpListeners(List<TcpListener> tcpListeners) {
+        this.tcpListeners = List.copyOf(tcpListeners);
     }
 
     public synchronized void start() {
@@ -150,12 +161,64 @@ public final class Engine {
                         transport.name(),
                         ioThreads);
             }
+            for (TcpListener l : tcpListeners) {
+                bindTcp(l);
+            }
         } catch (RuntimeException e) {
             bound.values().forEach(Channel::close);
             bound.clear();
             group.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
             resolver.close();
             throw e;
+        }
+    }
+
+    private void bindTcp(TcpListener l) {
+        Channel ch;
+        try {
+            ch = new ServerBootstrap()
+                    .group(group)
+                    .channel(transport.serverChannel())
+                    .option(ChannelOption.SO_BACKLOG, 1024)
+                    .option(ChannelOption.SO_REUSEADDR, true)
+                    .childOption(ChannelOption.AUTO_READ, false)
+                    .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childHandler(new TcpInitializer(l))
+                    .bind(new InetSocketAddress(l.host(), l.port()))
+                    .sync()
+                    .channel();
+        } catch (Exception e) {
+            throw new UncheckedIOException(
+                    "listener '" + l.name() + "': cannot bind " + l.host() + ":" + l.port() + ": " + e.getMessage(),
+                    e instanceof java.io.IOException io ? io : new BindException(String.valueOf(e)));
+        }
+        bound.put(l.name(), ch);
+        log.info("listener '{}' (TCP to upstream '{}') on {}", l.name(), l.upstream(), ch.localAddress());
+    }
+
+    /** Sets up each accepted connection of a TCP listener. */
+    private final class TcpInitializer extends ChannelInitializer<Channel> {
+        private final TcpListener listener;
+
+        TcpInitializer(TcpListener listener) {
+            this.listener = listener;
+        }
+
+        @Override
+        protected void initChannel(Channel ch) {
+            if (openConnections.incrementAndGet() > limits.maxConnections() || shutdown != null) {
+                openConnections.decrementAndGet();
+                rejectedConnections.increment();
+                ch.close();
+                return;
+            }
+            ch.closeFuture().addListener(f -> openConnections.decrementAndGet());
+            clients.add(ch);
+            long idle = listener.idleTimeout().toNanos();
+            ch.pipeline()
+                    .addLast("idle", new IdleStateHandler(0, 0, idle, TimeUnit.NANOSECONDS))
+                    .addLast("tcp", new TcpProxyHandler(Engine.this, listener));
         }
     }
 
@@ -258,6 +321,27 @@ public final class Engine {
         return p;
     }
 
+    Transport transport() {
+        return transport;
+    }
+
+    void upstreamConnectionOpened() {
+        upstreamConnectionsOpened.increment();
+    }
+
+    void tcpConnectionStarted() {
+        tcpConnections.incrementAndGet();
+        tcpConnectionsTotal.increment();
+    }
+
+    void tcpConnectionFinished() {
+        tcpConnections.decrementAndGet();
+    }
+
+    void tcpConnectionRejected() {
+        tcpConnectionsRejected.increment();
+    }
+
     void exchangeStarted() {
         activeExchanges.incrementAndGet();
     }
@@ -292,7 +376,10 @@ public final class Engine {
                 activeExchanges.get(),
                 totalExchanges.sum(),
                 rejectedConnections.sum(),
-                upstreamConnectionsOpened.sum());
+                upstreamConnectionsOpened.sum(),
+                tcpConnections.get(),
+                tcpConnectionsTotal.sum(),
+                tcpConnectionsRejected.sum());
     }
 
     public synchronized CompletableFuture<Void> shutdown(Duration deadline) {
