@@ -2,6 +2,7 @@ package dev.torii;
 
 import dev.torii.dns.DnsCache;
 import dev.torii.internal.Engine;
+import dev.torii.maintenance.MaintenanceMode;
 import dev.torii.route.RoutingTable;
 import dev.torii.tcp.TcpListener;
 import java.net.InetSocketAddress;
@@ -31,18 +32,27 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class Gateway implements AutoCloseable {
     private final Engine engine;
+    private final MaintenanceMode maintenance;
 
     private Gateway(Builder b) {
+        this.maintenance = b.maintenance;
         this.engine = new Engine(
                 List.copyOf(b.listeners),
                 b.routingTable,
-                List.copyOf(b.hooks),
+                b.maintenance == null ? List.copyOf(b.hooks) : withMaintenance(b),
                 b.limits,
                 b.forwarding,
                 b.errorResponder,
                 b.ioThreads,
                 b.dnsCache);
         engine.tcpListeners(b.tcpListeners);
+    }
+
+    private static List<Hook> withMaintenance(Builder b) {
+        var all = new ArrayList<Hook>(b.hooks.size() + 1);
+        all.add(b.maintenance.hook(b.errorResponder));
+        all.addAll(b.hooks);
+        return List.copyOf(all);
     }
 
     /** A builder with no listeners, an empty routing table and default limits. */
@@ -58,6 +68,9 @@ public final class Gateway implements AutoCloseable {
      */
     public Gateway start() {
         engine.start();
+        if (maintenance != null) {
+            maintenance.start();
+        }
         return this;
     }
 
@@ -86,13 +99,21 @@ public final class Gateway implements AutoCloseable {
      * (client and upstream) and then the event loops. The future completes when everything is closed.
      */
     public CompletableFuture<Void> shutdown(Duration deadline) {
+        if (maintenance != null) {
+            maintenance.close();
+        }
         return engine.shutdown(deadline);
+    }
+
+    /** The maintenance switch the gateway was built with, or {@code null}. */
+    public MaintenanceMode maintenance() {
+        return maintenance;
     }
 
     /** {@link #shutdown(Duration)} with {@link Limits#shutdownTimeout()}, waiting for it to finish. */
     @Override
     public void close() {
-        engine.shutdown(engine.limits().shutdownTimeout()).join();
+        shutdown(engine.limits().shutdownTimeout()).join();
     }
 
     /** Builds a {@link Gateway}; {@link #build()} validates the whole combination. Not thread-safe. */
@@ -106,8 +127,19 @@ public final class Gateway implements AutoCloseable {
         private ErrorResponder errorResponder = ErrorResponder.plainText();
         private int ioThreads = Runtime.getRuntime().availableProcessors();
         private DnsCache dnsCache;
+        private MaintenanceMode maintenance;
 
         private Builder() {}
+
+        /**
+         * Adds the maintenance switch: its hook answers requests while it is on, before every other hook (see
+         * {@link MaintenanceMode#hook}); the gateway starts its flag-file poller on {@link #start()} and stops it on
+         * shutdown.
+         */
+        public Builder maintenance(MaintenanceMode maintenance) {
+            this.maintenance = Objects.requireNonNull(maintenance, "maintenance");
+            return this;
+        }
 
         /** Adds a listener; names must be unique. */
         public Builder listener(Listener listener) {
