@@ -7,6 +7,7 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.HexFormat;
+import java.util.function.BooleanSupplier;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 import org.graalvm.polyglot.HostAccess;
@@ -24,11 +25,13 @@ public final class ToriiBridge {
     private final SharedZones zones;
     private final TimeSource time;
     private final LogSink sink;
+    private final BooleanSupplier maintenance;
     private MessageDigest sha256;
     private Mac hmac;
 
-    ToriiBridge(ThreadContext context, SharedZones zones, TimeSource time, LogSink sink) {
+    ToriiBridge(ThreadContext context, SharedZones zones, TimeSource time, LogSink sink, BooleanSupplier maintenance) {
         this.context = context;
+        this.maintenance = maintenance;
         this.zones = zones;
         this.time = time;
         this.sink = sink;
@@ -48,6 +51,12 @@ public final class ToriiBridge {
         return time.epochMillis();
     }
 
+    /** {@code torii.maintenance.enabled}: the gateway's maintenance switch, readable in every phase and at init. */
+    @HostAccess.Export
+    public boolean maintenanceEnabled() {
+        return maintenance.getAsBoolean();
+    }
+
     @HostAccess.Export
     public ZoneBridge shared(String zone) {
         checkShared();
@@ -56,7 +65,7 @@ public final class ToriiBridge {
 
     @HostAccess.Export
     public void checkShared() {
-        Phases.check("torii.shared()", Phases.ALL, context.phase);
+        Phases.check("torii.shared()", Phases.ANY, context.phase);
     }
 
     @HostAccess.Export
@@ -149,7 +158,7 @@ public final class ToriiBridge {
 
         private String fn(String name) {
             String f = "torii.shared(\"" + zone.name() + "\")." + name + "()";
-            Phases.check(f, Phases.ALL, context.phase);
+            Phases.check(f, Phases.ANY, context.phase);
             return f;
         }
 
