@@ -3,6 +3,7 @@ package dev.torii.server;
 import dev.torii.Gateway;
 import dev.torii.Hook;
 import dev.torii.dns.DnsCache;
+import dev.torii.maintenance.MaintenanceMode;
 import dev.torii.route.Route;
 import dev.torii.route.RoutingTable;
 import dev.torii.script.ReloadResult;
@@ -66,8 +67,20 @@ public final class ToriiServer implements AutoCloseable {
         ScriptRuntime scripts = null;
         EchoService echo = null;
         DnsCache dns = null;
+        MaintenanceMode maintenance = config.maintenance().newMode();
+        boolean tcpPlugins =
+                config.tcpListeners().stream().anyMatch(t -> !t.plugins().isEmpty());
         try {
-            Gateway.Builder builder = config.gatewayBuilder();
+            if (plugins.inUse() || tcpPlugins) {
+                ScriptRuntime.Builder sb = ScriptRuntime.builder().maintenance(maintenance);
+                if (plugins.watch()) {
+                    sb.watch(WATCH_INTERVAL);
+                }
+                scripts = sb.build(); // logs whether the JIT is on
+            }
+            ScriptRuntime runtime = scripts;
+            Gateway.Builder builder = config.gatewayBuilder(use -> runtime.hook(use.plugin(), use.config()))
+                    .maintenance(maintenance);
             if (config.dns().isPresent()) {
                 dns = config.dns().get().newCache();
                 builder.dnsCache(dns);
@@ -76,11 +89,6 @@ public final class ToriiServer implements AutoCloseable {
                         config.dns().get().upstreams());
             }
             if (plugins.inUse()) {
-                ScriptRuntime.Builder sb = ScriptRuntime.builder();
-                if (plugins.watch()) {
-                    sb.watch(WATCH_INTERVAL);
-                }
-                scripts = sb.build(); // logs whether the JIT is on
                 for (PluginUse use : plugins.global()) {
                     builder.hook(scripts.hook(use.plugin(), use.config()));
                 }
@@ -97,6 +105,9 @@ public final class ToriiServer implements AutoCloseable {
                     .orElse(null);
             // The engine logs each bound listener itself.
             Gateway gateway = builder.build().start();
+            if (maintenance.enabled()) {
+                log.warn("maintenance is on: {}", maintenance);
+            }
             return new ToriiServer(config, gateway, echo, scripts, dns);
         } catch (RuntimeException e) {
             if (echo != null) {
@@ -144,6 +155,14 @@ public final class ToriiServer implements AutoCloseable {
     /** The JavaScript runtime of the plugins, when the configuration attaches any. */
     public Optional<ScriptRuntime> scripts() {
         return Optional.ofNullable(scripts);
+    }
+
+    /**
+     * The gateway's maintenance switch (there is always one; the {@code maintenance} section only sets how it starts):
+     * {@code enable()}/{@code disable()} turn it on and off at run time.
+     */
+    public MaintenanceMode maintenance() {
+        return gateway.maintenance();
     }
 
     /** The running gateway. */

@@ -2,13 +2,16 @@ package dev.torii.server.config;
 
 import dev.torii.Forwarding;
 import dev.torii.Gateway;
+import dev.torii.Hook;
 import dev.torii.Limits;
 import dev.torii.Listener;
 import dev.torii.route.RoutingTable;
+import dev.torii.tcp.TcpListener;
 import dev.torii.upstream.Endpoint;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * A validated standalone-server configuration: what {@link ConfigLoader} makes of a YAML file. Immutable.
@@ -22,6 +25,8 @@ import java.util.Optional;
  * @param plugins the JavaScript plugins and where they are attached; {@link #routingTable()} holds no plugin hooks,
  *     {@link dev.torii.server.ToriiServer} adds them when it starts
  * @param dns the DNS cache for upstream host names, if configured (without it, names are resolved by the JVM)
+ * @param tcpListeners the TCP listeners ({@code protocol: tcp}), with their plugins
+ * @param maintenance how the maintenance switch starts ({@link MaintenanceSettings#defaults()} without the section)
  */
 public record ServerConfig(
         List<Listener> listeners,
@@ -31,7 +36,9 @@ public record ServerConfig(
         int ioThreads,
         Optional<Endpoint> demoEcho,
         PluginSettings plugins,
-        Optional<DnsSettings> dns) {
+        Optional<DnsSettings> dns,
+        List<TcpListenerSettings> tcpListeners,
+        MaintenanceSettings maintenance) {
 
     public ServerConfig {
         listeners = List.copyOf(listeners);
@@ -41,19 +48,47 @@ public record ServerConfig(
         Objects.requireNonNull(demoEcho, "demoEcho");
         Objects.requireNonNull(plugins, "plugins");
         Objects.requireNonNull(dns, "dns");
+        tcpListeners = List.copyOf(tcpListeners);
+        Objects.requireNonNull(maintenance, "maintenance");
     }
 
     /**
      * A gateway builder with everything in this configuration set except plugins (they need a running script
-     * runtime, which {@link dev.torii.server.ToriiServer} owns); the caller may add hooks before building.
+     * runtime, which {@link dev.torii.server.ToriiServer} owns) and the maintenance switch (a runtime object: add one
+     * made with {@link MaintenanceSettings#newMode()}); the caller may add hooks before building.
      */
     public Gateway.Builder gatewayBuilder() {
+        return gatewayBuilder(use -> {
+            throw new IllegalStateException("plugin " + use.plugin().name() + " needs a script runtime");
+        });
+    }
+
+    /** {@link #gatewayBuilder()} with the TCP listeners' plugins attached as hooks made by {@code attach}. */
+    public Gateway.Builder gatewayBuilder(Function<PluginUse, Hook> attach) {
         Gateway.Builder b = Gateway.builder()
                 .routingTable(routingTable)
                 .limits(limits)
                 .forwarding(forwarding)
                 .ioThreads(ioThreads);
         listeners.forEach(b::listener);
+        for (TcpListenerSettings t : tcpListeners) {
+            if (t.plugins().isEmpty()) {
+                b.listener(t.listener());
+                continue;
+            }
+            TcpListener.Builder tb = TcpListener.builder(
+                            t.listener().name(),
+                            hostPort(t.listener().host(), t.listener().port()),
+                            t.listener().upstream())
+                    .idleTimeout(t.listener().idleTimeout());
+            t.listener().hooks().forEach(tb::hook);
+            t.plugins().forEach(use -> tb.hook(attach.apply(use)));
+            b.listener(tb.build());
+        }
         return b;
+    }
+
+    private static String hostPort(String host, int port) {
+        return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
     }
 }

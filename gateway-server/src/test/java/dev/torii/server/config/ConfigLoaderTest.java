@@ -184,7 +184,7 @@ class ConfigLoaderTest {
                         "torii.yaml:5:1: configuration: unknown key 'upstream' (did you mean 'upstreams'?)",
                         "torii.yaml:7:1: configuration: unknown key 'colour' (expected one of: listeners, routes,"
                                 + " upstreams, limits, forwarding, ioThreads, demo,"
-                                + " plugins, dns)");
+                                + " plugins, dns, maintenance)");
     }
 
     @Test
@@ -288,9 +288,9 @@ class ConfigLoaderTest {
                         admin: { address: "127.0.0.1:9901" }
                         """))
                 .containsExactly(
-                        "torii.yaml:2:28: listeners[0].protocol: 'https' is not supported yet (supported: http)",
+                        "torii.yaml:2:28: listeners[0].protocol: 'https' is not supported yet (supported: http, tcp)",
                         "torii.yaml:2:62: listeners[0].tls: not supported yet",
-                        "torii.yaml:3:28: listeners[1].protocol: 'gopher' (expected one of: http)",
+                        "torii.yaml:3:28: listeners[1].protocol: 'gopher' (expected one of: http, tcp)",
                         "torii.yaml:6:5: routes[0].rateLimit: not supported yet",
                         "torii.yaml:8:1: admin: not supported yet");
     }
