@@ -315,6 +315,52 @@ class TcpProxyTest {
     }
 
     @Test
+    void aClientThatDoesNotReadStopsTheProxyReadingTheBackend() throws Exception {
+        // The backend writes 96 MiB as fast as it can; the client reads nothing at first. If the proxy buffered what
+        // the client does not take, the backend could write everything; with reads driven by writability it is held
+        // back by the socket buffers (a few MiB on loopback) and the proxy's write-buffer water mark.
+        long total = 96L * 1024 * 1024;
+        var written = new java.util.concurrent.atomic.AtomicLong();
+        try (ServerSocket backend = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            Thread server = Thread.ofVirtual().start(() -> {
+                try (Socket s = backend.accept()) {
+                    byte[] chunk = new byte[64 * 1024];
+                    var out = s.getOutputStream();
+                    while (written.get() < total) {
+                        out.write(chunk);
+                        written.addAndGet(chunk.length);
+                    }
+                    s.shutdownOutput();
+                    s.getInputStream().read();
+                } catch (IOException ignored) {
+                    // the client side asserts
+                }
+            });
+            Gateway g = gateway(
+                    TcpListener.of("raw", "127.0.0.1:0", "raw"),
+                    upstream("raw", "127.0.0.1:" + backend.getLocalPort()));
+
+            try (Socket s = new Socket(
+                    InetAddress.getLoopbackAddress(), g.address("raw").getPort())) {
+                s.setReceiveBufferSize(64 * 1024);
+                // Wait until the backend is stuck: its count stops moving.
+                long last = -1;
+                while (written.get() != last) {
+                    last = written.get();
+                    TimeUnit.MILLISECONDS.sleep(300);
+                }
+                assertThat(written.get())
+                        .as("bytes the backend could write while the client read nothing")
+                        .isLessThan(48L * 1024 * 1024);
+                s.shutdownOutput();
+                assertThat(s.getInputStream().transferTo(java.io.OutputStream.nullOutputStream()))
+                        .isEqualTo(total);
+            }
+            server.join(10_000);
+        }
+    }
+
+    @Test
     void anIdleConnectionIsClosedAfterTheListenersIdleTimeout() throws Exception {
         Gateway g = gateway(
                 TcpListener.builder("cache", "127.0.0.1:0", "redis")
