@@ -25,6 +25,9 @@ final class ThreadContext {
     final Context context;
     final ToriiBridge torii;
     Value invoke;
+    /** The last duration a script passed (a TTL, a rate-limit period), parsed. */
+    final Durations.Memo durations = new Durations.Memo();
+
     Value connect;
     Value config;
     final Map<Plugin, Value> modules = new HashMap<>();

@@ -156,14 +156,19 @@ public final class ToriiBridge {
             this.zone = zone;
         }
 
-        private String fn(String name) {
-            String f = "torii.shared(\"" + zone.name() + "\")." + name + "()";
-            Phases.check(f, Phases.ANY, context.phase);
-            return f;
+        private String name(String function) {
+            return "torii.shared(\"" + zone.name() + "\")." + function + "()";
         }
 
-        private static Duration ttl(String f, String ttl) {
-            return ttl == null ? null : Duration.ofNanos(Durations.parseNanos(f + " ttl", ttl));
+        /** Checks the phase; the function's name is built only for a message (this runs on every call). */
+        private void check(String function) {
+            if (context.phase == null) {
+                Phases.check(name(function), Phases.ANY, null);
+            }
+        }
+
+        private Duration ttl(String function, String ttl) {
+            return ttl == null ? null : context.durations.duration(() -> name(function) + " ttl", ttl);
         }
 
         private static Object value(String f, Value v) {
@@ -182,34 +187,34 @@ public final class ToriiBridge {
 
         @HostAccess.Export
         public Object get(String key) {
-            fn("get");
+            check("get");
             return zone.get(key);
         }
 
         @HostAccess.Export
         public void set(String key, Value value, String ttl) {
-            String f = fn("set");
-            zone.set(key, value(f, value), ttl(f, ttl));
+            check("set");
+            zone.set(key, value(name("set"), value), ttl("set", ttl));
         }
 
         @HostAccess.Export
         public boolean add(String key, Value value, String ttl) {
-            String f = fn("add");
-            return zone.add(key, value(f, value), ttl(f, ttl));
+            check("add");
+            return zone.add(key, value(name("add"), value), ttl("add", ttl));
         }
 
         @HostAccess.Export
         public double incr(String key, double delta, String ttl) {
-            String f = fn("incr");
+            check("incr");
             if (!Double.isFinite(delta)) {
-                throw new IllegalArgumentException(f + " delta: " + delta + " (expected: a finite number)");
+                throw new IllegalArgumentException(name("incr") + " delta: " + delta + " (expected: a finite number)");
             }
-            return zone.incr(key, delta, ttl(f, ttl));
+            return zone.incr(key, delta, ttl("incr", ttl));
         }
 
         @HostAccess.Export
         public boolean delete(String key) {
-            fn("delete");
+            check("delete");
             return zone.delete(key);
         }
     }
