@@ -85,6 +85,15 @@ public final class Engine {
     private final LongAdder tcpConnectionsTotal = new LongAdder();
     private final LongAdder tcpConnectionsRejected = new LongAdder();
     private List<TcpListener> tcpListeners = List.of();
+    /**
+     * TCP listeners run on NIO event loops of their own when the HTTP ones use epoll: Netty 4.2.18's epoll transport
+     * drops a channel from the epoll set when its interest set becomes empty, which a half-closed connection with
+     * reads off reaches, and then fails the next wait for writability (epoll_ctl MOD: ENOENT), losing the bytes
+     * queued for a slow client. NIO has no such state.
+     */
+    private final Transport tcpTransport = transport.name().equals("nio") ? transport : Transport.nio();
+
+    private EventLoopGroup tcpGroup;
     private volatile Snapshot snapshot;
     private EventLoopGroup group;
     private CompletableFuture<Void> shutdown;
@@ -167,6 +176,9 @@ public final class Engine {
         } catch (RuntimeException e) {
             bound.values().forEach(Channel::close);
             bound.clear();
+            if (tcpGroup != null && tcpGroup != group) {
+                tcpGroup.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+            }
             group.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
             resolver.close();
             throw e;
@@ -176,9 +188,17 @@ public final class Engine {
     private void bindTcp(TcpListener l) {
         Channel ch;
         try {
+            if (tcpGroup == null) {
+                tcpGroup = tcpTransport == transport
+                        ? group
+                        : new MultiThreadIoEventLoopGroup(
+                                ioThreads,
+                                new DefaultThreadFactory("torii-tcp", true),
+                                tcpTransport.ioHandlerFactory());
+            }
             ch = new ServerBootstrap()
-                    .group(group)
-                    .channel(transport.serverChannel())
+                    .group(tcpGroup)
+                    .channel(tcpTransport.serverChannel())
                     .option(ChannelOption.SO_BACKLOG, 1024)
                     .option(ChannelOption.SO_REUSEADDR, true)
                     .childOption(ChannelOption.AUTO_READ, false)
@@ -194,7 +214,12 @@ public final class Engine {
                     e instanceof java.io.IOException io ? io : new BindException(String.valueOf(e)));
         }
         bound.put(l.name(), ch);
-        log.info("listener '{}' (TCP to upstream '{}') on {}", l.name(), l.upstream(), ch.localAddress());
+        log.info(
+                "listener '{}' (TCP to upstream '{}') on {} [{} transport]",
+                l.name(),
+                l.upstream(),
+                ch.localAddress(),
+                tcpTransport.name());
     }
 
     /** Sets up each accepted connection of a TCP listener. */
@@ -321,8 +346,9 @@ public final class Engine {
         return p;
     }
 
-    Transport transport() {
-        return transport;
+    /** The transport of TCP listeners' event loops (see {@link #tcpTransport}). */
+    Transport tcpTransport() {
+        return tcpTransport;
     }
 
     void upstreamConnectionOpened() {
@@ -414,6 +440,9 @@ public final class Engine {
                         p.closeAsync();
                     }
                     resolver.close();
+                    if (tcpGroup != null && tcpGroup != group) {
+                        tcpGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+                    }
                     group.shutdownGracefully(0, 2, TimeUnit.SECONDS).addListener(f -> shutdown.complete(null));
                 });
         return shutdown;

@@ -199,7 +199,7 @@ final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
         engine.upstreamConnectionOpened();
         ChannelFuture f = new Bootstrap()
                 .group(client.eventLoop())
-                .channel(engine.transport().channel())
+                .channel(engine.tcpTransport().channel())
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
