@@ -131,6 +131,32 @@ interface Exchange {
   limit(key: string, options: LimitOptions): boolean;
 }
 
+/** What conn.reject() returns; return it from onConnect. */
+interface Rejection {}
+
+/** A connection accepted by a TCP listener, as onConnect sees it (phase "connect"). Valid only during the call. */
+interface Connection {
+  readonly phase: "connect";
+  /** The TCP peer. */
+  readonly client: { readonly ip: string; readonly port: number };
+  /** The address the client connected to. */
+  readonly local: { readonly ip: string; readonly port: number };
+  /** The TCP listener's name. */
+  readonly listener: string;
+  /** The upstream the connection will go to: the listener's, unless a hook chose another. */
+  readonly upstream: string;
+  /** The endpoint chosen with useEndpoint ("host:port"), or null: load balancing decides. */
+  readonly endpoint: string | null;
+  /** Sends the connection to another upstream of the routing table (load balanced). */
+  useUpstream(name: string): void;
+  /** Sends the connection to "host:port", bypassing load balancing. */
+  useEndpoint(hostPort: string): void;
+  /** Closes the connection without contacting a backend. Return it. */
+  reject(): Rejection;
+  /** As ex.limit: takes a token from the bucket of `key`; false when it is empty. */
+  limit(key: string, options: LimitOptions): boolean;
+}
+
 /** Options of shared-dictionary writes. */
 interface TtlOptions {
   /** How long the entry lives (default: until evicted). */
@@ -165,7 +191,7 @@ declare const torii: {
   readonly log: Log;
   /** Milliseconds since the epoch, from the gateway's clock. Phases: all, init. */
   now(): number;
-  /** The shared dictionary `zone` (1-64 of [A-Za-z0-9_.-]). Phases: request, upstream, response, log. */
+  /** The shared dictionary `zone` (1-64 of [A-Za-z0-9_.-]). Phases: connect, request, upstream, response, log. */
   shared(zone: string): SharedDict;
   /** SHA-256 of the UTF-8 text, lower-case hex. Phases: all, init. */
   sha256(text: string): string;
@@ -179,6 +205,10 @@ declare const torii: {
   };
   /** Compares in time independent of where the strings differ (signatures, tokens). Phases: all, init. */
   timingSafeEqual(a: string, b: string): boolean;
+  readonly maintenance: {
+    /** Whether the gateway's maintenance switch is on (flag file, admin API, Java API). Phases: all, init. */
+    readonly enabled: boolean;
+  };
 };
 
 /** Same as torii.log. Phases: all, init. */
@@ -191,6 +221,7 @@ declare const console: {
 };
 
 /** The functions a plugin.js may export; cfg is the plugin's config (frozen, defaults applied). */
+declare function onConnect(conn: Connection, cfg: any): Rejection | void;
 declare function onRequest(ex: Exchange, cfg: any): Reply | void;
 declare function onUpstream(ex: Exchange, cfg: any): Reply | void;
 declare function onResponse(ex: Exchange, cfg: any): Reply | void;

@@ -2,7 +2,9 @@ package dev.torii;
 
 import dev.torii.dns.DnsCache;
 import dev.torii.internal.Engine;
+import dev.torii.maintenance.MaintenanceMode;
 import dev.torii.route.RoutingTable;
+import dev.torii.tcp.TcpListener;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -30,18 +32,28 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class Gateway implements AutoCloseable {
     private final Engine engine;
+    private final MaintenanceMode maintenance;
 
     private Gateway(Builder b) {
+        this.maintenance = b.maintenance;
         this.engine = new Engine(
                 List.copyOf(b.listeners),
                 b.routingTable,
-                List.copyOf(b.hooks),
+                b.maintenance == null ? List.copyOf(b.hooks) : withMaintenance(b),
                 b.limits,
                 b.http2Limits,
                 b.forwarding,
                 b.errorResponder,
                 b.ioThreads,
                 b.dnsCache);
+        engine.tcpListeners(b.tcpListeners);
+    }
+
+    private static List<Hook> withMaintenance(Builder b) {
+        var all = new ArrayList<Hook>(b.hooks.size() + 1);
+        all.add(b.maintenance.hook(b.errorResponder));
+        all.addAll(b.hooks);
+        return List.copyOf(all);
     }
 
     /** A builder with no listeners, an empty routing table and default limits. */
@@ -66,6 +78,9 @@ public final class Gateway implements AutoCloseable {
      */
     public Gateway start() {
         engine.start();
+        if (maintenance != null) {
+            maintenance.start();
+        }
         return this;
     }
 
@@ -94,18 +109,27 @@ public final class Gateway implements AutoCloseable {
      * (client and upstream) and then the event loops. The future completes when everything is closed.
      */
     public CompletableFuture<Void> shutdown(Duration deadline) {
+        if (maintenance != null) {
+            maintenance.close();
+        }
         return engine.shutdown(deadline);
+    }
+
+    /** The maintenance switch the gateway was built with, or {@code null}. */
+    public MaintenanceMode maintenance() {
+        return maintenance;
     }
 
     /** {@link #shutdown(Duration)} with {@link Limits#shutdownTimeout()}, waiting for it to finish. */
     @Override
     public void close() {
-        engine.shutdown(engine.limits().shutdownTimeout()).join();
+        shutdown(engine.limits().shutdownTimeout()).join();
     }
 
     /** Builds a {@link Gateway}; {@link #build()} validates the whole combination. Not thread-safe. */
     public static final class Builder {
         private final List<Listener> listeners = new ArrayList<>();
+        private final List<TcpListener> tcpListeners = new ArrayList<>();
         private RoutingTable routingTable = RoutingTable.empty();
         private final List<Hook> hooks = new ArrayList<>();
         private Limits limits = Limits.defaults();
@@ -114,12 +138,32 @@ public final class Gateway implements AutoCloseable {
         private ErrorResponder errorResponder = ErrorResponder.plainText();
         private int ioThreads = Runtime.getRuntime().availableProcessors();
         private DnsCache dnsCache;
+        private MaintenanceMode maintenance;
 
         private Builder() {}
+
+        /**
+         * Adds the maintenance switch: its hook answers requests while it is on, before every other hook (see
+         * {@link MaintenanceMode#hook}); the gateway starts its flag-file poller on {@link #start()} and stops it on
+         * shutdown.
+         */
+        public Builder maintenance(MaintenanceMode maintenance) {
+            this.maintenance = Objects.requireNonNull(maintenance, "maintenance");
+            return this;
+        }
 
         /** Adds a listener; names must be unique. */
         public Builder listener(Listener listener) {
             listeners.add(Objects.requireNonNull(listener, "listener"));
+            return this;
+        }
+
+        /**
+         * Adds a TCP listener (raw bytes to an upstream of the routing table; see {@link TcpListener}); names must be
+         * unique among all listeners.
+         */
+        public Builder listener(TcpListener listener) {
+            tcpListeners.add(Objects.requireNonNull(listener, "listener"));
             return this;
         }
 
@@ -173,7 +217,7 @@ public final class Gateway implements AutoCloseable {
         }
 
         public Gateway build() {
-            if (listeners.isEmpty()) {
+            if (listeners.isEmpty() && tcpListeners.isEmpty()) {
                 throw new IllegalArgumentException("listeners: [] (expected: at least one)");
             }
             var names = new HashSet<String>();
@@ -181,6 +225,17 @@ public final class Gateway implements AutoCloseable {
                 if (!names.add(l.name())) {
                     throw new IllegalArgumentException(
                             "listener '" + l.name() + "': defined twice (expected: unique names)");
+                }
+            }
+            for (TcpListener l : tcpListeners) {
+                if (!names.add(l.name())) {
+                    throw new IllegalArgumentException(
+                            "listener '" + l.name() + "': defined twice (expected: unique names)");
+                }
+                if (routingTable.upstream(l.upstream()) == null) {
+                    throw new IllegalArgumentException("listener '" + l.name() + "' upstream: '" + l.upstream()
+                            + "' (expected one of the routing table's upstreams: "
+                            + String.join(", ", routingTable.upstreams().keySet()) + ")");
                 }
             }
             if (ioThreads < 1) {

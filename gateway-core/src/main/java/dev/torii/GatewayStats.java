@@ -10,6 +10,10 @@ package dev.torii;
  * @param upstreamConnectionsOpened upstream connections opened since start (a low figure means pools reuse well)
  * @param malformedHttp2Requests HTTP/2 requests reset as malformed (RFC 9113 section 8.1.1) since start
  * @param http2FloodsStopped HTTP/2 connections closed with GOAWAY ENHANCE_YOUR_CALM for a SETTINGS/PING flood
+ * @param tcpConnections connections of {@link dev.torii.tcp.TcpListener TCP listeners} open now (also counted in
+ *     {@code openConnections})
+ * @param tcpConnectionsTotal connections TCP listeners accepted since start
+ * @param tcpConnectionsRejected TCP connections a {@link Phase#CONNECT} hook rejected since start
  */
 public record GatewayStats(
         int openConnections,
@@ -18,4 +22,7 @@ public record GatewayStats(
         long rejectedConnections,
         long upstreamConnectionsOpened,
         long malformedHttp2Requests,
-        long http2FloodsStopped) {}
+        long http2FloodsStopped,
+        int tcpConnections,
+        long tcpConnectionsTotal,
+        long tcpConnectionsRejected) {}

@@ -1,5 +1,8 @@
 package dev.torii;
 
+import dev.torii.tcp.ConnectResult;
+import dev.torii.tcp.Connection;
+
 /**
  * Code that runs in the {@link Phase phases} of every exchange it is attached to: globally on the gateway, or on one
  * route. Rate limiting, maintenance mode, access logging and JavaScript plugins are all hooks. Global hooks run before
@@ -13,6 +16,15 @@ public interface Hook {
     /** The name used in logs and metrics. */
     default String name() {
         return getClass().getSimpleName();
+    }
+
+    /**
+     * {@link Phase#CONNECT}: a {@link dev.torii.tcp.TcpListener} accepted a connection, before a backend is chosen. The
+     * hook may choose the backend on {@code connection} and proceed, or reject (close) the client. Runs for the
+     * gateway's global hooks and the listener's own; HTTP listeners never call it.
+     */
+    default ConnectResult onConnect(Connection connection) {
+        return ConnectResult.proceed();
     }
 
     /** {@link Phase#REQUEST}: headers decoded, before routing. */

@@ -11,6 +11,7 @@ import dev.torii.Listener;
 import dev.torii.ProxyError;
 import dev.torii.dns.DnsCache;
 import dev.torii.route.RoutingTable;
+import dev.torii.tcp.TcpListener;
 import dev.torii.upstream.Upstream;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -27,6 +28,7 @@ import io.netty.handler.flow.FlowControlHandler;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import io.netty.handler.ssl.SniHandler;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -92,6 +94,19 @@ public final class Engine {
     private final String via11;
     private final String via2;
     private final List<Cidr> trustedProxies;
+    private final AtomicInteger tcpConnections = new AtomicInteger();
+    private final LongAdder tcpConnectionsTotal = new LongAdder();
+    private final LongAdder tcpConnectionsRejected = new LongAdder();
+    private List<TcpListener> tcpListeners = List.of();
+    /**
+     * TCP listeners run on NIO event loops of their own when the HTTP ones use epoll: Netty 4.2.18's epoll transport
+     * drops a channel from the epoll set when its interest set becomes empty, which a half-closed connection with
+     * reads off reaches, and then fails the next wait for writability (epoll_ctl MOD: ENOENT), losing the bytes
+     * queued for a slow client. NIO has no such state.
+     */
+    private final Transport tcpTransport = transport.name().equals("nio") ? transport : Transport.nio();
+
+    private EventLoopGroup tcpGroup;
     private volatile Snapshot snapshot;
     private EventLoopGroup group;
     private CompletableFuture<Void> shutdown;
@@ -127,6 +142,11 @@ public final class Engine {
             states.put(u.name(), old != null && old.upstream.equals(u) ? old : new UpstreamState(u));
         }
         return new Snapshot(table, Map.copyOf(states));
+    }
+
+    /** Sets the TCP listeners to bind on {@link #start()} (after the HTTP ones). */
+    public synchronized void tcpListeners(List<TcpListener> tcpListeners) {
+        this.tcpListeners = List.copyOf(tcpListeners);
     }
 
     public synchronized void start() {
@@ -173,9 +193,15 @@ public final class Engine {
                         transport.name(),
                         ioThreads);
             }
+            for (TcpListener l : tcpListeners) {
+                bindTcp(l);
+            }
         } catch (RuntimeException e) {
             bound.values().forEach(Channel::close);
             bound.clear();
+            if (tcpGroup != null && tcpGroup != group) {
+                tcpGroup.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+            }
             group.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
             resolver.close();
             stopTlsReloader();
@@ -212,6 +238,68 @@ public final class Engine {
             }
         }
         return reloaded;
+    }
+
+    private void bindTcp(TcpListener l) {
+        Channel ch;
+        try {
+            if (tcpGroup == null) {
+                tcpGroup = tcpTransport == transport
+                        ? group
+                        : new MultiThreadIoEventLoopGroup(
+                                ioThreads,
+                                new DefaultThreadFactory("torii-tcp", true),
+                                tcpTransport.ioHandlerFactory());
+            }
+            ch = new ServerBootstrap()
+                    .group(tcpGroup)
+                    .channel(tcpTransport.serverChannel())
+                    .option(ChannelOption.SO_BACKLOG, 1024)
+                    .option(ChannelOption.SO_REUSEADDR, true)
+                    .childOption(ChannelOption.AUTO_READ, false)
+                    .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childHandler(new TcpInitializer(l))
+                    .bind(new InetSocketAddress(l.host(), l.port()))
+                    .sync()
+                    .channel();
+        } catch (Exception e) {
+            throw new UncheckedIOException(
+                    "listener '" + l.name() + "': cannot bind " + l.host() + ":" + l.port() + ": " + e.getMessage(),
+                    e instanceof java.io.IOException io ? io : new BindException(String.valueOf(e)));
+        }
+        bound.put(l.name(), ch);
+        log.info(
+                "listener '{}' (TCP to upstream '{}') on {} [{} transport]",
+                l.name(),
+                l.upstream(),
+                ch.localAddress(),
+                tcpTransport.name());
+    }
+
+    /** Sets up each accepted connection of a TCP listener. */
+    private final class TcpInitializer extends ChannelInitializer<Channel> {
+        private final TcpListener listener;
+
+        TcpInitializer(TcpListener listener) {
+            this.listener = listener;
+        }
+
+        @Override
+        protected void initChannel(Channel ch) {
+            if (openConnections.incrementAndGet() > limits.maxConnections() || shutdown != null) {
+                openConnections.decrementAndGet();
+                rejectedConnections.increment();
+                ch.close();
+                return;
+            }
+            ch.closeFuture().addListener(f -> openConnections.decrementAndGet());
+            clients.add(ch);
+            long idle = listener.idleTimeout().toNanos();
+            ch.pipeline()
+                    .addLast("idle", new IdleStateHandler(0, 0, idle, TimeUnit.NANOSECONDS))
+                    .addLast("tcp", new TcpProxyHandler(Engine.this, listener));
+        }
     }
 
     /** Sets up each accepted client connection of one listener. */
@@ -377,6 +465,28 @@ public final class Engine {
         return p;
     }
 
+    /** The transport of TCP listeners' event loops (see {@link #tcpTransport}). */
+    Transport tcpTransport() {
+        return tcpTransport;
+    }
+
+    void upstreamConnectionOpened() {
+        upstreamConnectionsOpened.increment();
+    }
+
+    void tcpConnectionStarted() {
+        tcpConnections.incrementAndGet();
+        tcpConnectionsTotal.increment();
+    }
+
+    void tcpConnectionFinished() {
+        tcpConnections.decrementAndGet();
+    }
+
+    void tcpConnectionRejected() {
+        tcpConnectionsRejected.increment();
+    }
+
     void exchangeStarted() {
         activeExchanges.incrementAndGet();
     }
@@ -413,7 +523,10 @@ public final class Engine {
                 rejectedConnections.sum(),
                 upstreamConnectionsOpened.sum(),
                 malformedHttp2.sum(),
-                http2Floods.sum());
+                http2Floods.sum(),
+                tcpConnections.get(),
+                tcpConnectionsTotal.sum(),
+                tcpConnectionsRejected.sum());
     }
 
     public synchronized CompletableFuture<Void> shutdown(Duration deadline) {
@@ -450,6 +563,9 @@ public final class Engine {
                     }
                     resolver.close();
                     stopTlsReloader();
+                    if (tcpGroup != null && tcpGroup != group) {
+                        tcpGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+                    }
                     group.shutdownGracefully(0, 2, TimeUnit.SECONDS).addListener(f -> shutdown.complete(null));
                 });
         return shutdown;

@@ -25,6 +25,11 @@ record Transport(
             return new Transport(
                     "epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class, EpollSocketChannel.class);
         }
+        return nio();
+    }
+
+    /** The NIO transport (every platform). */
+    static Transport nio() {
         return new Transport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class, NioSocketChannel.class);
     }
 }

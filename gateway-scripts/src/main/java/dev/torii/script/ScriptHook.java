@@ -7,6 +7,8 @@ import dev.torii.HookResult;
 import dev.torii.Phase;
 import dev.torii.script.internal.ContextManager;
 import dev.torii.script.internal.HookSpec;
+import dev.torii.tcp.ConnectResult;
+import dev.torii.tcp.Connection;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -44,6 +46,7 @@ public final class ScriptHook implements Hook {
         final boolean upstream;
         final boolean response;
         final boolean log;
+        final boolean connect;
 
         Version(HookSpec spec, Map<String, Object> config) {
             this.spec = spec;
@@ -53,6 +56,7 @@ public final class ScriptHook implements Hook {
             this.upstream = phases.contains(Phase.UPSTREAM);
             this.response = phases.contains(Phase.RESPONSE);
             this.log = phases.contains(Phase.LOG);
+            this.connect = phases.contains(Phase.CONNECT);
         }
     }
 
@@ -96,6 +100,16 @@ public final class ScriptHook implements Hook {
             exchange.set(pinned, v);
         }
         return v;
+    }
+
+    /**
+     * Runs {@code onConnect(conn, cfg)} if exported, for a connection of a TCP listener. One call per connection, so
+     * no version pinning is needed: it runs the version current at that moment.
+     */
+    @Override
+    public ConnectResult onConnect(Connection connection) {
+        Version v = current.get();
+        return v.connect ? contexts.callConnect(v.spec, connection) : ConnectResult.proceed();
     }
 
     /** Runs {@code onRequest(ex, cfg)} if exported. */

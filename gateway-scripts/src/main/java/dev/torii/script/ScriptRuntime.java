@@ -1,5 +1,6 @@
 package dev.torii.script;
 
+import dev.torii.maintenance.MaintenanceMode;
 import dev.torii.script.internal.ConfigSchema;
 import dev.torii.script.internal.ContextManager;
 import dev.torii.script.internal.HookSpec;
@@ -87,7 +88,13 @@ public final class ScriptRuntime implements AutoCloseable {
         TimeSource time = TimeSource.of(b.clock);
         this.zones = new SharedZones(b.zoneCapacities, b.sharedCapacity, b.maxSharedZones, time);
         this.contexts = new ContextManager(
-                b.statementLimit, b.timeout, zones, new RateLimiters(b.rateLimitKeys, time), time, b.logSink);
+                b.statementLimit,
+                b.timeout,
+                zones,
+                new RateLimiters(b.rateLimitKeys, time),
+                time,
+                b.logSink,
+                b.maintenance == null ? () -> false : b.maintenance::enabled);
         this.reloadListener = b.reloadListener;
         if (!b.quiet && contexts.jitEnabled()) {
             log.info(
@@ -314,8 +321,18 @@ public final class ScriptRuntime implements AutoCloseable {
         private Duration watchInterval;
         private Consumer<ReloadResult> reloadListener;
         private boolean quiet;
+        private MaintenanceMode maintenance;
 
         private Builder() {}
+
+        /**
+         * The gateway's maintenance switch, which scripts read as {@code torii.maintenance.enabled} (without one it
+         * reads {@code false}).
+         */
+        public Builder maintenance(MaintenanceMode maintenance) {
+            this.maintenance = Objects.requireNonNull(maintenance, "maintenance");
+            return this;
+        }
 
         /**
          * Starts a background thread that looks at the files of every attached plugin each {@code interval} (1 s is a

@@ -9,7 +9,10 @@ import dev.torii.Phase;
 import dev.torii.ProxyError;
 import dev.torii.Request;
 import dev.torii.Response;
+import dev.torii.maintenance.MaintenanceMode;
 import dev.torii.route.Route;
+import dev.torii.tcp.ConnectResult;
+import dev.torii.tcp.Connection;
 import dev.torii.upstream.Endpoint;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -52,6 +55,7 @@ public final class ScriptTester implements AutoCloseable {
     private final FakeClock clock;
     private final Set<String> upstreams;
     private final List<String> logs = Collections.synchronizedList(new ArrayList<>());
+    private final MaintenanceMode maintenance = MaintenanceMode.builder().build();
 
     private ScriptTester(Builder b) {
         this.clock = new FakeClock(b.start);
@@ -60,6 +64,7 @@ public final class ScriptTester implements AutoCloseable {
                 .clock(clock)
                 .timeout(b.timeout)
                 .statementLimit(b.statementLimit)
+                .maintenance(maintenance)
                 .logSink((spec, level, message) ->
                         logs.add(level + " " + spec.plugin().name() + ": " + message));
         this.runtime = rb.build();
@@ -84,6 +89,32 @@ public final class ScriptTester implements AutoCloseable {
     /** A new exchange for {@code method} and {@code uri} (e.g. {@code /a?b=1}) from 127.0.0.1, host localhost. */
     public TestExchange exchange(String method, String uri) {
         return new TestExchange(method, uri, this);
+    }
+
+    /**
+     * A new TCP connection from {@code clientIp} (port 40000) accepted by listener {@code listener}
+     * (127.0.0.1:6380) for {@code upstream}, for {@link #onConnect}.
+     */
+    public TestConnection connection(String clientIp, String listener, String upstream) {
+        return new TestConnection(this, clientIp, listener, upstream);
+    }
+
+    /** Runs {@code onConnect} on {@code conn} (phase CONNECT); true when the plugin let it go on, false if rejected. */
+    public boolean onConnect(TestConnection conn) {
+        conn.choosing = true;
+        try {
+            return hook.onConnect(conn) == ConnectResult.proceed();
+        } finally {
+            conn.choosing = false;
+        }
+    }
+
+    /**
+     * The maintenance switch the plugin sees as {@code torii.maintenance.enabled}: {@code maintenance().enable()}
+     * turns it on.
+     */
+    public MaintenanceMode maintenance() {
+        return maintenance;
     }
 
     /** Runs {@code onRequest} on {@code ex} (phase REQUEST). */
@@ -556,6 +587,93 @@ public final class ScriptTester implements AutoCloseable {
         @Override
         public Instant instant() {
             return now;
+        }
+    }
+
+    /**
+     * An in-memory TCP connection for {@link #onConnect}: the plugin's backend choice is readable afterwards with
+     * {@link #upstream()} and {@link #endpoint()}. Not thread-safe.
+     */
+    public static final class TestConnection implements Connection {
+        private final ScriptTester tester;
+        private final String listener;
+        private final InetSocketAddress client;
+        private String upstream;
+        private Endpoint endpoint;
+        private final Map<AttributeKey<?>, Object> attributes = new IdentityHashMap<>();
+        boolean choosing;
+
+        TestConnection(ScriptTester tester, String clientIp, String listener, String upstream) {
+            this.tester = tester;
+            this.client = new InetSocketAddress(clientIp, 40000);
+            this.listener = Objects.requireNonNull(listener, "listener");
+            this.upstream = Objects.requireNonNull(upstream, "upstream");
+        }
+
+        @Override
+        public String listener() {
+            return listener;
+        }
+
+        @Override
+        public InetSocketAddress clientAddress() {
+            return client;
+        }
+
+        @Override
+        public InetSocketAddress localAddress() {
+            return new InetSocketAddress("127.0.0.1", 6380);
+        }
+
+        @Override
+        public String upstream() {
+            return upstream;
+        }
+
+        @Override
+        public Endpoint endpoint() {
+            return endpoint;
+        }
+
+        @Override
+        public void useUpstream(String name) {
+            if (!choosing) {
+                throw new IllegalStateException("useUpstream(): the backend of this connection is chosen already");
+            }
+            if (!tester.upstreams.isEmpty() && !tester.upstreams.contains(name)) {
+                throw new IllegalArgumentException(
+                        "useUpstream: '" + name + "' (expected one of: " + String.join(", ", tester.upstreams) + ")");
+            }
+            upstream = name;
+            endpoint = null;
+        }
+
+        @Override
+        public void useEndpoint(Endpoint e) {
+            if (!choosing) {
+                throw new IllegalStateException("useEndpoint(): the backend of this connection is chosen already");
+            }
+            endpoint = Objects.requireNonNull(e, "endpoint");
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        public <T> T get(AttributeKey<T> key) {
+            return (T) attributes.get(key);
+        }
+
+        @Override
+        public <T> void set(AttributeKey<T> key, T value) {
+            if (value == null) {
+                attributes.remove(key);
+            } else {
+                attributes.put(key, value);
+            }
+        }
+
+        @Override
+        public Executor executor() {
+            return Runnable::run;
         }
     }
 }

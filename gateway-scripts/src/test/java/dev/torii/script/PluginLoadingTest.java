@@ -103,7 +103,8 @@ class PluginLoadingTest {
         assertThatThrownBy(() ->
                         runtime.loadPlugin(TestPlugins.write(dir, "typo", "export function onrequest(ex) {}", null)))
                 .hasMessageContaining(
-                        "export onrequest is not a phase function (expected one of: onRequest, onUpstream, onResponse, onLog)");
+                        "export onrequest is not a phase function (expected one of: onConnect, onRequest, onUpstream, onResponse,"
+                                + " onLog)");
         assertThatThrownBy(() -> runtime.loadPlugin(TestPlugins.write(dir, "none", "export const x = 1;", null)))
                 .hasMessageContaining("exports no phase function");
         assertThatThrownBy(

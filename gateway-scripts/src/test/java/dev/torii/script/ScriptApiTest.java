@@ -282,7 +282,7 @@ class ScriptApiTest {
                         """))
                 .isInstanceOf(PluginException.class)
                 .hasMessageContaining(
-                        "torii.shared() may be called in phases REQUEST, UPSTREAM, RESPONSE, LOG (now: INIT");
+                        "torii.shared() may be called in phases CONNECT, REQUEST, UPSTREAM, RESPONSE, LOG (now: INIT");
     }
 
     @Test

@@ -4,6 +4,7 @@ import dev.torii.Gateway;
 import dev.torii.Hook;
 import dev.torii.dns.DnsCache;
 import dev.torii.dns.DnsServer;
+import dev.torii.maintenance.MaintenanceMode;
 import dev.torii.route.Route;
 import dev.torii.route.RoutingTable;
 import dev.torii.script.ReloadResult;
@@ -56,6 +57,7 @@ public final class ToriiServer implements AutoCloseable {
 
     private final DnsCache dns;
     private final List<DnsServer> dnsServers;
+    private final MaintenanceMode maintenance;
     private volatile AdminServer admin;
     private volatile boolean ready;
 
@@ -65,13 +67,15 @@ public final class ToriiServer implements AutoCloseable {
             EchoService demoEcho,
             ScriptRuntime scripts,
             DnsCache dns,
-            List<DnsServer> dnsServers) {
+            List<DnsServer> dnsServers,
+            MaintenanceMode maintenance) {
         this.config = config;
         this.gateway = gateway;
         this.demoEcho = demoEcho;
         this.scripts = scripts;
         this.dns = dns;
         this.dnsServers = List.copyOf(dnsServers);
+        this.maintenance = maintenance;
     }
 
     /**
@@ -89,8 +93,20 @@ public final class ToriiServer implements AutoCloseable {
         Gateway gateway = null;
         List<DnsServer> dnsServers = new ArrayList<>();
         ToriiServer server = null;
+        MaintenanceMode maintenance = config.maintenance().newMode();
+        boolean tcpPlugins =
+                config.tcpListeners().stream().anyMatch(t -> !t.plugins().isEmpty());
         try {
-            Gateway.Builder builder = config.gatewayBuilder();
+            if (plugins.inUse() || tcpPlugins) {
+                ScriptRuntime.Builder sb = ScriptRuntime.builder().maintenance(maintenance);
+                if (plugins.watch()) {
+                    sb.watch(WATCH_INTERVAL);
+                }
+                scripts = sb.build(); // logs whether the JIT is on
+            }
+            ScriptRuntime runtime = scripts;
+            Gateway.Builder builder = config.gatewayBuilder(use -> runtime.hook(use.plugin(), use.config()))
+                    .maintenance(maintenance);
             if (config.dns().isPresent()) {
                 dns = config.dns().get().newCache();
                 builder.dnsCache(dns);
@@ -99,11 +115,6 @@ public final class ToriiServer implements AutoCloseable {
                         config.dns().get().upstreams());
             }
             if (plugins.inUse()) {
-                ScriptRuntime.Builder sb = ScriptRuntime.builder();
-                if (plugins.watch()) {
-                    sb.watch(WATCH_INTERVAL);
-                }
-                scripts = sb.build(); // logs whether the JIT is on
                 for (PluginUse use : plugins.global()) {
                     builder.hook(scripts.hook(use.plugin(), use.config()));
                 }
@@ -119,12 +130,17 @@ public final class ToriiServer implements AutoCloseable {
                     .map(e -> EchoService.start(e.host(), e.port()))
                     .orElse(null);
             // The engine logs each bound listener itself. A configuration with only dns listeners runs no gateway.
-            gateway = config.listeners().isEmpty() ? null : builder.build().start();
+            boolean proxies =
+                    !config.listeners().isEmpty() || !config.tcpListeners().isEmpty();
+            gateway = proxies ? builder.build().start() : null;
+            if (gateway != null && maintenance.enabled()) {
+                log.warn("maintenance is on: {}", maintenance);
+            }
             for (DnsListenerSettings l : config.dnsListeners()) {
                 // ConfigReader refuses dns listeners without a dns: section, so the cache exists.
                 dnsServers.add(l.serverBuilder(dns, config.ioThreads()).build().start());
             }
-            server = new ToriiServer(config, gateway, echo, scripts, dns, dnsServers);
+            server = new ToriiServer(config, gateway, echo, scripts, dns, dnsServers, maintenance);
             if (config.admin().isPresent()) {
                 AdminSettings a = config.admin().get();
                 server.admin = AdminServer.start(a.host(), a.port(), server.adminRoutes());
@@ -153,7 +169,9 @@ public final class ToriiServer implements AutoCloseable {
 
     /**
      * The admin API's endpoints: {@code GET /healthz} (the process answers), {@code GET /readyz} (every listener is
-     * bound and the server is not shutting down; 503 otherwise) and {@code GET /metrics} (Prometheus text format).
+     * bound and the server is not shutting down; 503 otherwise), {@code GET /metrics} (Prometheus text format), and
+     * the maintenance switch: {@code GET /maintenance} (its state), {@code PUT /maintenance} (on) and
+     * {@code DELETE /maintenance} (off; a flag file that is present keeps maintenance on, and the answer says so).
      */
     private AdminRoutes adminRoutes() {
         PrometheusMetrics metrics = new PrometheusMetrics(gateway, dnsServers, dns);
@@ -163,7 +181,26 @@ public final class ToriiServer implements AutoCloseable {
                         "/readyz",
                         r -> ready ? AdminResponse.text(200, "ready\n") : AdminResponse.text(503, "not ready\n"))
                 .get("/metrics", r -> new AdminResponse(200, metrics.contentType(), metrics.scrape(), Map.of()))
+                .get("/maintenance", r -> maintenanceState())
+                .route("PUT", "/maintenance", r -> {
+                    maintenance.enable();
+                    log.warn("maintenance switched on through the admin API");
+                    return maintenanceState();
+                })
+                .route("DELETE", "/maintenance", r -> {
+                    maintenance.disable();
+                    log.warn("maintenance switched off through the admin API");
+                    return maintenanceState();
+                })
                 .build();
+    }
+
+    private AdminResponse maintenanceState() {
+        return AdminResponse.text(
+                200,
+                "maintenance " + (maintenance.enabled() ? "on" : "off") + " (switch "
+                        + (maintenance.switchedOn() ? "on" : "off") + ", file "
+                        + (maintenance.fileOn() ? "present" : "absent") + ")\n");
     }
 
     /** {@code table} with the hooks of each route's plugins added after the route's own hooks. */
@@ -201,9 +238,19 @@ public final class ToriiServer implements AutoCloseable {
     }
 
     /**
+     * The gateway's maintenance switch (there is always one; the {@code maintenance} section only sets how it starts):
+     * {@code enable()}/{@code disable()} turn it on and off at run time, as the admin API's {@code PUT} and
+     * {@code DELETE /maintenance} do.
+     */
+    public MaintenanceMode maintenance() {
+        return maintenance;
+    }
+
+    /**
      * The running gateway.
      *
-     * @throws IllegalStateException when the configuration has no HTTP listener (only dns ones), so no gateway runs
+     * @throws IllegalStateException when the configuration has no HTTP or TCP listener (only dns ones), so no gateway
+     *     runs
      */
     public Gateway gateway() {
         if (gateway == null) {

@@ -6,6 +6,8 @@ import dev.torii.Phase;
 import dev.torii.script.Plugin;
 import dev.torii.script.PluginException;
 import dev.torii.script.ScriptException;
+import dev.torii.tcp.ConnectResult;
+import dev.torii.tcp.Connection;
 import io.netty.util.concurrent.FastThreadLocal;
 import java.io.IOException;
 import java.io.InputStream;
@@ -19,6 +21,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
 import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
@@ -63,7 +66,8 @@ import org.slf4j.LoggerFactory;
 public final class ContextManager implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ContextManager.class);
     private static final long BIND_TIMEOUT_NANOS = 10_000_000_000L;
-    private static final Set<String> PHASE_FUNCTIONS = Set.of("onRequest", "onUpstream", "onResponse", "onLog");
+    private static final Set<String> PHASE_FUNCTIONS =
+            Set.of("onConnect", "onRequest", "onUpstream", "onResponse", "onLog");
 
     private final Engine engine;
     private final Source prelude;
@@ -74,6 +78,7 @@ public final class ContextManager implements AutoCloseable {
     private final RateLimiters limiters;
     private final TimeSource time;
     private final ToriiBridge.LogSink sink;
+    private final BooleanSupplier maintenance;
     private final FastThreadLocal<ThreadContext> local = new FastThreadLocal<>();
     private final List<ThreadContext> all = new CopyOnWriteArrayList<>();
     private final Thread watchdog;
@@ -91,8 +96,10 @@ public final class ContextManager implements AutoCloseable {
             SharedZones zones,
             RateLimiters limiters,
             TimeSource time,
-            ToriiBridge.LogSink sink) {
+            ToriiBridge.LogSink sink,
+            BooleanSupplier maintenance) {
         this.statementLimit = statementLimit;
+        this.maintenance = maintenance;
         this.timeout = timeout;
         this.timeoutNanos = timeout.toNanos();
         this.zones = zones;
@@ -201,9 +208,10 @@ public final class ContextManager implements AutoCloseable {
                         .build())
                 .build();
         try {
-            var tc = new ThreadContext(c, zones, time, sink);
+            var tc = new ThreadContext(c, zones, time, sink, maintenance);
             Value entry = c.eval(prelude).execute(tc.torii);
             tc.invoke = entry.getMember("invoke");
+            tc.connect = entry.getMember("connect");
             tc.config = entry.getMember("config");
             created.increment();
             all.add(tc);
@@ -253,6 +261,52 @@ public final class ContextManager implements AutoCloseable {
             return result(spec, phase, h, r);
         } catch (PolyglotException e) {
             throw failure(tc, spec, HookSpec.functionName(phase), e);
+        } finally {
+            h.finish();
+            end(tc);
+        }
+    }
+
+    /**
+     * Calls {@code spec}'s {@code onConnect(conn, cfg)} on {@code connection} in this thread's context: nothing returned
+     * proceeds, {@code conn.reject()} rejects.
+     *
+     * @throws ScriptException when the function throws, runs past a budget or returns something invalid
+     */
+    public ConnectResult callConnect(HookSpec spec, Connection connection) {
+        ThreadContext tc = current();
+        JsConnection h = new JsConnection(connection, spec, limiters);
+        begin(tc, spec);
+        try {
+            ThreadContext.Bound b = tc.bound(spec.id());
+            if (b == null) {
+                tc.deadline = System.nanoTime() + Math.max(timeoutNanos, BIND_TIMEOUT_NANOS);
+                b = bind(tc, spec);
+                tc.context.resetLimits();
+                tc.deadline = System.nanoTime() + timeoutNanos;
+            }
+            Value fn = b.functions()[Phase.CONNECT.ordinal()];
+            if (fn == null) {
+                return ConnectResult.proceed();
+            }
+            tc.phase = Phase.CONNECT;
+            Value r = tc.connect.execute(fn, h, b.config());
+            if (r.isNull()
+                    || r.isHostObject() && r.asHostObject() instanceof JsConnection.Rejection rj && rj.owner == h) {
+                return h.rejected() ? ConnectResult.reject() : ConnectResult.proceed();
+            }
+            failures.increment();
+            String what = r.isHostObject() ? "a rejection made by another call" : describe(r);
+            throw new ScriptException(
+                    ScriptException.Kind.INVALID_RESULT,
+                    spec.plugin().name(),
+                    spec.plugin().scriptName(),
+                    "plugin " + spec.plugin().name() + ": onConnect in "
+                            + spec.plugin().scriptName() + " returned " + what
+                            + " (expected: nothing to go on, or the value of conn.reject())",
+                    null);
+        } catch (PolyglotException e) {
+            throw failure(tc, spec, "onConnect", e);
         } finally {
             h.finish();
             end(tc);
@@ -408,15 +462,17 @@ public final class ContextManager implements AutoCloseable {
                         || k.equalsIgnoreCase("onrequest")
                         || k.equalsIgnoreCase("onupstream")
                         || k.equalsIgnoreCase("onresponse")
-                        || k.equalsIgnoreCase("onlog")) {
+                        || k.equalsIgnoreCase("onlog")
+                        || k.equalsIgnoreCase("onconnect")) {
                     throw new PluginException(plugin.scriptName() + ": export " + k
-                            + " is not a phase function (expected one of: onRequest, onUpstream, onResponse, onLog)");
+                            + " is not a phase function (expected one of: onConnect, onRequest, onUpstream, onResponse,"
+                            + " onLog)");
                 }
             }
             if (phases.isEmpty()) {
                 throw new PluginException(plugin.scriptName()
-                        + ": exports no phase function (expected at least one of: onRequest, onUpstream, onResponse,"
-                        + " onLog)");
+                        + ": exports no phase function (expected at least one of: onConnect, onRequest, onUpstream,"
+                        + " onResponse, onLog)");
             }
             return phases;
         } catch (PolyglotException e) {
@@ -449,6 +505,7 @@ public final class ContextManager implements AutoCloseable {
             case "onRequest" -> Phase.REQUEST;
             case "onUpstream" -> Phase.UPSTREAM;
             case "onResponse" -> Phase.RESPONSE;
+            case "onConnect" -> Phase.CONNECT;
             default -> Phase.LOG;
         };
     }

@@ -1,9 +1,46 @@
 package dev.torii.script.internal;
 
+import java.time.Duration;
+import java.util.function.Supplier;
+
 /** Parses the durations scripts write: {@code "250ms"}, {@code "1s"}, {@code "5m"}, {@code "1h"}, {@code "1d"}, or a
  * number of seconds. Stateless. */
 public final class Durations {
     private Durations() {}
+
+    /**
+     * Remembers the last duration text parsed and its value: scripts pass the same literal ({@code {ttl: "1s"}}) on
+     * every call, and parsing it each time showed in profiles. Confined to one thread (a context's).
+     */
+    static final class Memo {
+        private String text;
+        private long nanos;
+        private Duration duration;
+
+        /** {@link #parseNanos(String, String)}, from the memo when {@code text} is the last one parsed. */
+        long nanos(String what, String text) {
+            if (text != null && text.equals(this.text)) {
+                return nanos;
+            }
+            long n = parseNanos(what, text);
+            this.text = text;
+            this.nanos = n;
+            this.duration = null;
+            return n;
+        }
+
+        /** {@link #nanos} as a {@link Duration}; {@code what} is computed only for an error message. */
+        Duration duration(Supplier<String> what, String text) {
+            if (duration != null && text.equals(this.text)) {
+                return duration;
+            }
+            if (!text.equals(this.text)) {
+                nanos(what.get(), text);
+            }
+            duration = Duration.ofNanos(nanos);
+            return duration;
+        }
+    }
 
     /**
      * The duration in nanoseconds.

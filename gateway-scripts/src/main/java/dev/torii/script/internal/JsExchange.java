@@ -331,7 +331,7 @@ public final class JsExchange {
     @HostAccess.Export
     public boolean limit(String key, double rate, String per, double burst) {
         check("ex.limit()", Phases.REQUEST_UPSTREAM);
-        long perNanos = Durations.parseNanos("ex.limit per", per);
+        long perNanos = context.durations.nanos("ex.limit per", per);
         return limiters.tryTake(spec.plugin().name(), key, rate, perNanos, burst);
     }
 

@@ -17,6 +17,9 @@ final class Phases {
     static final Set<Phase> RESPONSE = EnumSet.of(Phase.RESPONSE);
     static final Set<Phase> RESPONSE_LOG = EnumSet.of(Phase.RESPONSE, Phase.LOG);
     static final Set<Phase> LOG = EnumSet.of(Phase.LOG);
+    static final Set<Phase> CONNECT = EnumSet.of(Phase.CONNECT);
+    /** Every phase, CONNECT included: for the {@code torii} functions that do not depend on an exchange. */
+    static final Set<Phase> ANY = EnumSet.allOf(Phase.class);
 
     private Phases() {}
 

@@ -25,6 +25,10 @@ final class ThreadContext {
     final Context context;
     final ToriiBridge torii;
     Value invoke;
+    /** The last duration a script passed (a TTL, a rate-limit period), parsed. */
+    final Durations.Memo durations = new Durations.Memo();
+
+    Value connect;
     Value config;
     final Map<Plugin, Value> modules = new HashMap<>();
     private Bound[] bound = new Bound[8];
@@ -39,9 +43,14 @@ final class ThreadContext {
     volatile boolean timedOut;
     volatile boolean dead;
 
-    ThreadContext(Context context, SharedZones zones, TimeSource time, ToriiBridge.LogSink sink) {
+    ThreadContext(
+            Context context,
+            SharedZones zones,
+            TimeSource time,
+            ToriiBridge.LogSink sink,
+            java.util.function.BooleanSupplier maintenance) {
         this.context = context;
-        this.torii = new ToriiBridge(this, zones, time, sink);
+        this.torii = new ToriiBridge(this, zones, time, sink, maintenance);
     }
 
     /** A hook's functions (indexed by {@link Phase#ordinal()}, null where not exported) and its config. */

@@ -7,6 +7,7 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.HexFormat;
+import java.util.function.BooleanSupplier;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 import org.graalvm.polyglot.HostAccess;
@@ -24,11 +25,13 @@ public final class ToriiBridge {
     private final SharedZones zones;
     private final TimeSource time;
     private final LogSink sink;
+    private final BooleanSupplier maintenance;
     private MessageDigest sha256;
     private Mac hmac;
 
-    ToriiBridge(ThreadContext context, SharedZones zones, TimeSource time, LogSink sink) {
+    ToriiBridge(ThreadContext context, SharedZones zones, TimeSource time, LogSink sink, BooleanSupplier maintenance) {
         this.context = context;
+        this.maintenance = maintenance;
         this.zones = zones;
         this.time = time;
         this.sink = sink;
@@ -48,6 +51,12 @@ public final class ToriiBridge {
         return time.epochMillis();
     }
 
+    /** {@code torii.maintenance.enabled}: the gateway's maintenance switch, readable in every phase and at init. */
+    @HostAccess.Export
+    public boolean maintenanceEnabled() {
+        return maintenance.getAsBoolean();
+    }
+
     @HostAccess.Export
     public ZoneBridge shared(String zone) {
         checkShared();
@@ -56,7 +65,7 @@ public final class ToriiBridge {
 
     @HostAccess.Export
     public void checkShared() {
-        Phases.check("torii.shared()", Phases.ALL, context.phase);
+        Phases.check("torii.shared()", Phases.ANY, context.phase);
     }
 
     @HostAccess.Export
@@ -147,14 +156,19 @@ public final class ToriiBridge {
             this.zone = zone;
         }
 
-        private String fn(String name) {
-            String f = "torii.shared(\"" + zone.name() + "\")." + name + "()";
-            Phases.check(f, Phases.ALL, context.phase);
-            return f;
+        private String name(String function) {
+            return "torii.shared(\"" + zone.name() + "\")." + function + "()";
         }
 
-        private static Duration ttl(String f, String ttl) {
-            return ttl == null ? null : Duration.ofNanos(Durations.parseNanos(f + " ttl", ttl));
+        /** Checks the phase; the function's name is built only for a message (this runs on every call). */
+        private void check(String function) {
+            if (context.phase == null) {
+                Phases.check(name(function), Phases.ANY, null);
+            }
+        }
+
+        private Duration ttl(String function, String ttl) {
+            return ttl == null ? null : context.durations.duration(() -> name(function) + " ttl", ttl);
         }
 
         private static Object value(String f, Value v) {
@@ -173,34 +187,34 @@ public final class ToriiBridge {
 
         @HostAccess.Export
         public Object get(String key) {
-            fn("get");
+            check("get");
             return zone.get(key);
         }
 
         @HostAccess.Export
         public void set(String key, Value value, String ttl) {
-            String f = fn("set");
-            zone.set(key, value(f, value), ttl(f, ttl));
+            check("set");
+            zone.set(key, value(name("set"), value), ttl("set", ttl));
         }
 
         @HostAccess.Export
         public boolean add(String key, Value value, String ttl) {
-            String f = fn("add");
-            return zone.add(key, value(f, value), ttl(f, ttl));
+            check("add");
+            return zone.add(key, value(name("add"), value), ttl("add", ttl));
         }
 
         @HostAccess.Export
         public double incr(String key, double delta, String ttl) {
-            String f = fn("incr");
+            check("incr");
             if (!Double.isFinite(delta)) {
-                throw new IllegalArgumentException(f + " delta: " + delta + " (expected: a finite number)");
+                throw new IllegalArgumentException(name("incr") + " delta: " + delta + " (expected: a finite number)");
             }
-            return zone.incr(key, delta, ttl(f, ttl));
+            return zone.incr(key, delta, ttl("incr", ttl));
         }
 
         @HostAccess.Export
         public boolean delete(String key) {
-            fn("delete");
+            check("delete");
             return zone.delete(key);
         }
     }

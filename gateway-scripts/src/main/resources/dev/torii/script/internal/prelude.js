@@ -141,6 +141,27 @@
     }
   }
 
+  // --- conn (onConnect) --------------------------------------------------------------------------------------------
+  class Connection {
+    #h;
+    constructor(h) { this.#h = h; }
+    get phase() { return 'connect'; }
+    get client() { return { ip: this.#h.clientIp(), port: this.#h.clientPort() }; }
+    get local() { return { ip: this.#h.localIp(), port: this.#h.localPort() }; }
+    get listener() { return this.#h.listener(); }
+    get upstream() { return this.#h.upstream(); }
+    get endpoint() { return this.#h.endpoint(); }
+    useUpstream(name) { this.#h.useUpstream(String(name)); }
+    useEndpoint(hostPort) { this.#h.useEndpoint(String(hostPort)); }
+    reject() { return this.#h.reject(); }
+    limit(key, opts) {
+      if (opts == null || typeof opts !== 'object') throw new TypeError('conn.limit options: ' + opts + ' (expected: {rate, per, burst})');
+      const rate = Number(opts.rate);
+      return this.#h.limit(String(key), rate, opts.per == null ? '1s' : String(opts.per),
+        opts.burst == null ? rate : Number(opts.burst));
+    }
+  }
+
   // --- torii and console -----------------------------------------------------------------------------------------
   const zones = new Map();
   class SharedDict {
@@ -180,6 +201,7 @@
       decode: (text, url) => bridge.base64Decode(String(text), url === true),
     }),
     timingSafeEqual: (a, b) => bridge.timingSafeEqual(String(a), String(b)),
+    maintenance: Object.freeze({ get enabled() { return bridge.maintenanceEnabled(); } }),
   });
   const console = Object.freeze({ log, info: log, debug: log.debug, warn: log.warn, error: log.error });
   Object.defineProperty(globalThis, 'torii', { value: torii, writable: false, configurable: false, enumerable: false });
@@ -203,6 +225,7 @@
 
   return Object.freeze({
     invoke: (fn, h, cfg) => fn(new Exchange(h), cfg),
+    connect: (fn, h, cfg) => fn(new Connection(h), cfg),
     config: (json) => deepFreeze(JSON.parse(json)),
   });
 })

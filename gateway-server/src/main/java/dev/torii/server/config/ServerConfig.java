@@ -2,14 +2,17 @@ package dev.torii.server.config;
 
 import dev.torii.Forwarding;
 import dev.torii.Gateway;
+import dev.torii.Hook;
 import dev.torii.Http2Limits;
 import dev.torii.Limits;
 import dev.torii.Listener;
 import dev.torii.route.RoutingTable;
+import dev.torii.tcp.TcpListener;
 import dev.torii.upstream.Endpoint;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * A validated standalone-server configuration: what {@link ConfigLoader} makes of a YAML file. Immutable.
@@ -27,6 +30,8 @@ import java.util.Optional;
  *     {@code dns} listeners answer from it too
  * @param dnsListeners the listeners with {@code protocol: dns} (DNS server mode), not among {@link #listeners()}
  * @param admin where the admin API listens, if configured
+ * @param tcpListeners the TCP listeners ({@code protocol: tcp}), with their plugins
+ * @param maintenance how the maintenance switch starts ({@link MaintenanceSettings#defaults()} without the section)
  */
 public record ServerConfig(
         List<Listener> listeners,
@@ -39,7 +44,9 @@ public record ServerConfig(
         PluginSettings plugins,
         Optional<DnsSettings> dns,
         List<DnsListenerSettings> dnsListeners,
-        Optional<AdminSettings> admin) {
+        Optional<AdminSettings> admin,
+        List<TcpListenerSettings> tcpListeners,
+        MaintenanceSettings maintenance) {
 
     public ServerConfig {
         listeners = List.copyOf(listeners);
@@ -52,13 +59,23 @@ public record ServerConfig(
         Objects.requireNonNull(dns, "dns");
         dnsListeners = List.copyOf(dnsListeners);
         Objects.requireNonNull(admin, "admin");
+        tcpListeners = List.copyOf(tcpListeners);
+        Objects.requireNonNull(maintenance, "maintenance");
     }
 
     /**
      * A gateway builder with everything in this configuration set except plugins (they need a running script
-     * runtime, which {@link dev.torii.server.ToriiServer} owns); the caller may add hooks before building.
+     * runtime, which {@link dev.torii.server.ToriiServer} owns) and the maintenance switch (a runtime object: add one
+     * made with {@link MaintenanceSettings#newMode()}); the caller may add hooks before building.
      */
     public Gateway.Builder gatewayBuilder() {
+        return gatewayBuilder(use -> {
+            throw new IllegalStateException("plugin " + use.plugin().name() + " needs a script runtime");
+        });
+    }
+
+    /** {@link #gatewayBuilder()} with the TCP listeners' plugins attached as hooks made by {@code attach}. */
+    public Gateway.Builder gatewayBuilder(Function<PluginUse, Hook> attach) {
         Gateway.Builder b = Gateway.builder()
                 .routingTable(routingTable)
                 .limits(limits)
@@ -66,6 +83,24 @@ public record ServerConfig(
                 .forwarding(forwarding)
                 .ioThreads(ioThreads);
         listeners.forEach(b::listener);
+        for (TcpListenerSettings t : tcpListeners) {
+            if (t.plugins().isEmpty()) {
+                b.listener(t.listener());
+                continue;
+            }
+            TcpListener.Builder tb = TcpListener.builder(
+                            t.listener().name(),
+                            hostPort(t.listener().host(), t.listener().port()),
+                            t.listener().upstream())
+                    .idleTimeout(t.listener().idleTimeout());
+            t.listener().hooks().forEach(tb::hook);
+            t.plugins().forEach(use -> tb.hook(attach.apply(use)));
+            b.listener(tb.build());
+        }
         return b;
+    }
+
+    private static String hostPort(String host, int port) {
+        return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
     }
 }

@@ -6,6 +6,7 @@ import dev.torii.Limits;
 import dev.torii.Listener;
 import dev.torii.dns.DnsCache;
 import dev.torii.dns.DnsRateLimit;
+import dev.torii.maintenance.MaintenanceMode;
 import dev.torii.route.Route;
 import dev.torii.route.RouteMatch;
 import dev.torii.route.RoutingTable;
@@ -13,9 +14,12 @@ import dev.torii.server.config.AdminSettings;
 import dev.torii.server.config.ConfigException;
 import dev.torii.server.config.DnsListenerSettings;
 import dev.torii.server.config.DnsSettings;
+import dev.torii.server.config.MaintenanceSettings;
 import dev.torii.server.config.PluginSettings;
 import dev.torii.server.config.ServerConfig;
+import dev.torii.server.config.TcpListenerSettings;
 import dev.torii.server.internal.YamlReader.Fields;
+import dev.torii.tcp.TcpListener;
 import dev.torii.tls.ServerTls;
 import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.LoadBalancing;
@@ -62,8 +66,18 @@ import org.snakeyaml.engine.v2.nodes.ScalarNode;
  */
 public final class ConfigReader {
     private static final List<String> TOP_KEYS = List.of(
-            "listeners", "routes", "upstreams", "limits", "forwarding", "ioThreads", "demo", "plugins", "dns", "admin");
-    private static final List<String> TOP_LATER = List.of("maintenance");
+            "listeners",
+            "routes",
+            "upstreams",
+            "limits",
+            "forwarding",
+            "ioThreads",
+            "demo",
+            "plugins",
+            "dns",
+            "admin",
+            "maintenance");
+    private static final List<String> TOP_LATER = List.of();
     private static final List<String> ADMIN_KEYS = List.of("address");
     private static final List<String> DNS_KEYS =
             List.of("upstreams", "forceTcp", "minTtl", "maxTtl", "staleFor", "queryTimeout");
@@ -79,11 +93,19 @@ public final class ConfigReader {
             "rateLimit",
             "tcpIdleTimeout",
             "maxTcpConnections",
-            "maxPendingQueries");
+            "maxPendingQueries",
+            "upstream",
+            "plugins",
+            "idleTimeout");
+    /** Listener keys that only {@code protocol: tcp} takes. */
+    private static final List<String> TCP_LISTENER_KEYS = List.of("upstream", "plugins", "idleTimeout");
+
     private static final List<String> RATE_LIMIT_KEYS = List.of("rate", "per", "burst", "overLimit", "maxClients");
-    private static final List<String> LISTENER_LATER = List.of("upstream");
-    private static final List<String> SUPPORTED_PROTOCOLS = List.of("http", "https", "dns");
-    private static final List<String> LATER_PROTOCOLS = List.of("tcp");
+    private static final List<String> LISTENER_LATER = List.of();
+    private static final List<String> SUPPORTED_PROTOCOLS = List.of("http", "https", "tcp", "dns");
+    private static final List<String> LATER_PROTOCOLS = List.of();
+    private static final List<String> MAINTENANCE_KEYS =
+            List.of("enabled", "file", "page", "contentType", "retryAfter", "bypass", "respond");
     private static final List<String> ROUTE_KEYS =
             List.of("name", "match", "upstream", "hostRewrite", "hostFromEndpoint", "plugins");
     private static final List<String> ROUTE_LATER = List.of("rateLimit");
@@ -124,6 +146,10 @@ public final class ConfigReader {
 
     private final Map<Node, String> dnsProtocolNodes = new LinkedHashMap<>();
     private final Path baseDirectory;
+    private final List<TcpRef> tcpRefs = new ArrayList<>();
+
+    /** A TCP listener as read, with what is checked once the upstreams and plugins are known. */
+    private record TcpRef(TcpListener listener, Node upstreamNode, String path, List<PluginsReader.Ref> plugins) {}
 
     private ConfigReader(String source, Path baseDirectory) {
         this.yaml = new YamlReader(source);
@@ -189,6 +215,8 @@ public final class ConfigReader {
         }
         Optional<AdminSettings> admin = readAdmin(top.value("admin"), listeners);
         plugins.readSection(top.value("plugins"));
+        MaintenanceSettings maintenance = readMaintenance(top.value("maintenance"));
+        checkTcpUpstreams(upstreams);
 
         RoutingTable table = buildRoutingTable(top, routes, upstreams);
         // Plugins are loaded last (each loading evaluates a module) but even when the file has other problems, so that
@@ -196,6 +224,13 @@ public final class ConfigReader {
         Map<String, List<PluginsReader.Ref>> routePlugins = new LinkedHashMap<>();
         routes.forEach(r -> routePlugins.put(r.name(), r.plugins()));
         PluginSettings pluginSettings = plugins.resolve(routePlugins);
+        List<TcpListenerSettings> tcpListeners = new ArrayList<>();
+        for (TcpRef t : tcpRefs) {
+            tcpListeners.add(new TcpListenerSettings(t.listener(), plugins.uses(t.plugins())));
+        }
+        if (listeners.isEmpty() && tcpListeners.isEmpty() && yaml.errorCount() == 0) {
+            yaml.error(root, "listeners: none could be read (expected: at least one listener)");
+        }
         if (yaml.errorCount() > 0) {
             throw yaml.failure();
         }
@@ -210,7 +245,9 @@ public final class ConfigReader {
                 pluginSettings,
                 dns,
                 dnsListeners,
-                admin);
+                admin,
+                tcpListeners,
+                maintenance);
     }
 
     // ---------------------------------------------------------------------------------------------- listeners
@@ -257,7 +294,7 @@ public final class ConfigReader {
             }
         }
         Node protocolNode = f.value("protocol");
-        String protocol = null;
+        String protocol = "http";
         if (protocolNode != null) {
             protocol = yaml.string(protocolNode, f.path("protocol"));
             if (protocol != null && !SUPPORTED_PROTOCOLS.contains(protocol)) {
@@ -268,6 +305,17 @@ public final class ConfigReader {
                                         + String.join(", ", SUPPORTED_PROTOCOLS) + ")"
                                 : f.path("protocol") + ": '" + protocol + "' (expected one of: "
                                         + String.join(", ", SUPPORTED_PROTOCOLS) + ")");
+            }
+        }
+        if ("tcp".equals(protocol)) {
+            readTcpListener(f, path, name, before, pathByAddress);
+            return null;
+        }
+        for (String key : TCP_LISTENER_KEYS) {
+            if (f.value(key) != null) {
+                yaml.error(
+                        f.value(key),
+                        f.path(key) + ": only a TCP listener has it (expected: protocol: tcp, or no " + key + ")");
             }
         }
         String address = yaml.requiredString(f, "address");
@@ -384,6 +432,171 @@ public final class ConfigReader {
             yaml.builderError(f, e);
             return Optional.empty();
         }
+    }
+
+    private void readTcpListener(Fields f, String path, String name, int before, Map<String, String> pathByAddress) {
+        String address = yaml.requiredString(f, "address");
+        Node upstreamNode = f.value("upstream");
+        String upstream = null;
+        if (upstreamNode == null) {
+            yaml.error(
+                    f.node(),
+                    path + ": missing key 'upstream' (expected: the upstream a TCP listener's connections go to)");
+        } else {
+            upstream = yaml.nonBlank(upstreamNode, f.path("upstream"), "an upstream name");
+        }
+        Duration idle =
+                yaml.valueOr(f, "idleTimeout", (n, p) -> yaml.duration(n, p, false), TcpListener.DEFAULT_IDLE_TIMEOUT);
+        List<PluginsReader.Ref> refs = List.of();
+        Node pluginsNode = f.value("plugins");
+        if (pluginsNode != null) {
+            refs = plugins.readList(pluginsNode, f.path("plugins"));
+        }
+        if (address == null || upstream == null || idle == null || yaml.errorCount() != before) {
+            return;
+        }
+        TcpListener listener;
+        try {
+            listener = TcpListener.builder(name, address, upstream)
+                    .idleTimeout(idle)
+                    .build();
+        } catch (IllegalArgumentException e) {
+            yaml.error(f.value("address"), YamlReader.relabel(f.path("address"), e.getMessage()));
+            return;
+        }
+        if (listener.port() != 0) {
+            String other = pathByAddress.putIfAbsent(listener.host() + ":" + listener.port(), path);
+            if (other != null) {
+                yaml.error(
+                        f.value("address"),
+                        f.path("address") + ": '" + address + "' (expected: unique; " + other
+                                + " listens there already)");
+                return;
+            }
+        }
+        tcpRefs.add(new TcpRef(listener, upstreamNode, path, refs));
+    }
+
+    private void checkTcpUpstreams(Map<String, Upstream> upstreams) {
+        for (TcpRef t : tcpRefs) {
+            if (!upstreams.containsKey(t.listener().upstream())) {
+                yaml.error(
+                        t.upstreamNode(),
+                        t.path() + ".upstream: '" + t.listener().upstream() + "' ("
+                                + (upstreams.isEmpty()
+                                        ? "expected: an upstream defined under upstreams; none is"
+                                        : "expected one of: " + String.join(", ", upstreams.keySet()))
+                                + ")");
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------- maintenance
+
+    private MaintenanceSettings readMaintenance(Node node) {
+        MaintenanceSettings defaults = MaintenanceSettings.defaults();
+        if (node == null) {
+            return defaults;
+        }
+        Fields f = yaml.fields(node, "maintenance", MAINTENANCE_KEYS, List.of());
+        if (f == null) {
+            return defaults;
+        }
+        boolean enabled = yaml.valueOr(f, "enabled", yaml::bool, false);
+        boolean respond = yaml.valueOr(f, "respond", yaml::bool, true);
+        Duration retryAfter = yaml.valueOr(f, "retryAfter", (n, p) -> yaml.duration(n, p, true), defaults.retryAfter());
+        Optional<Path> file = Optional.empty();
+        Node fileNode = f.value("file");
+        if (fileNode != null) {
+            String text = yaml.nonBlank(fileNode, f.path("file"), "a path, e.g. maintenance.on");
+            if (text != null) {
+                Path p = resolve(text);
+                if (p.getParent() != null && !Files.isDirectory(p.getParent())) {
+                    yaml.error(
+                            fileNode,
+                            f.path("file") + ": '" + text + "' (expected: a path in an existing directory; "
+                                    + p.getParent() + " is not one)");
+                } else {
+                    file = Optional.of(p);
+                }
+            }
+        }
+        Optional<byte[]> page = Optional.empty();
+        String contentType = defaults.contentType();
+        Node pageNode = f.value("page");
+        if (pageNode != null) {
+            String text = yaml.nonBlank(pageNode, f.path("page"), "a file, e.g. maintenance.html");
+            if (text != null) {
+                Path p = resolve(text);
+                try {
+                    page = Optional.of(Files.readAllBytes(p));
+                    contentType = contentTypeOf(p);
+                } catch (IOException e) {
+                    yaml.error(
+                            pageNode,
+                            f.path("page") + ": '" + text + "' (expected: a readable file; " + p + ": "
+                                    + (e instanceof java.nio.file.NoSuchFileException ? "no such file" : e.toString())
+                                    + ")");
+                }
+            }
+        }
+        Node typeNode = f.value("contentType");
+        if (typeNode != null) {
+            String type = yaml.nonBlank(typeNode, f.path("contentType"), "a media type, e.g. text/html");
+            if (type != null) {
+                contentType = type;
+                if (pageNode == null) {
+                    yaml.error(
+                            typeNode,
+                            f.path("contentType") + ": '" + type + "' (expected: only with page, which it describes)");
+                }
+            }
+        }
+        List<String> bypass = new ArrayList<>();
+        Node bypassNode = f.value("bypass");
+        if (bypassNode != null) {
+            List<Node> items = yaml.sequence(bypassNode, f.path("bypass"));
+            for (int i = 0; items != null && i < items.size(); i++) {
+                String itemPath = f.path("bypass") + "[" + i + "]";
+                String cidr = yaml.string(items.get(i), itemPath);
+                if (cidr != null
+                        && yaml.probe(items.get(i), itemPath, () -> MaintenanceMode.builder()
+                                .bypass(List.of(cidr))
+                                .build())) {
+                    bypass.add(cidr);
+                }
+            }
+        }
+        var settings = new MaintenanceSettings(
+                enabled,
+                file,
+                page,
+                contentType,
+                retryAfter == null ? defaults.retryAfter() : retryAfter,
+                bypass,
+                respond);
+        try {
+            settings.newMode();
+        } catch (IllegalArgumentException e) {
+            yaml.builderError(f, e);
+        }
+        return settings;
+    }
+
+    private Path resolve(String path) {
+        Path p = Path.of(path);
+        return (baseDirectory == null || p.isAbsolute() ? p : baseDirectory.resolve(p)).normalize();
+    }
+
+    private static String contentTypeOf(Path page) {
+        String name = page.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (name.endsWith(".html") || name.endsWith(".htm")) {
+            return "text/html; charset=utf-8";
+        }
+        if (name.endsWith(".json")) {
+            return "application/json";
+        }
+        return "text/plain; charset=utf-8";
     }
 
     // ---------------------------------------------------------------------------------------------- upstreams

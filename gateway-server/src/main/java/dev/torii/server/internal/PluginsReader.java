@@ -230,7 +230,8 @@ final class PluginsReader implements AutoCloseable {
         return new PluginSettings(directory(), watch, globalUses, routeUses);
     }
 
-    private List<PluginUse> uses(List<Ref> refs) {
+    /** Loads the plugins {@code refs} name and checks each config; problems are recorded in the YAML reader. */
+    List<PluginUse> uses(List<Ref> refs) {
         List<PluginUse> uses = new ArrayList<>();
         for (Ref ref : refs) {
             Loaded l = load(ref);

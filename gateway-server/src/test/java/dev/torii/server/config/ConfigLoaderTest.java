@@ -184,7 +184,7 @@ class ConfigLoaderTest {
                         "torii.yaml:5:1: configuration: unknown key 'upstream' (did you mean 'upstreams'?)",
                         "torii.yaml:7:1: configuration: unknown key 'colour' (expected one of: listeners, routes,"
                                 + " upstreams, limits, forwarding, ioThreads, demo,"
-                                + " plugins, dns, admin)");
+                                + " plugins, dns, admin, maintenance)");
     }
 
     @Test
@@ -279,21 +279,16 @@ class ConfigLoaderTest {
     void featuresOfLaterReleasesSayTheyAreNotSupportedYet() {
         assertThat(errors("""
                         listeners:
-                          - { name: web, protocol: tcp, address: "127.0.0.1:6380", upstream: app }
+                          - { name: web, protocol: http, address: "127.0.0.1:8080" }
                           - { name: odd, protocol: gopher, address: "127.0.0.1:70" }
                         routes:
                           - upstream: app
                             rateLimit: { key: clientIp, rate: 100, per: 1s }
                         upstreams: { app: { endpoints: [ "127.0.0.1:1" ] } }
-                        maintenance: { enabled: false }
                         """))
                 .containsExactly(
-                        "torii.yaml:2:28: listeners[0].protocol: 'tcp' is not supported yet (supported: http, https,"
-                                + " dns)",
-                        "torii.yaml:2:60: listeners[0].upstream: not supported yet",
-                        "torii.yaml:3:28: listeners[1].protocol: 'gopher' (expected one of: http, https, dns)",
-                        "torii.yaml:6:5: routes[0].rateLimit: not supported yet",
-                        "torii.yaml:8:1: maintenance: not supported yet");
+                        "torii.yaml:3:28: listeners[1].protocol: 'gopher' (expected one of: http, https, tcp, dns)",
+                        "torii.yaml:6:5: routes[0].rateLimit: not supported yet");
     }
 
     @Test

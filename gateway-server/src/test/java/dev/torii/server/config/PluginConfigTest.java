@@ -212,7 +212,7 @@ class PluginConfigTest {
                                 + plugins + "/throws/plugin.js:2:1: TypeError: "))
                 .anySatisfy(e -> assertThat(e)
                         .isEqualTo(plugins + "/nophase/plugin.js: exports no phase function (expected at least one of:"
-                                + " onRequest, onUpstream, onResponse, onLog)"))
+                                + " onConnect, onRequest, onUpstream, onResponse, onLog)"))
                 .anySatisfy(e -> assertThat(e)
                         .isEqualTo(relative + ":7:61: plugins.global[2].name: 'alias' (expected: the name in " + plugins
                                 + "/alias/plugin.json, which is 'other')"));

@@ -1,0 +1,428 @@
+package dev.torii.internal;
+
+import dev.torii.Hook;
+import dev.torii.tcp.ConnectResult;
+import dev.torii.tcp.TcpListener;
+import dev.torii.upstream.Endpoint;
+import dev.torii.upstream.Upstream;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Proxies one client connection of a {@link TcpListener}: CONNECT hooks, then a backend connection on the same event
+ * loop, then bytes both ways.
+ *
+ * <p>Reads are explicit on both channels ({@code AUTO_READ} off): a side is read again after a read batch only while
+ * the other side is writable, else when the other side's writability comes back. So a slow reader stops the other
+ * side instead of making the proxy buffer; per connection at most one read batch beyond the write-buffer high-water
+ * mark is held. The client is not read at all before the backend is connected: what it sends waits in the kernel.
+ *
+ * <p>Half-close: both channels allow half-closure. When one side ends its output (FIN), the proxy flushes what it
+ * relayed and shuts down its output towards the other side, which may go on sending; when both directions have ended,
+ * or either side closes or resets, both are closed (after a flush).
+ *
+ * <p>Ownership: a buffer read on one side is written to the other (which releases it), or released here when the
+ * other side is gone.
+ */
+final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(TcpProxyHandler.class);
+
+    /** For an endpoint chosen by a hook when the connection's upstream is gone from the routing table. */
+    private static final long DEFAULT_CONNECT_TIMEOUT_MILLIS = 5000;
+
+    private final Engine engine;
+    private final TcpListener listener;
+    private final List<Hook> globalHooks;
+    private Channel client;
+    private DefaultConnection conn;
+    private UpstreamState upstreamState;
+    private int endpointIndex = -1;
+    private boolean retried;
+    private Channel backend;
+    private boolean connected;
+    private boolean clientReadPaused;
+    private boolean backendReadPaused;
+    private boolean clientInputEnded;
+    private boolean backendInputEnded;
+    private boolean flushBackend;
+    /**
+     * What the client sent before the backend was connected. Reads are not asked for then, but the epoll transport
+     * reads anyway when the client half-closes (EPOLLRDHUP), so this holds at most one read batch.
+     */
+    private ArrayDeque<Object> early;
+
+    private boolean flushClient;
+
+    TcpProxyHandler(Engine engine, TcpListener listener) {
+        this.engine = engine;
+        this.listener = listener;
+        this.globalHooks = engine.hooks();
+    }
+
+    // ------------------------------------------------------------------ CONNECT phase
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        client = ctx.channel();
+        engine.tcpConnectionStarted();
+        conn = new DefaultConnection(
+                listener.name(),
+                (InetSocketAddress) client.remoteAddress(),
+                (InetSocketAddress) client.localAddress(),
+                client.eventLoop(),
+                engine.snapshot().table(),
+                listener.upstream());
+        runHooks(0);
+        ctx.fireChannelActive();
+    }
+
+    private Hook hook(int i) {
+        return i < globalHooks.size() ? globalHooks.get(i) : listener.hooks().get(i - globalHooks.size());
+    }
+
+    private void runHooks(int from) {
+        int total = globalHooks.size() + listener.hooks().size();
+        for (int i = from; i < total; i++) {
+            Hook hook = hook(i);
+            ConnectResult result;
+            try {
+                result = hook.onConnect(conn);
+            } catch (Throwable t) {
+                hookFailed(hook, t);
+                return;
+            }
+            if (!handle(result, i, hook)) {
+                return;
+            }
+        }
+        conn.choosing = false;
+        connectBackend(-1);
+    }
+
+    /** Returns true to go on with the next hook synchronously. */
+    private boolean handle(ConnectResult result, int index, Hook hook) {
+        if (result == null || result == ConnectResult.proceed()) {
+            return true;
+        }
+        if (result == ConnectResult.reject()) {
+            log.debug("{} rejected by hook {}", conn, hook.name());
+            engine.tcpConnectionRejected();
+            client.close();
+            return false;
+        }
+        var later = (ConnectResult.Later) result;
+        later.stage().whenComplete((r, error) -> client.eventLoop().execute(() -> {
+            if (!client.isActive()) {
+                return;
+            }
+            if (error != null) {
+                hookFailed(hook, error);
+            } else if (handle(r, index, hook)) {
+                runHooks(index + 1);
+            }
+        }));
+        return false;
+    }
+
+    private void hookFailed(Hook hook, Throwable cause) {
+        log.warn("hook {} failed in phase CONNECT for {}: {}", hook.name(), conn, cause.toString());
+        client.close();
+    }
+
+    // ------------------------------------------------------------------ backend
+
+    private void connectBackend(int exclude) {
+        if (!client.isActive()) {
+            return;
+        }
+        Engine.Snapshot snapshot = engine.snapshot();
+        upstreamState = snapshot.upstream(conn.upstreamName);
+        Endpoint endpoint = conn.endpointOverride;
+        InetSocketAddress literal = null;
+        if (endpoint == null) {
+            if (upstreamState == null) {
+                log.warn("{}: upstream '{}' is not in the routing table; closing", conn, conn.upstreamName);
+                client.close();
+                return;
+            }
+            endpointIndex = upstreamState.pick(exclude);
+            if (endpointIndex < 0) {
+                log.debug("{}: upstream '{}' has no endpoint to try; closing", conn, conn.upstreamName);
+                client.close();
+                return;
+            }
+            endpoint = upstreamState.endpoint(endpointIndex);
+            upstreamState.started(endpointIndex);
+            literal = upstreamState.literalAddress(endpointIndex);
+        }
+        Endpoint target = endpoint;
+        if (literal != null) {
+            connect(target, literal);
+            return;
+        }
+        engine.resolver().resolve(target, client.eventLoop()).addListener(f -> {
+            if (!client.isActive()) {
+                return;
+            }
+            if (!f.isSuccess()) {
+                log.debug(
+                        "{}: cannot resolve {}: {}",
+                        conn,
+                        target.host(),
+                        f.cause().toString());
+                client.close();
+                return;
+            }
+            connect(target, (InetSocketAddress) f.getNow());
+        });
+    }
+
+    private void connect(Endpoint endpoint, InetSocketAddress address) {
+        Upstream settings = upstreamState != null ? upstreamState.upstream : null;
+        long timeoutMillis = settings != null ? settings.connectTimeout().toMillis() : DEFAULT_CONNECT_TIMEOUT_MILLIS;
+        engine.upstreamConnectionOpened();
+        ChannelFuture f = new Bootstrap()
+                .group(client.eventLoop())
+                .channel(engine.tcpTransport().channel())
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeoutMillis))
+                .handler(new BackendHandler())
+                .connect(address);
+        backend = f.channel();
+        f.addListener(done -> {
+            if (!client.isActive()) {
+                backend.close();
+                return;
+            }
+            if (done.isSuccess()) {
+                connected = true;
+                if (early != null) {
+                    for (Object m; (m = early.poll()) != null; ) {
+                        backend.write(m, backend.voidPromise());
+                    }
+                    backend.flush();
+                    early = null;
+                }
+                if (clientInputEnded) {
+                    shutdownOutputAfterFlush(backend);
+                } else {
+                    client.read();
+                }
+                backend.read();
+                return;
+            }
+            endpointDone();
+            backend = null;
+            boolean another = conn.endpointOverride == null && upstreamState.size() > 1;
+            if (!retried && another) {
+                retried = true;
+                log.debug("{}: connect to {} failed ({}); trying another endpoint", conn, endpoint, done.cause());
+                connectBackend(endpointIndex);
+                return;
+            }
+            log.debug(
+                    "{}: connect to {} failed: {}; closing",
+                    conn,
+                    endpoint,
+                    done.cause().toString());
+            client.close();
+        });
+    }
+
+    private void endpointDone() {
+        if (endpointIndex >= 0) {
+            upstreamState.finished(endpointIndex);
+            endpointIndex = -1;
+        }
+    }
+
+    // ------------------------------------------------------------------ client side
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (backend != null && connected && backend.isActive()) {
+            backend.write(msg, backend.voidPromise());
+            flushBackend = true;
+        } else if (!connected && client.isActive()) {
+            if (early == null) {
+                early = new ArrayDeque<>(4);
+            }
+            early.add(msg);
+        } else {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (flushBackend) {
+            flushBackend = false;
+            backend.flush();
+        }
+        if (connected && !clientInputEnded) {
+            if (backend.isWritable()) {
+                client.read();
+            } else {
+                clientReadPaused = true;
+            }
+        }
+        ctx.fireChannelReadComplete();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (client.isWritable() && backendReadPaused && !backendInputEnded) {
+            backendReadPaused = false;
+            backend.read();
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            clientInputEnded = true;
+            if (connected) {
+                shutdownOutputAfterFlush(backend);
+            } // else passed on once the backend is connected
+            finishIfBothEnded();
+        } else if (evt instanceof IdleStateEvent) {
+            log.debug("{}: idle for {}; closing", conn, listener.idleTimeout());
+            client.close();
+        } else if (evt == Engine.DRAIN) {
+            // An established byte stream has no point at which it could stop cleanly; it runs until it ends or the
+            // shutdown deadline passes. One still choosing its backend never started: close it.
+            if (!connected) {
+                client.close();
+            }
+        } else {
+            ctx.fireUserEventTriggered(evt);
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        if (early != null) {
+            early.forEach(ReferenceCountUtil::release);
+            early = null;
+        }
+        endpointDone();
+        if (backend != null) {
+            closeAfterFlush(backend);
+        }
+        engine.tcpConnectionFinished();
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (!(cause instanceof IOException)) {
+            log.debug("{} failed", conn, cause);
+        }
+        ctx.close();
+    }
+
+    private void finishIfBothEnded() {
+        if (clientInputEnded && backendInputEnded) {
+            closeAfterFlush(client);
+        }
+    }
+
+    private static void shutdownOutputAfterFlush(Channel ch) {
+        // Shutting the output down fails writes still queued, so it waits for them.
+        ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
+            if (f.isSuccess() && ch instanceof DuplexChannel d) {
+                d.shutdownOutput();
+            } else {
+                ch.close();
+            }
+        });
+    }
+
+    private static void closeAfterFlush(Channel ch) {
+        if (ch.isActive()) {
+            ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        } else {
+            ch.close();
+        }
+    }
+
+    /** The backend connection's handler; runs on the same event loop as the client's. */
+    private final class BackendHandler extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (client.isActive()) {
+                client.write(msg, client.voidPromise());
+                flushClient = true;
+            } else {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            if (flushClient) {
+                flushClient = false;
+                client.flush();
+            }
+            if (!backendInputEnded) {
+                if (client.isWritable()) {
+                    ctx.channel().read();
+                } else {
+                    backendReadPaused = true;
+                }
+            }
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            if (ctx.channel().isWritable() && clientReadPaused && !clientInputEnded) {
+                clientReadPaused = false;
+                client.read();
+            }
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                backendInputEnded = true;
+                shutdownOutputAfterFlush(client);
+                finishIfBothEnded();
+            }
+            ReferenceCountUtil.release(evt);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (connected) {
+                closeAfterFlush(client);
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (!(cause instanceof IOException)) {
+                log.debug("{}: backend connection failed", conn, cause);
+            }
+            ctx.close();
+        }
+    }
+}
