@@ -103,6 +103,31 @@ class TcpAndMaintenanceServerTest {
     }
 
     @Test
+    void theAdminApiSwitchesMaintenanceOnAndOff() throws Exception {
+        int echoPort = freePort();
+        Path file = Files.writeString(dir.resolve("torii.yaml"), """
+                listeners:
+                  - { name: web, protocol: http, address: "127.0.0.1:0" }
+                routes:
+                  - { match: { pathPrefix: / }, upstream: demo }
+                upstreams:
+                  demo: { endpoints: [ "127.0.0.1:%d" ] }
+                demo: { echo: "127.0.0.1:%d" }
+                admin: { address: "127.0.0.1:0" }
+                """.formatted(echoPort, echoPort));
+        try (ToriiServer server = ToriiServer.start(ConfigLoader.load(file))) {
+            String url = "http://127.0.0.1:" + server.gateway().address("web").getPort() + "/shop";
+            String admin =
+                    "http://127.0.0.1:" + server.admin().orElseThrow().address().getPort() + "/maintenance";
+            assertThat(curl(admin)).isEqualTo("maintenance off (switch off, file absent)\n");
+            assertThat(curl("-X", "PUT", admin)).isEqualTo("maintenance on (switch on, file absent)\n");
+            assertThat(curl("-i", url)).startsWith("HTTP/1.1 503").containsIgnoringCase("retry-after: 300");
+            assertThat(curl("-X", "DELETE", admin)).isEqualTo("maintenance off (switch off, file absent)\n");
+            assertThat(curl("-i", url)).startsWith("HTTP/1.1 200");
+        }
+    }
+
+    @Test
     void theShippedMaintenancePluginAnswersOnTheGatewaysSwitch() throws Exception {
         int echoPort = freePort();
         Path plugin = Files.createDirectories(dir.resolve("plugins/maintenance"));

@@ -228,7 +228,7 @@ public final class ConfigReader {
         for (TcpRef t : tcpRefs) {
             tcpListeners.add(new TcpListenerSettings(t.listener(), plugins.uses(t.plugins())));
         }
-        if (listeners.isEmpty() && tcpListeners.isEmpty() && yaml.errorCount() == 0) {
+        if (listeners.isEmpty() && tcpListeners.isEmpty() && dnsListeners.isEmpty() && yaml.errorCount() == 0) {
             yaml.error(root, "listeners: none could be read (expected: at least one listener)");
         }
         if (yaml.errorCount() > 0) {
