@@ -93,7 +93,7 @@ public record Upstream(
         private Duration connectTimeout = Duration.ofSeconds(5);
         private Duration responseTimeout = Duration.ofSeconds(60);
         private int maxConnectionsPerEndpoint = 1024;
-        private int maxIdlePerEndpoint = 256;
+        private int maxIdlePerEndpoint = 1024;
         private Duration idleTimeout = Duration.ofSeconds(60);
         private int maxPendingAcquires = 1024;
         private UpstreamProtocol protocol = UpstreamProtocol.HTTP_1_1;
