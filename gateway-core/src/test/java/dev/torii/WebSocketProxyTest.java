@@ -67,7 +67,7 @@ class WebSocketProxyTest {
     @BeforeAll
     static void start() throws IOException {
         certs = TestCertificates.create();
-        TestCertificates.Issued site = certs.issue("ws.test");
+        TestCertificates.Issued site = certs.issue("ws.test", "127.0.0.1");
         echo = WebSocketEchoServer.start();
         gateway = Gateway.builder()
                 .listener(Listener.http("web", "127.0.0.1:0"))
@@ -349,6 +349,99 @@ class WebSocketProxyTest {
         assertThat(seen.get("upgrade")).isNotEqualTo("foo/2");
     }
 
+    @Test
+    void webSocketOverTlsHttp11EchoesAndCloses() throws Exception {
+        var trust = java.security.KeyStore.getInstance("PKCS12");
+        trust.load(null, null);
+        try (InputStream pem = java.nio.file.Files.newInputStream(certs.caCert())) {
+            trust.setCertificateEntry(
+                    "ca",
+                    java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(pem));
+        }
+        var tmf =
+                javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(trust);
+        var ssl = javax.net.ssl.SSLContext.getInstance("TLS");
+        ssl.init(null, tmf.getTrustManagers(), null);
+        var in = new Received(true);
+        WebSocket ws = HttpClient.newBuilder()
+                .sslContext(ssl)
+                .build()
+                .newWebSocketBuilder()
+                .buildAsync(URI.create("wss://127.0.0.1:" + address("secure").getPort() + "/echo?wss"), in)
+                .get(20, TimeUnit.SECONDS);
+        byte[] big = pattern(MIB, 11);
+        ws.sendBinary(ByteBuffer.wrap(big), true).get(20, TimeUnit.SECONDS);
+        assertThat((byte[]) in.next()).isEqualTo(big);
+        ws.sendText("close:4004", true).get(10, TimeUnit.SECONDS);
+        assertThat(in.closed.get(10, TimeUnit.SECONDS)).isEqualTo(4004);
+        ExchangeLog log = awaitLog("/echo?wss");
+        assertThat(log.status()).isEqualTo(101);
+        assertThat(log.responseBodyBytes()).isGreaterThan(MIB);
+    }
+
+    @Test
+    void theEndOfTheClientsDataEndsTheUpstreamsAndBack() throws Exception {
+        try (Socket s = new Socket("127.0.0.1", address("web").getPort())) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream()
+                    .write(("GET /echo?half HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                                    + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+                            .getBytes(StandardCharsets.US_ASCII));
+            String head = readResponse(s.getInputStream());
+            assertThat(head.toLowerCase(java.util.Locale.ROOT))
+                    .startsWith("http/1.1 101")
+                    .contains("upgrade: websocket")
+                    .contains("connection: upgrade")
+                    .contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo=");
+            // FIN from the client: the gateway half-closes the upstream, which closes; its FIN comes back to us.
+            s.shutdownOutput();
+            assertThat(s.getInputStream().read()).isEqualTo(-1);
+        }
+        ExchangeLog log = awaitLog("/echo?half");
+        assertThat(log.status()).isEqualTo(101);
+        assertThat(log.error()).isNull();
+    }
+
+    @Test
+    void aTunnelWithoutTrafficForTheIdleTimeoutIsClosed() throws Exception {
+        Gateway g = Gateway.builder()
+                .listener(Listener.http("web", "127.0.0.1:0"))
+                .routingTable(RoutingTable.builder()
+                        .upstream(Upstream.builder("echo")
+                                .endpoint(echo.endpoint())
+                                .build())
+                        .route(Route.builder("all").upstream("echo").build())
+                        .build())
+                .limits(Limits.builder().idleTimeout(Duration.ofMillis(300)).build())
+                .hook(new Hook() {
+                    @Override
+                    public void onLog(Exchange ex) {
+                        logs.add(ex.log());
+                    }
+                })
+                .ioThreads(1)
+                .build()
+                .start();
+        try {
+            var in = new Received(true);
+            WebSocket ws = HttpClient.newHttpClient()
+                    .newWebSocketBuilder()
+                    .buildAsync(URI.create("ws://127.0.0.1:" + g.address("web").getPort() + "/echo?idle"), in)
+                    .get(20, TimeUnit.SECONDS);
+            ws.sendText("still here", true).get(10, TimeUnit.SECONDS);
+            assertThat(in.next()).isEqualTo("still here");
+            // Then nothing: the gateway closes both sides (the client sees the connection end without a close frame).
+            Integer code = in.closed.handle((c, e) -> c == null ? -1 : c).get(20, TimeUnit.SECONDS);
+            assertThat(code).isNotEqualTo(1000);
+            ExchangeLog log = awaitLog("/echo?idle");
+            assertThat(log.status()).isEqualTo(101);
+            assertThat(log.requestBodyBytes()).isPositive();
+        } finally {
+            g.close();
+        }
+    }
+
     /** A Content-Length-framed response head and body. */
     private static String readResponse(InputStream in) throws IOException {
         var head = new ByteArrayOutputStream();
@@ -457,6 +550,19 @@ class WebSocketProxyTest {
             awaitCloseCodes(before + 1);
             assertThat(echo.closeCodes().getLast()).isEqualTo(4001);
         }
+    }
+
+    @Test
+    void anUpstreamResetResetsTheStreamWithConnectError() throws Exception {
+        try (var c = H2WebSocketClient.connect(address("web"))) {
+            c.open("http", "ws.test", "/echo?reset", Map.of());
+            c.sendText("reset");
+            Event e = c.next(Duration.ofSeconds(10));
+            assertThat(e.kind()).isEqualTo(Kind.RESET);
+            assertThat(e.code()).as("CONNECT_ERROR (RFC 9113 8.5)").isEqualTo(0xa);
+        }
+        ExchangeLog log = awaitLog("/echo?reset");
+        assertThat(log.error()).isEqualTo(ProxyError.UPSTREAM_RESET);
     }
 
     @Test

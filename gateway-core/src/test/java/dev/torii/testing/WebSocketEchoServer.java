@@ -44,7 +44,8 @@ import java.util.concurrent.TimeUnit;
  * frame codec, ping answers and the close handshake) on a free 127.0.0.1 port, serving {@code /echo}: every text and
  * binary message (up to 2 MiB, fragments joined) comes back unchanged. Commands sent as text:
  * {@code close:<code>} makes the server close with that code and reason {@code bye}; {@code ping:<data>} makes it send a
- * ping, and the pong's payload comes back as the text {@code pong:<data>}. A handshake on {@code /forbidden} gets 403;
+ * ping, and the pong's payload comes back as the text {@code pong:<data>}; {@code reset} makes it reset the TCP
+ * connection (RST). A handshake on {@code /forbidden} gets 403;
  * any other plain request gets 200 {@code plain}. It reads only while it can write (no unbounded buffering under load),
  * and allocates outside Netty's default allocator, so that a test's memory figures are the gateway's.
  *
@@ -71,6 +72,7 @@ public final class WebSocketEchoServer implements AutoCloseable {
                 .subprotocols("chat,superchat")
                 .dropPongFrames(false)
                 .handleCloseFrames(false)
+                .sendCloseFrame(null)
                 .decoderConfig(WebSocketDecoderConfig.newBuilder()
                         .maxFramePayloadLength(MAX_MESSAGE)
                         .build())
@@ -173,6 +175,13 @@ public final class WebSocketEchoServer implements AutoCloseable {
                     text.release();
                     closeSent = true;
                     ctx.writeAndFlush(new CloseWebSocketFrame(code, "bye"));
+                    return;
+                }
+                if (s.equals("reset")) {
+                    // An abortive close: RST instead of FIN.
+                    text.release();
+                    ctx.channel().config().setOption(ChannelOption.SO_LINGER, 0);
+                    ctx.close();
                     return;
                 }
                 if (s.startsWith("ping:")) {
