@@ -50,6 +50,10 @@ import org.slf4j.LoggerFactory;
  * <p>Ownership: a request body chunk read from the client is written to the upstream connection (which releases
  * it); a response part read from the upstream is written to the client, or released when the exchange no longer
  * needs it.
+ *
+ * <p>WebSocket: a {@link WebSocketUpgrade#isRequest upgrade request} keeps its {@code Upgrade} fields upstream; when
+ * the upstream answers {@code 101}, the exchange hands both connections to a {@link Tunnel} (which replaces this
+ * handler) and ends when the tunnel closes.
  */
 final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListener {
     private static final Logger log = LoggerFactory.getLogger(ProxyHandler.class);
