@@ -47,7 +47,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * WebSocket through the gateway, with real clients and a real server: the JDK's {@code java.net.http.WebSocket}
- * (HTTP/1.1 Upgrade) and {@link H2WebSocketClient} (RFC 8441 extended CONNECT over h2c and over TLS h2) against
+ * (HTTP/1.1 Upgrade, clear and TLS), {@link H2WebSocketClient} (RFC 8441 extended CONNECT over h2c and over TLS h2)
+ * and Node's HTTP/2 client ({@code node}, nghttp2: RFC 8441 from an HTTP/2 stack other than Netty's) against
  * {@link WebSocketEchoServer} (Netty's RFC 6455 server) behind an HTTP/1.1 upstream connection.
  */
 class WebSocketProxyTest {
@@ -593,6 +594,42 @@ class WebSocketProxyTest {
             assertThat(head.status().toString()).isEqualTo("403");
             assertThat(c.next(Duration.ofSeconds(10)).text()).isEqualTo("refused by a hook\n");
         }
+    }
+
+    @Test
+    void nodesHttp2ClientSpeaksWebSocketThroughAnExtendedConnect() throws Exception {
+        // Node's HTTP/2 stack (nghttp2, independent of Netty) sends the extended CONNECT only once the gateway's
+        // SETTINGS enabled it; the script frames its messages itself.
+        java.nio.file.Path script = java.nio.file.Path.of(WebSocketProxyTest.class
+                .getResource("/websocket/rfc8441-client.mjs")
+                .toURI());
+        Process node = new ProcessBuilder(
+                        "node", script.toString(), String.valueOf(address("web").getPort()), "/echo?node")
+                .redirectError(ProcessBuilder.Redirect.INHERIT)
+                .start();
+        List<String> lines;
+        try (var out = node.getInputStream()) {
+            lines = new String(out.readAllBytes(), StandardCharsets.UTF_8)
+                    .lines()
+                    .toList();
+        }
+        assertThat(node.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        int sum = 0;
+        for (int i = 0; i < 256 * 1024; i++) {
+            sum = (sum + ((i * 7) & 0xff)) % 65521;
+        }
+        assertThat(node.exitValue()).as("node's output: %s", lines).isZero();
+        assertThat(lines)
+                .containsExactly(
+                        "{\"status\":200,\"protocol\":\"chat\"}",
+                        "{\"text\":\"hello from node\"}",
+                        "{\"binary\":262144,\"sum\":" + sum + "}",
+                        "{\"pong\":\"node ping\"}",
+                        "{\"close\":4005,\"reason\":\"bye\"}",
+                        "{\"end\":true}");
+        ExchangeLog log = awaitLog("/echo?node");
+        assertThat(log.protocol()).isEqualTo("HTTP/2.0");
+        assertThat(log.status()).isEqualTo(200);
     }
 
     // ------------------------------------------------------------------ backpressure
