@@ -64,6 +64,7 @@ public final class WebSocketEchoServer implements AutoCloseable {
     private final Channel server;
     private final List<Map<String, String>> handshakes = new CopyOnWriteArrayList<>();
     private final List<Integer> closeCodes = new CopyOnWriteArrayList<>();
+    private final List<Map<String, String>> requests = new CopyOnWriteArrayList<>();
 
     private WebSocketEchoServer() {
         WebSocketServerProtocolConfig config = WebSocketServerProtocolConfig.newBuilder()
@@ -116,6 +117,11 @@ public final class WebSocketEchoServer implements AutoCloseable {
         return handshakes;
     }
 
+    /** The header fields of every request received (handshakes or not), names in lower case, with {@code :uri}. */
+    public List<Map<String, String>> requests() {
+        return requests;
+    }
+
     /** The status codes of the close frames received from clients. */
     public List<Integer> closeCodes() {
         return closeCodes;
@@ -136,13 +142,16 @@ public final class WebSocketEchoServer implements AutoCloseable {
                 return;
             }
             boolean upgrade = request.headers().contains(HttpHeaderNames.UPGRADE);
+            var fields = new java.util.LinkedHashMap<String, String>();
+            request.headers()
+                    .forEach(e -> fields.merge(
+                            e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue(), (a, b) -> a + ", " + b));
             if (upgrade) {
-                var fields = new java.util.LinkedHashMap<String, String>();
-                request.headers()
-                        .forEach(e -> fields.merge(
-                                e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue(), (a, b) -> a + ", " + b));
                 handshakes.add(fields);
             }
+            var withUri = new java.util.LinkedHashMap<String, String>(fields);
+            withUri.put(":uri", request.uri());
+            requests.add(withUri);
             if (request.uri().startsWith("/echo") && upgrade) {
                 ctx.fireChannelRead(msg);
                 return;
