@@ -86,16 +86,23 @@ public final class WebSocketEchoRoundTrips {
                 bigProxied.add(bigMessages(proxied));
             }
             System.out.printf(
-                    "32-byte text round trips/s (median of %d): direct %.0f, through Torii %.0f%n",
-                    rounds, median(smallDirect), median(smallProxied));
+                    "32-byte text round trips/s, median (min-max) of %d rounds: direct %s, through Torii %s%n",
+                    rounds, summary(smallDirect), summary(smallProxied));
             System.out.printf(
-                    "1 MiB binary echo MiB/s each way (median of %d): direct %.0f, through Torii %.0f%n",
-                    rounds, median(bigDirect), median(bigProxied));
+                    "1 MiB binary messages echoed, MiB/s each way, median (min-max) of %d rounds: direct %s, "
+                            + "through Torii %s%n",
+                    rounds, summary(bigDirect), summary(bigProxied));
         } finally {
             gateway.close();
             server.close().syncUninterruptibly();
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         }
+    }
+
+    private static String summary(List<Double> values) {
+        double min = values.stream().mapToDouble(Double::doubleValue).min().orElse(0);
+        double max = values.stream().mapToDouble(Double::doubleValue).max().orElse(0);
+        return String.format("%.0f (%.0f-%.0f)", median(values), min, max);
     }
 
     private static double median(List<Double> values) {

@@ -40,8 +40,9 @@ import org.slf4j.LoggerFactory;
  *              DATA frames, END_STREAM = end
  * </pre>
  *
- * <p>Reads: {@code AUTO_READ} is off on both channels. After each read an end is read again only if its peer is
- * writable; otherwise it waits until the peer's {@code channelWritabilityChanged}. For an HTTP/2 stream the peer's
+ * <p>Reads: a side is read only while its peer is writable. It reads on by itself ({@code AUTO_READ} on, several
+ * buffers per wake-up) until a write leaves the peer unwritable; then {@code AUTO_READ} goes off until the peer's
+ * {@code channelWritabilityChanged}. For an HTTP/2 stream the peer's
  * writability is the stream's flow-control window, so a slow client holds the upstream back through its window and a
  * slow upstream holds the client back by not returning window. Memory per tunnel is bounded by the two channels'
  * write-buffer high-water marks plus one read each way.
@@ -273,6 +274,9 @@ final class Tunnel {
                     received += bytes.readableBytes();
                     tunnel.lastActivity = tunnel.now();
                     peer.write(bytes);
+                    if (!peer.ctx.channel().isWritable()) {
+                        pause();
+                    }
                 }
             }
             if (end) {
@@ -284,7 +288,9 @@ final class Tunnel {
         public void channelReadComplete(ChannelHandlerContext ctx) {
             if (tunnel.started) {
                 peer.flush();
-                readOn();
+                if (!readPaused && !peer.ctx.channel().isWritable()) {
+                    pause();
+                }
             }
         }
 
@@ -322,16 +328,31 @@ final class Tunnel {
             tunnel.failed(this, cause);
         }
 
-        /** Reads on, unless this side ended or its peer cannot take more now. */
+        /**
+         * Reads on while the peer is writable, unless this side ended. Reading is automatic from here until the peer
+         * cannot take more ({@link #pause}): a socket then reads several buffers per wake-up, as it would with
+         * {@code AUTO_READ} on, but never past the peer's high-water mark plus one read.
+         */
         void readOn() {
             if (!tunnel.started || inputEnded || inactive) {
                 return;
             }
             if (peer.ctx.channel().isWritable()) {
-                ctx.read();
+                readPaused = false;
+                if (ctx.channel().config().isAutoRead()) {
+                    ctx.read();
+                } else {
+                    ctx.channel().config().setAutoRead(true); // reads at once
+                }
             } else {
-                readPaused = true;
+                pause();
             }
+        }
+
+        /** Stops reading until the peer is writable again. */
+        void pause() {
+            readPaused = true;
+            ctx.channel().config().setAutoRead(false);
         }
 
         void write(ByteBuf bytes) {
