@@ -8,11 +8,13 @@ import dev.torii.route.RoutingTable;
 import dev.torii.testing.H2WebSocketClient;
 import dev.torii.testing.H2WebSocketClient.Event;
 import dev.torii.testing.H2WebSocketClient.Kind;
+import dev.torii.testing.Http2TestServer;
 import dev.torii.testing.TestCertificates;
 import dev.torii.testing.WebSocketEchoServer;
 import dev.torii.tls.CertificateFiles;
 import dev.torii.tls.ServerTls;
 import dev.torii.upstream.Upstream;
+import dev.torii.upstream.UpstreamProtocol;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.netty.handler.codec.http2.Http2Headers;
@@ -62,6 +64,7 @@ class WebSocketProxyTest {
 
     private static TestCertificates certs;
     private static WebSocketEchoServer echo;
+    private static Http2TestServer h2Upstream;
     private static Gateway gateway;
     private static final List<ExchangeLog> logs = new CopyOnWriteArrayList<>();
 
@@ -70,6 +73,7 @@ class WebSocketProxyTest {
         certs = TestCertificates.create();
         TestCertificates.Issued site = certs.issue("ws.test", "127.0.0.1");
         echo = WebSocketEchoServer.start();
+        h2Upstream = Http2TestServer.start(0);
         gateway = Gateway.builder()
                 .listener(Listener.http("web", "127.0.0.1:0"))
                 .listener(Listener.https(
@@ -82,6 +86,14 @@ class WebSocketProxyTest {
                 .routingTable(RoutingTable.builder()
                         .upstream(Upstream.builder("echo")
                                 .endpoint(echo.endpoint())
+                                .build())
+                        .upstream(Upstream.builder("h2")
+                                .endpoint(h2Upstream.endpoint())
+                                .protocol(UpstreamProtocol.H2C)
+                                .build())
+                        .route(Route.builder("h2")
+                                .pathPrefix("/h2-upstream")
+                                .upstream("h2")
                                 .build())
                         .route(Route.builder("all").upstream("echo").build())
                         .build())
@@ -111,6 +123,9 @@ class WebSocketProxyTest {
         }
         if (echo != null) {
             echo.close();
+        }
+        if (h2Upstream != null) {
+            h2Upstream.close();
         }
         if (certs != null) {
             certs.close();
@@ -442,6 +457,25 @@ class WebSocketProxyTest {
             assertThat(log.requestBodyBytes()).isPositive();
         } finally {
             g.close();
+        }
+    }
+
+    @Test
+    void anUpgradeToAnHttp2UpstreamIsAnOrdinaryRequest() throws Exception {
+        try (Socket s = new Socket("127.0.0.1", address("web").getPort())) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream()
+                    .write(("GET /h2-upstream HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                                    + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+                                    + "GET /plain HTTP/1.1\r\nHost: x\r\n\r\n")
+                            .getBytes(StandardCharsets.US_ASCII));
+            // No RFC 8441 towards upstreams: the h2c upstream answers a plain GET, and the connection goes on.
+            assertThat(readResponse(s.getInputStream()))
+                    .startsWith("HTTP/1.1 200")
+                    .endsWith("ok");
+            assertThat(readResponse(s.getInputStream()))
+                    .startsWith("HTTP/1.1 200")
+                    .endsWith("plain\n");
         }
     }
 

@@ -384,7 +384,10 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             trustedClient = Cidr.anyContains(engine.trustedProxies(), ex.client.getAddress());
         }
         trailersAccepted = HeaderRules.acceptsTrailers(ex.request.headers());
-        webSocket = WebSocketUpgrade.isRequest(ex.request);
+        upstreamState = snapshot.upstream(ex.upstreamName);
+        // The upgrade needs an HTTP/1.1 upstream; an HTTP/2 one gets an ordinary GET (no RFC 8441 upstream).
+        webSocket = WebSocketUpgrade.isRequest(ex.request)
+                && !upstreamState.upstream.protocol().http2();
         HeaderRules.prepareUpstreamRequest(
                 ex.request,
                 chunkedRequest,
@@ -396,7 +399,6 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         if (webSocket) {
             WebSocketUpgrade.keepUpgradeFields(ex.request.headers());
         }
-        upstreamState = snapshot.upstream(ex.upstreamName);
         connect(-1);
     }
 
