@@ -15,6 +15,7 @@ import dev.torii.tls.CertificateFiles;
 import dev.torii.tls.ServerTls;
 import dev.torii.upstream.Upstream;
 import dev.torii.upstream.UpstreamProtocol;
+import dev.torii.upstream.UpstreamTls;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.netty.handler.codec.http2.Http2Headers;
@@ -65,6 +66,7 @@ class WebSocketProxyTest {
     private static TestCertificates certs;
     private static WebSocketEchoServer echo;
     private static Http2TestServer h2Upstream;
+    private static WebSocketEchoServer tlsEcho;
     private static Gateway gateway;
     private static final List<ExchangeLog> logs = new CopyOnWriteArrayList<>();
 
@@ -74,6 +76,8 @@ class WebSocketProxyTest {
         TestCertificates.Issued site = certs.issue("ws.test", "127.0.0.1");
         echo = WebSocketEchoServer.start();
         h2Upstream = Http2TestServer.start(0);
+        TestCertificates.Issued backend = certs.issue("echo.internal");
+        tlsEcho = WebSocketEchoServer.startTls(backend.cert(), backend.key());
         gateway = Gateway.builder()
                 .listener(Listener.http("web", "127.0.0.1:0"))
                 .listener(Listener.https(
@@ -91,9 +95,21 @@ class WebSocketProxyTest {
                                 .endpoint(h2Upstream.endpoint())
                                 .protocol(UpstreamProtocol.H2C)
                                 .build())
+                        .upstream(Upstream.builder("echo-tls")
+                                .endpoint(tlsEcho.endpoint())
+                                .protocol(UpstreamProtocol.HTTPS)
+                                .tls(UpstreamTls.builder()
+                                        .caFile(certs.caCert())
+                                        .serverName("echo.internal")
+                                        .build())
+                                .build())
                         .route(Route.builder("h2")
                                 .pathPrefix("/h2-upstream")
                                 .upstream("h2")
+                                .build())
+                        .route(Route.builder("tls")
+                                .pathPrefix("/echo/tls")
+                                .upstream("echo-tls")
                                 .build())
                         .route(Route.builder("all").upstream("echo").build())
                         .build())
@@ -126,6 +142,9 @@ class WebSocketProxyTest {
         }
         if (h2Upstream != null) {
             h2Upstream.close();
+        }
+        if (tlsEcho != null) {
+            tlsEcho.close();
         }
         if (certs != null) {
             certs.close();
@@ -396,6 +415,22 @@ class WebSocketProxyTest {
         ExchangeLog log = awaitLog("/echo?wss");
         assertThat(log.status()).isEqualTo(101);
         assertThat(log.responseBodyBytes()).isGreaterThan(MIB);
+    }
+
+    @Test
+    void anHttpsUpstreamCarriesTheTunnelOverTls() throws Exception {
+        // HTTP/1.1 over TLS to the upstream (verified against the test CA): the tunnel runs above its TLS handler.
+        var in = new Received(true);
+        WebSocket ws = open("/echo/tls", in);
+        byte[] big = pattern(MIB, 5);
+        ws.sendBinary(ByteBuffer.wrap(big), true).get(20, TimeUnit.SECONDS);
+        assertThat((byte[]) in.next()).isEqualTo(big);
+        ws.sendText("close:4006", true).get(10, TimeUnit.SECONDS);
+        assertThat(in.closed.get(10, TimeUnit.SECONDS)).isEqualTo(4006);
+        ExchangeLog log = awaitLog("/echo/tls");
+        assertThat(log.status()).isEqualTo(101);
+        assertThat(log.upstream()).isEqualTo("echo-tls");
+        assertThat(log.error()).isNull();
     }
 
     @Test

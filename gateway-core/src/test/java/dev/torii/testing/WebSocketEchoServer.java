@@ -32,8 +32,11 @@ import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameAggregator;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -66,7 +69,7 @@ public final class WebSocketEchoServer implements AutoCloseable {
     private final List<Integer> closeCodes = new CopyOnWriteArrayList<>();
     private final List<Map<String, String>> requests = new CopyOnWriteArrayList<>();
 
-    private WebSocketEchoServer() {
+    private WebSocketEchoServer(SslContext tls) {
         WebSocketServerProtocolConfig config = WebSocketServerProtocolConfig.newBuilder()
                 .websocketPath("/echo")
                 .checkStartsWith(true)
@@ -85,6 +88,9 @@ public final class WebSocketEchoServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        if (tls != null) {
+                            ch.pipeline().addLast(tls.newHandler(ch.alloc()));
+                        }
                         ch.pipeline()
                                 .addLast(new HttpServerCodec())
                                 .addLast(new HttpObjectAggregator(64 * 1024))
@@ -100,7 +106,17 @@ public final class WebSocketEchoServer implements AutoCloseable {
     }
 
     public static WebSocketEchoServer start() {
-        return new WebSocketEchoServer();
+        return new WebSocketEchoServer(null);
+    }
+
+    /** The same server behind TLS, with the given PEM certificate chain and PKCS#8 key. */
+    public static WebSocketEchoServer startTls(Path cert, Path key) {
+        try {
+            return new WebSocketEchoServer(
+                    SslContextBuilder.forServer(cert.toFile(), key.toFile()).build());
+        } catch (javax.net.ssl.SSLException e) {
+            throw new IllegalStateException("cannot use " + cert + " and " + key, e);
+        }
     }
 
     public int port() {
@@ -152,7 +168,9 @@ public final class WebSocketEchoServer implements AutoCloseable {
             var withUri = new java.util.LinkedHashMap<String, String>(fields);
             withUri.put(":uri", request.uri());
             requests.add(withUri);
-            if (request.uri().startsWith("/echo") && upgrade) {
+            String uri = request.uri();
+            boolean echoPath = uri.equals("/echo") || uri.startsWith("/echo/") || uri.startsWith("/echo?");
+            if (echoPath && upgrade) {
                 ctx.fireChannelRead(msg);
                 return;
             }
