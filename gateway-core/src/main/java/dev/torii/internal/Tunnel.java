@@ -310,10 +310,9 @@ final class Tunnel {
                 // The client reset the stream: no RST goes back; the upstream side is closed at once.
                 failed = true;
                 ctx.close();
-            } else if (evt == Engine.DRAIN) {
-                // The gateway is shutting down: a byte stream cannot be drained, so it ends now.
-                abort();
             }
+            // Engine.DRAIN (shutdown) changes nothing: like a TCP listener's connection, a tunnel has no point where it
+            // could stop cleanly, so it runs until it ends or the shutdown deadline closes it.
             ReferenceCountUtil.release(evt);
         }
 
