@@ -54,7 +54,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Requests become HTTP/1.1 messages: {@code :authority} becomes {@code Host}, cookie crumbs are joined with
  * {@code "; "} (RFC 9113 section 8.2.3), a body without {@code content-length} is declared chunked, and
- * {@code :scheme} and {@code :protocol} are kept aside ({@link #scheme()}, {@link #protocol()}). Responses become
+ * {@code :scheme} and {@code :protocol} are kept aside ({@link #scheme()}, {@link #protocol()}). An extended CONNECT
+ * for {@code websocket} (RFC 8441) becomes the HTTP/1.1 upgrade request an upstream understands ({@code GET} with
+ * {@code Upgrade}, {@code Connection} and a generated {@code Sec-WebSocket-Key}), and its {@code 101} a {@code 200}
+ * that leaves the stream open for the {@link Tunnel}. Responses become
  * HEADERS and DATA frames with connection-specific fields removed; trailers become a final HEADERS frame; a response
  * to HEAD never carries DATA.
  */
@@ -81,6 +84,8 @@ final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame, HttpOb
     private Http2Headers pendingHead;
 
     private ChannelPromise pendingHeadPromise;
+    /** An RFC 8441 extended CONNECT for {@code websocket}, proxied as an HTTP/1.1 upgrade. */
+    private boolean webSocket;
 
     /** @param onMalformed told of each malformed request (counted by the engine) */
     H2StreamCodec(Runnable onMalformed) {
@@ -252,6 +257,23 @@ final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame, HttpOb
         protocol = protocolValue == null ? null : protocolValue.toString();
         headRequest = httpMethod == HttpMethod.HEAD;
         String target = path != null ? path.toString() : authority.toString();
+        if (connect && HttpHeaderValues.WEBSOCKET.contentEqualsIgnoreCase(protocol)) {
+            if (frame.isEndStream()) {
+                malformed(ctx, "extended CONNECT with END_STREAM (the stream carries the WebSocket connection)");
+                return;
+            }
+            // RFC 8441 section 5: the HTTP/1.1 upgrade an upstream understands, with a key of our own; the stream's
+            // DATA frames are the connection's bytes, relayed by the Tunnel once the upstream switched protocols.
+            webSocket = true;
+            requestEnded = true;
+            headers.remove(HttpHeaderNames.CONTENT_LENGTH);
+            headers.set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET);
+            headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+            headers.set(HttpHeaderNames.SEC_WEBSOCKET_KEY, WebSocketUpgrade.newKey());
+            out.add(new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, target, headers));
+            out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+            return;
+        }
         HttpRequest request = new DefaultHttpRequest(HttpVersion.HTTP_1_1, httpMethod, target, headers);
         if (frame.isEndStream()) {
             if (declaredLength > 0) {
@@ -478,6 +500,14 @@ final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame, HttpOb
             int code = response.status().code();
             boolean informational = code < 200;
             Http2Headers headers = HttpConversionUtil.toHttp2Headers(response, false);
+            if (webSocket && code == HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
+                // RFC 8441 section 5: the upstream's 101 is a 200 on the stream, which stays open for the tunnel;
+                // Upgrade and Connection are gone already, and Sec-WebSocket-Accept is not used over HTTP/2.
+                headers.status(HttpResponseStatus.OK.codeAsText());
+                headers.remove(HttpHeaderNames.SEC_WEBSOCKET_ACCEPT);
+                out.add(new DefaultHttp2HeadersFrame(headers, false));
+                return;
+            }
             if (informational) {
                 out.add(new DefaultHttp2HeadersFrame(headers, false));
                 return;

@@ -50,6 +50,10 @@ import org.slf4j.LoggerFactory;
  * <p>Ownership: a request body chunk read from the client is written to the upstream connection (which releases
  * it); a response part read from the upstream is written to the client, or released when the exchange no longer
  * needs it.
+ *
+ * <p>WebSocket: a {@link WebSocketUpgrade#isRequest upgrade request} keeps its {@code Upgrade} fields upstream; when
+ * the upstream answers {@code 101}, the exchange hands both connections to a {@link Tunnel} (which replaces this
+ * handler) and ends when the tunnel closes.
  */
 final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListener {
     private static final Logger log = LoggerFactory.getLogger(ProxyHandler.class);
@@ -111,6 +115,13 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
     private ArrayDeque<HttpContent> heldResponseContent;
     private boolean responseHooksPending;
     private boolean inUpstreamRead;
+    /** The request asks for a WebSocket upgrade (decided when it is forwarded, after the REQUEST hooks). */
+    private boolean webSocket;
+    /** The upstream switched to WebSocket: its connection belongs to this tunnel from the 101 on. */
+    private Tunnel tunnel;
+    /** HTTP/1.1: the codec stopped decoding after a WebSocket upgrade request and waits for {@link #resumeCodec}. */
+    private boolean codecHolding;
+
     private long lastUpstreamActivity;
     private long lastClientActivity;
 
@@ -286,6 +297,8 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         }
         firstRequest = false;
         bytesSinceLastExchange = false;
+        // The same test the codec made when it stopped decoding after this request.
+        codecHolding = !http2 && WebSocketUpgrade.isRequest(request);
         snapshot = engine.snapshot();
         String host = RequestChecks.host(request);
         RequestChecks.toOriginForm(request);
@@ -371,6 +384,10 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             trustedClient = Cidr.anyContains(engine.trustedProxies(), ex.client.getAddress());
         }
         trailersAccepted = HeaderRules.acceptsTrailers(ex.request.headers());
+        upstreamState = snapshot.upstream(ex.upstreamName);
+        // The upgrade needs an HTTP/1.1 upstream; an HTTP/2 one gets an ordinary GET (no RFC 8441 upstream).
+        webSocket = WebSocketUpgrade.isRequest(ex.request)
+                && !upstreamState.upstream.protocol().http2();
         HeaderRules.prepareUpstreamRequest(
                 ex.request,
                 chunkedRequest,
@@ -379,7 +396,9 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
                 secure,
                 engine.forwarding(),
                 http2 ? engine.via2() : engine.via11());
-        upstreamState = snapshot.upstream(ex.upstreamName);
+        if (webSocket) {
+            WebSocketUpgrade.keepUpgradeFields(ex.request.headers());
+        }
         connect(-1);
     }
 
@@ -608,6 +627,10 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
                 return;
             }
             int code = response.status().code();
+            if (code == HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
+                onSwitchingProtocols(response);
+                return;
+            }
             if (code < 200) {
                 // 100 Continue (we never forward Expect) or 103 Early Hints: not relayed.
                 ReferenceCountUtil.release(msg);
@@ -630,6 +653,41 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         }
     }
 
+    /**
+     * A {@code 101}: the WebSocket upgrade this exchange asked for, or an invalid response. On an upgrade the upstream
+     * connection leaves the pool for a {@link Tunnel} at once (so that no byte after the 101 is decoded as HTTP), the
+     * 101 goes through the RESPONSE hooks like any head, and the tunnel starts once it is written.
+     */
+    private void onSwitchingProtocols(HttpResponse response) {
+        if (!webSocket || !WebSocketUpgrade.accepted(response, ex.request)) {
+            ReferenceCountUtil.release(response);
+            upstreamFailed(
+                    ProxyError.UPSTREAM_RESET,
+                    null,
+                    webSocket
+                            ? "invalid WebSocket handshake response (Upgrade or Sec-WebSocket-Accept)"
+                            : "101 to a request that did not ask for an upgrade");
+            return;
+        }
+        DefaultExchange current = ex;
+        tunnel = Tunnel.takeUpstream(
+                conn.channel,
+                (fromClient, fromUpstream, error) -> tunnelClosed(current, fromClient, fromUpstream, error),
+                engine.limits().idleTimeout().toNanos());
+        onResponseHead(response);
+    }
+
+    private void tunnelClosed(DefaultExchange done, long fromClient, long fromUpstream, ProxyError error) {
+        if (ex != done) {
+            return;
+        }
+        ex.requestBodyBytes = fromClient;
+        ex.responseBodyBytes = fromUpstream;
+        ex.error = error;
+        endpointDone();
+        finishExchange();
+    }
+
     private void onResponseHead(HttpResponse response) {
         upstreamResponseStarted = true;
         upstreamResponse = response;
@@ -638,6 +696,9 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         ex.response = response;
         HeaderRules.Framing framing =
                 HeaderRules.prepareClientResponse(response, ex.request.method(), ex.request.protocolVersion());
+        if (tunnel != null) {
+            WebSocketUpgrade.keepUpgradeFields(response.headers());
+        }
         if (framing == HeaderRules.Framing.CLOSE) {
             keepAlive = false;
         }
@@ -681,6 +742,10 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             // The upstream answered before the whole body arrived: the rest of it cannot be framed for reuse.
             keepAlive = false;
         }
+        if (tunnel != null) {
+            startTunnel(response);
+            return;
+        }
         HeaderRules.setClientConnection(
                 response, keepAlive && !closeAfterResponse && !closing, ex.request.protocolVersion());
         ex.status = response.status().code();
@@ -700,6 +765,22 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
                 conn.channel.read();
             }
         }
+    }
+
+    /**
+     * Writes the {@code 101} (HTTP/2: the {@code 200} the codec makes of it) and hands both connections to the tunnel.
+     * The exchange ends when the tunnel closes.
+     */
+    private void startTunnel(HttpResponse response) {
+        ex.status = http2 ? HttpResponseStatus.OK.code() : response.status().code();
+        responseHeadSent = true;
+        responseComplete = true;
+        ctx.write(response, ctx.voidPromise());
+        // The connection is the tunnel's now; never back to the pool.
+        conn = null;
+        Tunnel t = tunnel;
+        tunnel = null;
+        t.start(ctx, http2);
     }
 
     private void onResponseContent(HttpContent content) {
@@ -1104,7 +1185,8 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
             releaseUpstream(reusable);
         }
         boolean reuseClient = keepAlive && !closeAfterResponse && !closing && requestComplete;
-        boolean requestEnded = requestComplete;
+        // An extended CONNECT that was refused: the client's side of the stream is still open for the tunnel.
+        boolean requestEnded = requestComplete && !webSocket;
         finishExchange();
         if (http2) {
             if (!requestEnded) {
@@ -1132,7 +1214,19 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         }
         waitSince = now();
         ensureTimer(waitSince + engine.limits().headerReadTimeout().toNanos());
+        resumeCodec();
         readClient();
+    }
+
+    /** After a WebSocket upgrade request that was answered without an upgrade: decode the next request. */
+    private void resumeCodec() {
+        if (codecHolding) {
+            codecHolding = false;
+            StrictServerCodec codec = ctx.pipeline().get(StrictServerCodec.class);
+            if (codec != null) {
+                codec.resume();
+            }
+        }
     }
 
     private void releaseUpstream(boolean reusable) {
@@ -1143,8 +1237,10 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         UpstreamConnection c = conn;
         conn = null;
         if (c != null) {
-            engine.pool(ctx.channel().eventLoop()).release(c, reusable);
+            // A connection taken by a tunnel that never started is closed here too (never reusable).
+            engine.pool(ctx.channel().eventLoop()).release(c, reusable && tunnel == null);
         }
+        tunnel = null;
         if (heldResponseContent != null) {
             HttpContent held;
             while ((held = heldResponseContent.pollFirst()) != null) {
@@ -1186,5 +1282,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         heldResponseContent = null;
         responseHooksPending = false;
         inUpstreamRead = false;
+        webSocket = false;
+        tunnel = null;
     }
 }

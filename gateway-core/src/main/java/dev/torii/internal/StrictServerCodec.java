@@ -48,6 +48,12 @@ final class StrictServerCodec
         private final HeadScanner scanner = new HeadScanner();
         private boolean atHead = true;
         private boolean rejected;
+        /** The request being decoded asks for a WebSocket upgrade: stop decoding after it. */
+        private boolean upgradeRequested;
+        /** Decoding stopped after a WebSocket upgrade request; bytes stay undecoded until {@link #resume()}. */
+        private boolean holding;
+
+        private ChannelHandlerContext ctx;
 
         private final Runnable bytesListener;
 
@@ -65,8 +71,29 @@ final class StrictServerCodec
             super.channelRead(ctx, msg);
         }
 
+        void resume() {
+            if (!holding) {
+                return;
+            }
+            holding = false;
+            if (ctx != null && internalBuffer().isReadable()) {
+                // Decode what arrived meanwhile now: no read may come for it.
+                try {
+                    channelRead(ctx, Unpooled.EMPTY_BUFFER);
+                } catch (Exception e) {
+                    ctx.fireExceptionCaught(e);
+                }
+            }
+        }
+
         @Override
         protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
+            this.ctx = ctx;
+            if (holding) {
+                // After a WebSocket upgrade request: what follows is either WebSocket frames (handed on undecoded when
+                // the codec is removed) or, if the upgrade is refused, the next request (decoded on resume()).
+                return;
+            }
             if (rejected) {
                 in.skipBytes(in.readableBytes());
                 return;
@@ -99,13 +126,32 @@ final class StrictServerCodec
                 if (o instanceof HttpRequest request) {
                     methods.add(request.method());
                     atHead = false;
+                    upgradeRequested = !request.decoderResult().isFailure() && WebSocketUpgrade.isRequest(request);
                 }
                 if (o instanceof LastHttpContent) {
                     atHead = true;
                     scanner.reset();
+                    if (upgradeRequested) {
+                        upgradeRequested = false;
+                        holding = true;
+                    }
                 }
             }
         }
+    }
+
+    /**
+     * Whether decoding stopped after a WebSocket upgrade request ({@link WebSocketUpgrade#isRequest}): the bytes
+     * after it wait undecoded until {@link #resume()} (the upgrade did not happen) or until the codec is removed (it
+     * did, and the bytes are WebSocket frames).
+     */
+    boolean holding() {
+        return inboundHandler().holding;
+    }
+
+    /** Decodes on after a WebSocket upgrade request that was not upgraded, starting with the bytes held meanwhile. */
+    void resume() {
+        inboundHandler().resume();
     }
 
     /**

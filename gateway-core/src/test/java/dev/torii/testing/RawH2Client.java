@@ -216,8 +216,13 @@ public final class RawH2Client implements AutoCloseable {
         byte[] payload = new byte[length];
         in.readFully(payload);
         if (type == SETTINGS && (flags & ACK) == 0) {
-            frame(SETTINGS, ACK, 0, new byte[0]);
-            out.flush();
+            try {
+                frame(SETTINGS, ACK, 0, new byte[0]);
+                out.flush();
+            } catch (java.net.SocketException e) {
+                // The server already closed (a connection error with our bytes unread makes its kernel send RST):
+                // what it sent before, its GOAWAY included, can still be read.
+            }
         }
         if (type == HEADERS) {
             ByteArrayOutputStream block = new ByteArrayOutputStream();
