@@ -29,7 +29,7 @@
 #     timed mode (-D) hung at the end of some runs against a cold server, so runs are request-counted)
 #   P_NGINX_H2=18107 P_TORII_H2=18108
 #   HOOKS=1 (the hook round; empty to skip)  TORII_THREADS=1 (Torii ioThreads)  PROXY_WORKERS=1 (nginx/HAProxy)  BACKEND_WORKERS=1
-#   UPSTREAM_KEEPALIVE=256 (nginx "keepalive N": idle upstream connections kept per worker)
+#   UPSTREAM_KEEPALIVE=1024 (nginx "keepalive N": idle upstream connections kept per worker; as Torii's default)
 #   P_BACKEND=18101 P_NGINX=18102 P_HAPROXY=18103 P_TORII=18104
 #   TORII_HOME=<repo>/gateway-server/target/torii (built with ./mvnw -B -q -DskipTests package
 #     when bin/torii is missing)  SKIP_TORII=1 (peers only)  SKIP_BUILD=1 (never build)
@@ -56,7 +56,7 @@ TORII_THREADS=${TORII_THREADS:-1}
 TORII_READY_TIMEOUT=${TORII_READY_TIMEOUT:-60}
 PROXY_WORKERS=${PROXY_WORKERS:-1}
 BACKEND_WORKERS=${BACKEND_WORKERS:-1}
-UPSTREAM_KEEPALIVE=${UPSTREAM_KEEPALIVE:-256}
+UPSTREAM_KEEPALIVE=${UPSTREAM_KEEPALIVE:-1024}
 P_BACKEND=${P_BACKEND:-18101}
 P_NGINX=${P_NGINX:-18102}
 P_HAPROXY=${P_HAPROXY:-18103}

@@ -105,6 +105,16 @@ interface Exchange {
   readonly client: { readonly ip: string; readonly port: number };
   /** Whether the client connection is TLS. Phases: all. */
   readonly secure: boolean;
+  /**
+   * The client connection's TLS session (HTTPS listeners), or null in clear text: version ("TLSv1.3"), cipher
+   * suite, the SNI name the client sent (or null) and the ALPN protocol ("h2", "http/1.1", or null). Phases: all.
+   */
+  readonly tls: {
+    readonly version: string;
+    readonly cipher: string;
+    readonly sni: string | null;
+    readonly alpn: string | null;
+  } | null;
   /** The matched route's name; null in request and when none matched. Phases: all. */
   readonly route: string | null;
   /** The upstream the request goes to; null before routing. Phases: all. */

@@ -29,6 +29,11 @@ public interface Exchange {
     /** Whether the client connection is TLS. */
     boolean secure();
 
+    /** The client connection's TLS version, cipher suite, SNI name and ALPN protocol; {@code null} without TLS. */
+    default TlsInfo tls() {
+        return null;
+    }
+
     /** The route that matched; {@code null} in {@link Phase#REQUEST} and when none matched. */
     Route route();
 

@@ -8,6 +8,7 @@ import dev.torii.Phase;
 import dev.torii.ProxyError;
 import dev.torii.Request;
 import dev.torii.Response;
+import dev.torii.TlsInfo;
 import dev.torii.route.Route;
 import dev.torii.route.RoutingTable;
 import dev.torii.upstream.Endpoint;
@@ -30,6 +31,9 @@ final class DefaultExchange implements Exchange {
     final String originalUri;
     final InetSocketAddress client;
     final boolean secure;
+    /** The client connection's TLS session, or {@code null}. */
+    TlsInfo tls;
+
     final EventLoop eventLoop;
     final RoutingTable table;
     final long startNanos;
@@ -143,6 +147,11 @@ final class DefaultExchange implements Exchange {
     @Override
     public boolean secure() {
         return secure;
+    }
+
+    @Override
+    public TlsInfo tls() {
+        return tls;
     }
 
     @Override

@@ -277,6 +277,22 @@ public final class Engine {
                 tcpTransport.name());
     }
 
+    /**
+     * Counts an accepted connection against {@link Limits#maxConnections()} and tracks it for shutdown; over the limit
+     * (or once shutdown began) it is closed at once and counted as rejected.
+     */
+    private boolean admit(Channel ch) {
+        if (openConnections.incrementAndGet() > limits.maxConnections() || shutdown != null) {
+            openConnections.decrementAndGet();
+            rejectedConnections.increment();
+            ch.close();
+            return false;
+        }
+        ch.closeFuture().addListener(f -> openConnections.decrementAndGet());
+        clients.add(ch);
+        return true;
+    }
+
     /** Sets up each accepted connection of a TCP listener. */
     private final class TcpInitializer extends ChannelInitializer<Channel> {
         private final TcpListener listener;
@@ -287,14 +303,9 @@ public final class Engine {
 
         @Override
         protected void initChannel(Channel ch) {
-            if (openConnections.incrementAndGet() > limits.maxConnections() || shutdown != null) {
-                openConnections.decrementAndGet();
-                rejectedConnections.increment();
-                ch.close();
+            if (!admit(ch)) {
                 return;
             }
-            ch.closeFuture().addListener(f -> openConnections.decrementAndGet());
-            clients.add(ch);
             long idle = listener.idleTimeout().toNanos();
             ch.pipeline()
                     .addLast("idle", new IdleStateHandler(0, 0, idle, TimeUnit.NANOSECONDS))
@@ -312,14 +323,9 @@ public final class Engine {
 
         @Override
         protected void initChannel(Channel ch) {
-            if (openConnections.incrementAndGet() > limits.maxConnections() || shutdown != null) {
-                openConnections.decrementAndGet();
-                rejectedConnections.increment();
-                ch.close();
+            if (!admit(ch)) {
                 return;
             }
-            ch.closeFuture().addListener(f -> openConnections.decrementAndGet());
-            clients.add(ch);
             TlsTermination termination = tls.get(listener.name());
             if (termination == null) {
                 // Clear text: HTTP/1.1, or h2c by prior knowledge or upgrade.

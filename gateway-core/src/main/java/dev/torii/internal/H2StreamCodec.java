@@ -34,6 +34,7 @@ import io.netty.handler.codec.http2.Http2StreamFrame;
 import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.PromiseNotifier;
 import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
@@ -448,10 +449,21 @@ final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame, HttpOb
             if (msg instanceof LastHttpContent last
                     && (headRequest || !last.content().isReadable())
                     && last.trailingHeaders().isEmpty()) {
-                // The response ends with nothing after its head: one HEADERS frame with END_STREAM.
+                // The response ends with nothing after its head: one HEADERS frame with END_STREAM, whose write
+                // completes both the head's promise and the end's.
                 last.release();
-                writePendingHead(ctx, true);
-                promise.setSuccess();
+                if (promise.isVoid()) {
+                    writePendingHead(ctx, true);
+                } else {
+                    ChannelPromise headPromise = pendingHeadPromise;
+                    Http2Headers head = pendingHead;
+                    pendingHead = null;
+                    pendingHeadPromise = null;
+                    ctx.write(new DefaultHttp2HeadersFrame(head, true), promise);
+                    if (!headPromise.isVoid()) {
+                        promise.addListener(new PromiseNotifier<>(headPromise));
+                    }
+                }
                 return;
             }
             writePendingHead(ctx, false);

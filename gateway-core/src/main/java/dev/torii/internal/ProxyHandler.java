@@ -5,9 +5,11 @@ import dev.torii.HookResult;
 import dev.torii.LocalResponse;
 import dev.torii.Phase;
 import dev.torii.ProxyError;
+import dev.torii.TlsInfo;
 import dev.torii.route.Route;
 import dev.torii.upstream.Endpoint;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
@@ -28,6 +30,8 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
@@ -35,6 +39,10 @@ import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.ExtendedSSLSession;
+import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SNIServerName;
+import javax.net.ssl.SSLSession;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,6 +69,9 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
     /** The client address of a connection that has no IP peer (an in-memory channel in tests). */
     private static final InetSocketAddress UNKNOWN_CLIENT =
             new InetSocketAddress(java.net.InetAddress.ofLiteral("0.0.0.0"), 0);
+
+    /** A client connection's TLS session as hooks see it, computed once per connection. */
+    private static final AttributeKey<TlsInfo> TLS_INFO = AttributeKey.valueOf("torii.tls");
 
     private final Engine engine;
     private final boolean secure;
@@ -311,6 +322,9 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
                 secure,
                 ctx.channel().eventLoop(),
                 snapshot.table());
+        if (secure) {
+            ex.tls = tlsInfo();
+        }
         engine.exchangeStarted();
         lastClientActivity = now();
         // An HTTP/2 stream carries one exchange; the connection's life is the multiplexer's business.
@@ -328,6 +342,35 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         } else {
             HookRunner.run(Phase.REQUEST, engine.hooks(), List.of(), ex, new Step(this::route));
         }
+    }
+
+    /**
+     * The TLS session of the client connection (the parent's, for an HTTP/2 stream), read once per connection and kept
+     * on it as an attribute.
+     */
+    private TlsInfo tlsInfo() {
+        Channel connection =
+                http2 && ctx.channel().parent() != null ? ctx.channel().parent() : ctx.channel();
+        TlsInfo known = connection.attr(TLS_INFO).get();
+        if (known != null) {
+            return known;
+        }
+        SslHandler ssl = connection.pipeline().get(SslHandler.class);
+        if (ssl == null) {
+            return null;
+        }
+        SSLSession session = ssl.engine().getSession();
+        String sni = null;
+        if (session instanceof ExtendedSSLSession extended) {
+            for (SNIServerName name : extended.getRequestedServerNames()) {
+                if (name instanceof SNIHostName host) {
+                    sni = host.getAsciiName();
+                }
+            }
+        }
+        TlsInfo info = new TlsInfo(session.getProtocol(), session.getCipherSuite(), sni, ssl.applicationProtocol());
+        connection.attr(TLS_INFO).set(info);
+        return info;
     }
 
     private InetSocketAddress clientAddress() {

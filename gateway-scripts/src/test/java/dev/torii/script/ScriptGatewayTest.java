@@ -125,4 +125,60 @@ class ScriptGatewayTest {
             }
         }
     }
+
+    @Test
+    void exTlsShowsTheHandshakeOfAnHttpsListenerToPluginsOverH2AndHttp11() throws Exception {
+        Path p = TestPlugins.write(dir, "tls-info", """
+                export function onRequest(ex) {
+                  const t = ex.tls;
+                  return ex.respond(200, t == null ? "clear\\n" : [t.version, t.sni, t.alpn, t.cipher.length > 0].join(" ") + "\\n");
+                }
+                """, null);
+        try (var scripts = ScriptRuntime.builder().build();
+                var upstream = TestUpstream.start();
+                var certs = dev.torii.testing.TestCertificates.create()) {
+            var site = certs.issue("tls.test");
+            try (var g = Gateway.builder()
+                    .listener(Listener.http("web", "127.0.0.1:0"))
+                    .listener(Listener.https(
+                            "secure",
+                            "127.0.0.1:0",
+                            dev.torii.tls.ServerTls.of(dev.torii.tls.CertificateFiles.of(site.cert(), site.key()))))
+                    .ioThreads(1)
+                    .routingTable(RoutingTable.builder()
+                            .upstream(Upstream.builder("app")
+                                    .endpoint(upstream.endpoint())
+                                    .build())
+                            .route(Route.builder("all").upstream("app").build())
+                            .build())
+                    .hook(scripts.hook(scripts.loadPlugin(p), Map.of()))
+                    .build()
+                    .start()) {
+                int port = g.address("secure").getPort();
+                for (String version : List.of("--http2", "--http1.1")) {
+                    Process curl = new ProcessBuilder(
+                                    "curl",
+                                    "-sS",
+                                    "--max-time",
+                                    "10",
+                                    version,
+                                    "--tlsv1.3",
+                                    "--cacert",
+                                    certs.caCert().toString(),
+                                    "--resolve",
+                                    "tls.test:" + port + ":127.0.0.1",
+                                    "https://tls.test:" + port + "/")
+                            .redirectErrorStream(true)
+                            .start();
+                    String out =
+                            new String(curl.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                    assertThat(curl.waitFor()).as(out).isZero();
+                    assertThat(out)
+                            .isEqualTo(
+                                    "TLSv1.3 tls.test " + (version.equals("--http2") ? "h2" : "http/1.1") + " true\n");
+                }
+                assertThat(get(g, "/plain").bodyText()).isEqualTo("clear\n");
+            }
+        }
+    }
 }

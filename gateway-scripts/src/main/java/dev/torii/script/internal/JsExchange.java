@@ -224,6 +224,22 @@ public final class JsExchange {
         return ex.secure();
     }
 
+    /** One field of the TLS session (0 version, 1 cipher, 2 SNI, 3 ALPN), or {@code null} in clear text. */
+    @HostAccess.Export
+    public String tls(int field) {
+        check("ex.tls", Phases.ALL);
+        var t = ex.tls();
+        if (t == null) {
+            return null;
+        }
+        return switch (field) {
+            case 0 -> t.protocol();
+            case 1 -> t.cipherSuite();
+            case 2 -> t.serverName();
+            default -> t.applicationProtocol();
+        };
+    }
+
     @HostAccess.Export
     public String route() {
         check("ex.route", Phases.ALL);

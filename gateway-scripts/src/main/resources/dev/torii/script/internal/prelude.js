@@ -111,6 +111,13 @@
     get response() { this.#h.checkResponse(); return this.#response ??= new Response(this.#h); }
     get client() { return { ip: this.#h.clientIp(), port: this.#h.clientPort() }; }
     get secure() { return this.#h.secure(); }
+    get tls() {
+      const h = this.#h;
+      const version = h.tls(0);
+      return version == null
+        ? null
+        : Object.freeze({ version, cipher: h.tls(1), sni: h.tls(2) ?? null, alpn: h.tls(3) ?? null });
+    }
     get route() { return this.#h.route(); }
     get upstream() { return this.#h.upstream(); }
     get vars() {
