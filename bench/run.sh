@@ -24,7 +24,7 @@
 #
 # Knobs (env):
 #   REPS=3 DURATION=10 (s per run) CONNS="50 200" CONNS_16K="50" THREADS=1 (wrk threads)
-#   WARMUP=5 (s per peer and body) TORII_WARMUP=20 (s, small body; then WARMUP s of 16 KiB)
+#   WARMUP=5 (s per peer and body) TORII_WARMUP=90 (s, small body; then WARMUP s of 16 KiB; the JS hook needs it)
 #   H2=1 (the HTTP/2 round; empty to skip) H2_CONNS=50 H2_STREAMS=10 H2_REQUESTS=100000 (per run: h2load's
 #     timed mode (-D) hung at the end of some runs against a cold server, so runs are request-counted)
 #   P_NGINX_H2=18107 P_TORII_H2=18108
@@ -51,7 +51,7 @@ CONNS=${CONNS:-"50 200"}
 CONNS_16K=${CONNS_16K:-"50"}
 THREADS=${THREADS:-1}
 WARMUP=${WARMUP:-5}
-TORII_WARMUP=${TORII_WARMUP:-20}
+TORII_WARMUP=${TORII_WARMUP:-90}
 TORII_THREADS=${TORII_THREADS:-1}
 TORII_READY_TIMEOUT=${TORII_READY_TIMEOUT:-60}
 PROXY_WORKERS=${PROXY_WORKERS:-1}
