@@ -21,6 +21,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * HTTP/2 flow control through the gateway: a side that does not read stops the other side's bytes at the stream
@@ -28,6 +30,8 @@ import org.junit.jupiter.api.Test;
  * send the whole body; the gateway's buffer memory (Netty's allocator, sampled) stays far below the body size.
  */
 class Http2FlowControlTest {
+    private static final Logger log = LoggerFactory.getLogger(Http2FlowControlTest.class);
+
     private static final long BODY = 256L << 20;
     private static final long BOUND = 16L << 20;
 
@@ -93,8 +97,7 @@ class Http2FlowControlTest {
             }
             assertThat(patternOk).as("bytes arrive unchanged and in order").isTrue();
         }
-        System.out.printf(
-                "Http2FlowControlTest download: peak Netty buffer memory %,d bytes%n", peakBufferMemory.get());
+        log.info("download: peak Netty buffer memory {} bytes", peakBufferMemory.get());
         assertThat(peakBufferMemory.get()).isPositive().isLessThan(BOUND);
     }
 
@@ -126,7 +129,7 @@ class Http2FlowControlTest {
             String body = new String(s.getInputStream().readNBytes(len), StandardCharsets.US_ASCII);
             assertThat(body).isEqualTo(BODY + " " + expected.getValue());
         }
-        System.out.printf("Http2FlowControlTest upload: peak Netty buffer memory %,d bytes%n", peakBufferMemory.get());
+        log.info("upload: peak Netty buffer memory {} bytes", peakBufferMemory.get());
         assertThat(peakBufferMemory.get()).isPositive().isLessThan(BOUND);
     }
 

@@ -18,12 +18,16 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * HTTP/1.1 clients through the gateway to a real nginx speaking HTTP/2 with prior knowledge (h2c): the translation of
  * the request, multiplexing onto few connections, the upstream's stream limit and its GOAWAY.
  */
 class Http2UpstreamTest {
+    private static final Logger log = LoggerFactory.getLogger(Http2UpstreamTest.class);
+
     @Test
     void anHttp1ClientIsServedOverHttp2WithTheRequestTranslated() {
         try (var nginx = NginxBackend.start(NginxBackend.Options.defaults().withHttp2());
@@ -115,8 +119,8 @@ class Http2UpstreamTest {
             List<Integer> statuses = concurrently(gateway, 20, "/slow");
 
             assertThat(statuses).as(nginx.errorLog()).hasSize(20).containsOnly(200);
-            System.out.printf(
-                    "Http2UpstreamTest: 20 concurrent requests, max 2 streams per connection: %d connections%n",
+            log.info(
+                    "20 concurrent requests, max 2 streams per connection: {} connections",
                     gateway.stats().upstreamConnectionsOpened());
             // Each /slow response takes about a second, so the 20 overlap: 2 streams per connection need 10.
             assertThat(gateway.stats().upstreamConnectionsOpened()).isBetween(10L, 20L);

@@ -847,7 +847,8 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
         boolean last = content instanceof LastHttpContent;
         if (last) {
             responseComplete = true;
-            if (http2) {
+            if (http2 && !requestComplete) {
+                // The stream is reset once this is written (maybeFinish): keep the write's future.
                 lastResponseWrite = ctx.writeAndFlush(content);
             } else {
                 // A failed write reaches exceptionCaught, which closes the connection.

@@ -3,7 +3,6 @@ package dev.torii.testing;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -128,31 +127,21 @@ public final class NginxBackend implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("preparing nginx's directory", e);
         }
-        IOException last = null;
-        for (int attempt = 0; attempt < 3; attempt++) {
-            int port = freePort();
-            try {
-                Path conf = dir.resolve("nginx.conf");
-                Files.writeString(conf, config(dir, port, options));
-                Process p = new ProcessBuilder(nginx, "-p", dir.toString(), "-c", conf.toString(), "-e", errorLog(dir))
-                        .redirectErrorStream(true)
-                        .redirectOutput(dir.resolve("stdout.log").toFile())
-                        .start();
-                if (awaitPort(p, port)) {
-                    return new NginxBackend(dir, p, port);
-                }
-                p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-                last = new IOException(
-                        "nginx exited with " + p.exitValue() + " (port " + port + " taken?): " + readLog(dir));
-            } catch (IOException e) {
-                last = e;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-        }
-        ExternalProcesses.deleteQuietly(dir);
-        throw new IllegalStateException("nginx did not start", last);
+        return ExternalProcesses.startOnFreePort(
+                "nginx",
+                dir,
+                ExternalProcesses::freeTcpPort,
+                port -> {
+                    Path conf = dir.resolve("nginx.conf");
+                    Files.writeString(conf, config(dir, port, options));
+                    return new ProcessBuilder(nginx, "-p", dir.toString(), "-c", conf.toString(), "-e", errorLog(dir))
+                            .redirectErrorStream(true)
+                            .redirectOutput(dir.resolve("stdout.log").toFile())
+                            .start();
+                },
+                NginxBackend::awaitPort,
+                (p, port) -> new NginxBackend(dir, p, port),
+                () -> readLog(dir));
     }
 
     /** The port nginx listens on. */
@@ -276,16 +265,6 @@ public final class NginxBackend implements AutoCloseable {
 
     private static String errorLog(Path dir) {
         return dir.resolve("error.log").toString();
-    }
-
-    private static int freePort() {
-        try (var s = new ServerSocket()) {
-            s.setReuseAddress(true);
-            s.bind(new InetSocketAddress("127.0.0.1", 0));
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 
     private static boolean awaitPort(Process p, int port) throws InterruptedException {

@@ -7,7 +7,6 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -45,11 +44,11 @@ public final class RedisServer implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("preparing redis's directory", e);
         }
-        IOException last = null;
-        for (int attempt = 0; attempt < 3; attempt++) {
-            int port = freePort();
-            try {
-                Process p = new ProcessBuilder(
+        return ExternalProcesses.startOnFreePort(
+                "redis-server",
+                dir,
+                ExternalProcesses::freeTcpPort,
+                port -> new ProcessBuilder(
                                 redis,
                                 "--port",
                                 String.valueOf(port),
@@ -69,21 +68,10 @@ public final class RedisServer implements AutoCloseable {
                                 dir.resolve("redis.log").toString())
                         .redirectErrorStream(true)
                         .redirectOutput(dir.resolve("redis.out").toFile())
-                        .start();
-                if (awaitPong(p, port)) {
-                    return new RedisServer(dir, p, port);
-                }
-                p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-                last = new IOException("redis-server exited or did not answer (port " + port + " taken?): " + log(dir));
-            } catch (IOException e) {
-                last = e;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-        }
-        ExternalProcesses.deleteQuietly(dir);
-        throw new IllegalStateException("redis-server did not start", last);
+                        .start(),
+                RedisServer::awaitPong,
+                (p, port) -> new RedisServer(dir, p, port),
+                () -> log(dir));
     }
 
     /** {@code 127.0.0.1:<port>}. */
@@ -190,14 +178,6 @@ public final class RedisServer implements AutoCloseable {
             return Files.readString(dir.resolve("redis.out")) + Files.readString(dir.resolve("redis.log"));
         } catch (IOException e) {
             return "(no log: " + e + ")";
-        }
-    }
-
-    private static int freePort() {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 }

@@ -48,30 +48,21 @@ public final class UnboundServer implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("preparing unbound's directory", e);
         }
-        IOException last = null;
-        for (int attempt = 0; attempt < 3; attempt++) {
-            int port = freePort();
-            try {
-                Path conf = dir.resolve("unbound.conf");
-                Files.writeString(conf, config(dir, port, serverLines));
-                Process p = new ProcessBuilder(unbound, "-d", "-c", conf.toString())
-                        .redirectErrorStream(true)
-                        .redirectOutput(dir.resolve("unbound.log").toFile())
-                        .start();
-                if (awaitAnswer(p, port)) {
-                    return new UnboundServer(dir, p, port);
-                }
-                p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-                last = new IOException("unbound exited or did not answer (port " + port + " taken?): " + log(dir));
-            } catch (IOException e) {
-                last = e;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-        }
-        ExternalProcesses.deleteQuietly(dir);
-        throw new IllegalStateException("unbound did not start", last);
+        return ExternalProcesses.startOnFreePort(
+                "unbound",
+                dir,
+                UnboundServer::freePort,
+                port -> {
+                    Path conf = dir.resolve("unbound.conf");
+                    Files.writeString(conf, config(dir, port, serverLines));
+                    return new ProcessBuilder(unbound, "-d", "-c", conf.toString())
+                            .redirectErrorStream(true)
+                            .redirectOutput(dir.resolve("unbound.log").toFile())
+                            .start();
+                },
+                UnboundServer::awaitAnswer,
+                (p, port) -> new UnboundServer(dir, p, port),
+                () -> log(dir));
     }
 
     /** {@code 127.0.0.1:<port>}, for UDP and TCP. */

@@ -710,15 +710,7 @@ public final class ConfigReader {
                 b.tls(tls);
             }
         }
-        if (yaml.errorCount() != before) {
-            return null;
-        }
-        try {
-            return b.build();
-        } catch (IllegalArgumentException e) {
-            yaml.builderError(f, e);
-            return null;
-        }
+        return yaml.build(f, before, () -> b.build());
     }
 
     /** {@code tls: { ca: certs/ca.pem, serverName: api.internal, verify: true }}; {@code ca} relative to the file. */
@@ -758,15 +750,7 @@ public final class ConfigReader {
                 b.insecureSkipVerify();
             }
         }
-        if (yaml.errorCount() != before) {
-            return null;
-        }
-        try {
-            return b.build();
-        } catch (IllegalArgumentException e) {
-            yaml.builderError(f, e);
-            return null;
-        }
+        return yaml.build(f, before, () -> b.build());
     }
 
     /** Why {@code file} is not a usable PEM file of CA certificates, or null when it is. */
@@ -1006,15 +990,7 @@ public final class ConfigReader {
         if (h2 != null) {
             http2Limits = h2;
         }
-        if (yaml.errorCount() != before) {
-            return null;
-        }
-        try {
-            return b.build();
-        } catch (IllegalArgumentException e) {
-            yaml.builderError(f, e);
-            return null;
-        }
+        return yaml.build(f, before, () -> b.build());
     }
 
     /** A size, or {@code unlimited}: the engine's default, which a file could not otherwise restore. */
@@ -1061,15 +1037,8 @@ public final class ConfigReader {
                 }
             }
         }
-        if (yaml.errorCount() != before) {
-            return null;
-        }
-        try {
-            return new Forwarding(via, viaName, xForwarded, trusted);
-        } catch (IllegalArgumentException e) {
-            yaml.builderError(f, e);
-            return null;
-        }
+        String name = viaName;
+        return yaml.build(f, before, () -> new Forwarding(via, name, xForwarded, trusted));
     }
 
     // ---------------------------------------------------------------------------------------------- dns

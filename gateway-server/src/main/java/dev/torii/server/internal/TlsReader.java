@@ -106,15 +106,7 @@ final class TlsReader {
                 }
             }
         }
-        if (yaml.errorCount() != before) {
-            return null;
-        }
-        try {
-            return b.build();
-        } catch (IllegalArgumentException e) {
-            yaml.builderError(f, e);
-            return null;
-        }
+        return yaml.build(f, before, () -> b.build());
     }
 
     private CertificateFiles readCertificate(Node node, String path) {
@@ -217,15 +209,7 @@ final class TlsReader {
         yaml.set(f, "maxConsecutiveEmptyDataFrames", this::count, v -> b.maxConsecutiveEmptyDataFrames(v.intValue()));
         yaml.set(f, "maxQueuedControlFrames", this::count, v -> b.maxQueuedControlFrames(v.intValue()));
         yaml.set(f, "idleTimeout", (n, p) -> yaml.duration(n, p, false), b::idleTimeout);
-        if (yaml.errorCount() != before) {
-            return null;
-        }
-        try {
-            return b.build();
-        } catch (IllegalArgumentException e) {
-            yaml.builderError(f, e);
-            return null;
-        }
+        return yaml.build(f, before, () -> b.build());
     }
 
     private Long count(Node node, String path) {

@@ -297,6 +297,23 @@ final class YamlReader {
     }
 
     /** A builder's refusal, reported at the first setting of {@code f} its message names, else at {@code f}. */
+    /**
+     * What {@code build} makes from the settings read into it: {@code null} when errors were reported since
+     * {@code before} (the settings are incomplete), or when the builder refuses them (reported at {@code f} by
+     * {@link #builderError}).
+     */
+    <T> T build(Fields f, int before, java.util.function.Supplier<T> build) {
+        if (errorCount() != before) {
+            return null;
+        }
+        try {
+            return build.get();
+        } catch (IllegalArgumentException e) {
+            builderError(f, e);
+            return null;
+        }
+    }
+
     void builderError(Fields f, IllegalArgumentException e) {
         String message = Objects.toString(e.getMessage(), e.toString());
         Node at = f.node();
