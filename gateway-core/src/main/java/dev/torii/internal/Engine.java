@@ -10,6 +10,14 @@ import dev.torii.Limits;
 import dev.torii.Listener;
 import dev.torii.ProxyError;
 import dev.torii.dns.DnsCache;
+import dev.torii.internal.http1.StrictServerCodec;
+import dev.torii.internal.http2.H2cSupport;
+import dev.torii.internal.http2.Http2Connections;
+import dev.torii.internal.tcp.TcpProxyHandler;
+import dev.torii.internal.tls.TlsTermination;
+import dev.torii.internal.upstream.ConnectionPool;
+import dev.torii.internal.upstream.EndpointResolver;
+import dev.torii.internal.upstream.UpstreamState;
 import dev.torii.route.RoutingTable;
 import dev.torii.tcp.TcpListener;
 import dev.torii.upstream.Upstream;
@@ -59,11 +67,11 @@ public final class Engine {
     private static final Logger log = LoggerFactory.getLogger(Engine.class);
 
     /** User event telling a client connection to finish its exchange and close. */
-    static final Object DRAIN = new Object();
+    public static final Object DRAIN = new Object();
 
     /** A routing table with the runtime state of its upstreams. Immutable (the states are thread-safe). */
-    record Snapshot(RoutingTable table, Map<String, UpstreamState> states) {
-        UpstreamState upstream(String name) {
+    public record Snapshot(RoutingTable table, Map<String, UpstreamState> states) {
+        public UpstreamState upstream(String name) {
             return states.get(name);
         }
     }
@@ -362,7 +370,7 @@ public final class Engine {
     }
 
     /** The HTTP/1.1 pipeline of a client connection (also used by in-memory tests). */
-    void initHttp1(Channel ch, HttpDecoderConfig decoderConfig) {
+    public void initHttp1(Channel ch, HttpDecoderConfig decoderConfig) {
         initHttp1(ch, decoderConfig, false, false);
     }
 
@@ -371,7 +379,7 @@ public final class Engine {
      *
      * @param h2cUpgrade whether the first request may upgrade the connection to h2c (clear text only)
      */
-    void initHttp1(Channel ch, HttpDecoderConfig decoderConfig, boolean secure, boolean h2cUpgrade) {
+    public void initHttp1(Channel ch, HttpDecoderConfig decoderConfig, boolean secure, boolean h2cUpgrade) {
         ProxyHandler handler = new ProxyHandler(this, secure, false);
         ch.pipeline()
                 .addLast("codec", new StrictServerCodec(decoderConfig, handler::onBytes))
@@ -382,7 +390,7 @@ public final class Engine {
         }
     }
 
-    HttpDecoderConfig decoderConfig() {
+    public HttpDecoderConfig decoderConfig() {
         return new HttpDecoderConfig()
                 .setMaxInitialLineLength(limits.maxRequestLineLength())
                 .setMaxHeaderSize(limits.maxHeaderSize())
@@ -409,11 +417,11 @@ public final class Engine {
         snapshot = snapshotOf(table, snapshot.states());
     }
 
-    Snapshot snapshot() {
+    public Snapshot snapshot() {
         return snapshot;
     }
 
-    List<Hook> hooks() {
+    public List<Hook> hooks() {
         return hooks;
     }
 
@@ -421,15 +429,15 @@ public final class Engine {
         return limits;
     }
 
-    Http2Limits http2Limits() {
+    public Http2Limits http2Limits() {
         return http2Limits;
     }
 
-    void countMalformedHttp2() {
+    public void countMalformedHttp2() {
         malformedHttp2.increment();
     }
 
-    void countHttp2Flood() {
+    public void countHttp2Flood() {
         http2Floods.increment();
     }
 
@@ -456,7 +464,7 @@ public final class Engine {
         return errorResponder;
     }
 
-    EndpointResolver resolver() {
+    public EndpointResolver resolver() {
         return resolver;
     }
 
@@ -472,24 +480,24 @@ public final class Engine {
     }
 
     /** The transport of TCP listeners' event loops (see {@link #tcpTransport}). */
-    Transport tcpTransport() {
+    public Transport tcpTransport() {
         return tcpTransport;
     }
 
-    void upstreamConnectionOpened() {
+    public void upstreamConnectionOpened() {
         upstreamConnectionsOpened.increment();
     }
 
-    void tcpConnectionStarted() {
+    public void tcpConnectionStarted() {
         tcpConnections.incrementAndGet();
         tcpConnectionsTotal.increment();
     }
 
-    void tcpConnectionFinished() {
+    public void tcpConnectionFinished() {
         tcpConnections.decrementAndGet();
     }
 
-    void tcpConnectionRejected() {
+    public void tcpConnectionRejected() {
         tcpConnectionsRejected.increment();
     }
 

@@ -1,4 +1,4 @@
-package dev.torii.internal;
+package dev.torii.internal.upstream;
 
 import dev.torii.dns.DnsCache;
 import dev.torii.upstream.Endpoint;
@@ -18,16 +18,16 @@ import java.util.concurrent.atomic.AtomicInteger;
  * servers fail), completing on the asking loop; a name with several addresses is spread over them in turn. Without
  * a cache, names are looked up with the JVM's resolver on a small daemon thread pool.
  */
-final class EndpointResolver implements AutoCloseable {
+public final class EndpointResolver implements AutoCloseable {
     private final DnsCache cache;
     private final AtomicInteger rotation = new AtomicInteger();
     private ExecutorService lookups;
 
-    EndpointResolver(DnsCache cache) {
+    public EndpointResolver(DnsCache cache) {
         this.cache = cache;
     }
 
-    Future<InetSocketAddress> resolve(Endpoint endpoint, EventLoop loop) {
+    public Future<InetSocketAddress> resolve(Endpoint endpoint, EventLoop loop) {
         if (endpoint.isIpLiteral()) {
             return loop.newSucceededFuture(
                     new InetSocketAddress(InetAddress.ofLiteral(endpoint.host()), endpoint.port()));
