@@ -71,6 +71,7 @@ public final class Engine {
 
     /** A routing table with the runtime state of its upstreams. Immutable (the states are thread-safe). */
     public record Snapshot(RoutingTable table, Map<String, UpstreamState> states) {
+        /** The runtime state of the upstream named {@code name}, or null when the table has none. */
         public UpstreamState upstream(String name) {
             return states.get(name);
         }
@@ -390,6 +391,7 @@ public final class Engine {
         }
     }
 
+    /** A new HTTP/1.1 decoder configuration with this engine's limits and strict parsing. */
     public HttpDecoderConfig decoderConfig() {
         return new HttpDecoderConfig()
                 .setMaxInitialLineLength(limits.maxRequestLineLength())
@@ -417,10 +419,12 @@ public final class Engine {
         snapshot = snapshotOf(table, snapshot.states());
     }
 
+    /** The current routing table and upstream states; an exchange reads it once, when its head is decoded. */
     public Snapshot snapshot() {
         return snapshot;
     }
 
+    /** The global hooks, in order. */
     public List<Hook> hooks() {
         return hooks;
     }
@@ -429,14 +433,17 @@ public final class Engine {
         return limits;
     }
 
+    /** The HTTP/2 limits of client connections. */
     public Http2Limits http2Limits() {
         return http2Limits;
     }
 
+    /** Counts a malformed HTTP/2 message from a client. Thread-safe. */
     public void countMalformedHttp2() {
         malformedHttp2.increment();
     }
 
+    /** Counts an HTTP/2 connection closed for a control-frame flood. Thread-safe. */
     public void countHttp2Flood() {
         http2Floods.increment();
     }
@@ -464,6 +471,7 @@ public final class Engine {
         return errorResponder;
     }
 
+    /** Resolves upstream endpoints to addresses (through the DNS cache for names). */
     public EndpointResolver resolver() {
         return resolver;
     }
@@ -484,19 +492,23 @@ public final class Engine {
         return tcpTransport;
     }
 
+    /** Counts an upstream connection opened. Thread-safe. */
     public void upstreamConnectionOpened() {
         upstreamConnectionsOpened.increment();
     }
 
+    /** Counts a TCP listener connection accepted and now open. Thread-safe. */
     public void tcpConnectionStarted() {
         tcpConnections.incrementAndGet();
         tcpConnectionsTotal.increment();
     }
 
+    /** Counts a TCP listener connection closed. Thread-safe. */
     public void tcpConnectionFinished() {
         tcpConnections.decrementAndGet();
     }
 
+    /** Counts a TCP listener connection rejected by a CONNECT hook. Thread-safe. */
     public void tcpConnectionRejected() {
         tcpConnectionsRejected.increment();
     }

@@ -95,6 +95,7 @@ public final class H2cSupport {
         private final Engine engine;
         private boolean decided;
 
+        /** A detector for one new clear-text connection of {@code engine}. */
         public PrefaceDetector(Engine engine) {
             this.engine = engine;
         }

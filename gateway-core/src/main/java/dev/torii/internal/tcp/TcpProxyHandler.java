@@ -71,6 +71,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
 
     private boolean flushClient;
 
+    /** The handler of one client connection accepted by {@code listener}; used on that connection's event loop. */
     public TcpProxyHandler(Engine engine, TcpListener listener) {
         this.engine = engine;
         this.listener = listener;

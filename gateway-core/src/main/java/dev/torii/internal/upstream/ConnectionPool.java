@@ -95,6 +95,7 @@ public final class ConnectionPool {
     private ScheduledFuture<?> sweeper;
     private boolean closed;
 
+    /** The pool of {@code loop}, opening {@code channelClass} connections and counting them in {@code opened}. */
     public ConnectionPool(EventLoop loop, Class<? extends Channel> channelClass, LongAdder opened) {
         this.loop = loop;
         this.opened = opened;

@@ -23,10 +23,15 @@ public final class EndpointResolver implements AutoCloseable {
     private final AtomicInteger rotation = new AtomicInteger();
     private ExecutorService lookups;
 
+    /** Resolves names through {@code cache}. */
     public EndpointResolver(DnsCache cache) {
         this.cache = cache;
     }
 
+    /**
+     * The address of {@code endpoint}: at once for an IP literal, else through the DNS cache. The future is one of
+     * {@code loop}'s, so its listeners run on that loop.
+     */
     public Future<InetSocketAddress> resolve(Endpoint endpoint, EventLoop loop) {
         if (endpoint.isIpLiteral()) {
             return loop.newSucceededFuture(

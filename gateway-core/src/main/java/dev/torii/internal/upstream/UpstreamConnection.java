@@ -34,6 +34,7 @@ public final class UpstreamConnection extends ChannelDuplexHandler {
     /** The shared HTTP/2 connection this stream belongs to, or null for an HTTP/1.1 connection. */
     public final Http2UpstreamConnection parent;
 
+    /** The channel of this connection (an HTTP/2 stream channel for a stream); read and written on its event loop. */
     public Channel channel;
     /**
      * Whether a failure before any response may be a stale connection rather than the request's fault, so that an
@@ -59,6 +60,7 @@ public final class UpstreamConnection extends ChannelDuplexHandler {
         this.parent = parent;
     }
 
+    /** Makes {@code listener} the receiver of this connection's responses and events, on the connection's loop. */
     public void attach(UpstreamListener listener) {
         this.listener = listener;
     }

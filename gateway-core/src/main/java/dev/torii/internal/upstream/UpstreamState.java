@@ -16,6 +16,7 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  * the state of an upstream whose definition did not change. Thread-safe.
  */
 public final class UpstreamState {
+    /** The upstream's definition. */
     public final Upstream upstream;
     /** The TLS context for connections to this upstream, or null when it is plain TCP. */
     final SslContext sslContext;
@@ -25,6 +26,7 @@ public final class UpstreamState {
     private final AtomicIntegerArray inFlight;
     private final InetSocketAddress[] literals;
 
+    /** Fresh state for {@code upstream} (load-balancer position and counters at zero). */
     public UpstreamState(Upstream upstream) {
         this.upstream = upstream;
         this.sslContext = ClientTls.contextFor(upstream);
@@ -43,10 +45,12 @@ public final class UpstreamState {
         return literals[index];
     }
 
+    /** The endpoint at {@code index}. */
     public Endpoint endpoint(int index) {
         return endpoints[index];
     }
 
+    /** The number of endpoints. */
     public int size() {
         return endpoints.length;
     }
@@ -77,10 +81,12 @@ public final class UpstreamState {
         return best;
     }
 
+    /** Counts a request now in flight to endpoint {@code index}. Thread-safe. */
     public void started(int index) {
         inFlight.incrementAndGet(index);
     }
 
+    /** Counts the end of a request to endpoint {@code index}. Thread-safe. */
     public void finished(int index) {
         inFlight.decrementAndGet(index);
     }
