@@ -10,6 +10,14 @@ import dev.torii.Limits;
 import dev.torii.Listener;
 import dev.torii.ProxyError;
 import dev.torii.dns.DnsCache;
+import dev.torii.internal.http1.StrictServerCodec;
+import dev.torii.internal.http2.H2cSupport;
+import dev.torii.internal.http2.Http2Connections;
+import dev.torii.internal.tcp.TcpProxyHandler;
+import dev.torii.internal.tls.TlsTermination;
+import dev.torii.internal.upstream.ConnectionPool;
+import dev.torii.internal.upstream.EndpointResolver;
+import dev.torii.internal.upstream.UpstreamState;
 import dev.torii.route.RoutingTable;
 import dev.torii.tcp.TcpListener;
 import dev.torii.upstream.Upstream;
@@ -59,11 +67,12 @@ public final class Engine {
     private static final Logger log = LoggerFactory.getLogger(Engine.class);
 
     /** User event telling a client connection to finish its exchange and close. */
-    static final Object DRAIN = new Object();
+    public static final Object DRAIN = new Object();
 
     /** A routing table with the runtime state of its upstreams. Immutable (the states are thread-safe). */
-    record Snapshot(RoutingTable table, Map<String, UpstreamState> states) {
-        UpstreamState upstream(String name) {
+    public record Snapshot(RoutingTable table, Map<String, UpstreamState> states) {
+        /** The runtime state of the upstream named {@code name}, or null when the table has none. */
+        public UpstreamState upstream(String name) {
             return states.get(name);
         }
     }
@@ -362,7 +371,7 @@ public final class Engine {
     }
 
     /** The HTTP/1.1 pipeline of a client connection (also used by in-memory tests). */
-    void initHttp1(Channel ch, HttpDecoderConfig decoderConfig) {
+    public void initHttp1(Channel ch, HttpDecoderConfig decoderConfig) {
         initHttp1(ch, decoderConfig, false, false);
     }
 
@@ -371,7 +380,7 @@ public final class Engine {
      *
      * @param h2cUpgrade whether the first request may upgrade the connection to h2c (clear text only)
      */
-    void initHttp1(Channel ch, HttpDecoderConfig decoderConfig, boolean secure, boolean h2cUpgrade) {
+    public void initHttp1(Channel ch, HttpDecoderConfig decoderConfig, boolean secure, boolean h2cUpgrade) {
         ProxyHandler handler = new ProxyHandler(this, secure, false);
         ch.pipeline()
                 .addLast("codec", new StrictServerCodec(decoderConfig, handler::onBytes))
@@ -382,7 +391,8 @@ public final class Engine {
         }
     }
 
-    HttpDecoderConfig decoderConfig() {
+    /** A new HTTP/1.1 decoder configuration with this engine's limits and strict parsing. */
+    public HttpDecoderConfig decoderConfig() {
         return new HttpDecoderConfig()
                 .setMaxInitialLineLength(limits.maxRequestLineLength())
                 .setMaxHeaderSize(limits.maxHeaderSize())
@@ -409,11 +419,13 @@ public final class Engine {
         snapshot = snapshotOf(table, snapshot.states());
     }
 
-    Snapshot snapshot() {
+    /** The current routing table and upstream states; an exchange reads it once, when its head is decoded. */
+    public Snapshot snapshot() {
         return snapshot;
     }
 
-    List<Hook> hooks() {
+    /** The global hooks, in order. */
+    public List<Hook> hooks() {
         return hooks;
     }
 
@@ -421,15 +433,18 @@ public final class Engine {
         return limits;
     }
 
-    Http2Limits http2Limits() {
+    /** The HTTP/2 limits of client connections. */
+    public Http2Limits http2Limits() {
         return http2Limits;
     }
 
-    void countMalformedHttp2() {
+    /** Counts a malformed HTTP/2 message from a client. Thread-safe. */
+    public void countMalformedHttp2() {
         malformedHttp2.increment();
     }
 
-    void countHttp2Flood() {
+    /** Counts an HTTP/2 connection closed for a control-frame flood. Thread-safe. */
+    public void countHttp2Flood() {
         http2Floods.increment();
     }
 
@@ -456,7 +471,8 @@ public final class Engine {
         return errorResponder;
     }
 
-    EndpointResolver resolver() {
+    /** Resolves upstream endpoints to addresses (through the DNS cache for names). */
+    public EndpointResolver resolver() {
         return resolver;
     }
 
@@ -472,24 +488,28 @@ public final class Engine {
     }
 
     /** The transport of TCP listeners' event loops (see {@link #tcpTransport}). */
-    Transport tcpTransport() {
+    public Transport tcpTransport() {
         return tcpTransport;
     }
 
-    void upstreamConnectionOpened() {
+    /** Counts an upstream connection opened. Thread-safe. */
+    public void upstreamConnectionOpened() {
         upstreamConnectionsOpened.increment();
     }
 
-    void tcpConnectionStarted() {
+    /** Counts a TCP listener connection accepted and now open. Thread-safe. */
+    public void tcpConnectionStarted() {
         tcpConnections.incrementAndGet();
         tcpConnectionsTotal.increment();
     }
 
-    void tcpConnectionFinished() {
+    /** Counts a TCP listener connection closed. Thread-safe. */
+    public void tcpConnectionFinished() {
         tcpConnections.decrementAndGet();
     }
 
-    void tcpConnectionRejected() {
+    /** Counts a TCP listener connection rejected by a CONNECT hook. Thread-safe. */
+    public void tcpConnectionRejected() {
         tcpConnectionsRejected.increment();
     }
 

@@ -6,6 +6,14 @@ import dev.torii.LocalResponse;
 import dev.torii.Phase;
 import dev.torii.ProxyError;
 import dev.torii.TlsInfo;
+import dev.torii.internal.http1.RequestChecks;
+import dev.torii.internal.http1.StrictServerCodec;
+import dev.torii.internal.tunnel.Tunnel;
+import dev.torii.internal.tunnel.WebSocketUpgrade;
+import dev.torii.internal.upstream.ConnectionPool;
+import dev.torii.internal.upstream.UpstreamConnection;
+import dev.torii.internal.upstream.UpstreamListener;
+import dev.torii.internal.upstream.UpstreamState;
 import dev.torii.route.Route;
 import dev.torii.upstream.Endpoint;
 import io.netty.buffer.Unpooled;
@@ -63,7 +71,7 @@ import org.slf4j.LoggerFactory;
  * the upstream answers {@code 101}, the exchange hands both connections to a {@link Tunnel} (which replaces this
  * handler) and ends when the tunnel closes.
  */
-final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListener {
+public final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListener {
     private static final Logger log = LoggerFactory.getLogger(ProxyHandler.class);
 
     /** The client address of a connection that has no IP peer (an in-memory channel in tests). */
@@ -136,7 +144,7 @@ final class ProxyHandler extends ChannelDuplexHandler implements UpstreamListene
     private long lastUpstreamActivity;
     private long lastClientActivity;
 
-    ProxyHandler(Engine engine, boolean secure, boolean http2) {
+    public ProxyHandler(Engine engine, boolean secure, boolean http2) {
         this.engine = engine;
         this.secure = secure;
         this.http2 = http2;

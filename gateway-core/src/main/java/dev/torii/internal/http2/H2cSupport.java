@@ -1,5 +1,6 @@
-package dev.torii.internal;
+package dev.torii.internal.http2;
 
+import dev.torii.internal.Engine;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
@@ -22,7 +23,7 @@ import java.util.List;
  * body (Netty's {@link HttpServerUpgradeHandler}, kept in the pipeline for the first request only by the
  * {@link UpgradeGate}). An upgrade request with a body is served as HTTP/1.1, which RFC 9113 section 3.2 allows.
  */
-final class H2cSupport {
+public final class H2cSupport {
     private static final ByteBuf PREFACE =
             Unpooled.unreleasableBuffer(Http2CodecUtil.connectionPrefaceBuf()).asReadOnly();
     private static final AsciiString H2C = AsciiString.cached("h2c");
@@ -30,7 +31,7 @@ final class H2cSupport {
     private H2cSupport() {}
 
     /** The HTTP/1.1 handlers that an upgrade to h2c needs, placed between the codec and the flow control handler. */
-    static void addUpgradeHandlers(io.netty.channel.ChannelPipeline p, Engine engine) {
+    public static void addUpgradeHandlers(io.netty.channel.ChannelPipeline p, Engine engine) {
         HttpServerUpgradeHandler.SourceCodec source = ctx -> {
             // The HTTP/1.1 side goes; the HTTP/2 handlers are added after the upgrade handler by the upgrade codec.
             ctx.pipeline().remove("codec");
@@ -90,11 +91,12 @@ final class H2cSupport {
      * Decides, from the first bytes of a clear-text connection, whether it speaks HTTP/2 with prior knowledge (the
      * 24-byte client preface) or HTTP/1.1, sets the pipeline up for it, and steps aside, passing on what it read.
      */
-    static final class PrefaceDetector extends ByteToMessageDecoder {
+    public static final class PrefaceDetector extends ByteToMessageDecoder {
         private final Engine engine;
         private boolean decided;
 
-        PrefaceDetector(Engine engine) {
+        /** A detector for one new clear-text connection of {@code engine}. */
+        public PrefaceDetector(Engine engine) {
             this.engine = engine;
         }
 

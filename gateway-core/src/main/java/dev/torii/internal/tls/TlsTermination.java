@@ -1,4 +1,4 @@
-package dev.torii.internal;
+package dev.torii.internal.tls;
 
 import dev.torii.tls.CertificateFiles;
 import dev.torii.tls.ServerTls;
@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * {@link #reloadIfChanged()} replaces when certificate files change. The mapping is read with one volatile load per
  * handshake; reloading reads files, so it runs on a background thread, never on an event loop.
  */
-final class TlsTermination implements Mapping<String, SslContext> {
+public final class TlsTermination implements Mapping<String, SslContext> {
     private static final Logger log = LoggerFactory.getLogger(TlsTermination.class);
 
     private final String listener;
@@ -43,7 +43,7 @@ final class TlsTermination implements Mapping<String, SslContext> {
     private record Loaded(Mapping<String, SslContext> mapping, List<FileTime> stamps, List<String> served) {}
 
     /** Loads every certificate; a file that cannot be read or parsed fails the start with a clear message. */
-    TlsTermination(String listener, ServerTls settings) {
+    public TlsTermination(String listener, ServerTls settings) {
         this.listener = listener;
         this.settings = settings;
         try {
@@ -84,7 +84,7 @@ final class TlsTermination implements Mapping<String, SslContext> {
      * Rebuilds the contexts when a certificate or key file changed since the last load. A failure keeps the current
      * contexts and is logged with the file and the reason. Returns whether new contexts are in use.
      */
-    boolean reloadIfChanged() {
+    public boolean reloadIfChanged() {
         List<FileTime> now;
         try {
             now = stamps();

@@ -1,6 +1,7 @@
-package dev.torii.internal;
+package dev.torii.internal.upstream;
 
 import dev.torii.ProxyError;
+import dev.torii.internal.tls.ClientTls;
 import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.Upstream;
 import dev.torii.upstream.UpstreamProtocol;
@@ -58,18 +59,18 @@ import org.slf4j.LoggerFactory;
  * <p>TLS: the handshake is part of connecting; a failure is {@link ProxyError#CONNECT_FAILED}, logged once per
  * connection with the endpoint and the reason (untrusted certificate, name mismatch, no h2 by ALPN).
  */
-final class ConnectionPool {
+public final class ConnectionPool {
     private static final Logger log = LoggerFactory.getLogger(ConnectionPool.class);
 
     /** Reports the outcome of {@link #acquire}. Called on the pool's event loop. */
-    interface AcquireCallback {
+    public interface AcquireCallback {
         void acquired(UpstreamConnection connection);
 
         void failed(ProxyError error, Throwable cause);
     }
 
     /** A pending acquire that the caller can cancel (the client went away). */
-    interface Pending {
+    public interface Pending {
         void cancel();
     }
 
@@ -94,7 +95,8 @@ final class ConnectionPool {
     private ScheduledFuture<?> sweeper;
     private boolean closed;
 
-    ConnectionPool(EventLoop loop, Class<? extends Channel> channelClass, LongAdder opened) {
+    /** The pool of {@code loop}, opening {@code channelClass} connections and counting them in {@code opened}. */
+    public ConnectionPool(EventLoop loop, Class<? extends Channel> channelClass, LongAdder opened) {
         this.loop = loop;
         this.opened = opened;
         this.bootstrap = new Bootstrap()
@@ -112,7 +114,7 @@ final class ConnectionPool {
      * ({@code fresh} does not apply: a connection that failed is never used again). Returns a handle while the
      * caller waits, or null.
      */
-    Pending acquire(
+    public Pending acquire(
             UpstreamState state,
             Endpoint endpoint,
             InetSocketAddress address,
@@ -245,7 +247,7 @@ final class ConnectionPool {
     }
 
     /** Gives a connection back: kept for reuse when {@code reusable}, closed otherwise. A stream is always closed. */
-    void release(UpstreamConnection connection, boolean reusable) {
+    public void release(UpstreamConnection connection, boolean reusable) {
         connection.detach();
         EndpointPool pool = connection.pool;
         if (connection.parent != null) {
@@ -552,7 +554,7 @@ final class ConnectionPool {
     }
 
     /** {@link #close()} on the pool's own event loop. */
-    void closeAsync() {
+    public void closeAsync() {
         loop.execute(this::close);
     }
 

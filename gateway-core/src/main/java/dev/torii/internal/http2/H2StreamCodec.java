@@ -1,5 +1,8 @@
-package dev.torii.internal;
+package dev.torii.internal.http2;
 
+import dev.torii.internal.ProxyHandler;
+import dev.torii.internal.tunnel.Tunnel;
+import dev.torii.internal.tunnel.WebSocketUpgrade;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
@@ -62,7 +65,7 @@ import org.slf4j.LoggerFactory;
  * HEADERS and DATA frames with connection-specific fields removed; trailers become a final HEADERS frame; a response
  * to HEAD never carries DATA.
  */
-final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame, HttpObject> {
+public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame, HttpObject> {
     private static final Logger log = LoggerFactory.getLogger(H2StreamCodec.class);
 
     private static final AsciiString TRAILERS = AsciiString.cached("trailers");

@@ -1,4 +1,4 @@
-package dev.torii.internal;
+package dev.torii.internal.http1;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -12,11 +12,11 @@ import java.util.List;
  * 400 and its connection closed; it never reaches an upstream, so no two parsers can disagree about its framing
  * (request smuggling).
  */
-final class RequestChecks {
+public final class RequestChecks {
     private RequestChecks() {}
 
     /** What is wrong with {@code request}, or {@code null} when it may be forwarded. */
-    static String problem(HttpRequest request) {
+    public static String problem(HttpRequest request) {
         String method = request.method().name();
         if (!isToken(method)) {
             return "method '" + method + "' is not a token";
@@ -147,7 +147,7 @@ final class RequestChecks {
     }
 
     /** The host (lower case, without port and brackets) of an absolute-form target or the Host header; or null. */
-    static String host(HttpRequest request) {
+    public static String host(HttpRequest request) {
         String uri = request.uri();
         String authority;
         if (uri.charAt(0) != '/' && !uri.equals("*")) {
@@ -179,7 +179,7 @@ final class RequestChecks {
      * Rewrites an absolute-form target ({@code http://a/b?c}) to origin-form ({@code /b?c}) and its authority into
      * Host, in place (RFC 9112 section 3.2.2: the target's authority wins over Host).
      */
-    static void toOriginForm(HttpRequest request) {
+    public static void toOriginForm(HttpRequest request) {
         String uri = request.uri();
         if (uri.charAt(0) == '/' || uri.equals("*")) {
             return;

@@ -1,4 +1,4 @@
-package dev.torii.internal;
+package dev.torii.internal.upstream;
 
 import dev.torii.dns.DnsCache;
 import dev.torii.upstream.Endpoint;
@@ -18,16 +18,21 @@ import java.util.concurrent.atomic.AtomicInteger;
  * servers fail), completing on the asking loop; a name with several addresses is spread over them in turn. Without
  * a cache, names are looked up with the JVM's resolver on a small daemon thread pool.
  */
-final class EndpointResolver implements AutoCloseable {
+public final class EndpointResolver implements AutoCloseable {
     private final DnsCache cache;
     private final AtomicInteger rotation = new AtomicInteger();
     private ExecutorService lookups;
 
-    EndpointResolver(DnsCache cache) {
+    /** Resolves names through {@code cache}. */
+    public EndpointResolver(DnsCache cache) {
         this.cache = cache;
     }
 
-    Future<InetSocketAddress> resolve(Endpoint endpoint, EventLoop loop) {
+    /**
+     * The address of {@code endpoint}: at once for an IP literal, else through the DNS cache. The future is one of
+     * {@code loop}'s, so its listeners run on that loop.
+     */
+    public Future<InetSocketAddress> resolve(Endpoint endpoint, EventLoop loop) {
         if (endpoint.isIpLiteral()) {
             return loop.newSucceededFuture(
                     new InetSocketAddress(InetAddress.ofLiteral(endpoint.host()), endpoint.port()));

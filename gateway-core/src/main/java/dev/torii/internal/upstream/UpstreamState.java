@@ -1,5 +1,6 @@
-package dev.torii.internal;
+package dev.torii.internal.upstream;
 
+import dev.torii.internal.tls.ClientTls;
 import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.LoadBalancing;
 import dev.torii.upstream.Upstream;
@@ -14,8 +15,9 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  * shared by every event loop, and the client TLS context of a TLS upstream, built once. A routing-table swap keeps
  * the state of an upstream whose definition did not change. Thread-safe.
  */
-final class UpstreamState {
-    final Upstream upstream;
+public final class UpstreamState {
+    /** The upstream's definition. */
+    public final Upstream upstream;
     /** The TLS context for connections to this upstream, or null when it is plain TCP. */
     final SslContext sslContext;
 
@@ -24,7 +26,8 @@ final class UpstreamState {
     private final AtomicIntegerArray inFlight;
     private final InetSocketAddress[] literals;
 
-    UpstreamState(Upstream upstream) {
+    /** Fresh state for {@code upstream} (load-balancer position and counters at zero). */
+    public UpstreamState(Upstream upstream) {
         this.upstream = upstream;
         this.sslContext = ClientTls.contextFor(upstream);
         this.endpoints = upstream.endpoints().toArray(Endpoint[]::new);
@@ -38,20 +41,22 @@ final class UpstreamState {
     }
 
     /** The socket address of endpoint {@code index} when it is an IP literal (no lookup needed), else null. */
-    InetSocketAddress literalAddress(int index) {
+    public InetSocketAddress literalAddress(int index) {
         return literals[index];
     }
 
-    Endpoint endpoint(int index) {
+    /** The endpoint at {@code index}. */
+    public Endpoint endpoint(int index) {
         return endpoints[index];
     }
 
-    int size() {
+    /** The number of endpoints. */
+    public int size() {
         return endpoints.length;
     }
 
     /** The endpoint index to use next, never {@code exclude} unless it is the only one (then -1). */
-    int pick(int exclude) {
+    public int pick(int exclude) {
         int n = endpoints.length;
         if (n == 1) {
             return exclude == 0 ? -1 : 0;
@@ -76,11 +81,13 @@ final class UpstreamState {
         return best;
     }
 
-    void started(int index) {
+    /** Counts a request now in flight to endpoint {@code index}. Thread-safe. */
+    public void started(int index) {
         inFlight.incrementAndGet(index);
     }
 
-    void finished(int index) {
+    /** Counts the end of a request to endpoint {@code index}. Thread-safe. */
+    public void finished(int index) {
         inFlight.decrementAndGet(index);
     }
 

@@ -1,4 +1,4 @@
-package dev.torii.internal;
+package dev.torii.internal.upstream;
 
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;

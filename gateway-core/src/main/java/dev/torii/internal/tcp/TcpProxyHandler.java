@@ -1,6 +1,8 @@
-package dev.torii.internal;
+package dev.torii.internal.tcp;
 
 import dev.torii.Hook;
+import dev.torii.internal.Engine;
+import dev.torii.internal.upstream.UpstreamState;
 import dev.torii.tcp.ConnectResult;
 import dev.torii.tcp.TcpListener;
 import dev.torii.upstream.Endpoint;
@@ -40,7 +42,7 @@ import org.slf4j.LoggerFactory;
  * <p>Ownership: a buffer read on one side is written to the other (which releases it), or released here when the
  * other side is gone.
  */
-final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
+public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(TcpProxyHandler.class);
 
     /** For an endpoint chosen by a hook when the connection's upstream is gone from the routing table. */
@@ -69,7 +71,8 @@ final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
 
     private boolean flushClient;
 
-    TcpProxyHandler(Engine engine, TcpListener listener) {
+    /** The handler of one client connection accepted by {@code listener}; used on that connection's event loop. */
+    public TcpProxyHandler(Engine engine, TcpListener listener) {
         this.engine = engine;
         this.listener = listener;
         this.globalHooks = engine.hooks();

@@ -1,6 +1,9 @@
-package dev.torii.internal;
+package dev.torii.internal.tunnel;
 
 import dev.torii.ProxyError;
+import dev.torii.internal.http1.StrictServerCodec;
+import dev.torii.internal.http2.H2StreamCodec;
+import dev.torii.internal.upstream.UpstreamConnection;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -61,11 +64,11 @@ import org.slf4j.LoggerFactory;
  * response head was written to it; the {@link Listener} hears once, when both channels are closed. All on the one
  * event loop both channels share.
  */
-final class Tunnel {
+public final class Tunnel {
     private static final Logger log = LoggerFactory.getLogger(Tunnel.class);
 
     /** Told once, when both sides of a started tunnel are closed. */
-    interface Listener {
+    public interface Listener {
         /**
          * @param fromClient bytes relayed from the client to the upstream
          * @param fromUpstream bytes relayed from the upstream to the client
@@ -94,7 +97,7 @@ final class Tunnel {
      * Takes {@code upstream} over from its HTTP codec. Call while the {@code 101} is being read: the bytes that the
      * codec read after it are handed to the tunnel when the codec is removed.
      */
-    static Tunnel takeUpstream(Channel upstream, Listener listener, long idleNanos) {
+    public static Tunnel takeUpstream(Channel upstream, Listener listener, long idleNanos) {
         Tunnel t = new Tunnel(listener, idleNanos);
         ChannelPipeline p = upstream.pipeline();
         t.upstream = new SocketEnd(t, halfClosable(upstream));
@@ -110,7 +113,7 @@ final class Tunnel {
      *
      * @param http2 whether the client side is an HTTP/2 stream (RFC 8441) rather than an HTTP/1.1 connection
      */
-    void start(ChannelHandlerContext proxy, boolean http2) {
+    public void start(ChannelHandlerContext proxy, boolean http2) {
         Channel ch = proxy.channel();
         client = http2 ? new StreamEnd(this) : new SocketEnd(this, halfClosable(ch));
         client.peer = upstream;

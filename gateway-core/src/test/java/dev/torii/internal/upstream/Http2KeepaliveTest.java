@@ -1,4 +1,4 @@
-package dev.torii.internal;
+package dev.torii.internal.upstream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,5 +1,6 @@
-package dev.torii.internal;
+package dev.torii.internal.http1;
 
+import dev.torii.internal.tunnel.WebSocketUpgrade;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
@@ -28,7 +29,7 @@ import java.util.List;
  * <p>Like {@code HttpServerCodec}, the encoder knows which responses answer a HEAD request, so that it never writes a
  * body (not even a chunked terminator) for them.
  */
-final class StrictServerCodec
+public final class StrictServerCodec
         extends CombinedChannelDuplexHandler<StrictServerCodec.Decoder, StrictServerCodec.Encoder> {
     private final ArrayDeque<HttpMethod> methods = new ArrayDeque<>(2);
 
@@ -36,7 +37,7 @@ final class StrictServerCodec
      * @param bytesListener told of every inbound buffer before it is decoded (the header read timeout starts at the
      *     first byte of a request), or {@code null}
      */
-    StrictServerCodec(HttpDecoderConfig config, Runnable bytesListener) {
+    public StrictServerCodec(HttpDecoderConfig config, Runnable bytesListener) {
         init(
                 new Decoder(config, config.getMaxInitialLineLength() + config.getMaxHeaderSize() + 4, bytesListener),
                 new Encoder());
@@ -150,7 +151,7 @@ final class StrictServerCodec
     }
 
     /** Decodes on after a WebSocket upgrade request that was not upgraded, starting with the bytes held meanwhile. */
-    void resume() {
+    public void resume() {
         inboundHandler().resume();
     }
 

@@ -1,4 +1,4 @@
-package dev.torii.internal;
+package dev.torii.internal.tls;
 
 import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.Upstream;
@@ -23,13 +23,13 @@ import org.slf4j.LoggerFactory;
  * netty-tcnative when it is available, the JDK's provider otherwise), ALPN {@code h2} or {@code http/1.1} by the
  * upstream's protocol, and certificate and host-name verification as {@link UpstreamTls} says.
  */
-final class ClientTls {
+public final class ClientTls {
     private static final Logger log = LoggerFactory.getLogger(ClientTls.class);
 
     private ClientTls() {}
 
     /** The context of a TLS upstream, or null for a plain one. Throws when the CA file cannot be used. */
-    static SslContext contextFor(Upstream upstream) {
+    public static SslContext contextFor(Upstream upstream) {
         if (!upstream.protocol().tls()) {
             return null;
         }
@@ -74,7 +74,7 @@ final class ClientTls {
     }
 
     /** The name sent as SNI and verified against the certificate: the configured server name or the endpoint's host. */
-    static String peerName(Upstream upstream, Endpoint endpoint) {
+    public static String peerName(Upstream upstream, Endpoint endpoint) {
         String configured = upstream.tls().serverName();
         return configured != null ? configured : endpoint.host();
     }
@@ -83,7 +83,7 @@ final class ClientTls {
      * A short reason for a failed handshake, for the log line: what kind of failure (certificate not trusted, name
      * mismatch, handshake timeout) and the deepest cause's message.
      */
-    static String reason(Throwable cause) {
+    public static String reason(Throwable cause) {
         String detail = null;
         for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
             if (t.getMessage() != null) {

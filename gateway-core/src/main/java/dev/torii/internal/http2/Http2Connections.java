@@ -1,7 +1,9 @@
-package dev.torii.internal;
+package dev.torii.internal.http2;
 
 import dev.torii.Http2Limits;
 import dev.torii.Limits;
+import dev.torii.internal.Engine;
+import dev.torii.internal.ProxyHandler;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
@@ -34,7 +36,7 @@ import org.slf4j.LoggerFactory;
  * {@link H2StreamCodec} and a {@link ProxyHandler} (so one stream is one exchange, proxied like an HTTP/1.1 one), and a
  * {@link Guard} for what Netty does not limit: SETTINGS and PING floods, idle connections, graceful drain.
  */
-final class Http2Connections {
+public final class Http2Connections {
     private static final Logger log = LoggerFactory.getLogger(Http2Connections.class);
 
     private Http2Connections() {}
@@ -61,7 +63,7 @@ final class Http2Connections {
     }
 
     /** Turns {@code ch} into an HTTP/2 connection: frame codec, multiplexer, guard; reads on. */
-    static void configure(Channel ch, Engine engine, boolean secure) {
+    public static void configure(Channel ch, Engine engine, boolean secure) {
         Http2FrameCodec codec = frameCodec(engine.limits(), engine.http2Limits());
         // Responses of many streams finish in one event-loop turn (each as its upstream read completes): their
         // flushes are folded into one, so they leave in one write (and, with TLS, in as few records as fit).

@@ -1,4 +1,4 @@
-package dev.torii.internal;
+package dev.torii.internal.upstream;
 
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -29,19 +29,20 @@ import io.netty.util.ReferenceCountUtil;
  * while an HTTP/1.1 connection is idle in the pool, a read stays pending so that a close by the upstream is noticed,
  * and any bytes that arrive are a protocol error that closes it.
  */
-final class UpstreamConnection extends ChannelDuplexHandler {
+public final class UpstreamConnection extends ChannelDuplexHandler {
     final ConnectionPool.EndpointPool pool;
     /** The shared HTTP/2 connection this stream belongs to, or null for an HTTP/1.1 connection. */
-    final Http2UpstreamConnection parent;
+    public final Http2UpstreamConnection parent;
 
-    Channel channel;
+    /** The channel of this connection (an HTTP/2 stream channel for a stream); read and written on its event loop. */
+    public Channel channel;
     /**
      * Whether a failure before any response may be a stale connection rather than the request's fault, so that an
      * idempotent request without a body may be retried once on a fresh connection: an HTTP/1.1 connection that served
      * an exchange before (the peer may have closed it meanwhile), or an HTTP/2 stream on a connection that did, or
      * that the upstream refused unprocessed (GOAWAY with a lower last-stream-id, or RST_STREAM REFUSED_STREAM).
      */
-    boolean reused;
+    public boolean reused;
 
     long idleSinceNanos;
     private UpstreamListener listener;
@@ -59,7 +60,8 @@ final class UpstreamConnection extends ChannelDuplexHandler {
         this.parent = parent;
     }
 
-    void attach(UpstreamListener listener) {
+    /** Makes {@code listener} the receiver of this connection's responses and events, on the connection's loop. */
+    public void attach(UpstreamListener listener) {
         this.listener = listener;
     }
 

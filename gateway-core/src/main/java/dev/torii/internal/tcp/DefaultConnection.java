@@ -1,4 +1,4 @@
-package dev.torii.internal;
+package dev.torii.internal.tcp;
 
 import dev.torii.AttributeKey;
 import dev.torii.route.RoutingTable;

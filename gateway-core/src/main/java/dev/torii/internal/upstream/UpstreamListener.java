@@ -1,9 +1,9 @@
-package dev.torii.internal;
+package dev.torii.internal.upstream;
 
 import io.netty.handler.codec.http.HttpObject;
 
 /** What an upstream connection reports to the exchange using it. Called on the connection's event loop. */
-interface UpstreamListener {
+public interface UpstreamListener {
     /** A decoded response part; the listener owns {@code msg} and must release or pass it on. */
     void onUpstreamMessage(HttpObject msg);
 

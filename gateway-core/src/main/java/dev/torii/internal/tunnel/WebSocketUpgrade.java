@@ -1,5 +1,6 @@
-package dev.torii.internal;
+package dev.torii.internal.tunnel;
 
+import dev.torii.internal.http2.H2StreamCodec;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -22,7 +23,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * {@code Sec-WebSocket-Accept} against the key that was sent. An RFC 8441 extended CONNECT arrives here already turned
  * into such a request by {@link H2StreamCodec}, with a key the gateway generated ({@link #newKey()}).
  */
-final class WebSocketUpgrade {
+public final class WebSocketUpgrade {
     /** RFC 6455 section 1.3. */
     private static final String GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -33,7 +34,7 @@ final class WebSocketUpgrade {
      * names {@code websocket} and whose {@code Connection} names {@code upgrade}. Any other upgrade is an ordinary
      * request whose {@code Upgrade} is removed as hop-by-hop.
      */
-    static boolean isRequest(HttpRequest request) {
+    public static boolean isRequest(HttpRequest request) {
         HttpHeaders h = request.headers();
         return h.contains(HttpHeaderNames.UPGRADE)
                 && HttpMethod.GET.equals(request.method())
@@ -45,7 +46,7 @@ final class WebSocketUpgrade {
     }
 
     /** Puts back the two hop-by-hop fields that an upgrade needs, after the hop-by-hop fields were removed. */
-    static void keepUpgradeFields(HttpHeaders h) {
+    public static void keepUpgradeFields(HttpHeaders h) {
         h.set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET);
         h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
     }
@@ -54,7 +55,7 @@ final class WebSocketUpgrade {
      * Whether {@code response} completes the upgrade that {@code sent} asked for: {@code 101}, {@code Upgrade} naming
      * {@code websocket} and {@code Sec-WebSocket-Accept} matching the key that was sent (RFC 6455 section 4.1).
      */
-    static boolean accepted(HttpResponse response, HttpRequest sent) {
+    public static boolean accepted(HttpResponse response, HttpRequest sent) {
         if (response.status().code() != HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
             return false;
         }
@@ -79,7 +80,7 @@ final class WebSocketUpgrade {
     }
 
     /** A fresh {@code Sec-WebSocket-Key}: 16 random bytes, base64 (RFC 6455 section 4.1). */
-    static String newKey() {
+    public static String newKey() {
         byte[] nonce = new byte[16];
         ThreadLocalRandom.current().nextBytes(nonce);
         return Base64.getEncoder().encodeToString(nonce);
