@@ -10,20 +10,12 @@ import static dev.torii.internal.ExchangeState.REQUEST_HOOKS;
 import static dev.torii.internal.ExchangeState.TUNNEL;
 
 import dev.torii.Hook;
-import dev.torii.LocalResponse;
 import dev.torii.ProxyError;
-import dev.torii.route.Route;
 import dev.torii.upstream.Endpoint;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
-import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import java.util.List;
 import java.util.function.BiConsumer;
@@ -209,29 +201,7 @@ final class ExchangeDriver {
         if (!moveTo(FORWARDING)) {
             return;
         }
-        Route route = ex.route;
-        if (route.hostRewrite() != null) {
-            ex.request.headers().set(HttpHeaderNames.HOST, route.hostRewrite());
-        } else if (route.hostFromEndpoint() || !ex.request.headers().contains(HttpHeaderNames.HOST)) {
-            ex.request.headers().set(HttpHeaderNames.HOST, endpoint.authority());
-        }
-        if (conn.parent != null && phases.trailersAccepted()) {
-            ex.request.headers().set(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS);
-        }
-        long sent = relay.requestSent();
-        // With a void promise a failed write fires exceptionCaught upstream, which closes the connection.
-        conn.channel.write(ex.request, conn.channel.voidPromise());
-        handler.ensureTimer(
-                sent + upstream.upstream().upstream.responseTimeout().toNanos());
-        if (framing.bodyExpected() && !requestComplete) {
-            // A body that stalls is noticed after the idle timeout, not at the next header-timeout tick.
-            handler.ensureTimer(sent + engine.limits().idleTimeout().toNanos());
-        }
-        conn.channel.read();
-        if (framing.expectContinue() && !requestComplete) {
-            ctx().writeAndFlush(new DefaultFullHttpResponse(
-                    HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
-        }
+        phases.sendHead(conn, endpoint, relay.requestSent(), upstream.upstream());
         if (requestComplete) {
             // A retry: the request (which had no body) ended on the first connection already.
             conn.channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT, conn.channel.voidPromise());
@@ -273,10 +243,10 @@ final class ExchangeDriver {
             content.release();
             keepAlive = false;
             if (responseStarted) {
-                abort(ProxyError.BAD_REQUEST, "invalid request body");
+                responder.abort(ProxyError.BAD_REQUEST, "invalid request body");
             } else {
                 releaseUpstream(false);
-                fail(ProxyError.BAD_REQUEST, null, "invalid request body");
+                responder.fail(ProxyError.BAD_REQUEST, null, "invalid request body");
             }
             return;
         }
@@ -287,9 +257,9 @@ final class ExchangeDriver {
             String detail = "request body is over " + engine.limits().maxRequestBodySize();
             if (responseStarted) {
                 // The upstream answered early and its response is being relayed: no second response can follow.
-                abort(ProxyError.REQUEST_TOO_LARGE, detail);
+                responder.abort(ProxyError.REQUEST_TOO_LARGE, detail);
             } else {
-                fail(ProxyError.REQUEST_TOO_LARGE, null, detail);
+                responder.fail(ProxyError.REQUEST_TOO_LARGE, null, detail);
             }
             return;
         }
@@ -351,6 +321,11 @@ final class ExchangeDriver {
     }
 
     // ------------------------------------------------------------------ what the response relay reads and sets
+
+    /** Where failures and local responses go. */
+    LocalResponder responder() {
+        return responder;
+    }
 
     UpstreamConnection connection() {
         return conn;
@@ -444,7 +419,7 @@ final class ExchangeDriver {
             if (relay.readPaused()) {
                 long deadline = relay.lastUpstreamActivity() + idleTimeout;
                 if (now >= deadline) {
-                    abort(
+                    responder.abort(
                             ProxyError.CLIENT_ABORTED,
                             "client did not read the response for " + idleTimeout / 1_000_000 + " ms");
                     return Long.MAX_VALUE;
@@ -453,7 +428,7 @@ final class ExchangeDriver {
             } else {
                 long deadline = relay.lastUpstreamActivity() + responseTimeout;
                 if (now >= deadline) {
-                    upstreamFailed(
+                    responder.upstreamFailed(
                             ProxyError.UPSTREAM_TIMEOUT,
                             null,
                             "no response within " + responseTimeout / 1_000_000 + " ms");
@@ -467,10 +442,10 @@ final class ExchangeDriver {
             if (now >= deadline) {
                 keepAlive = false;
                 if (responseStarted) {
-                    abort(ProxyError.REQUEST_TIMEOUT, "request body stalled");
+                    responder.abort(ProxyError.REQUEST_TIMEOUT, "request body stalled");
                 } else {
                     releaseUpstream(false);
-                    fail(ProxyError.REQUEST_TIMEOUT, null, "request body stalled");
+                    responder.fail(ProxyError.REQUEST_TIMEOUT, null, "request body stalled");
                 }
                 return Long.MAX_VALUE;
             }
@@ -480,34 +455,6 @@ final class ExchangeDriver {
         return next == Long.MAX_VALUE
                 ? now + engine.limits().headerReadTimeout().toNanos()
                 : next;
-    }
-
-    // ------------------------------------------------------------------ failures (see LocalResponder)
-
-    void hookFailed(Hook hook, Throwable cause) {
-        responder.hookFailed(hook, cause);
-    }
-
-    /** A failure on the upstream side: an error response if the client has not seen a head yet, else an abort. */
-    void upstreamFailed(ProxyError error, Throwable cause, String detail) {
-        releaseUpstream(false);
-        if (responseStarted) {
-            responder.abort(error, detail);
-        } else {
-            responder.fail(error, cause, detail);
-        }
-    }
-
-    void fail(ProxyError error, Throwable cause, String detail) {
-        responder.fail(error, cause, detail);
-    }
-
-    private void abort(ProxyError error, String detail) {
-        responder.abort(error, detail);
-    }
-
-    void sendLocal(LocalResponse local) {
-        responder.send(local);
     }
 
     // ------------------------------------------------------------------ completion

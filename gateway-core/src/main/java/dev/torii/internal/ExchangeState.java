@@ -9,22 +9,35 @@ import java.util.Set;
 /**
  * Where the exchanges of one client connection (HTTP/1.1) or one stream (HTTP/2) stand, with every transition that
  * is allowed declared once, in {@link #TRANSITIONS}. {@link ExchangeDriver#moveTo} is the one method that changes
- * it.
+ * it. docs/architecture.md ("The exchange state machine") has the table with the event behind each transition.
  *
  * <pre>
- *            ┌──────────────── keep-alive (HTTP/1.1) ◀────────────────┬──────────────┐
- *            ▼                                                        │              │
- *   IDLE ─▶ REQUEST_HOOKS ─▶ ROUTING ─▶ UPSTREAM_HOOKS ─▶ CONNECTING ─▶ FORWARDING   │
- *            │                 │              │            ▲  │ ▲ retry  │  ▲ stale │
- *            │  respond/fail   │              │            └──┘ └────────┘  │ conn  │
- *            ▼                 ▼              ▼               ▼             ▼       │
- *          LOCAL_RESPONSE ◀──────────────────────────────────────── RESPONSE_HOOKS │
- *            │   │                                               │        │        │
- *            │   └─▶ DISCARDING ─▶ IDLE                         TUNNEL  RELAYING   │
- *            ▼                                                            ▼        │
- *          FINISHING ◀─────────────────────────────────────────────────────┘        │
- *            └─────────────────────────────────────────────────────────────────────┘
- *   every state but CLOSED ─▶ CLOSED (the connection or stream ends)
+ *   IDLE ──── request head (checks passed) ───▶ REQUEST_HOOKS ───────────┐
+ *    ▲ ▲                                            │ proceed             │  a hook responds or fails; 413;
+ *    │ │                                            ▼                     │  no route; no endpoint; DNS,
+ *    │ │                                         ROUTING ─────────────────┤  connect or upstream failure,
+ *    │ │                                            │ route matched       │  bad or stalled request body,
+ *    │ │                                            ▼                     │  before any response head
+ *    │ │                                      UPSTREAM_HOOKS ─────────────┤
+ *    │ │                                            │ proceed             │
+ *    │ │                                            ▼                     │
+ *    │ │                       stale ┌───────▶ CONNECTING ────────────────┤
+ *    │ │                      reused │            │  ▲ connect failed:    │
+ *    │ │                  connection │            │  └ one retry on       │
+ *    │ │                             │            │    another endpoint   │
+ *    │ │                             │            ▼ connection            │
+ *    │ │                             └──────── FORWARDING ────────────────┤
+ *    │ │                                            │ response head       ▼
+ *    │ │                                      RESPONSE_HOOKS ───────▶ LOCAL_RESPONSE ───▶ DISCARDING
+ *    │ │                                   101 │         │ proceed        │ written           │ the empty end
+ *    │ │                                       ▼         ▼                │                   │ of a bodiless
+ *    │ │                                    TUNNEL    RELAYING            │                   │ request read
+ *    │ │                                                 │ last part      │                   │
+ *    │ │                                                 ▼                │                   │
+ *    │ └── keep-alive, request complete ──────────── FINISHING ◀──────────┘                   │
+ *    └────────────────────────────────────────────────────────────────────────────────────────┘
+ *   Every state but CLOSED ─▶ CLOSED: the client went away; an abort after the head went out; a connection
+ *   not kept alive; an HTTP/2 stream's one exchange done; a tunnel's end; a bad head or a timeout in IDLE.
  * </pre>
  *
  * <p>Orthogonal to the state, and kept as flags by the driver: whether the request side is complete (its last part

@@ -88,6 +88,16 @@ final class LocalResponder {
         }
     }
 
+    /** A failure on the upstream side: an error response if the client has not seen a head yet, else an abort. */
+    void upstreamFailed(ProxyError error, Throwable cause, String detail) {
+        driver.releaseUpstream(false);
+        if (driver.responseStarted()) {
+            abort(error, detail);
+        } else {
+            fail(error, cause, detail);
+        }
+    }
+
     /** Fails the exchange before the response head went out: renders {@code error} through the RESPONSE hooks. */
     void fail(ProxyError error, Throwable cause, String detail) {
         DefaultExchange ex = driver.current();

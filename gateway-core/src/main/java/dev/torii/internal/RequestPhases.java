@@ -10,8 +10,15 @@ import dev.torii.HookResult;
 import dev.torii.Phase;
 import dev.torii.ProxyError;
 import dev.torii.route.Route;
+import dev.torii.upstream.Endpoint;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
 import java.util.List;
 
 /**
@@ -19,7 +26,8 @@ import java.util.List;
  * global REQUEST hooks run ({@link ExchangeState#REQUEST_HOOKS}), the route is matched and its REQUEST hooks run
  * ({@link ExchangeState#ROUTING}), the UPSTREAM hooks run ({@link ExchangeState#UPSTREAM_HOOKS}), and the request is
  * prepared for the upstream ({@code Forwarded}/{@code Via}, hop-by-hop fields, the WebSocket upgrade) before the
- * {@link UpstreamConnector} takes over ({@link ExchangeState#CONNECTING}). A hook that answers or fails, and a
+ * {@link UpstreamConnector} takes over ({@link ExchangeState#CONNECTING}); its head is written once a connection
+ * is there ({@link ExchangeState#FORWARDING}). A hook that answers or fails, and a
  * request with no route, go to the {@link LocalResponder}.
  *
  * <p>Not thread-safe: confined to the client channel's event loop; reused by the exchanges of one connection.
@@ -54,10 +62,6 @@ final class RequestPhases {
         return routeHooks;
     }
 
-    boolean trailersAccepted() {
-        return trailersAccepted;
-    }
-
     boolean webSocket() {
         return webSocket;
     }
@@ -90,7 +94,8 @@ final class RequestPhases {
             return;
         }
         if (contentLength > engine.limits().maxRequestBodySize()) {
-            driver.fail(ProxyError.REQUEST_TOO_LARGE, null, "Content-Length " + contentLength + " is over the limit");
+            driver.responder()
+                    .fail(ProxyError.REQUEST_TOO_LARGE, null, "Content-Length " + contentLength + " is over the limit");
             return;
         }
         if (engine.hooks().isEmpty()) {
@@ -112,7 +117,7 @@ final class RequestPhases {
                         ex.path(),
                         ex.request().headers());
         if (route == null) {
-            driver.fail(ProxyError.NO_ROUTE, null, "no route for " + ex.host + ex.path());
+            driver.responder().fail(ProxyError.NO_ROUTE, null, "no route for " + ex.host + ex.path());
             return;
         }
         ex.route = route;
@@ -166,6 +171,38 @@ final class RequestPhases {
         driver.connect(upstreamState);
     }
 
+    /**
+     * Writes the request head to {@code conn} (not flushed), with the {@code Host} the route asks for, and arms the
+     * response timeout (and the body's idle timeout) from {@code sentNanos}; answers {@code 100 Continue} when the
+     * client waits for it.
+     */
+    void sendHead(UpstreamConnection conn, Endpoint endpoint, long sentNanos, UpstreamState upstreamState) {
+        DefaultExchange ex = driver.current();
+        Route route = ex.route;
+        if (route.hostRewrite() != null) {
+            ex.request.headers().set(HttpHeaderNames.HOST, route.hostRewrite());
+        } else if (route.hostFromEndpoint() || !ex.request.headers().contains(HttpHeaderNames.HOST)) {
+            ex.request.headers().set(HttpHeaderNames.HOST, endpoint.authority());
+        }
+        if (conn.parent != null && trailersAccepted) {
+            ex.request.headers().set(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS);
+        }
+        // With a void promise a failed write fires exceptionCaught upstream, which closes the connection.
+        conn.channel.write(ex.request, conn.channel.voidPromise());
+        handler.ensureTimer(sentNanos + upstreamState.upstream.responseTimeout().toNanos());
+        boolean requestComplete = driver.requestComplete();
+        if (driver.framing().bodyExpected() && !requestComplete) {
+            // A body that stalls is noticed after the idle timeout, not at the next header-timeout tick.
+            handler.ensureTimer(sentNanos + engine.limits().idleTimeout().toNanos());
+        }
+        conn.channel.read();
+        if (driver.framing().expectContinue() && !requestComplete) {
+            handler.ctx()
+                    .writeAndFlush(new DefaultFullHttpResponse(
+                            HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
+        }
+    }
+
     /** Forgets the finished exchange. */
     void reset() {
         snapshot = null;
@@ -192,12 +229,12 @@ final class RequestPhases {
         @Override
         public void respond(HookResult.Respond r) {
             owner.phase = Phase.RESPONSE;
-            driver.sendLocal(r.response());
+            driver.responder().send(r.response());
         }
 
         @Override
         public void fail(Hook hook, Throwable cause) {
-            driver.hookFailed(hook, cause);
+            driver.responder().hookFailed(hook, cause);
         }
 
         @Override

@@ -97,8 +97,11 @@ final class ResponseRelay implements UpstreamListener {
         if (msg instanceof HttpResponse response) {
             if (response.decoderResult().isFailure()) {
                 ReferenceCountUtil.release(msg);
-                driver.upstreamFailed(
-                        ProxyError.UPSTREAM_RESET, response.decoderResult().cause(), "invalid response");
+                driver.responder()
+                        .upstreamFailed(
+                                ProxyError.UPSTREAM_RESET,
+                                response.decoderResult().cause(),
+                                "invalid response");
                 return;
             }
             int code = response.status().code();
@@ -121,8 +124,11 @@ final class ResponseRelay implements UpstreamListener {
         } else if (msg instanceof HttpContent content) {
             if (content.decoderResult().isFailure()) {
                 content.release();
-                driver.upstreamFailed(
-                        ProxyError.UPSTREAM_RESET, content.decoderResult().cause(), "invalid response body");
+                driver.responder()
+                        .upstreamFailed(
+                                ProxyError.UPSTREAM_RESET,
+                                content.decoderResult().cause(),
+                                "invalid response body");
                 return;
             }
             onResponseContent(content);
@@ -141,12 +147,13 @@ final class ResponseRelay implements UpstreamListener {
         boolean webSocket = driver.webSocket();
         if (!webSocket || !WebSocketUpgrade.accepted(response, ex.request)) {
             ReferenceCountUtil.release(response);
-            driver.upstreamFailed(
-                    ProxyError.UPSTREAM_RESET,
-                    null,
-                    webSocket
-                            ? "invalid WebSocket handshake response (Upgrade or Sec-WebSocket-Accept)"
-                            : "101 to a request that did not ask for an upgrade");
+            driver.responder()
+                    .upstreamFailed(
+                            ProxyError.UPSTREAM_RESET,
+                            null,
+                            webSocket
+                                    ? "invalid WebSocket handshake response (Upgrade or Sec-WebSocket-Accept)"
+                                    : "101 to a request that did not ask for an upgrade");
             return;
         }
         tunnel = Tunnel.takeUpstream(
@@ -190,12 +197,12 @@ final class ResponseRelay implements UpstreamListener {
             @Override
             public void respond(HookResult.Respond r) {
                 driver.releaseUpstream(false);
-                driver.sendLocal(r.response());
+                driver.responder().send(r.response());
             }
 
             @Override
             public void fail(Hook hook, Throwable cause) {
-                driver.hookFailed(hook, cause);
+                driver.responder().hookFailed(hook, cause);
             }
 
             @Override
@@ -321,7 +328,7 @@ final class ResponseRelay implements UpstreamListener {
             driver.retryStale();
             return;
         }
-        driver.upstreamFailed(ProxyError.UPSTREAM_RESET, null, "upstream closed the connection");
+        driver.responder().upstreamFailed(ProxyError.UPSTREAM_RESET, null, "upstream closed the connection");
     }
 
     @Override

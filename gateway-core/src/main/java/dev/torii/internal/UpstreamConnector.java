@@ -54,7 +54,11 @@ final class UpstreamConnector {
         } else {
             endpointIndex = upstreamState.pick(exclude);
             if (endpointIndex < 0) {
-                driver.fail(ProxyError.NO_ENDPOINT, null, "upstream '" + ex.upstreamName + "' has no endpoint to try");
+                driver.responder()
+                        .fail(
+                                ProxyError.NO_ENDPOINT,
+                                null,
+                                "upstream '" + ex.upstreamName + "' has no endpoint to try");
                 return;
             }
             endpoint = upstreamState.endpoint(endpointIndex);
@@ -73,7 +77,7 @@ final class UpstreamConnector {
                 return;
             }
             if (!f.isSuccess()) {
-                driver.fail(ProxyError.DNS_FAILED, f.cause(), "cannot resolve " + endpoint.host());
+                driver.responder().fail(ProxyError.DNS_FAILED, f.cause(), "cannot resolve " + endpoint.host());
                 return;
             }
             InetSocketAddress address = (InetSocketAddress) f.getNow();
@@ -180,7 +184,7 @@ final class UpstreamConnector {
                 }
                 return;
             }
-            driver.fail(error, cause, "cannot connect to " + endpoint);
+            driver.responder().fail(error, cause, "cannot connect to " + endpoint);
         }
     }
 }
