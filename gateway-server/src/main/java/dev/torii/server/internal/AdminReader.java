@@ -2,7 +2,6 @@ package dev.torii.server.internal;
 
 import dev.torii.Listener;
 import dev.torii.server.config.AdminSettings;
-import dev.torii.server.config.DnsListenerSettings;
 import dev.torii.server.internal.YamlReader.Fields;
 import java.util.List;
 import java.util.Optional;
@@ -25,10 +24,10 @@ final class AdminReader implements SectionReader {
 
     @Override
     public void read(Fields top) {
-        draft.admin = readAdmin(top.value("admin"), draft.listeners);
+        draft.admin = readAdmin(top.value("admin"));
     }
 
-    private Optional<AdminSettings> readAdmin(Node node, List<Listener> listeners) {
+    private Optional<AdminSettings> readAdmin(Node node) {
         if (node == null) {
             return Optional.empty();
         }
@@ -49,26 +48,14 @@ final class AdminReader implements SectionReader {
                     f.path("address") + ": '" + address + "' (expected: host:port, e.g. 127.0.0.1:9901)");
             return Optional.empty();
         }
-        if (parsed.port() != 0) {
-            for (Listener l : listeners) {
-                if (l.port() == parsed.port() && l.host().equals(parsed.host())) {
-                    yaml.error(
-                            f.value("address"),
-                            f.path("address") + ": '" + address + "' (expected: an address no listener uses; listener '"
-                                    + l.name() + "' is there)");
-                    return Optional.empty();
-                }
-            }
-            for (DnsListenerSettings d : draft.dnsListeners) {
-                Listener l = Listener.http(d.name(), d.address());
-                if (l.port() == parsed.port() && l.host().equals(parsed.host())) {
-                    yaml.error(
-                            f.value("address"),
-                            f.path("address") + ": '" + address + "' (expected: an address no listener uses; listener '"
-                                    + l.name() + "' is there)");
-                    return Optional.empty();
-                }
-            }
+        // Checked against every listener, even one with other problems, so that this clash shows in the same run.
+        ConfigDraft.Claim claim = draft.claimOf(parsed.host(), parsed.port());
+        if (claim != null) {
+            yaml.error(
+                    f.value("address"),
+                    f.path("address") + ": '" + address + "' (expected: an address no listener uses; listener '"
+                            + claim.name() + "' is there)");
+            return Optional.empty();
         }
         return Optional.of(new AdminSettings(parsed.host(), parsed.port()));
     }

@@ -14,6 +14,7 @@ import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.Upstream;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -48,6 +49,9 @@ final class ConfigDraft {
             String path,
             List<PluginsReader.Ref> plugins) {}
 
+    /** A host and port a listener claims: its name (or its path when it has none) and where it is in the file. */
+    record Claim(String name, String path) {}
+
     final YamlReader yaml;
     final Path baseDirectory;
     final PluginsReader plugins;
@@ -61,6 +65,13 @@ final class ConfigDraft {
     final Map<Node, String> dnsProtocolNodes = new LinkedHashMap<>();
 
     final List<TcpRef> tcpRefs = new ArrayList<>();
+    /**
+     * Every listener's {@code host:port} (port 0 excepted), whatever else is wrong with the listener, so that a clash
+     * with another listener or with the admin and demo addresses is reported in the same run as the listener's other
+     * problems.
+     */
+    final Map<String, Claim> addresses = new HashMap<>();
+
     Map<String, Upstream> upstreams = new LinkedHashMap<>();
     List<RouteRef> routes = new ArrayList<>();
     Limits limits = Limits.defaults();
@@ -78,6 +89,11 @@ final class ConfigDraft {
         this.plugins = plugins;
         this.tls = tls;
         this.root = root;
+    }
+
+    /** The listener at {@code host} and {@code port}, if one claims them. */
+    Claim claimOf(String host, int port) {
+        return port == 0 ? null : addresses.get(host + ":" + port);
     }
 
     /** {@code path} relative to the configuration file's directory, unless absolute. */

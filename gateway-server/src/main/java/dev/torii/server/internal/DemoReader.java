@@ -1,6 +1,5 @@
 package dev.torii.server.internal;
 
-import dev.torii.Listener;
 import dev.torii.server.internal.YamlReader.Fields;
 import dev.torii.upstream.Endpoint;
 import java.util.List;
@@ -24,10 +23,10 @@ final class DemoReader implements SectionReader {
 
     @Override
     public void read(Fields top) {
-        draft.demoEcho = readDemo(top.value("demo"), draft.listeners);
+        draft.demoEcho = readDemo(top.value("demo"));
     }
 
-    private Optional<Endpoint> readDemo(Node node, List<Listener> listeners) {
+    private Optional<Endpoint> readDemo(Node node) {
         if (node == null) {
             return Optional.empty();
         }
@@ -50,14 +49,13 @@ final class DemoReader implements SectionReader {
             yaml.error(echoNode, f.path("echo") + ": '" + text + "' (expected: host:port, e.g. 127.0.0.1:9000)");
             return Optional.empty();
         }
-        for (Listener l : listeners) {
-            if (l.port() == echo.port() && l.host().equals(echo.host())) {
-                yaml.error(
-                        echoNode,
-                        f.path("echo") + ": '" + text + "' (expected: an address no listener uses; listener '"
-                                + l.name() + "' is there)");
-                return Optional.empty();
-            }
+        ConfigDraft.Claim claim = draft.claimOf(echo.host(), echo.port());
+        if (claim != null) {
+            yaml.error(
+                    echoNode,
+                    f.path("echo") + ": '" + text + "' (expected: an address no listener uses; listener '"
+                            + claim.name() + "' is there)");
+            return Optional.empty();
         }
         return Optional.of(echo);
     }

@@ -67,9 +67,8 @@ final class ListenersReader implements SectionReader {
             yaml.error(node, "listeners: [] (expected: at least one listener)");
         }
         Map<String, String> pathByName = new HashMap<>();
-        Map<String, String> pathByAddress = new HashMap<>();
         for (int i = 0; i < items.size(); i++) {
-            Listener l = readListener(items.get(i), "listeners[" + i + "]", pathByName, pathByAddress);
+            Listener l = readListener(items.get(i), "listeners[" + i + "]", pathByName);
             if (l != null) {
                 listeners.add(l);
             }
@@ -77,8 +76,7 @@ final class ListenersReader implements SectionReader {
         return listeners;
     }
 
-    private Listener readListener(
-            Node node, String path, Map<String, String> pathByName, Map<String, String> pathByAddress) {
+    private Listener readListener(Node node, String path, Map<String, String> pathByName) {
         Fields f = yaml.fields(node, path, LISTENER_KEYS, LISTENER_LATER);
         if (f == null) {
             return null;
@@ -108,7 +106,7 @@ final class ListenersReader implements SectionReader {
             }
         }
         if ("tcp".equals(protocol)) {
-            readTcpListener(f, path, name, before, pathByAddress);
+            readTcpListener(f, path, name, before);
             return null;
         }
         for (String key : TCP_LISTENER_KEYS) {
@@ -119,6 +117,7 @@ final class ListenersReader implements SectionReader {
             }
         }
         String address = yaml.requiredString(f, "address");
+        boolean addressOk = address != null && claimAddress(f, path, name, address, false);
         Node tlsNode = f.value("tls");
         ServerTls serverTls = null;
         if ("https".equals(protocol)) {
@@ -130,7 +129,7 @@ final class ListenersReader implements SectionReader {
         } else if (tlsNode != null && protocol != null) {
             yaml.error(tlsNode, f.path("tls") + ": only for protocol https (this listener is " + protocol + ")");
         }
-        if (address == null || yaml.errorCount() != before) {
+        if (!addressOk || yaml.errorCount() != before) {
             return null;
         }
         Listener listener;
@@ -139,17 +138,6 @@ final class ListenersReader implements SectionReader {
         } catch (IllegalArgumentException e) {
             yaml.error(f.value("address"), YamlReader.relabel(f.path("address"), e.getMessage()));
             return null;
-        }
-        // Port 0 means "any free port", so two of those never collide.
-        if (listener.port() != 0) {
-            String other = pathByAddress.putIfAbsent(listener.host() + ":" + listener.port(), path);
-            if (other != null) {
-                yaml.error(
-                        f.value("address"),
-                        f.path("address") + ": '" + address + "' (expected: unique; " + other
-                                + " listens there already)");
-                return null;
-            }
         }
         if ("dns".equals(protocol)) {
             new DnsReader(draft).readListener(f, name, address, listener, protocolNode);
@@ -166,8 +154,9 @@ final class ListenersReader implements SectionReader {
         return listener;
     }
 
-    private void readTcpListener(Fields f, String path, String name, int before, Map<String, String> pathByAddress) {
+    private void readTcpListener(Fields f, String path, String name, int before) {
         String address = yaml.requiredString(f, "address");
+        boolean addressOk = address != null && claimAddress(f, path, name, address, true);
         Node upstreamNode = f.value("upstream");
         String upstream = null;
         if (upstreamNode == null) {
@@ -184,7 +173,7 @@ final class ListenersReader implements SectionReader {
         if (pluginsNode != null) {
             refs = draft.plugins.readList(pluginsNode, f.path("plugins"));
         }
-        if (address == null || upstream == null || idle == null || yaml.errorCount() != before) {
+        if (!addressOk || upstream == null || idle == null || yaml.errorCount() != before) {
             return;
         }
         TcpListener listener;
@@ -196,17 +185,48 @@ final class ListenersReader implements SectionReader {
             yaml.error(f.value("address"), YamlReader.relabel(f.path("address"), e.getMessage()));
             return;
         }
-        if (listener.port() != 0) {
-            String other = pathByAddress.putIfAbsent(listener.host() + ":" + listener.port(), path);
-            if (other != null) {
-                yaml.error(
-                        f.value("address"),
-                        f.path("address") + ": '" + address + "' (expected: unique; " + other
-                                + " listens there already)");
-                return;
-            }
-        }
         draft.tcpRefs.add(new ConfigDraft.TcpRef(listener, upstreamNode, path, refs));
+    }
+
+    /**
+     * Checks a listener's address on its own and claims its host and port, whatever else is wrong with the listener, so
+     * that a bad or taken address is reported beside the listener's other problems and the admin and demo addresses are
+     * checked against every listener.
+     *
+     * @return whether the address is valid and no other listener has it
+     */
+    private boolean claimAddress(Fields f, String path, String name, String address, boolean tcp) {
+        String host;
+        int port;
+        try {
+            if (tcp) {
+                TcpListener parsed =
+                        TcpListener.builder("listener", address, "upstream").build();
+                host = parsed.host();
+                port = parsed.port();
+            } else {
+                Listener parsed = Listener.http("listener", address);
+                host = parsed.host();
+                port = parsed.port();
+            }
+        } catch (IllegalArgumentException e) {
+            yaml.error(f.value("address"), YamlReader.relabel(f.path("address"), e.getMessage()));
+            return false;
+        }
+        // Port 0 means "any free port", so two of those never collide.
+        if (port == 0) {
+            return true;
+        }
+        ConfigDraft.Claim other =
+                draft.addresses.putIfAbsent(host + ":" + port, new ConfigDraft.Claim(name == null ? path : name, path));
+        if (other != null) {
+            yaml.error(
+                    f.value("address"),
+                    f.path("address") + ": '" + address + "' (expected: unique; " + other.path()
+                            + " listens there already)");
+            return false;
+        }
+        return true;
     }
 
     /** Each TCP listener's upstream is defined; once every section is read. */
