@@ -8,12 +8,19 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.snakeyaml.engine.v2.api.Load;
+import org.snakeyaml.engine.v2.api.LoadSettings;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -110,8 +117,18 @@ public final class Main implements Callable<Integer> {
             try {
                 server = ToriiServer.start(cfg);
             } catch (UncheckedIOException e) {
-                // An address in use or not available: the message says which, a stack trace would only hide it.
-                log.error("cannot start: {}", e.getMessage());
+                // An address in use or not available: the message says which, a stack trace would only hide it, and
+                // the setting to change is named, since the quickstart's fixed ports are often taken.
+                String setting = bindSetting(config, e.getMessage());
+                if (setting != null) {
+                    log.error(
+                            "cannot start: {} (change {} in {}, or stop what uses that address)",
+                            e.getMessage(),
+                            setting,
+                            config);
+                } else {
+                    log.error("cannot start: {}", e.getMessage());
+                }
                 return 1;
             } catch (RuntimeException e) {
                 log.error("cannot start: {}", e.getMessage(), e);
@@ -209,6 +226,40 @@ public final class Main implements Callable<Integer> {
 
     private static String versionLine() {
         return "torii " + version() + " (java " + Runtime.version() + ")";
+    }
+
+    private static final Pattern BIND_FAILURE = Pattern.compile(
+            "^(?:listener|DNS server) '([^']*)': cannot bind |^(admin): cannot bind |^(demo) echo service:");
+
+    /**
+     * The setting of {@code config} that holds the address a bind failure names ({@code listeners[0].address},
+     * {@code admin.address}, {@code demo.echo}), or {@code null} when the message is not a bind failure.
+     */
+    static String bindSetting(Path config, String message) {
+        Matcher m = BIND_FAILURE.matcher(message == null ? "" : message);
+        if (!m.find()) {
+            return null;
+        }
+        if (m.group(2) != null) {
+            return "admin.address";
+        }
+        if (m.group(3) != null) {
+            return "demo.echo";
+        }
+        String name = m.group(1);
+        try {
+            Object doc = new Load(LoadSettings.builder().build()).loadFromString(Files.readString(config));
+            if (doc instanceof Map<?, ?> top && top.get("listeners") instanceof List<?> listeners) {
+                for (int i = 0; i < listeners.size(); i++) {
+                    if (listeners.get(i) instanceof Map<?, ?> l && name.equals(l.get("name"))) {
+                        return "listeners[" + i + "].address";
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // The file was read a moment ago; if it changed since, the generic name below still helps.
+        }
+        return "the address of listener '" + name + "'";
     }
 
     private static void report(PrintWriter err, ConfigException e) {
