@@ -4,10 +4,15 @@ import dev.torii.server.config.ConfigError;
 import dev.torii.server.config.ConfigException;
 import dev.torii.server.config.ConfigLoader;
 import dev.torii.server.config.ServerConfig;
+import dev.torii.server.demo.EchoService;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -44,6 +49,7 @@ import picocli.CommandLine.Spec;
             Main.Run.class,
             Main.Check.class,
             Main.Version.class,
+            Main.Train.class,
             CommandLine.HelpCommand.class,
         })
 public final class Main implements Callable<Integer> {
@@ -211,6 +217,75 @@ public final class Main implements Callable<Integer> {
             PrintWriter out = spec.commandLine().getOut();
             out.println(versionLine());
             out.flush();
+            return 0;
+        }
+    }
+
+    /**
+     * {@code torii train}, hidden: the training run of the JDK's AOT cache, made when the distribution is packaged
+     * ({@code -XX:AOTCacheOutput}, JEP 483/514). It does what the first seconds of {@code run} do, so that the classes
+     * they load and link come from the cache afterwards: reads a configuration, starts a gateway, the demo echo
+     * service behind it and the admin API on free loopback ports, proxies a few hundred HTTP/1.1 requests, scrapes
+     * the admin API, then closes everything. Plugins are not trained: they run with the JIT, whose JVM flags the
+     * cache is not made for.
+     */
+    @Command(name = "train", hidden = true, description = "Runs the AOT cache's training workload, then exits.")
+    public static final class Train implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Option(
+                names = "--requests",
+                paramLabel = "N",
+                defaultValue = "300",
+                description = "Requests to proxy (default: ${DEFAULT-VALUE}).")
+        int requests;
+
+        /** Runs the workload; returns 0, or 1 when a request is not answered 200. */
+        @Override
+        public Integer call() throws Exception {
+            try (EchoService echo = EchoService.start("127.0.0.1", 0)) {
+                int echoPort = echo.address().getPort();
+                ServerConfig cfg = ConfigLoader.parse("train.yaml", """
+                        listeners:
+                          - { name: web, protocol: http, address: "127.0.0.1:0" }
+                        routes:
+                          - match: { pathPrefix: "/" }
+                            upstream: demo
+                        upstreams:
+                          demo: { endpoints: [ "127.0.0.1:%d" ] }
+                        admin: { address: "127.0.0.1:0" }
+                        """.formatted(echoPort));
+                try (ToriiServer server = ToriiServer.start(cfg);
+                        HttpClient client = HttpClient.newBuilder()
+                                .version(HttpClient.Version.HTTP_1_1)
+                                .build()) {
+                    URI web = URI.create("http://127.0.0.1:"
+                            + server.gateway().address("web").getPort() + "/");
+                    int admin = server.admin().orElseThrow().address().getPort();
+                    for (int i = 0; i < requests; i++) {
+                        HttpRequest request = i % 2 == 0
+                                ? HttpRequest.newBuilder(web.resolve("/train/" + i))
+                                        .build()
+                                : HttpRequest.newBuilder(web.resolve("/train"))
+                                        .POST(HttpRequest.BodyPublishers.ofString("x".repeat(i)))
+                                        .build();
+                        int status = client.send(request, HttpResponse.BodyHandlers.discarding())
+                                .statusCode();
+                        if (status != 200) {
+                            log.error("train: request {} answered {}", i, status);
+                            return 1;
+                        }
+                    }
+                    for (String path : List.of("/healthz", "/readyz", "/metrics")) {
+                        client.send(
+                                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + path))
+                                        .build(),
+                                HttpResponse.BodyHandlers.discarding());
+                    }
+                }
+            }
+            log.info("train: {} requests proxied", requests);
             return 0;
         }
     }
