@@ -6,7 +6,8 @@
 #
 #   bench/startup.sh [DIST]     DIST: an unpacked distribution (default gateway-server/target/torii)
 #
-# Environment: RUNS (5), TORII_OPTS (passed to bin/torii, e.g. -XX:AOTMode=off to compare without the AOT cache).
+# Environment: RUNS (5); LOAD= (empty) skips the wrk load; each round also starts once without the AOT cache
+# (TORII_NO_AOT=1) and without plugins, as the peer the cache is compared with.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -40,13 +41,14 @@ now_ms() { date +%s%3N; }
 
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
-one_run() { # $1 plugins yes|no; prints "ms rss_start_kb rss_load_kb"
-  local port echo_port cfg pid start t
+one_run() { # $1 plugins yes|no|noaot (no plugins, no AOT cache); prints "ms rss_start_kb rss_load_kb"
+  local port echo_port cfg pid start t plugins=$1 noaot=""
+  [ "$1" != noaot ] || { plugins=no; noaot=1; }
   port=$(free_port); echo_port=$(free_port)
   cfg=$work/torii-$1.yaml
-  write_config "$cfg" "$1" "$port" "$echo_port"
+  write_config "$cfg" "$plugins" "$port" "$echo_port"
   start=$(now_ms)
-  "$dist/bin/torii" run --config "$cfg" > "$work/log" 2>&1 &
+  TORII_NO_AOT=$noaot "$dist/bin/torii" run --config "$cfg" > "$work/log" 2>&1 &
   pid=$!
   until curl -fsS -o /dev/null "http://127.0.0.1:$port/ping" 2>/dev/null; do
     kill -0 "$pid" 2>/dev/null || { cat "$work/log" >&2; echo "startup.sh: torii exited" >&2; exit 1; }
@@ -71,13 +73,14 @@ summary() { # name values...
     printf "%s: median %d ms, range %d-%d ms (n=%d)\n", n, v[int((NR + 1) / 2)], v[1], v[NR], NR }'
 }
 
-declare -a plain=() plug=()
+declare -a plain=() plug=() noaot=()
 for i in $(seq "$runs"); do
-  for kind in no yes; do
+  for kind in no noaot yes; do
     read -r ms rss1 rss2 < <(one_run "$kind")
-    echo "run $i plugins=$kind: first 200 after ${ms} ms; RSS ${rss1} kB after it, ${rss2} kB after 5 s of wrk -c16"
-    if [ "$kind" = no ]; then plain+=("$ms"); else plug+=("$ms"); fi
+    echo "run $i $kind: first 200 after ${ms} ms; RSS ${rss1} kB after it, ${rss2} kB after 5 s of wrk -c16"
+    case $kind in no) plain+=("$ms") ;; noaot) noaot+=("$ms") ;; yes) plug+=("$ms") ;; esac
   done
 done
 summary "without plugins" "${plain[@]}"
+summary "without plugins, without the AOT cache" "${noaot[@]}"
 summary "with a plugin  " "${plug[@]}"
