@@ -60,7 +60,7 @@ one_run() { # $1 plugins yes|no|noaot (no plugins, no AOT cache); prints "ms rss
   t=$(( $(now_ms) - start ))
   local rss1 rss2=""
   rss1=$(rss_kb "$pid")
-  if [ -n "${LOAD:-1}" ] && command -v wrk >/dev/null 2>&1; then
+  if [ -n "${LOAD-1}" ] && command -v wrk >/dev/null 2>&1; then
     wrk -t1 -c16 -d5s "http://127.0.0.1:$port/" > /dev/null 2>&1 || true
     rss2=$(rss_kb "$pid")
   fi
