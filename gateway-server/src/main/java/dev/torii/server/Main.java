@@ -4,16 +4,28 @@ import dev.torii.server.config.ConfigError;
 import dev.torii.server.config.ConfigException;
 import dev.torii.server.config.ConfigLoader;
 import dev.torii.server.config.ServerConfig;
+import dev.torii.server.demo.EchoService;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.snakeyaml.engine.v2.api.Load;
+import org.snakeyaml.engine.v2.api.LoadSettings;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -37,6 +49,7 @@ import picocli.CommandLine.Spec;
             Main.Run.class,
             Main.Check.class,
             Main.Version.class,
+            Main.Train.class,
             CommandLine.HelpCommand.class,
         })
 public final class Main implements Callable<Integer> {
@@ -110,8 +123,18 @@ public final class Main implements Callable<Integer> {
             try {
                 server = ToriiServer.start(cfg);
             } catch (UncheckedIOException e) {
-                // An address in use or not available: the message says which, a stack trace would only hide it.
-                log.error("cannot start: {}", e.getMessage());
+                // An address in use or not available: the message says which, a stack trace would only hide it, and
+                // the setting to change is named, since the quickstart's fixed ports are often taken.
+                String setting = bindSetting(config, e.getMessage());
+                if (setting != null) {
+                    log.error(
+                            "cannot start: {} (change {} in {}, or stop what uses that address)",
+                            e.getMessage(),
+                            setting,
+                            config);
+                } else {
+                    log.error("cannot start: {}", e.getMessage());
+                }
                 return 1;
             } catch (RuntimeException e) {
                 log.error("cannot start: {}", e.getMessage(), e);
@@ -198,6 +221,75 @@ public final class Main implements Callable<Integer> {
         }
     }
 
+    /**
+     * {@code torii train}, hidden: the training run of the JDK's AOT cache, made when the distribution is packaged
+     * ({@code -XX:AOTCacheOutput}, JEP 483/514). It does what the first seconds of {@code run} do, so that the classes
+     * they load and link come from the cache afterwards: reads a configuration, starts a gateway, the demo echo
+     * service behind it and the admin API on free loopback ports, proxies a few hundred HTTP/1.1 requests, scrapes
+     * the admin API, then closes everything. Plugins are not trained: they run with the JIT, whose JVM flags the
+     * cache is not made for.
+     */
+    @Command(name = "train", hidden = true, description = "Runs the AOT cache's training workload, then exits.")
+    public static final class Train implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Option(
+                names = "--requests",
+                paramLabel = "N",
+                defaultValue = "300",
+                description = "Requests to proxy (default: ${DEFAULT-VALUE}).")
+        int requests;
+
+        /** Runs the workload; returns 0, or 1 when a request is not answered 200. */
+        @Override
+        public Integer call() throws Exception {
+            try (EchoService echo = EchoService.start("127.0.0.1", 0)) {
+                int echoPort = echo.address().getPort();
+                ServerConfig cfg = ConfigLoader.parse("train.yaml", """
+                        listeners:
+                          - { name: web, protocol: http, address: "127.0.0.1:0" }
+                        routes:
+                          - match: { pathPrefix: "/" }
+                            upstream: demo
+                        upstreams:
+                          demo: { endpoints: [ "127.0.0.1:%d" ] }
+                        admin: { address: "127.0.0.1:0" }
+                        """.formatted(echoPort));
+                try (ToriiServer server = ToriiServer.start(cfg);
+                        HttpClient client = HttpClient.newBuilder()
+                                .version(HttpClient.Version.HTTP_1_1)
+                                .build()) {
+                    URI web = URI.create("http://127.0.0.1:"
+                            + server.gateway().address("web").getPort() + "/");
+                    int admin = server.admin().orElseThrow().address().getPort();
+                    for (int i = 0; i < requests; i++) {
+                        HttpRequest request = i % 2 == 0
+                                ? HttpRequest.newBuilder(web.resolve("/train/" + i))
+                                        .build()
+                                : HttpRequest.newBuilder(web.resolve("/train"))
+                                        .POST(HttpRequest.BodyPublishers.ofString("x".repeat(i)))
+                                        .build();
+                        int status = client.send(request, HttpResponse.BodyHandlers.discarding())
+                                .statusCode();
+                        if (status != 200) {
+                            log.error("train: request {} answered {}", i, status);
+                            return 1;
+                        }
+                    }
+                    for (String path : List.of("/healthz", "/readyz", "/metrics")) {
+                        client.send(
+                                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + path))
+                                        .build(),
+                                HttpResponse.BodyHandlers.discarding());
+                    }
+                }
+            }
+            log.info("train: {} requests proxied", requests);
+            return 0;
+        }
+    }
+
     /** Feeds {@code torii --version}. */
     public static final class VersionProvider implements CommandLine.IVersionProvider {
         /** The version line, as {@code torii version} prints it. */
@@ -209,6 +301,40 @@ public final class Main implements Callable<Integer> {
 
     private static String versionLine() {
         return "torii " + version() + " (java " + Runtime.version() + ")";
+    }
+
+    private static final Pattern BIND_FAILURE = Pattern.compile(
+            "^(?:listener|DNS server) '([^']*)': cannot bind |^(admin): cannot bind |^(demo) echo service:");
+
+    /**
+     * The setting of {@code config} that holds the address a bind failure names ({@code listeners[0].address},
+     * {@code admin.address}, {@code demo.echo}), or {@code null} when the message is not a bind failure.
+     */
+    static String bindSetting(Path config, String message) {
+        Matcher m = BIND_FAILURE.matcher(message == null ? "" : message);
+        if (!m.find()) {
+            return null;
+        }
+        if (m.group(2) != null) {
+            return "admin.address";
+        }
+        if (m.group(3) != null) {
+            return "demo.echo";
+        }
+        String name = m.group(1);
+        try {
+            Object doc = new Load(LoadSettings.builder().build()).loadFromString(Files.readString(config));
+            if (doc instanceof Map<?, ?> top && top.get("listeners") instanceof List<?> listeners) {
+                for (int i = 0; i < listeners.size(); i++) {
+                    if (listeners.get(i) instanceof Map<?, ?> l && name.equals(l.get("name"))) {
+                        return "listeners[" + i + "].address";
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // The file was read a moment ago; if it changed since, the generic name below still helps.
+        }
+        return "the address of listener '" + name + "'";
     }
 
     private static void report(PrintWriter err, ConfigException e) {

@@ -61,14 +61,18 @@ class DeployManifestTest {
     }
 
     @Test
-    void theDockerfileCopiesTheDistributionAndRunsTheLauncher() throws Exception {
+    void theDockerfileUnpacksTheSelfContainedArchiveAndRunsTheLauncher() throws Exception {
         String dockerfile = Files.readString(DEPLOY.resolve("Dockerfile"));
+        String pom = Files.readString(Path.of("pom.xml"));
+        String version = pom.substring(pom.indexOf("<version>") + 9, pom.indexOf("</version>"));
         assertThat(dockerfile)
-                .contains("FROM eclipse-temurin:25-jre")
-                .contains("COPY gateway-server/target/torii /opt/torii")
+                .contains("FROM debian:bookworm-slim")
+                .contains("ARG VERSION=" + version)
+                .contains("ADD gateway-server/target/torii-${VERSION}-linux-x86_64.tar.gz /opt/")
                 .contains("ENTRYPOINT [\"/opt/torii/bin/torii\"]");
-        // What the image copies is what the build leaves there: the distribution directory of gateway-server's pom.
-        assertThat(Files.readString(Path.of("pom.xml")))
-                .contains("<torii.dist.directory>${project.build.directory}/torii</torii.dist.directory>");
+        // What the image unpacks is what the build makes: the archive of src/build/package.sh beside the directory.
+        assertThat(pom).contains("<torii.dist.directory>${project.build.directory}/torii</torii.dist.directory>");
+        assertThat(Files.readString(Path.of("src/build/package.sh")))
+                .contains("archive=$target/torii-$version-linux-x86_64.tar.gz");
     }
 }

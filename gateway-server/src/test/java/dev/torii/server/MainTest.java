@@ -110,4 +110,31 @@ class MainTest {
         assertThat(torii("check")).isEqualTo(2);
         assertThat(err.toString()).contains("Missing required option: '--config=FILE'");
     }
+
+    @Test
+    void aBindFailureNamesTheSettingThatHoldsTheAddress(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("torii.yaml"), """
+                listeners:
+                  - { name: dns, protocol: dns, address: "127.0.0.1:5353" }
+                  - { name: web, address: "127.0.0.1:8080" }
+                admin: { address: "127.0.0.1:9901" }
+                demo: { echo: "127.0.0.1:9000" }
+                """);
+
+        // The messages as Engine, DnsServer, AdminServer and EchoService word a failed bind.
+        assertThat(Main.bindSetting(
+                        file,
+                        "listener 'web': cannot bind 127.0.0.1:8080: bind(..) failed with error(-98): Address already"
+                                + " in use"))
+                .isEqualTo("listeners[1].address");
+        assertThat(Main.bindSetting(file, "DNS server 'dns': cannot bind 127.0.0.1:5353: Address already in use"))
+                .isEqualTo("listeners[0].address");
+        assertThat(Main.bindSetting(file, "admin: cannot bind 127.0.0.1:9901: Address already in use"))
+                .isEqualTo("admin.address");
+        assertThat(Main.bindSetting(file, "demo echo service: cannot bind 127.0.0.1:9000: Address already in use"))
+                .isEqualTo("demo.echo");
+        assertThat(Main.bindSetting(file, "listener 'gone': cannot bind 127.0.0.1:1: Permission denied"))
+                .isEqualTo("the address of listener 'gone'");
+        assertThat(Main.bindSetting(file, "plugin x: no such file")).isNull();
+    }
 }

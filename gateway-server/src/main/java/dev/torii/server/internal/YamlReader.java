@@ -296,7 +296,6 @@ final class YamlReader {
         }
     }
 
-    /** A builder's refusal, reported at the first setting of {@code f} its message names, else at {@code f}. */
     /**
      * What {@code build} makes from the settings read into it: {@code null} when errors were reported since
      * {@code before} (the settings are incomplete), or when the builder refuses them (reported at {@code f} by
@@ -314,6 +313,7 @@ final class YamlReader {
         }
     }
 
+    /** A builder's refusal, reported at the first setting of {@code f} its message names, else at {@code f}. */
     void builderError(Fields f, IllegalArgumentException e) {
         String message = Objects.toString(e.getMessage(), e.toString());
         Node at = f.node();
