@@ -632,4 +632,64 @@ class DnsCacheTest {
         ok.attempts(1);
         ok.build().close();
     }
+
+    @Test
+    void aServfailIsRememberedForTheFailureTtlSoItsCallersFailAtOnceWithoutAskingAgain() throws Exception {
+        FakeDnsServer s = server();
+        s.responder = q -> FakeDnsServer.reply(q, Rcode.SERVFAIL);
+        DnsCache dns = cache(builder(s).failureTtl(Duration.ofSeconds(5)));
+        Message query = Message.newQuery(Record.newRecord(FakeDnsServer.name("broken.test"), Type.A, DClass.IN));
+
+        assertThat(failure(dns.resolve("broken.test")).reason()).isEqualTo(DnsException.Reason.UPSTREAM_FAILED);
+        long queries = s.queries("broken.test", Type.A) + s.queries("broken.test", Type.AAAA);
+        assertThat(dns.stats().failuresCached()).isEqualTo(2);
+
+        CompletableFuture<List<InetAddress>> again = dns.resolve("broken.test");
+        assertThat(again).isCompletedExceptionally();
+        assertThat(failure(again).reason()).isEqualTo(DnsException.Reason.UPSTREAM_FAILED);
+        CompletableFuture<Message> servfail = dns.query(query);
+        assertThat(servfail).isDone();
+        assertThat(servfail.join().getRcode()).isEqualTo(Rcode.SERVFAIL);
+        assertThat(s.queries("broken.test", Type.A) + s.queries("broken.test", Type.AAAA))
+                .isEqualTo(queries);
+        assertThat(dns.stats().failureHits()).isEqualTo(3);
+
+        // After the failure TTL the name is asked again, and an answer replaces the failure.
+        ticker.advance(Duration.ofSeconds(6));
+        s.responder = null;
+        s.a("broken.test", 30, "10.0.0.9");
+        assertThat(await(dns.resolve("broken.test"))).isEqualTo(ips("10.0.0.9"));
+    }
+
+    @Test
+    void timeoutsAreRememberedTooAndAFailureTtlOfZeroRemembersNothing() throws Exception {
+        FakeDnsServer s = server();
+        s.drop = true;
+        DnsCache remembering =
+                cache(builder(s).queryTimeout(Duration.ofMillis(100)).attempts(1));
+        assertThat(failure(remembering.resolve("silent.test")).reason()).isEqualTo(DnsException.Reason.TIMEOUT);
+        assertThat(remembering.resolve("silent.test")).isCompletedExceptionally();
+        assertThat(remembering.stats().failureHits()).isEqualTo(2);
+
+        DnsCache forgetting = cache(
+                builder(s).queryTimeout(Duration.ofMillis(100)).attempts(1).failureTtl(Duration.ZERO));
+        failure(forgetting.resolve("silent.test"));
+        assertThat(forgetting.resolve("silent.test")).isNotDone();
+        assertThat(forgetting.stats().failuresCached()).isZero();
+    }
+
+    @Test
+    void aRefreshOfAnAddressRefreshesItsSiblingTypeWithIt() throws Exception {
+        FakeDnsServer s = server().a("pair.test", 10, "10.0.0.1").aaaa("pair.test", 10, "fd00::1");
+        DnsCache dns = cache(builder(s).staleClientTimeout(Duration.ofSeconds(5)));
+        Message a = Message.newQuery(Record.newRecord(FakeDnsServer.name("pair.test"), Type.A, DClass.IN));
+        await(dns.resolve("pair.test"));
+        ticker.advance(Duration.ofSeconds(11));
+
+        // A DNS client asks for A only; AAAA is refreshed along, before the client asks for it.
+        await(dns.query(a));
+        eventually(() -> s.queries("pair.test", Type.AAAA) == 2);
+        eventually(() -> dns.resolve("pair.test").isDone());
+        assertThat(dns.stats().refreshes()).isEqualTo(1);
+    }
 }
