@@ -12,6 +12,8 @@ import dev.torii.dns.internal.Question;
 import dev.torii.dns.internal.ResolvConf;
 import dev.torii.dns.internal.SearchList;
 import dev.torii.dns.internal.Upstreams;
+import dev.torii.dns.internal.Zone;
+import dev.torii.dns.internal.Zones;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -19,8 +21,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -28,6 +32,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.function.UnaryOperator;
 import org.xbill.DNS.DClass;
 import org.xbill.DNS.Flags;
 import org.xbill.DNS.Header;
@@ -88,6 +93,20 @@ public final class DnsCache implements AutoCloseable {
     private final CachePolicy cache;
 
     private DnsCache(Builder b) {
+        this.searchList = new SearchList(b.searchList, b.ndots);
+        this.ownsExecutor = b.executor == null;
+        this.executor = ownsExecutor ? defaultExecutor() : b.executor;
+        this.ednsPayloadSize = b.ednsPayloadSize;
+        List<Zone> zones = new ArrayList<>();
+        zones.add(zone("", b));
+        for (var z : b.builtZones.entrySet()) {
+            zones.add(zone(z.getKey(), z.getValue()));
+        }
+        this.lookups = new Lookups(new Zones(zones), new InFlightLimiter(b.maxInFlight, b.queueLimit), b.ticker);
+        this.cache = new CachePolicy(b.maxEntries, b.ticker, executor, lookups);
+    }
+
+    private Zone zone(String name, Builder b) {
         Policy policy = new Policy(
                 b.minTtl.toNanos(),
                 b.maxTtl.toNanos(),
@@ -97,10 +116,6 @@ public final class DnsCache implements AutoCloseable {
                 b.refreshAheadAt,
                 b.staleClientTimeout.toNanos(),
                 b.failureTtl.toNanos());
-        this.searchList = new SearchList(b.searchList, b.ndots);
-        this.ownsExecutor = b.executor == null;
-        this.executor = ownsExecutor ? defaultExecutor() : b.executor;
-        this.ednsPayloadSize = b.ednsPayloadSize;
         Upstreams upstreams = new Upstreams(
                 b.upstreams,
                 b.forceTcp,
@@ -111,8 +126,7 @@ public final class DnsCache implements AutoCloseable {
                 executor,
                 b.ticker,
                 latency);
-        this.lookups = new Lookups(upstreams, new InFlightLimiter(b.maxInFlight, b.queueLimit), b.ticker, policy);
-        this.cache = new CachePolicy(policy, b.maxEntries, b.ticker, executor, lookups);
+        return new Zone(name, policy, upstreams);
     }
 
     private static ScheduledExecutorService defaultExecutor() {
@@ -379,7 +393,14 @@ public final class DnsCache implements AutoCloseable {
 
     /** A snapshot of the counters (see {@link DnsCacheStats}). Cheap enough to call per scrape, not per lookup. */
     public DnsCacheStats stats() {
-        Upstreams upstreams = lookups.upstreams();
+        long queries = 0;
+        long errors = 0;
+        long timeouts = 0;
+        for (Zone z : lookups.zones().all()) {
+            queries += z.upstreams().queries();
+            errors += z.upstreams().errors();
+            timeouts += z.upstreams().timeouts();
+        }
         return new DnsCacheStats(
                 cache.hits(),
                 cache.staleServed(),
@@ -389,9 +410,9 @@ public final class DnsCache implements AutoCloseable {
                 lookups.rejected(),
                 cache.failuresCached(),
                 cache.failureHits(),
-                upstreams.queries(),
-                upstreams.errors(),
-                upstreams.timeouts(),
+                queries,
+                errors,
+                timeouts,
                 lookups.limiter().running(),
                 lookups.limiter().queued(),
                 cache.entries(),
@@ -520,8 +541,27 @@ public final class DnsCache implements AutoCloseable {
         private Ticker ticker = Ticker.systemTicker();
         private ScheduledExecutorService executor;
         private String upstreamError;
+        private final Map<String, UnaryOperator<Builder>> zones = new LinkedHashMap<>();
+        private Map<String, Builder> builtZones = Map.of();
 
         private Builder() {}
+
+        /**
+         * A forward zone, as a NodeLocal DNSCache Corefile's server blocks: names at or below {@code name} (such as
+         * {@code cluster.local}, or a reverse zone like {@code 10.in-addr.arpa}) are asked of the zone's own upstreams
+         * with its own settings. {@code settings} receives a builder holding this builder's values at {@link #build()}
+         * time and sets what differs: {@link #upstreams}, {@link #forceTcp}, {@link #queryTimeout}, {@link #attempts},
+         * {@link #retryBackoff}, the TTL clamps, the stale and failure settings and {@link #refreshAheadAt}; the cache's
+         * size, in-flight cap, search list, ticker and executor are the cache's, whatever it sets. The most specific zone
+         * of a name wins; names outside every zone go to this builder's upstreams. A zone given again replaces the
+         * earlier one.
+         */
+        public Builder zone(String name, UnaryOperator<Builder> settings) {
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(settings, "settings");
+            zones.put(name, settings);
+            return this;
+        }
 
         /**
          * The upstream servers (required): recursive resolvers such as kube-dns's ClusterIP, tried in order, a server
@@ -724,6 +764,43 @@ public final class DnsCache implements AutoCloseable {
 
         /** Checks every setting and builds the cache. */
         public DnsCache build() {
+            checkLookupSettings();
+            check(ndots >= 0 && ndots <= 15, "ndots", ndots, "0-15");
+            for (String d : searchList) {
+                String domain = d.toLowerCase(Locale.ROOT);
+                check(
+                        !domain.isEmpty() && !domain.startsWith(".") && literal(domain) == null,
+                        "searchList",
+                        d,
+                        "domain names like ns.svc.cluster.local");
+            }
+            Map<String, Builder> built = new LinkedHashMap<>();
+            for (var z : zones.entrySet()) {
+                String zone = normalize(
+                        z.getKey().toLowerCase(Locale.ROOT), z.getKey().endsWith("."));
+                check(
+                        !zone.isEmpty() && !zone.startsWith(".") && !zone.contains("..") && literal(zone) == null,
+                        "zones",
+                        "\"" + z.getKey() + "\"",
+                        "a domain name like cluster.local; the root's settings are the top-level ones");
+                Builder zb = z.getValue().apply(copy());
+                try {
+                    zb.checkLookupSettings();
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("zones." + zone + "." + e.getMessage(), e);
+                }
+                built.put(zone, zb);
+            }
+            Builder normalized = copy();
+            normalized.searchList = searchList.stream()
+                    .map(d -> normalize(d.toLowerCase(Locale.ROOT), d.endsWith(".")))
+                    .toList();
+            normalized.builtZones = built;
+            return new DnsCache(normalized);
+        }
+
+        /** The checks of the settings a zone may override (and of the rest: a zone's copy holds them too). */
+        private void checkLookupSettings() {
             if (upstreamError != null) {
                 throw new IllegalArgumentException(upstreamError);
             }
@@ -759,25 +836,12 @@ public final class DnsCache implements AutoCloseable {
                     "ednsPayloadSize",
                     ednsPayloadSize,
                     "0 or 512-65535");
-            check(ndots >= 0 && ndots <= 15, "ndots", ndots, "0-15");
-            for (String d : searchList) {
-                String domain = d.toLowerCase(Locale.ROOT);
-                check(
-                        !domain.isEmpty() && !domain.startsWith(".") && literal(domain) == null,
-                        "searchList",
-                        d,
-                        "domain names like ns.svc.cluster.local");
-            }
-            Builder normalized = copy();
-            normalized.searchList = searchList.stream()
-                    .map(d -> normalize(d.toLowerCase(Locale.ROOT), d.endsWith(".")))
-                    .toList();
-            return new DnsCache(normalized);
         }
 
         private Builder copy() {
             Builder b = new Builder();
             b.upstreams = upstreams;
+            b.upstreamError = upstreamError;
             b.minTtl = minTtl;
             b.maxTtl = maxTtl;
             b.maxNegativeTtl = maxNegativeTtl;

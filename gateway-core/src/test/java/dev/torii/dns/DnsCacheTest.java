@@ -692,4 +692,66 @@ class DnsCacheTest {
         eventually(() -> dns.resolve("pair.test").isDone());
         assertThat(dns.stats().refreshes()).isEqualTo(1);
     }
+
+    @Test
+    void forwardZonesSendClusterNamesToTheClusterDnsOverTcpAndTheRestToTheNodesUpstreams() throws Exception {
+        FakeDnsServer cluster = server().a("redis.prod.svc.cluster.local", 30, "10.96.1.1");
+        FakeDnsServer node = server().a("example.org", 30, "93.184.216.34");
+        DnsCache dns = cache(builder(node)
+                .searchList(List.of("prod.svc.cluster.local", "svc.cluster.local", "cluster.local"))
+                .ndots(5)
+                .zone("cluster.local.", z -> z.upstreams(List.of(cluster.address()))
+                        .forceTcp(true))
+                .zone("in-addr.arpa", z -> z.upstreams(List.of(cluster.address()))
+                        .forceTcp(true)));
+
+        // A Kubernetes short name through the search list and ndots, asked of the cluster DNS over TCP only.
+        assertThat(await(dns.resolve("redis"))).isEqualTo(ips("10.96.1.1"));
+        assertThat(cluster.udpQueries.get()).isZero();
+        assertThat(cluster.tcpQueries.get()).isGreaterThanOrEqualTo(2);
+        assertThat(node.queries("redis.prod.svc.cluster.local", Type.A)).isZero();
+
+        assertThat(await(dns.resolve("example.org."))).isEqualTo(ips("93.184.216.34"));
+        assertThat(cluster.queries("example.org", Type.A)).isZero();
+        assertThat(node.udpQueries.get()).isGreaterThanOrEqualTo(1);
+
+        Message ptr =
+                Message.newQuery(Record.newRecord(FakeDnsServer.name("1.1.96.10.in-addr.arpa"), Type.PTR, DClass.IN));
+        await(dns.query(ptr));
+        assertThat(cluster.queries("1.1.96.10.in-addr.arpa", Type.PTR)).isEqualTo(1);
+        assertThat(node.queries("1.1.96.10.in-addr.arpa", Type.PTR)).isZero();
+    }
+
+    @Test
+    void eachZoneKeepsItsOwnStalePolicy() throws Exception {
+        FakeDnsServer cluster = server().a("app.cluster.local", 10, "10.96.0.5");
+        FakeDnsServer node = server().a("app.example", 10, "10.0.0.5");
+        DnsCache dns = cache(builder(node).staleFor(Duration.ofMinutes(5)).zone("cluster.local", z -> z.upstreams(
+                        List.of(cluster.address()))
+                .staleFor(Duration.ZERO)));
+        await(dns.resolve("app.cluster.local"));
+        await(dns.resolve("app.example"));
+        cluster.stop();
+        node.stop();
+        ticker.advance(Duration.ofSeconds(11));
+
+        assertThat(await(dns.resolve("app.example"))).isEqualTo(ips("10.0.0.5"));
+        assertThat(failure(dns.resolve("app.cluster.local")).reason())
+                .isIn(DnsException.Reason.UPSTREAM_FAILED, DnsException.Reason.TIMEOUT);
+    }
+
+    @Test
+    void aZoneSettingOutOfRangeIsNamedWithItsZone() {
+        assertThatThrownBy(() -> DnsCache.builder()
+                        .upstreams("127.0.0.1:53")
+                        .zone("cluster.local", z -> z.queryTimeout(Duration.ZERO))
+                        .build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("zones.cluster.local.queryTimeout: 0s (expected: > 0)");
+        assertThatThrownBy(() -> DnsCache.builder()
+                        .upstreams("127.0.0.1:53")
+                        .zone(".", z -> z)
+                        .build())
+                .hasMessageStartingWith("zones: \".\" (expected: a domain name");
+    }
 }

@@ -49,7 +49,7 @@ public final class CachePolicy implements Lookups.Settler {
     /** A failure remembered until {@code until} (ticker time). */
     private record Failure(long until, DnsException error) {}
 
-    private final Policy policy;
+    private final Zones zones;
     private final Ticker ticker;
     private final ScheduledExecutorService executor;
     private final Lookups lookups;
@@ -63,10 +63,9 @@ public final class CachePolicy implements Lookups.Settler {
     private final LongAdder failureHits = new LongAdder();
     private volatile boolean closed;
 
-    /** A policy over {@code lookups}, keeping at most {@code maxEntries} answers (and as many failures). */
-    public CachePolicy(
-            Policy policy, long maxEntries, Ticker ticker, ScheduledExecutorService executor, Lookups lookups) {
-        this.policy = policy;
+    /** A policy over {@code lookups} (each name under its zone's settings), keeping at most {@code maxEntries} answers (and as many failures). */
+    public CachePolicy(long maxEntries, Ticker ticker, ScheduledExecutorService executor, Lookups lookups) {
+        this.zones = lookups.zones();
         this.ticker = ticker;
         this.executor = executor;
         this.lookups = lookups;
@@ -129,7 +128,7 @@ public final class CachePolicy implements Lookups.Settler {
 
     /** The flight's answer if it comes within the client timeout, else {@code expired} served stale (RFC 8767). */
     private CompletableFuture<Answer> staleUnlessQuick(Question q, Answer expired, CompletableFuture<Answer> flight) {
-        long timeout = policy.staleClientTimeoutNanos();
+        long timeout = policy(q).staleClientTimeoutNanos();
         if (flight.isDone() || timeout == 0) {
             if (!flight.isDone()) {
                 staleServed.increment();
@@ -184,7 +183,7 @@ public final class CachePolicy implements Lookups.Settler {
      * get it at once, and its retry time lets the refresh in flight settle first.
      */
     private Answer markStale(Question q, Answer expired) {
-        Answer stale = expired.servedStale(policy.staleRetryAfter(ticker.read(), 0), 0);
+        Answer stale = expired.servedStale(policy(q).staleRetryAfter(ticker.read(), 0), 0);
         answers.asMap().replace(q, expired, stale);
         return stale;
     }
@@ -255,6 +254,7 @@ public final class CachePolicy implements Lookups.Settler {
             return fetched;
         }
         long now = ticker.read();
+        Policy policy = policy(q);
         Answer latest = answers.getIfPresent(q);
         if (latest != null && now < latest.staleUntil()) {
             if (now < latest.freshUntil()) {
@@ -272,6 +272,10 @@ public final class CachePolicy implements Lookups.Settler {
         return null;
     }
 
+    private Policy policy(Question q) {
+        return zones.of(q.name()).policy();
+    }
+
     /** Upstream failures are remembered; local ones (the cap, a closed cache, a bad name) are not. */
     private static boolean remembered(DnsException.Reason reason) {
         return reason == DnsException.Reason.TIMEOUT || reason == DnsException.Reason.UPSTREAM_FAILED;
@@ -280,7 +284,7 @@ public final class CachePolicy implements Lookups.Settler {
     /** The TTL, in seconds, that {@code answer} carries if served now (the stale answer TTL for a stale answer). */
     public long ttlSeconds(Answer answer) {
         return answer.stale()
-                ? policy.staleAnswerTtlSeconds()
+                ? policy(answer.question()).staleAnswerTtlSeconds()
                 : Math.max(0, (answer.freshUntil() - ticker.read() + 999_999_999L) / 1_000_000_000L);
     }
 

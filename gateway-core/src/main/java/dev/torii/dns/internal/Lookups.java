@@ -40,22 +40,23 @@ public final class Lookups {
         Answer settle(Question q, Answer fetched, DnsException failure, boolean background);
     }
 
-    private final Upstreams upstreams;
+    private final Zones zones;
     private final InFlightLimiter limiter;
     private final Ticker ticker;
-    private final Policy policy;
     private final ConcurrentHashMap<Question, CompletableFuture<Answer>> inFlight = new ConcurrentHashMap<>();
     private final LongAdder coalesced = new LongAdder();
     private final LongAdder rejected = new LongAdder();
     private volatile Settler settler;
     private volatile boolean closed;
 
-    /** Lookups through {@code upstreams} under {@code limiter}, parsed with {@code policy}'s TTL clamps. */
-    public Lookups(Upstreams upstreams, InFlightLimiter limiter, Ticker ticker, Policy policy) {
-        this.upstreams = upstreams;
+    /**
+     * Lookups under {@code limiter}, each asked of its zone's upstreams and parsed with its zone's TTL clamps. One cap
+     * for all zones: it protects this process and the network, whoever is asked.
+     */
+    public Lookups(Zones zones, InFlightLimiter limiter, Ticker ticker) {
+        this.zones = zones;
         this.limiter = limiter;
         this.ticker = ticker;
-        this.policy = policy;
     }
 
     /** Sets the policy that settles flights; once, before the first {@link #load}. */
@@ -121,8 +122,10 @@ public final class Lookups {
         } catch (TextParseException e) {
             return failed(DnsException.Reason.INVALID_NAME, q.name() + ": " + e.getMessage());
         }
+        Zone zone = zones.of(q.name());
+        Policy policy = zone.policy();
         CompletableFuture<Message> response = new CompletableFuture<>();
-        Runnable send = () -> upstreams.query(name, q.type()).whenComplete((m, e) -> {
+        Runnable send = () -> zone.upstreams().query(name, q.type()).whenComplete((m, e) -> {
             limiter.release();
             if (e != null) {
                 response.completeExceptionally(e);
@@ -142,11 +145,12 @@ public final class Lookups {
         }
         return response.thenCompose(m -> switch (Answer.parse(q, name, m, ticker.read(), policy)) {
             case Answer.Complete c -> CompletableFuture.completedFuture(c.answer());
-            case Answer.FollowCname f -> follow(q, f, depth + f.chain().size(), mayQueue);
+            case Answer.FollowCname f -> follow(q, f, depth + f.chain().size(), mayQueue, policy);
         });
     }
 
-    private CompletableFuture<Answer> follow(Question q, Answer.FollowCname f, int depth, boolean mayQueue) {
+    private CompletableFuture<Answer> follow(
+            Question q, Answer.FollowCname f, int depth, boolean mayQueue, Policy policy) {
         if (depth > Answer.MAX_CHAIN) {
             return failed(
                     DnsException.Reason.UPSTREAM_FAILED,
@@ -176,9 +180,9 @@ public final class Lookups {
         return rejected.sum();
     }
 
-    /** The upstream transport, for its counters. */
-    public Upstreams upstreams() {
-        return upstreams;
+    /** The zones, for their upstreams' counters. */
+    public Zones zones() {
+        return zones;
     }
 
     /** The in-flight cap, for its gauges. */
