@@ -4,7 +4,6 @@ import dev.torii.Forwarding;
 import dev.torii.Http2Limits;
 import dev.torii.Limits;
 import dev.torii.Listener;
-import dev.torii.dns.DnsCache;
 import dev.torii.dns.DnsRateLimit;
 import dev.torii.maintenance.MaintenanceMode;
 import dev.torii.route.Route;
@@ -79,8 +78,6 @@ public final class ConfigReader {
             "maintenance");
     private static final List<String> TOP_LATER = List.of();
     private static final List<String> ADMIN_KEYS = List.of("address");
-    private static final List<String> DNS_KEYS =
-            List.of("upstreams", "forceTcp", "minTtl", "maxTtl", "staleFor", "queryTimeout");
     /** Keys of a listener with protocol dns only. */
     private static final List<String> DNS_LISTENER_KEYS =
             List.of("rateLimit", "tcpIdleTimeout", "maxTcpConnections", "maxPendingQueries");
@@ -203,7 +200,7 @@ public final class ConfigReader {
             ioThreads = n == null ? ioThreads : n.intValue();
         }
         Optional<Endpoint> demoEcho = readDemo(top.value("demo"), listeners);
-        Optional<DnsSettings> dns = readDns(top.value("dns"));
+        Optional<DnsSettings> dns = new DnsSectionReader(yaml, baseDirectory).read(top.value("dns"));
         if (top.value("dns") == null) {
             for (var e : dnsProtocolNodes.entrySet()) {
                 yaml.error(
@@ -1039,61 +1036,6 @@ public final class ConfigReader {
         }
         String name = viaName;
         return yaml.build(f, before, () -> new Forwarding(via, name, xForwarded, trusted));
-    }
-
-    // ---------------------------------------------------------------------------------------------- dns
-
-    private Optional<DnsSettings> readDns(Node node) {
-        if (node == null) {
-            return Optional.empty();
-        }
-        Fields f = yaml.fields(node, "dns", DNS_KEYS, List.of());
-        if (f == null) {
-            return Optional.empty();
-        }
-        int before = yaml.errorCount();
-        List<String> upstreams = new ArrayList<>();
-        Node upstreamsNode = f.value("upstreams");
-        if (upstreamsNode == null) {
-            yaml.error(
-                    f.node(),
-                    f.path("upstreams") + ": missing (expected: DNS servers as IP:port, e.g. [ \"10.96.0.10:53\" ])");
-        } else {
-            List<Node> items = yaml.sequence(upstreamsNode, f.path("upstreams"));
-            for (int i = 0; items != null && i < items.size(); i++) {
-                String itemPath = f.path("upstreams") + "[" + i + "]";
-                String server = yaml.string(items.get(i), itemPath);
-                if (server != null && yaml.probe(items.get(i), itemPath, () -> checkDnsServer(server))) {
-                    upstreams.add(server);
-                }
-            }
-        }
-        boolean forceTcp = yaml.valueOr(f, "forceTcp", yaml::bool, false);
-        Duration minTtl = yaml.valueOr(f, "minTtl", (n, p) -> yaml.duration(n, p, false), Duration.ofSeconds(1));
-        Duration maxTtl = yaml.valueOr(f, "maxTtl", (n, p) -> yaml.duration(n, p, false), Duration.ofMinutes(5));
-        Duration staleFor = yaml.valueOr(f, "staleFor", (n, p) -> yaml.duration(n, p, true), Duration.ofHours(1));
-        Duration queryTimeout =
-                yaml.valueOr(f, "queryTimeout", (n, p) -> yaml.duration(n, p, false), Duration.ofSeconds(1));
-        if (yaml.errorCount() != before) {
-            return Optional.empty();
-        }
-        var settings = new DnsSettings(upstreams, forceTcp, minTtl, maxTtl, staleFor, queryTimeout);
-        try {
-            // build() validates the combination (e.g. maxTtl >= minTtl); the cache is closed at once.
-            settings.newCache().close();
-        } catch (IllegalArgumentException e) {
-            yaml.builderError(f, e);
-            return Optional.empty();
-        }
-        return Optional.of(settings);
-    }
-
-    private static void checkDnsServer(String server) {
-        DnsCache.builder()
-                .upstreams(server)
-                .maxTtl(Duration.ofMinutes(5))
-                .build()
-                .close();
     }
 
     private Optional<AdminSettings> readAdmin(Node node, List<Listener> listeners) {
