@@ -641,8 +641,9 @@ public final class DnsCache implements AutoCloseable {
         }
 
         /**
-         * The TTL on stale answers given to DNS clients, and how long after a failed upstream query a name is answered
-         * stale at once without asking again (default 30 s, as RFC 8767 recommends; whole seconds, at least 1 s).
+         * The TTL on stale answers given to DNS clients, and the longest pause between background refreshes of a name
+         * being served stale: they back off 1 s, 2 s, 4 s ... up to this (default 30 s, RFC 8767's recommended failure
+         * recheck; whole seconds, at least 1 s). Callers get the stale answer at once meanwhile.
          */
         public Builder staleAnswerTtl(Duration staleAnswerTtl) {
             this.staleAnswerTtl = Objects.requireNonNull(staleAnswerTtl, "staleAnswerTtl");
