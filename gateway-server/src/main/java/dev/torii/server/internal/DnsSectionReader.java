@@ -94,8 +94,8 @@ final class DnsSectionReader {
         if (tuning != null && tuning.upstreams().isEmpty() && f.value("upstreams") == null && confNode == null) {
             yaml.error(
                     f.node(),
-                    f.path("upstreams") + ": missing (expected: DNS servers as IP:port, e.g. [ \"10.96.0.10:53\" ],"
-                            + " or resolvConf: /etc/resolv.conf)");
+                    // Worded as before resolvConf existed: the common case (docs/dns.md lists resolvConf).
+                    f.path("upstreams") + ": missing (expected: DNS servers as IP:port, e.g. [ \"10.96.0.10:53\" ])");
         }
         Long maxEntries = yaml.valueOr(f, "maxEntries", (n, p) -> yaml.integer(n, p, 1, Long.MAX_VALUE), null);
         Integer maxInFlight = intOrNull(f, "maxInFlight", 1, Integer.MAX_VALUE);

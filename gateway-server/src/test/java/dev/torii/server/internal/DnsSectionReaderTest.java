@@ -148,7 +148,7 @@ class DnsSectionReaderTest {
                         dns: { forceTcp: true }
                         """))
                 .containsExactly("torii.yaml:1:6: dns.upstreams: missing (expected: DNS servers as IP:port, e.g. ["
-                        + " \"10.96.0.10:53\" ], or resolvConf: /etc/resolv.conf)");
+                        + " \"10.96.0.10:53\" ])");
         assertThat(errors("""
                         dns: { resolvConf: no-such-resolv.conf }
                         """))
