@@ -42,6 +42,7 @@ import org.xbill.DNS.Opcode;
 import org.xbill.DNS.Rcode;
 import org.xbill.DNS.Record;
 import org.xbill.DNS.Section;
+import org.xbill.DNS.TXTRecord;
 import org.xbill.DNS.Type;
 
 /**
@@ -258,6 +259,42 @@ public final class DnsCache implements AutoCloseable {
                 return searchSrv(service, names, index + 1);
             }
             return notFound(service, names, a.rcode() == Rcode.NXDOMAIN, "SRV");
+        });
+    }
+
+    /**
+     * Looks up the TXT records of a name through the search list like {@link #resolve(String)}: one string per record,
+     * its character-strings joined without separators (as SPF and DKIM read them), in the upstream's order. The future
+     * fails with a {@link DnsException}; a hit completes before this method returns.
+     */
+    public CompletableFuture<List<String>> resolveTxt(String name) {
+        Objects.requireNonNull(name, "name");
+        if (cache.closed()) {
+            return failed(DnsException.Reason.CLOSED, name + ": the DNS cache is closed");
+        }
+        boolean absolute = name.endsWith(".");
+        String normalized = normalize(name, absolute);
+        if (normalized.isEmpty()) {
+            return failed(DnsException.Reason.INVALID_NAME, "\"" + name + "\" (expected: a domain name)");
+        }
+        return searchTxt(name, searchList.candidates(normalized, absolute), 0);
+    }
+
+    private CompletableFuture<List<String>> searchTxt(String name, List<String> names, int index) {
+        return lookup(new Question(names.get(index), Type.TXT)).thenCompose(a -> {
+            if (a.hasData()) {
+                List<String> texts = new ArrayList<>();
+                for (Record r : a.records()) {
+                    if (r instanceof TXTRecord txt) {
+                        texts.add(String.join("", txt.getStrings()));
+                    }
+                }
+                return CompletableFuture.completedFuture(List.copyOf(texts));
+            }
+            if (index + 1 < names.size()) {
+                return searchTxt(name, names, index + 1);
+            }
+            return notFound(name, names, a.rcode() == Rcode.NXDOMAIN, "TXT");
         });
     }
 
