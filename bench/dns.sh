@@ -15,11 +15,17 @@
 # for two mixes of the same query files for every server:
 #   hit   HIT_NAMES names, all cached after warm-up
 #   miss  a fresh name per query (q<i>.<round>.<server>.miss.bench.test), each a cache miss forwarded to auth
+#   silent (only when named in MIXES) SILENT_NAMES names with a 2 s TTL, cached by a warm-up; then one fixed-rate
+#         dnsperf run (-Q SILENT_QPS, SILENT_DURATION s, -v) during which auth is paused with SIGSTOP after
+#         SILENT_AFTER s, for SILENT_PAUSE s (the congestion case: silent, not refusing), then resumed with SIGCONT.
+#         Every server serves stale: Torii by default (staleClientTimeout 30 ms), unbound with serve-expired
+#         (serve-expired-client-timeout 30 ms), dnsmasq with use-stale-cache. Reported: the share of queries answered
+#         NOERROR, SERVFAIL and lost (dnsperf's 5 s timeout), p50/p99/p99.9 over the run; raw in ...-dns-silent.raw.tsv.
 # Rounds rotate the order of the servers. Results: a raw TSV and a table (median and min-max over rounds,
 # and Torii's ratio to each peer as the median of the per-round ratios) in RESULTS, plus uptime before/after.
 # It stops exactly the processes it started, by PID.
 #
-# Usage: bench/dns.sh [run|summarize RAW.tsv|help]       (default: run)
+# Usage: bench/dns.sh [run|summarize RAW.tsv|summarize-silent SILENT.raw.tsv|help]       (default: run)
 #
 # Knobs (env):
 #   ROUNDS=3 DURATION=15 (s, throughput) LAT_DURATION=10 (s) LAT_QPS=20000 MISS_LAT_QPS=5000
@@ -27,7 +33,8 @@
 #   THREADS=1 (Torii ioThreads and unbound num-threads; dnsmasq is single-threaded)
 #   WARMUP=5 (s of hits before measuring each server) TORII_WARMUP=15 (s, instead of WARMUP for Torii)
 #   HIT_NAMES=1000 MISS_NAMES=800000 (names per miss file; a throughput run stops at the end of it)
-#   SERVERS="torii unbound dnsmasq" MIXES="hit miss"
+#   SERVERS="torii unbound dnsmasq" MIXES="hit miss" (add silent: MIXES="hit miss silent", or MIXES=silent)
+#   SILENT_NAMES=200 SILENT_QPS=2000 SILENT_DURATION=40 SILENT_AFTER=5 SILENT_PAUSE=30
 #   P_AUTH=15360 P_TORII=15361 P_UNBOUND=15362 P_DNSMASQ=15363 P_ADMIN=15364
 #   TORII_HOME=<repo>/gateway-server/target/torii (built with ./mvnw -B -q -DskipTests package when
 #     bin/torii is missing; SKIP_BUILD=1 fails instead)  SKIP_INSTALL=1 (fail instead of apt-get)
@@ -53,6 +60,12 @@ HIT_NAMES=${HIT_NAMES:-1000}
 MISS_NAMES=${MISS_NAMES:-800000}
 SERVERS=${SERVERS:-"torii unbound dnsmasq"}
 MIXES=${MIXES:-"hit miss"}
+SILENT_NAMES=${SILENT_NAMES:-200}
+SILENT_QPS=${SILENT_QPS:-2000}
+SILENT_DURATION=${SILENT_DURATION:-40}
+SILENT_AFTER=${SILENT_AFTER:-5}
+SILENT_PAUSE=${SILENT_PAUSE:-30}
+AUTH_PID=""
 P_AUTH=${P_AUTH:-15360}
 P_TORII=${P_TORII:-15361}
 P_UNBOUND=${P_UNBOUND:-15362}
@@ -67,6 +80,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 # ------------------------------------------------------------------------------------------- processes
 STARTED=()
 cleanup() {
+  [ -z "$AUTH_PID" ] || kill -CONT "$AUTH_PID" 2>/dev/null || true # a paused auth would ignore SIGTERM
   for pid in "${STARTED[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
@@ -147,6 +161,7 @@ write_configs() {
     echo '  local-zone: "bench.test." static'
     echo '  local-data: "bench.test. 3600 IN SOA ns.bench.test. admin.bench.test. 1 3600 600 86400 60"'
     awk -v n="$HIT_NAMES" 'BEGIN { for (i = 0; i < n; i++) printf "  local-data: \"h%d.bench.test. 3600 IN A 10.0.%d.%d\"\n", i, int(i / 250), i % 250 + 1 }'
+    awk -v n="$SILENT_NAMES" 'BEGIN { for (i = 0; i < n; i++) printf "  local-data: \"s%d.bench.test. 2 IN A 10.2.%d.%d\"\n", i, int(i / 250), i % 250 + 1 }'
     echo '  local-zone: "miss.bench.test." redirect'
     echo '  local-data: "miss.bench.test. 3600 IN A 10.1.1.1"'
     echo "remote-control:"
@@ -164,6 +179,9 @@ $unbound_common
   rrset-cache-size: 128m
   num-queries-per-thread: 4096
   local-zone: "test." nodefault
+  serve-expired: yes
+  serve-expired-ttl: 3600
+  serve-expired-client-timeout: 30
 forward-zone:
   name: "bench.test."
   forward-addr: 127.0.0.1@$P_AUTH
@@ -179,6 +197,7 @@ no-hosts
 server=127.0.0.1#$P_AUTH
 cache-size=10000
 dns-forward-max=1000
+use-stale-cache
 pid-file=$WORK/run/dnsmasq.pid
 EOF
   cat > "$WORK/conf/torii.yaml" <<EOF
@@ -189,6 +208,7 @@ admin: { address: "127.0.0.1:$P_ADMIN" }
 ioThreads: $THREADS
 EOF
   awk -v n="$HIT_NAMES" 'BEGIN { for (i = 0; i < n; i++) printf "h%d.bench.test A\n", i }' > "$WORK/queries/hit.txt"
+  awk -v n="$SILENT_NAMES" 'BEGIN { for (i = 0; i < n; i++) printf "s%d.bench.test A\n", i }' > "$WORK/queries/silent.txt"
 }
 
 miss_file() { # miss_file TAG: a file of MISS_NAMES names never asked before
@@ -287,6 +307,62 @@ measure() { # measure ROUND MIX SERVER: one run; appends a row to RAW
     "$round" "$mix" "$server" "${qps:-0}" "${lost:-0}" "$cpu" "$rate" $pct "${lat_lost:-0}" "$load1"
 }
 
+measure_silent() { # measure_silent ROUND SERVER: the silent-upstream run; appends a row to SILENT_RAW
+  local round=$1 server=$2
+  start_server "$server"
+  local pid=$SERVER_PID port=$SERVER_PORT
+  wait_answer "$port" h0.bench.test
+  local warm=$WARMUP
+  [ "$server" = torii ] && warm=$TORII_WARMUP
+  dnsperf_run "$WORK/logs/warm.out" "$port" -d "$WORK/queries/hit.txt" -l "$warm" -c "$CLIENTS" -q "$OUTSTANDING"
+  dnsperf_run "$WORK/logs/warm-silent.out" "$port" -d "$WORK/queries/silent.txt" -n 1 -c 1 -q 10
+  local out=$WORK/logs/silent-$round-$server.out load1
+  load1=$(cut -d' ' -f1 /proc/loadavg)
+  dnsperf_run "$out" "$port" -d "$WORK/queries/silent.txt" -l "$SILENT_DURATION" -Q "$SILENT_QPS" -c "$CLIENTS" \
+    -q "$OUTSTANDING" -v &
+  local perf=$!
+  sleep "$SILENT_AFTER"
+  kill -STOP "$AUTH_PID"
+  sleep "$SILENT_PAUSE"
+  kill -CONT "$AUTH_PID"
+  wait "$perf" || true
+  local sent noerror servfail lost pct
+  sent=$(field "$out" "Queries sent:")
+  lost=$(field "$out" "Queries lost:")
+  noerror=$(grep -c '^> NOERROR' "$out" || true)
+  servfail=$(grep -c '^> SERVFAIL' "$out" || true)
+  pct=$(percentiles "$out")
+  stop "$pid"
+  local share
+  share=$(awk -v a="$noerror" -v n="${sent:-0}" 'BEGIN { printf "%.2f", (n > 0 ? a / n * 100 : 0) }')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$server" "${sent:-0}" "$noerror" "$servfail" "${lost:-0}" \
+    "$share" "$(echo "$pct" | tr ' ' '\t')" "$load1" >> "$SILENT_RAW"
+  printf '  round %s silent %-8s sent %s  NOERROR %s (%s%%)  SERVFAIL %s  lost %s   p50 %s p99 %s p99.9 %s ms  load %s\n' \
+    "$round" "$server" "${sent:-0}" "$noerror" "$share" "$servfail" "${lost:-0}" $pct "$load1"
+}
+
+summarize_silent() { # summarize_silent RAW: the silent-upstream table
+  python3 - "$1" <<'EOF'
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip() and not l.startswith("round")]
+num = lambda s: float("inf") if s == "inf" else float(s)
+by = {}
+for r in rows:
+    by.setdefault(r[1], []).append(dict(share=float(r[6]), servfail=int(r[4]), lost=int(float(r[5])), p50=num(r[7]),
+                                        p99=num(r[8]), p999=num(r[9])))
+ms = lambda v: "inf" if v == float("inf") else f"{v:.3f}"
+print("| silent upstream | answered NOERROR %, median (min-max) | SERVFAIL | lost | p50 ms | p99 ms (min-max) | p99.9 ms |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
+for s in [s for s in ["torii", "unbound", "dnsmasq"] if s in by]:
+    v = by[s]
+    sh = [x["share"] for x in v]
+    p99 = [x["p99"] for x in v]
+    print(f"| {s} | {statistics.median(sh):.2f} ({min(sh):.2f}-{max(sh):.2f}) | {sum(x['servfail'] for x in v)} | "
+          f"{sum(x['lost'] for x in v)} | {ms(statistics.median([x['p50'] for x in v]))} | "
+          f"{ms(statistics.median(p99))} ({ms(min(p99))}-{ms(max(p99))}) | {ms(statistics.median([x['p999'] for x in v]))} |")
+EOF
+}
+
 # ------------------------------------------------------------------------------------------- summary
 summarize() { # summarize RAW: the table
   python3 - "$1" <<'EOF'
@@ -334,6 +410,7 @@ EOF
 case ${1:-run} in
   help|-h|--help) usage; exit 0 ;;
   summarize) summarize "$2"; exit 0 ;;
+  summarize-silent) summarize_silent "$2"; exit 0 ;;
   run) ;;
   *) usage >&2; exit 2 ;;
 esac
@@ -348,6 +425,8 @@ mkdir -p "$RESULTS"
 STAMP=$(date -u +%Y-%m-%d-%H%M)
 RAW=$RESULTS/$STAMP-dns.raw.tsv
 TXT=$RESULTS/$STAMP-dns.txt
+SILENT_RAW=$RESULTS/$STAMP-dns-silent.raw.tsv
+printf 'round\tserver\tsent\tnoerror\tservfail\tlost\tanswered_pct\tp50_ms\tp99_ms\tp999_ms\tload1\n' > "$SILENT_RAW"
 printf 'round\tmix\tserver\tqps\tlost\tavg_ms\tcpu_pct\tlat_qps\tp50_ms\tp99_ms\tp999_ms\tlat_lost\tload1\n' > "$RAW"
 
 "$UNBOUND" -d -c "$WORK/conf/auth.conf" > "$WORK/logs/auth.log" 2>&1 &
@@ -365,7 +444,11 @@ read -r -a order <<< "$SERVERS"
 for round in $(seq "$ROUNDS"); do
   for mix in $MIXES; do
     for server in "${order[@]}"; do
-      measure "$round" "$mix" "$server"
+      if [ "$mix" = silent ]; then
+        measure_silent "$round" "$server"
+      else
+        measure "$round" "$mix" "$server"
+      fi
     done
   done
   order=("${order[@]:1}" "${order[0]}") # rotate: every server goes first once
@@ -377,4 +460,9 @@ done
   summarize "$RAW"
   echo
   echo "raw: $RAW"
+  if [ "$(wc -l < "$SILENT_RAW")" -gt 1 ]; then
+    echo
+    summarize_silent "$SILENT_RAW"
+    echo "raw: $SILENT_RAW"
+  fi
 } | tee -a "$TXT"

@@ -69,4 +69,40 @@ class DnsUpstreamTest {
                     .hasSize(3);
         }
     }
+
+    @Test
+    void aKubernetesShortNameEndpointIsFoundThroughTheSearchListAndNdots() throws Exception {
+        try (UnboundServer unbound = UnboundServer.start(List.of(
+                        "local-zone: \".\" static",
+                        "local-zone: \"cluster.local.\" static",
+                        "local-data: \"cluster.local. 3600 IN SOA ns.cluster.local. admin.cluster.local. 1 3600 600 86400 5\"",
+                        "local-data: \"redis.prod.svc.cluster.local. 30 IN A 127.0.0.1\""));
+                DnsCache cache = DnsCache.builder()
+                        .upstreams(List.of(unbound.address()))
+                        .searchList(List.of("prod.svc.cluster.local", "svc.cluster.local", "cluster.local"))
+                        .ndots(5)
+                        .queryTimeout(Duration.ofSeconds(2))
+                        .build();
+                TestUpstream upstream = TestUpstream.start((req, res) -> res.respond(200, List.of(), "short\n"));
+                Gateway gateway = Gateway.builder()
+                        .listener(Listener.http("web", "127.0.0.1:0"))
+                        .dnsCache(cache)
+                        .routingTable(RoutingTable.builder()
+                                .upstream(Upstream.builder("redis")
+                                        .endpoint("redis:" + upstream.port())
+                                        .build())
+                                .route(Route.builder("all").upstream("redis").build())
+                                .build())
+                        .build()
+                        .start();
+                HttpClient client = HttpClient.newHttpClient()) {
+            HttpResponse<String> ok = client.send(
+                    HttpRequest.newBuilder(URI.create(
+                                    "http://127.0.0.1:" + gateway.address("web").getPort() + "/"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(ok.statusCode()).isEqualTo(200);
+            assertThat(ok.body()).isEqualTo("short\n");
+        }
+    }
 }

@@ -1,17 +1,19 @@
 package dev.torii.dns;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.torii.dns.internal.Answer;
 import dev.torii.dns.internal.CacheAccess;
+import dev.torii.dns.internal.CachePolicy;
 import dev.torii.dns.internal.InFlightLimiter;
 import dev.torii.dns.internal.LatencyRecorder;
+import dev.torii.dns.internal.Lookups;
 import dev.torii.dns.internal.Policy;
 import dev.torii.dns.internal.Question;
 import dev.torii.dns.internal.ResolvConf;
 import dev.torii.dns.internal.SearchList;
 import dev.torii.dns.internal.Upstreams;
+import dev.torii.dns.internal.Zone;
+import dev.torii.dns.internal.Zones;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -19,28 +21,28 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.atomic.LongAdder;
+import java.util.function.UnaryOperator;
 import org.xbill.DNS.DClass;
 import org.xbill.DNS.Flags;
 import org.xbill.DNS.Header;
 import org.xbill.DNS.Message;
-import org.xbill.DNS.Name;
 import org.xbill.DNS.OPTRecord;
 import org.xbill.DNS.Opcode;
 import org.xbill.DNS.Rcode;
 import org.xbill.DNS.Record;
 import org.xbill.DNS.Section;
-import org.xbill.DNS.TextParseException;
+import org.xbill.DNS.TXTRecord;
 import org.xbill.DNS.Type;
 
 /**
@@ -59,41 +61,20 @@ import org.xbill.DNS.Type;
  *  resolve(host) ── literal? ──▶ done
  *     │ search list / ndots: candidate names, each asked for A and AAAA in parallel
  *     ▼
- *  lookup(name, type) ── fresh answer ─────────────────▶ hit (and, late in its TTL, one background refresh)
- *     │                ── stale, upstream just failed ─▶ stale served at once
+ *  CachePolicy (what to answer): fresh ─▶ hit, prefetched late in its TTL with its A/AAAA sibling
+ *     │                          expired ─▶ refreshed; stale (RFC 8767) unless the refresh answers within
+ *     │                                     staleClientTimeout, then at once, refreshed in the background with backoff
+ *     │                          a failure remembered for failureTtl (RFC 9520) ─▶ failed at once
  *     ▼ miss
- *  single flight: one future per question in flight; identical misses join it ("coalesced")
- *     │
- *  in-flight cap: a slot, or a place in the bounded queue (no queueing when a stale answer could be served),
- *     │            or rejected: stale if any, else OVERLOADED
+ *  Lookups (how to ask): single flight per question; in-flight cap and bounded queue (no queueing when a stale
+ *     │                  answer could be served); CNAME chains an upstream left unfollowed
  *     ▼
  *  Upstreams: attempt 1..n, each on the next server, each with our own deadline, jittered pauses between
- *     │        (dnsjava SimpleResolver: random port and ID, TC → TCP, or TCP only)
- *     ▼
- *  parse: positive (after the CNAME chain; an unfollowed chain is followed here) or negative (RFC 2308 SOA TTL),
- *         TTL clamped, stored in Caffeine ── failure with a stale answer: stale served (RFC 8767)
+ *              (dnsjava SimpleResolver: random port and ID, TC → TCP, or TCP only)
  * </pre>
  *
- * <p><b>Time.</b> Every answer carries instants on the injected {@link Ticker}: fresh until its clamped TTL ends, due a
- * refresh after {@code refreshAheadAt} of it, servable stale until {@code staleFor} after it. Decisions are made at read
- * time by comparing those instants with one reading of the ticker, so tests move time instead of sleeping. Caffeine
- * bounds the entries by size only (its variable expiry would read the ticker again on every get, the largest cost of a
- * hit); an answer past its stale window is ignored by reads until the size bound evicts it. Deadlines of upstream
- * queries are real time, on the cache's scheduler.
- *
- * <p><b>Single flight.</b> {@code inFlight} maps a question to the future of the one upstream lookup for it. The owner
- * stores the answer in the cache <em>before</em> it removes the future and completes it, so a caller always finds one
- * or the other and never sends a second query for a question being answered. CNAME follow-ups bypass the map: a chain
- * that loops back to a question in flight would otherwise wait for itself; the chain length bounds them instead.
- *
- * <p><b>Stale.</b> A lookup whose upstream query fails (every attempt failed or timed out, or the cap rejected it)
- * falls back to an answer past its TTL but within {@code staleFor}. That answer is then stored marked stale with a
- * retry time {@code staleAnswerTtl} ahead (RFC 8767's failure recheck timer), so during an outage one lookup per name
- * and interval pays the deadline and every other one is answered at once.
- *
- * <p><b>Refresh ahead.</b> A hit on an answer past {@code refreshAheadAt} of its TTL starts one background lookup (the
- * answer's own flag makes it one), which joins the single flight and never queues: hot names are replaced before they
- * expire and their callers never wait, while names nobody asks for simply expire.
+ * <p>The policy ({@code internal.CachePolicy}) and the plumbing ({@code internal.Lookups}) each open with their own
+ * design notes; this class is the API over them: address, SRV and message lookups, and the builder.
  *
  * <p><b>Threads.</b> Nothing here blocks. A hit completes the returned future before the method returns, on the
  * caller's thread. Everything else (dnsjava's response parsing, our parsing, storing and completing futures, and so the
@@ -104,48 +85,39 @@ import org.xbill.DNS.Type;
  * <p>Thread-safe.
  */
 public final class DnsCache implements AutoCloseable {
-    private final Policy policy;
     private final SearchList searchList;
-    private final Ticker ticker;
     private final ScheduledExecutorService executor;
     private final boolean ownsExecutor;
     private final int ednsPayloadSize;
-    private final Cache<Question, Answer> answers;
-    private final ConcurrentHashMap<Question, CompletableFuture<Answer>> inFlight = new ConcurrentHashMap<>();
-    private final InFlightLimiter limiter;
-    private final Upstreams upstreams;
     private final LatencyRecorder latency = new LatencyRecorder();
-    private final LongAdder hits = new LongAdder();
-    private final LongAdder staleServed = new LongAdder();
-    private final LongAdder misses = new LongAdder();
-    private final LongAdder coalesced = new LongAdder();
-    private final LongAdder refreshes = new LongAdder();
-    private final LongAdder rejected = new LongAdder();
-    private volatile boolean closed;
+    private final Lookups lookups;
+    private final CachePolicy cache;
 
     private DnsCache(Builder b) {
-        this.policy = new Policy(
+        this.searchList = new SearchList(b.searchList, b.ndots);
+        this.ownsExecutor = b.executor == null;
+        this.executor = ownsExecutor ? defaultExecutor() : b.executor;
+        this.ednsPayloadSize = b.ednsPayloadSize;
+        List<Zone> zones = new ArrayList<>();
+        zones.add(zone("", b));
+        for (var z : b.builtZones.entrySet()) {
+            zones.add(zone(z.getKey(), z.getValue()));
+        }
+        this.lookups = new Lookups(new Zones(zones), new InFlightLimiter(b.maxInFlight, b.queueLimit), b.ticker);
+        this.cache = new CachePolicy(b.maxEntries, b.ticker, executor, lookups);
+    }
+
+    private Zone zone(String name, Builder b) {
+        Policy policy = new Policy(
                 b.minTtl.toNanos(),
                 b.maxTtl.toNanos(),
                 b.maxNegativeTtl.toNanos(),
                 b.staleFor.toNanos(),
                 b.staleAnswerTtl.toSeconds(),
-                b.refreshAheadAt);
-        this.searchList = new SearchList(b.searchList, b.ndots);
-        this.ticker = b.ticker;
-        this.ownsExecutor = b.executor == null;
-        this.executor = ownsExecutor ? defaultExecutor() : b.executor;
-        this.ednsPayloadSize = b.ednsPayloadSize;
-        // Size-bounded only. Freshness and staleness are decided by our own reads of the ticker; an answer past its
-        // stale window is ignored by every read and evicted by size in time. Caffeine's variable expiry would read the
-        // ticker again on every get, the largest cost of a hit.
-        this.answers = Caffeine.newBuilder()
-                .maximumSize(b.maxEntries)
-                // Maintenance in the calling thread: no stray ForkJoinPool work, deterministic in tests.
-                .executor(Runnable::run)
-                .build();
-        this.limiter = new InFlightLimiter(b.maxInFlight, b.queueLimit);
-        this.upstreams = new Upstreams(
+                b.refreshAheadAt,
+                b.staleClientTimeout.toNanos(),
+                b.failureTtl.toNanos());
+        Upstreams upstreams = new Upstreams(
                 b.upstreams,
                 b.forceTcp,
                 b.ednsPayloadSize,
@@ -153,8 +125,9 @@ public final class DnsCache implements AutoCloseable {
                 b.attempts,
                 b.retryBackoff,
                 executor,
-                ticker,
+                b.ticker,
                 latency);
+        return new Zone(name, policy, upstreams);
     }
 
     private static ScheduledExecutorService defaultExecutor() {
@@ -185,7 +158,7 @@ public final class DnsCache implements AutoCloseable {
      */
     public CompletableFuture<List<InetAddress>> resolve(String host) {
         Objects.requireNonNull(host, "host");
-        if (closed) {
+        if (cache.closed()) {
             return failed(DnsException.Reason.CLOSED, host + ": the DNS cache is closed");
         }
         InetAddress literal = literal(host);
@@ -202,7 +175,7 @@ public final class DnsCache implements AutoCloseable {
         String first = searchList.asIsFirst(name, absolute)
                 ? name
                 : name + "." + searchList.domains().getFirst();
-        List<InetAddress> hit = freshAddresses(first);
+        List<InetAddress> hit = cache.freshAddresses(first);
         if (hit != null) {
             return CompletableFuture.completedFuture(hit);
         }
@@ -217,23 +190,6 @@ public final class DnsCache implements AutoCloseable {
     public CompletableFuture<List<InetAddress>> resolve(String host, Executor executor) {
         Objects.requireNonNull(executor, "executor");
         return on(resolve(host), executor);
-    }
-
-    /** The fast path: both address answers of {@code name} fresh in the cache, at least one with addresses. */
-    private List<InetAddress> freshAddresses(String name) {
-        Answer v4 = answers.getIfPresent(new Question(name, Type.A));
-        if (v4 == null) {
-            return null;
-        }
-        Answer v6 = answers.getIfPresent(new Question(name, Type.AAAA));
-        long now = ticker.read();
-        if (v6 == null || now >= v4.freshUntil() || now >= v6.freshUntil() || !(v4.hasData() || v6.hasData())) {
-            return null;
-        }
-        hits.add(2);
-        maybeRefresh(v4, now);
-        maybeRefresh(v6, now);
-        return concat(v4.addresses(), v6.addresses());
     }
 
     private CompletableFuture<List<InetAddress>> resolveCandidates(String host, List<String> names, int index) {
@@ -282,7 +238,7 @@ public final class DnsCache implements AutoCloseable {
      */
     public CompletableFuture<List<SrvTarget>> resolveSrv(String service) {
         Objects.requireNonNull(service, "service");
-        if (closed) {
+        if (cache.closed()) {
             return failed(DnsException.Reason.CLOSED, service + ": the DNS cache is closed");
         }
         boolean absolute = service.endsWith(".");
@@ -303,6 +259,42 @@ public final class DnsCache implements AutoCloseable {
                 return searchSrv(service, names, index + 1);
             }
             return notFound(service, names, a.rcode() == Rcode.NXDOMAIN, "SRV");
+        });
+    }
+
+    /**
+     * Looks up the TXT records of a name through the search list like {@link #resolve(String)}: one string per record,
+     * its character-strings joined without separators (as SPF and DKIM read them), in the upstream's order. The future
+     * fails with a {@link DnsException}; a hit completes before this method returns.
+     */
+    public CompletableFuture<List<String>> resolveTxt(String name) {
+        Objects.requireNonNull(name, "name");
+        if (cache.closed()) {
+            return failed(DnsException.Reason.CLOSED, name + ": the DNS cache is closed");
+        }
+        boolean absolute = name.endsWith(".");
+        String normalized = normalize(name, absolute);
+        if (normalized.isEmpty()) {
+            return failed(DnsException.Reason.INVALID_NAME, "\"" + name + "\" (expected: a domain name)");
+        }
+        return searchTxt(name, searchList.candidates(normalized, absolute), 0);
+    }
+
+    private CompletableFuture<List<String>> searchTxt(String name, List<String> names, int index) {
+        return lookup(new Question(names.get(index), Type.TXT)).thenCompose(a -> {
+            if (a.hasData()) {
+                List<String> texts = new ArrayList<>();
+                for (Record r : a.records()) {
+                    if (r instanceof TXTRecord txt) {
+                        texts.add(String.join("", txt.getStrings()));
+                    }
+                }
+                return CompletableFuture.completedFuture(List.copyOf(texts));
+            }
+            if (index + 1 < names.size()) {
+                return searchTxt(name, names, index + 1);
+            }
+            return notFound(name, names, a.rcode() == Rcode.NXDOMAIN, "TXT");
         });
     }
 
@@ -353,9 +345,7 @@ public final class DnsCache implements AutoCloseable {
     }
 
     private long ttlSeconds(Answer answer) {
-        return answer.stale()
-                ? policy.staleAnswerTtlSeconds()
-                : Math.max(0, (answer.freshUntil() - ticker.read() + 999_999_999L) / 1_000_000_000L);
+        return cache.ttlSeconds(answer);
     }
 
     private Message response(Message request, Answer answer) {
@@ -431,188 +421,44 @@ public final class DnsCache implements AutoCloseable {
         };
     }
 
-    // ---------------------------------------------------------------------------------------------------- the cache
-
-    /** One record lookup through the cache: a hit, a stale answer, or the (single) upstream lookup of the question. */
+    /** One record lookup through the cache's policy. */
     private CompletableFuture<Answer> lookup(Question q) {
-        if (closed) {
-            return failed(DnsException.Reason.CLOSED, q.name() + ": the DNS cache is closed");
-        }
-        long now = ticker.read();
-        Answer cached = answers.getIfPresent(q);
-        if (cached != null && now >= cached.staleUntil()) {
-            cached = null; // past the stale window: as good as absent (the size bound evicts it in time)
-        }
-        if (cached != null) {
-            if (now < cached.freshUntil()) {
-                hits.increment();
-                maybeRefresh(cached, now);
-                return CompletableFuture.completedFuture(cached);
-            }
-            if (now < cached.staleUntil() && now < cached.retryAfter()) {
-                staleServed.increment();
-                return CompletableFuture.completedFuture(cached);
-            }
-        }
-        misses.increment();
-        return load(q, cached, false).thenApply(a -> {
-            if (a.stale()) {
-                staleServed.increment();
-            }
-            return a;
-        });
-    }
-
-    private void maybeRefresh(Answer answer, long now) {
-        if (now >= answer.refreshAt() && !closed && answer.claimRefresh()) {
-            refreshes.increment();
-            load(answer.question(), answer, true);
-        }
-    }
-
-    /**
-     * The single flight of {@code q}: joins the lookup in flight, or starts one and settles it. A background refresh
-     * never queues, and on failure leaves the cache as it was.
-     */
-    private CompletableFuture<Answer> load(Question q, Answer current, boolean background) {
-        CompletableFuture<Answer> mine = new CompletableFuture<>();
-        CompletableFuture<Answer> existing = inFlight.putIfAbsent(q, mine);
-        if (existing != null) {
-            if (!background) {
-                coalesced.increment();
-            }
-            return existing;
-        }
-        if (closed) {
-            // close() may have swept inFlight before our future went in.
-            inFlight.remove(q, mine);
-            return failed(DnsException.Reason.CLOSED, q.name() + ": the DNS cache is closed");
-        }
-        if (!background) {
-            // The flight we missed may have stored its answer and left the map between our cache read and our
-            // putIfAbsent: look once more, or this question would go upstream twice.
-            Answer landed = answers.getIfPresent(q);
-            if (landed != null && landed != current && ticker.read() < landed.freshUntil()) {
-                coalesced.increment();
-                settle(q, mine, landed);
-                return mine;
-            }
-        }
-        boolean staleAvailable = current != null && ticker.read() < current.staleUntil();
-        fetch(q, 0, !background && !staleAvailable).whenComplete((answer, error) -> {
-            if (error == null) {
-                answers.put(q, answer);
-                settle(q, mine, answer);
-                return;
-            }
-            DnsException failure = unwrap(error);
-            long now = ticker.read();
-            Answer latest = answers.getIfPresent(q);
-            if (latest != null && now < latest.staleUntil()) {
-                if (background || now < latest.freshUntil()) {
-                    settle(q, mine, latest);
-                } else {
-                    Answer stale = latest.servedStale(now + policy.staleAnswerTtlSeconds() * 1_000_000_000L);
-                    answers.put(q, stale);
-                    settle(q, mine, stale);
-                }
-                return;
-            }
-            if (failure.reason() == DnsException.Reason.OVERLOADED) {
-                rejected.increment();
-            }
-            inFlight.remove(q, mine);
-            mine.completeExceptionally(failure);
-        });
-        return mine;
-    }
-
-    private void settle(Question q, CompletableFuture<Answer> future, Answer answer) {
-        // The answer is in the cache before the future leaves the map: no window in which a caller finds neither.
-        inFlight.remove(q, future);
-        future.complete(answer);
-    }
-
-    /**
-     * Asks upstream for {@code q} under the in-flight cap, parses the answer and follows a CNAME chain the upstream
-     * left unfollowed. The result is not stored (but followed targets are).
-     */
-    private CompletableFuture<Answer> fetch(Question q, int depth, boolean mayQueue) {
-        Name name;
-        try {
-            name = q.toName();
-        } catch (TextParseException e) {
-            return failed(DnsException.Reason.INVALID_NAME, q.name() + ": " + e.getMessage());
-        }
-        CompletableFuture<Message> response = new CompletableFuture<>();
-        Runnable send = () -> upstreams.query(name, q.type()).whenComplete((m, e) -> {
-            limiter.release();
-            if (e != null) {
-                response.completeExceptionally(e);
-            } else {
-                response.complete(m);
-            }
-        });
-        switch (limiter.admit(send, mayQueue)) {
-            case RUN -> send.run();
-            case QUEUED -> {}
-            case REJECTED -> {
-                return failed(
-                        DnsException.Reason.OVERLOADED,
-                        q.name() + " " + Type.string(q.type()) + ": too many upstream queries in flight"
-                                + (mayQueue ? " and the queue is full" : ""));
-            }
-        }
-        return response.thenCompose(m -> switch (Answer.parse(q, name, m, ticker.read(), policy)) {
-            case Answer.Complete c -> CompletableFuture.completedFuture(c.answer());
-            case Answer.FollowCname f -> follow(q, f, depth + f.chain().size(), mayQueue);
-        });
-    }
-
-    private CompletableFuture<Answer> follow(Question q, Answer.FollowCname f, int depth, boolean mayQueue) {
-        if (depth > Answer.MAX_CHAIN) {
-            return failed(
-                    DnsException.Reason.UPSTREAM_FAILED,
-                    q.name() + " " + Type.string(q.type()) + ": CNAME chain longer than " + Answer.MAX_CHAIN);
-        }
-        Question target = Question.of(f.target(), q.type());
-        Answer cached = answers.getIfPresent(target);
-        CompletableFuture<Answer> next;
-        if (cached != null && ticker.read() < cached.freshUntil()) {
-            next = CompletableFuture.completedFuture(cached);
-        } else {
-            next = fetch(target, depth, mayQueue).thenApply(a -> {
-                answers.put(target, a);
-                return a;
-            });
-        }
-        return next.thenApply(a -> Answer.chained(q, f.chain(), f.chainTtlSeconds(), a, ticker.read(), policy));
+        return cache.lookup(q);
     }
 
     // ---------------------------------------------------------------------------------------------------- the rest
 
     /** A snapshot of the counters (see {@link DnsCacheStats}). Cheap enough to call per scrape, not per lookup. */
     public DnsCacheStats stats() {
-        answers.cleanUp(); // pending evictions done, so that entries is the bounded size
+        long queries = 0;
+        long errors = 0;
+        long timeouts = 0;
+        for (Zone z : lookups.zones().all()) {
+            queries += z.upstreams().queries();
+            errors += z.upstreams().errors();
+            timeouts += z.upstreams().timeouts();
+        }
         return new DnsCacheStats(
-                hits.sum(),
-                staleServed.sum(),
-                misses.sum(),
-                coalesced.sum(),
-                refreshes.sum(),
-                rejected.sum(),
-                upstreams.queries(),
-                upstreams.errors(),
-                upstreams.timeouts(),
-                limiter.running(),
-                limiter.queued(),
-                answers.estimatedSize(),
+                cache.hits(),
+                cache.staleServed(),
+                cache.misses(),
+                lookups.coalesced(),
+                cache.refreshes(),
+                lookups.rejected(),
+                cache.failuresCached(),
+                cache.failureHits(),
+                queries,
+                errors,
+                timeouts,
+                lookups.limiter().running(),
+                lookups.limiter().queued(),
+                cache.entries(),
                 new DnsCacheStats.Histogram(LatencyRecorder.UPPER_BOUNDS, latency.snapshot()));
     }
 
-    /** Drops every cached answer (lookups in flight still store theirs). */
+    /** Drops every cached answer and remembered failure (lookups in flight still store theirs). */
     public void invalidateAll() {
-        answers.invalidateAll();
+        cache.invalidateAll();
     }
 
     /**
@@ -621,12 +467,7 @@ public final class DnsCache implements AutoCloseable {
      */
     @Override
     public void close() {
-        closed = true;
-        DnsException e = new DnsException(DnsException.Reason.CLOSED, "the DNS cache is closed");
-        for (CompletableFuture<Answer> f : inFlight.values()) {
-            f.completeExceptionally(e);
-        }
-        inFlight.clear();
+        cache.close();
         if (ownsExecutor) {
             executor.shutdownNow();
         }
@@ -670,23 +511,11 @@ public final class DnsCache implements AutoCloseable {
     }
 
     private static DnsException unwrap(Throwable error) {
-        Throwable e = unwrapAny(error);
-        return e instanceof DnsException d
-                ? d
-                : new DnsException(DnsException.Reason.UPSTREAM_FAILED, String.valueOf(e.getMessage()));
+        return Lookups.unwrap(error);
     }
 
     private static List<InetAddress> concat(List<InetAddress> a, List<InetAddress> b) {
-        if (b.isEmpty()) {
-            return a;
-        }
-        if (a.isEmpty()) {
-            return b;
-        }
-        List<InetAddress> out = new ArrayList<>(a.size() + b.size());
-        out.addAll(a);
-        out.addAll(b);
-        return List.copyOf(out);
+        return CachePolicy.concat(a, b);
     }
 
     /** Lower case without the final dot; {@code String.toLowerCase} returns the same string when nothing changes. */
@@ -733,6 +562,8 @@ public final class DnsCache implements AutoCloseable {
         private Duration maxNegativeTtl = Duration.ofSeconds(30);
         private Duration staleFor = Duration.ofHours(1);
         private Duration staleAnswerTtl = Duration.ofSeconds(30);
+        private Duration staleClientTimeout = Duration.ofMillis(30);
+        private Duration failureTtl = Duration.ofSeconds(5);
         private double refreshAheadAt = 0.8;
         private long maxEntries = 10_000;
         private int maxInFlight = 256;
@@ -747,8 +578,27 @@ public final class DnsCache implements AutoCloseable {
         private Ticker ticker = Ticker.systemTicker();
         private ScheduledExecutorService executor;
         private String upstreamError;
+        private final Map<String, UnaryOperator<Builder>> zones = new LinkedHashMap<>();
+        private Map<String, Builder> builtZones = Map.of();
 
         private Builder() {}
+
+        /**
+         * A forward zone, as a NodeLocal DNSCache Corefile's server blocks: names at or below {@code name} (such as
+         * {@code cluster.local}, or a reverse zone like {@code 10.in-addr.arpa}) are asked of the zone's own upstreams
+         * with its own settings. {@code settings} receives a builder holding this builder's values at {@link #build()}
+         * time and sets what differs: {@link #upstreams}, {@link #forceTcp}, {@link #queryTimeout}, {@link #attempts},
+         * {@link #retryBackoff}, the TTL clamps, the stale and failure settings and {@link #refreshAheadAt}; the cache's
+         * size, in-flight cap, search list, ticker and executor are the cache's, whatever it sets. The most specific zone
+         * of a name wins; names outside every zone go to this builder's upstreams. A zone given again replaces the
+         * earlier one.
+         */
+        public Builder zone(String name, UnaryOperator<Builder> settings) {
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(settings, "settings");
+            zones.put(name, settings);
+            return this;
+        }
 
         /**
          * The upstream servers (required): recursive resolvers such as kube-dns's ClusterIP, tried in order, a server
@@ -828,11 +678,32 @@ public final class DnsCache implements AutoCloseable {
         }
 
         /**
-         * The TTL on stale answers given to DNS clients, and how long after a failed upstream query a name is answered
-         * stale at once without asking again (default 30 s, as RFC 8767 recommends; whole seconds, at least 1 s).
+         * The TTL on stale answers given to DNS clients, and the longest pause between background refreshes of a name
+         * being served stale: they back off 1 s, 2 s, 4 s ... up to this (default 30 s, RFC 8767's recommended failure
+         * recheck; whole seconds, at least 1 s). Callers get the stale answer at once meanwhile.
          */
         public Builder staleAnswerTtl(Duration staleAnswerTtl) {
             this.staleAnswerTtl = Objects.requireNonNull(staleAnswerTtl, "staleAnswerTtl");
+            return this;
+        }
+
+        /**
+         * How long a lookup of an expired answer waits for its refresh before it gets the stale answer (RFC 8767's
+         * client response timer; default 30 ms; 0: stale at once). The refresh goes on in the background either way,
+         * so a silent upstream costs callers at most this, not the query timeout times the attempts.
+         */
+        public Builder staleClientTimeout(Duration staleClientTimeout) {
+            this.staleClientTimeout = Objects.requireNonNull(staleClientTimeout, "staleClientTimeout");
+            return this;
+        }
+
+        /**
+         * How long a lookup that failed upstream (SERVFAIL, REFUSED, I/O errors, timeouts: every attempt) with nothing
+         * stale to serve is remembered, its callers failing at once without asking again (RFC 9520; default 5 s; 0: not
+         * remembered; at most 5 min as the RFC says).
+         */
+        public Builder failureTtl(Duration failureTtl) {
+            this.failureTtl = Objects.requireNonNull(failureTtl, "failureTtl");
             return this;
         }
 
@@ -931,6 +802,43 @@ public final class DnsCache implements AutoCloseable {
 
         /** Checks every setting and builds the cache. */
         public DnsCache build() {
+            checkLookupSettings();
+            check(ndots >= 0 && ndots <= 15, "ndots", ndots, "0-15");
+            for (String d : searchList) {
+                String domain = d.toLowerCase(Locale.ROOT);
+                check(
+                        !domain.isEmpty() && !domain.startsWith(".") && literal(domain) == null,
+                        "searchList",
+                        d,
+                        "domain names like ns.svc.cluster.local");
+            }
+            Map<String, Builder> built = new LinkedHashMap<>();
+            for (var z : zones.entrySet()) {
+                String zone = normalize(
+                        z.getKey().toLowerCase(Locale.ROOT), z.getKey().endsWith("."));
+                check(
+                        !zone.isEmpty() && !zone.startsWith(".") && !zone.contains("..") && literal(zone) == null,
+                        "zones",
+                        "\"" + z.getKey() + "\"",
+                        "a domain name like cluster.local; the root's settings are the top-level ones");
+                Builder zb = z.getValue().apply(copy());
+                try {
+                    zb.checkLookupSettings();
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("zones." + zone + "." + e.getMessage(), e);
+                }
+                built.put(zone, zb);
+            }
+            Builder normalized = copy();
+            normalized.searchList = searchList.stream()
+                    .map(d -> normalize(d.toLowerCase(Locale.ROOT), d.endsWith(".")))
+                    .toList();
+            normalized.builtZones = built;
+            return new DnsCache(normalized);
+        }
+
+        /** The checks of the settings a zone may override (and of the rest: a zone's copy holds them too). */
+        private void checkLookupSettings() {
             if (upstreamError != null) {
                 throw new IllegalArgumentException(upstreamError);
             }
@@ -948,6 +856,12 @@ public final class DnsCache implements AutoCloseable {
             check(!maxNegativeTtl.isNegative(), "maxNegativeTtl", maxNegativeTtl, ">= 0");
             check(!staleFor.isNegative(), "staleFor", staleFor, ">= 0");
             check(staleAnswerTtl.toSeconds() >= 1, "staleAnswerTtl", staleAnswerTtl, ">= 1s");
+            check(!staleClientTimeout.isNegative(), "staleClientTimeout", staleClientTimeout, ">= 0");
+            check(
+                    !failureTtl.isNegative() && failureTtl.compareTo(Duration.ofMinutes(5)) <= 0,
+                    "failureTtl",
+                    failureTtl,
+                    ">= 0 and <= 5m");
             check(refreshAheadAt > 0 && refreshAheadAt <= 1, "refreshAheadAt", refreshAheadAt, "> 0 and <= 1");
             check(maxEntries > 0, "maxEntries", maxEntries, "> 0");
             check(maxInFlight > 0, "maxInFlight", maxInFlight, "> 0");
@@ -960,30 +874,19 @@ public final class DnsCache implements AutoCloseable {
                     "ednsPayloadSize",
                     ednsPayloadSize,
                     "0 or 512-65535");
-            check(ndots >= 0 && ndots <= 15, "ndots", ndots, "0-15");
-            for (String d : searchList) {
-                String domain = d.toLowerCase(Locale.ROOT);
-                check(
-                        !domain.isEmpty() && !domain.startsWith(".") && literal(domain) == null,
-                        "searchList",
-                        d,
-                        "domain names like ns.svc.cluster.local");
-            }
-            Builder normalized = copy();
-            normalized.searchList = searchList.stream()
-                    .map(d -> normalize(d.toLowerCase(Locale.ROOT), d.endsWith(".")))
-                    .toList();
-            return new DnsCache(normalized);
         }
 
         private Builder copy() {
             Builder b = new Builder();
             b.upstreams = upstreams;
+            b.upstreamError = upstreamError;
             b.minTtl = minTtl;
             b.maxTtl = maxTtl;
             b.maxNegativeTtl = maxNegativeTtl;
             b.staleFor = staleFor;
             b.staleAnswerTtl = staleAnswerTtl;
+            b.staleClientTimeout = staleClientTimeout;
+            b.failureTtl = failureTtl;
             b.refreshAheadAt = refreshAheadAt;
             b.maxEntries = maxEntries;
             b.maxInFlight = maxInFlight;

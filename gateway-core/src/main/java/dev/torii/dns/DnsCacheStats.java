@@ -12,12 +12,17 @@ import java.util.List;
  * <p>Immutable and thread-safe. The counters are read one after the other, not atomically together.
  *
  * @param hits lookups answered from a fresh cached answer
- * @param staleServed lookups answered from an expired answer within the stale window (RFC 8767), at once because an
- *     upstream just failed for that name, or after the upstream query failed or missed its deadline
+ * @param staleServed lookups answered from an expired answer within the stale window (RFC 8767): at once because its
+ *     refresh is under way or failed, after the client timeout ({@code staleClientTimeout}) when the refresh was slower,
+ *     or after the upstream query failed
  * @param misses lookups that had to wait for an upstream answer (including those that joined a query in flight)
  * @param coalesced misses that joined an identical query already in flight instead of sending their own
- * @param refreshes background refreshes started for answers used late in their TTL
+ * @param refreshes background refreshes started: prefetches of answers used late in their TTL, refreshes of stale
+ *     answers past their retry time, and the A or AAAA sibling refreshed with either
  * @param rejected lookups refused because the in-flight cap and the wait queue were full and nothing stale was cached
+ * @param failuresCached upstream failures (SERVFAIL and the like, or timeouts, on every attempt) remembered for
+ *     {@code failureTtl} because nothing stale could be served (RFC 9520)
+ * @param failureHits lookups failed at once from a remembered failure, without asking upstream
  * @param upstreamQueries queries sent to upstream servers (each attempt counts; a TCP retry after a truncated UDP answer
  *     counts as part of its attempt)
  * @param upstreamErrors attempts that failed: timeouts, I/O errors, malformed answers, SERVFAIL, REFUSED, ...
@@ -34,6 +39,8 @@ public record DnsCacheStats(
         long coalesced,
         long refreshes,
         long rejected,
+        long failuresCached,
+        long failureHits,
         long upstreamQueries,
         long upstreamErrors,
         long upstreamTimeouts,

@@ -227,16 +227,18 @@ class DnsCacheTest {
         assertThat(dns.stats().staleServed()).isEqualTo(2);
         long queries = dns.stats().upstreamQueries();
 
-        // Within the stale answer TTL (30 s) the name is answered stale at once, without asking again.
+        // Until its retry time (1 s after the first failed refresh) the name is answered stale at once, without asking.
         CompletableFuture<List<InetAddress>> soon = dns.resolve("app.test");
         assertThat(soon).isDone();
         assertThat(soon.join()).isEqualTo(ips("10.0.0.1"));
         assertThat(dns.stats().upstreamQueries()).isEqualTo(queries);
 
-        // After it, one lookup tries the upstream again, and still gets the stale answer.
-        ticker.advance(Duration.ofSeconds(31));
-        assertThat(await(dns.resolve("app.test"))).isEqualTo(ips("10.0.0.1"));
-        assertThat(dns.stats().upstreamQueries()).isGreaterThan(queries);
+        // After it, a lookup is still answered stale at once, and starts one background refresh of A and AAAA.
+        ticker.advance(Duration.ofMillis(1_100));
+        CompletableFuture<List<InetAddress>> later = dns.resolve("app.test");
+        assertThat(later).isDone();
+        assertThat(later.join()).isEqualTo(ips("10.0.0.1"));
+        eventually(() -> dns.stats().upstreamQueries() > queries);
 
         // Past the stale window the failure shows.
         ticker.advance(Duration.ofMinutes(5));
@@ -253,9 +255,10 @@ class DnsCacheTest {
         s.drop = true;
         ticker.advance(Duration.ofSeconds(11));
 
+        // Answered stale after the client timeout (30 ms), while the refresh still waits for its deadlines.
         assertThat(await(dns.resolve("app.test"))).isEqualTo(ips("10.0.0.1"));
-        assertThat(dns.stats().upstreamTimeouts() - timeoutsBefore).isEqualTo(4); // 2 attempts each, A and AAAA
         assertThat(dns.stats().staleServed()).isEqualTo(2);
+        eventually(() -> dns.stats().upstreamTimeouts() - timeoutsBefore == 4); // 2 attempts each, A and AAAA
 
         DnsException e = failure(dns.resolve("never-cached.test"));
         assertThat(e.reason()).isEqualTo(DnsException.Reason.TIMEOUT);
@@ -628,5 +631,127 @@ class DnsCacheTest {
         assertThatThrownBy(() -> ok.attempts(0).build()).hasMessage("attempts: 0 (expected: >= 1)");
         ok.attempts(1);
         ok.build().close();
+    }
+
+    @Test
+    void aServfailIsRememberedForTheFailureTtlSoItsCallersFailAtOnceWithoutAskingAgain() throws Exception {
+        FakeDnsServer s = server();
+        s.responder = q -> FakeDnsServer.reply(q, Rcode.SERVFAIL);
+        DnsCache dns = cache(builder(s).failureTtl(Duration.ofSeconds(5)));
+        Message query = Message.newQuery(Record.newRecord(FakeDnsServer.name("broken.test"), Type.A, DClass.IN));
+
+        assertThat(failure(dns.resolve("broken.test")).reason()).isEqualTo(DnsException.Reason.UPSTREAM_FAILED);
+        long queries = s.queries("broken.test", Type.A) + s.queries("broken.test", Type.AAAA);
+        assertThat(dns.stats().failuresCached()).isEqualTo(2);
+
+        CompletableFuture<List<InetAddress>> again = dns.resolve("broken.test");
+        assertThat(again).isCompletedExceptionally();
+        assertThat(failure(again).reason()).isEqualTo(DnsException.Reason.UPSTREAM_FAILED);
+        CompletableFuture<Message> servfail = dns.query(query);
+        assertThat(servfail).isDone();
+        assertThat(servfail.join().getRcode()).isEqualTo(Rcode.SERVFAIL);
+        assertThat(s.queries("broken.test", Type.A) + s.queries("broken.test", Type.AAAA))
+                .isEqualTo(queries);
+        assertThat(dns.stats().failureHits()).isEqualTo(3);
+
+        // After the failure TTL the name is asked again, and an answer replaces the failure.
+        ticker.advance(Duration.ofSeconds(6));
+        s.responder = null;
+        s.a("broken.test", 30, "10.0.0.9");
+        assertThat(await(dns.resolve("broken.test"))).isEqualTo(ips("10.0.0.9"));
+    }
+
+    @Test
+    void timeoutsAreRememberedTooAndAFailureTtlOfZeroRemembersNothing() throws Exception {
+        FakeDnsServer s = server();
+        s.drop = true;
+        DnsCache remembering =
+                cache(builder(s).queryTimeout(Duration.ofMillis(100)).attempts(1));
+        assertThat(failure(remembering.resolve("silent.test")).reason()).isEqualTo(DnsException.Reason.TIMEOUT);
+        assertThat(remembering.resolve("silent.test")).isCompletedExceptionally();
+        assertThat(remembering.stats().failureHits()).isEqualTo(2);
+
+        DnsCache forgetting = cache(
+                builder(s).queryTimeout(Duration.ofMillis(100)).attempts(1).failureTtl(Duration.ZERO));
+        failure(forgetting.resolve("silent.test"));
+        assertThat(forgetting.resolve("silent.test")).isNotDone();
+        assertThat(forgetting.stats().failuresCached()).isZero();
+    }
+
+    @Test
+    void aRefreshOfAnAddressRefreshesItsSiblingTypeWithIt() throws Exception {
+        FakeDnsServer s = server().a("pair.test", 10, "10.0.0.1").aaaa("pair.test", 10, "fd00::1");
+        DnsCache dns = cache(builder(s).staleClientTimeout(Duration.ofSeconds(5)));
+        Message a = Message.newQuery(Record.newRecord(FakeDnsServer.name("pair.test"), Type.A, DClass.IN));
+        await(dns.resolve("pair.test"));
+        ticker.advance(Duration.ofSeconds(11));
+
+        // A DNS client asks for A only; AAAA is refreshed along, before the client asks for it.
+        await(dns.query(a));
+        eventually(() -> s.queries("pair.test", Type.AAAA) == 2);
+        eventually(() -> dns.resolve("pair.test").isDone());
+        assertThat(dns.stats().refreshes()).isEqualTo(1);
+    }
+
+    @Test
+    void forwardZonesSendClusterNamesToTheClusterDnsOverTcpAndTheRestToTheNodesUpstreams() throws Exception {
+        FakeDnsServer cluster = server().a("redis.prod.svc.cluster.local", 30, "10.96.1.1");
+        FakeDnsServer node = server().a("example.org", 30, "93.184.216.34");
+        DnsCache dns = cache(builder(node)
+                .searchList(List.of("prod.svc.cluster.local", "svc.cluster.local", "cluster.local"))
+                .ndots(5)
+                .zone("cluster.local.", z -> z.upstreams(List.of(cluster.address()))
+                        .forceTcp(true))
+                .zone("in-addr.arpa", z -> z.upstreams(List.of(cluster.address()))
+                        .forceTcp(true)));
+
+        // A Kubernetes short name through the search list and ndots, asked of the cluster DNS over TCP only.
+        assertThat(await(dns.resolve("redis"))).isEqualTo(ips("10.96.1.1"));
+        assertThat(cluster.udpQueries.get()).isZero();
+        assertThat(cluster.tcpQueries.get()).isGreaterThanOrEqualTo(2);
+        assertThat(node.queries("redis.prod.svc.cluster.local", Type.A)).isZero();
+
+        assertThat(await(dns.resolve("example.org."))).isEqualTo(ips("93.184.216.34"));
+        assertThat(cluster.queries("example.org", Type.A)).isZero();
+        assertThat(node.udpQueries.get()).isGreaterThanOrEqualTo(1);
+
+        Message ptr =
+                Message.newQuery(Record.newRecord(FakeDnsServer.name("1.1.96.10.in-addr.arpa"), Type.PTR, DClass.IN));
+        await(dns.query(ptr));
+        assertThat(cluster.queries("1.1.96.10.in-addr.arpa", Type.PTR)).isEqualTo(1);
+        assertThat(node.queries("1.1.96.10.in-addr.arpa", Type.PTR)).isZero();
+    }
+
+    @Test
+    void eachZoneKeepsItsOwnStalePolicy() throws Exception {
+        FakeDnsServer cluster = server().a("app.cluster.local", 10, "10.96.0.5");
+        FakeDnsServer node = server().a("app.example", 10, "10.0.0.5");
+        DnsCache dns = cache(builder(node).staleFor(Duration.ofMinutes(5)).zone("cluster.local", z -> z.upstreams(
+                        List.of(cluster.address()))
+                .staleFor(Duration.ZERO)));
+        await(dns.resolve("app.cluster.local"));
+        await(dns.resolve("app.example"));
+        cluster.stop();
+        node.stop();
+        ticker.advance(Duration.ofSeconds(11));
+
+        assertThat(await(dns.resolve("app.example"))).isEqualTo(ips("10.0.0.5"));
+        assertThat(failure(dns.resolve("app.cluster.local")).reason())
+                .isIn(DnsException.Reason.UPSTREAM_FAILED, DnsException.Reason.TIMEOUT);
+    }
+
+    @Test
+    void aZoneSettingOutOfRangeIsNamedWithItsZone() {
+        assertThatThrownBy(() -> DnsCache.builder()
+                        .upstreams("127.0.0.1:53")
+                        .zone("cluster.local", z -> z.queryTimeout(Duration.ZERO))
+                        .build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("zones.cluster.local.queryTimeout: 0s (expected: > 0)");
+        assertThatThrownBy(() -> DnsCache.builder()
+                        .upstreams("127.0.0.1:53")
+                        .zone(".", z -> z)
+                        .build())
+                .hasMessageStartingWith("zones: \".\" (expected: a domain name");
     }
 }

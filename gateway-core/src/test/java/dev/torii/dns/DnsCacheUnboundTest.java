@@ -49,7 +49,8 @@ class DnsCacheUnboundTest {
                 "local-data: \"web.e2e.test. 30 IN CNAME app.e2e.test.\"",
                 "local-data: \"_http._tcp.api.e2e.test. 30 IN SRV 10 5 8080 app.e2e.test.\"",
                 "local-data: \"_http._tcp.api.e2e.test. 30 IN SRV 5 1 8081 web.e2e.test.\"",
-                "local-data: \"stale.e2e.test. 2 IN A 10.9.0.2\""));
+                "local-data: \"stale.e2e.test. 2 IN A 10.9.0.2\"",
+                "local-data: 'cfg.e2e.test. 30 IN TXT \"weight=5\" \" zone=a\"'"));
         for (int i = 0; i < MANY; i++) {
             lines.add("local-data: \"many.e2e.test. 30 IN A 10.8.0." + i + "\"");
         }
@@ -155,6 +156,16 @@ class DnsCacheUnboundTest {
         DnsCache dns = cache(builder());
         assertThat(await(dns.resolveSrv("_http._tcp.api.e2e.test")))
                 .containsExactly(new SrvTarget(5, 1, 8081, "web.e2e.test"), new SrvTarget(10, 5, 8080, "app.e2e.test"));
+    }
+
+    @Test
+    void txtRecordsComeAsOneStringPerRecordAndAreCached() throws Exception {
+        DnsCache dns = cache(builder().searchList(List.of("e2e.test")).ndots(1));
+        assertThat(await(dns.resolveTxt("cfg"))).containsExactly("weight=5 zone=a");
+        CompletableFuture<List<String>> again = dns.resolveTxt("cfg.e2e.test.");
+        assertThat(again).isDone();
+        assertThat(again.join()).containsExactly("weight=5 zone=a");
+        assertThat(failure(dns.resolveTxt("app.e2e.test.")).reason()).isEqualTo(DnsException.Reason.NO_DATA);
     }
 
     @Test

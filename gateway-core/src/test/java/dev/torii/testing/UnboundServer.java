@@ -80,6 +80,37 @@ public final class UnboundServer implements AutoCloseable {
         ExternalProcesses.stop(process);
     }
 
+    /**
+     * Pauses unbound with SIGSTOP: its sockets stay open and accept queries, but nothing is answered, as a congested
+     * cluster DNS behaves (a stopped server would refuse instead). {@link #resume()} undoes it; {@link #stop()} works on
+     * a paused unbound too.
+     */
+    public void pause() {
+        signal("STOP");
+    }
+
+    /** Resumes unbound after {@link #pause()} (SIGCONT). */
+    public void resume() {
+        signal("CONT");
+    }
+
+    private void signal(String name) {
+        try {
+            Process kill = new ProcessBuilder("kill", "-" + name, String.valueOf(process.pid()))
+                    .redirectErrorStream(true)
+                    .start();
+            String out = new String(kill.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+                throw new IllegalStateException("kill -" + name + " " + process.pid() + " failed: " + out);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     @Override
     public void close() {
         stop();

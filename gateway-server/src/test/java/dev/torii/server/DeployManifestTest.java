@@ -37,7 +37,16 @@ class DeployManifestTest {
         DnsListenerSettings listener = config.dnsListeners().getFirst();
         assertThat(listener.address()).isEqualTo("169.254.20.10:53");
         assertThat(listener.rateLimit()).isPresent();
-        assertThat(config.dns().orElseThrow().forceTcp()).isTrue();
+        // NodeLocal DNSCache's Corefile zones: cluster.local and the reverse zones to the cluster DNS over TCP, the
+        // rest
+        // to the node's resolvers.
+        var dns = config.dns().orElseThrow();
+        assertThat(dns.resolvConf()).contains(Path.of("/etc/resolv.conf"));
+        assertThat(dns.zones()).containsOnlyKeys("cluster.local", "in-addr.arpa", "ip6.arpa");
+        dns.zones().values().forEach(zone -> {
+            assertThat(zone.forceTcp()).isTrue();
+            assertThat(zone.upstreams()).containsExactly("10.96.0.10:53");
+        });
         int adminPort = config.admin().orElseThrow().port();
 
         Map<String, Object> spec = (Map<String, Object>)

@@ -53,6 +53,7 @@ public final class Answer {
     private final long staleUntil;
     private final long retryAfter;
     private final boolean stale;
+    private final int failedRefreshes;
 
     @SuppressWarnings("unused") // through REFRESH_CLAIMED
     private volatile boolean refreshClaimed;
@@ -86,7 +87,8 @@ public final class Answer {
             long refreshAt,
             long staleUntil,
             long retryAfter,
-            boolean stale) {
+            boolean stale,
+            int failedRefreshes) {
         this.question = question;
         this.rcode = rcode;
         this.records = List.copyOf(records);
@@ -99,6 +101,7 @@ public final class Answer {
         this.staleUntil = staleUntil;
         this.retryAfter = retryAfter;
         this.stale = stale;
+        this.failedRefreshes = failedRefreshes;
     }
 
     /** What a response said: a complete answer, or a CNAME chain whose target must be asked for separately. */
@@ -199,11 +202,14 @@ public final class Answer {
         long refreshAt = now + (long) (ttlNanos * policy.refreshAheadAt());
         long staleUntil = freshUntil + policy.staleForNanos();
         return new Answer(
-                question, rcode, records, authority, hasData, freshUntil, refreshAt, staleUntil, freshUntil, false);
+                question, rcode, records, authority, hasData, freshUntil, refreshAt, staleUntil, freshUntil, false, 0);
     }
 
-    /** This answer served stale: marked so, and not to be retried upstream before {@code retryAfter}. */
-    public Answer servedStale(long retryAfter) {
+    /**
+     * This answer served stale: marked so, and not to be refreshed upstream before {@code retryAfter};
+     * {@code failedRefreshes} counts the refreshes that failed since it expired (the backoff's exponent).
+     */
+    public Answer servedStale(long retryAfter, int failedRefreshes) {
         return new Answer(
                 question,
                 rcode,
@@ -214,7 +220,8 @@ public final class Answer {
                 Long.MAX_VALUE,
                 staleUntil,
                 Math.min(retryAfter, staleUntil),
-                true);
+                true,
+                failedRefreshes);
     }
 
     /**
@@ -251,6 +258,11 @@ public final class Answer {
     /** Keeps {@code bytes} as the response for {@code variant} with this TTL; the array must not change afterwards. */
     public void wire(int variant, long ttl, byte[] bytes) {
         wires[variant] = new Wire(ttl, bytes);
+    }
+
+    /** How many refreshes failed since this answer expired (0 while fresh). */
+    public int failedRefreshes() {
+        return failedRefreshes;
     }
 
     /** Claims the one background refresh this answer may start; true for the first caller only. */

@@ -1,46 +1,92 @@
 package dev.torii.server.config;
 
 import dev.torii.dns.DnsCache;
-import java.time.Duration;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
- * The {@code dns:} section: the DNS cache through which upstream endpoints written as host names are resolved.
- * Immutable; {@link #newCache()} builds a running cache from it.
+ * The {@code dns:} section: the DNS cache through which upstream endpoints written as host names are resolved, and
+ * which DNS listeners serve. Immutable; {@link #newCache()} builds a running cache from it. Settings the file leaves
+ * out are {@code null} (the cache's defaults apply); docs/dns.md lists every key.
  *
- * @param upstreams the DNS servers, IP literals with an optional port ({@code "10.96.0.10:53"})
- * @param forceTcp ask the servers over TCP only (no UDP conntrack races)
- * @param minTtl the smallest TTL an answer is kept for
- * @param maxTtl the largest TTL an answer is kept for
- * @param staleFor how long past its TTL an answer may be served when the servers fail (RFC 8767)
- * @param queryTimeout the deadline of one query attempt
+ * @param resolvConf a resolv.conf(5) whose name servers, search list, ndots, timeout and attempts are taken first; the
+ *     section's own keys override them
+ * @param tuning the upstream, TTL, stale and failure settings of names outside every zone
+ * @param maxEntries the most answers kept
+ * @param maxInFlight the most upstream lookups in flight at once
+ * @param queueLimit how many lookups may wait for an in-flight slot
+ * @param searchList the search domains of relative names
+ * @param ndots names with fewer dots try the search list first
+ * @param ednsPayloadSize the EDNS(0) UDP payload size advertised upstream
+ * @param zones forward zones by apex (e.g. {@code cluster.local}), each with what it sets differently
  */
 public record DnsSettings(
-        List<String> upstreams,
-        boolean forceTcp,
-        Duration minTtl,
-        Duration maxTtl,
-        Duration staleFor,
-        Duration queryTimeout) {
+        Optional<Path> resolvConf,
+        DnsTuning tuning,
+        Long maxEntries,
+        Integer maxInFlight,
+        Integer queueLimit,
+        List<String> searchList,
+        Integer ndots,
+        Integer ednsPayloadSize,
+        Map<String, DnsTuning> zones) {
 
     public DnsSettings {
-        upstreams = List.copyOf(upstreams);
-        Objects.requireNonNull(minTtl, "minTtl");
-        Objects.requireNonNull(maxTtl, "maxTtl");
-        Objects.requireNonNull(staleFor, "staleFor");
-        Objects.requireNonNull(queryTimeout, "queryTimeout");
+        Objects.requireNonNull(resolvConf, "resolvConf");
+        Objects.requireNonNull(tuning, "tuning");
+        searchList = searchList == null ? null : List.copyOf(searchList);
+        zones = Map.copyOf(zones);
     }
 
-    /** The builder these settings describe; {@code build()} validates the combination. */
+    /** The DNS servers of names outside every zone, as written (empty when they come from {@code resolvConf}). */
+    public List<String> upstreams() {
+        return tuning.upstreams();
+    }
+
+    /** Whether the servers of names outside every zone are asked over TCP only. */
+    public boolean forceTcp() {
+        return Boolean.TRUE.equals(tuning.forceTcp());
+    }
+
+    /**
+     * The builder these settings describe; {@code build()} validates the combination. Reads {@code resolvConf} when
+     * set (an unreadable file fails with an {@link UncheckedIOException}).
+     */
     public DnsCache.Builder cacheBuilder() {
-        return DnsCache.builder()
-                .upstreams(upstreams.toArray(String[]::new))
-                .forceTcp(forceTcp)
-                .minTtl(minTtl)
-                .maxTtl(maxTtl)
-                .staleFor(staleFor)
-                .queryTimeout(queryTimeout);
+        DnsCache.Builder b = DnsCache.builder();
+        if (resolvConf.isPresent()) {
+            try {
+                b.resolvConf(resolvConf.get());
+            } catch (IOException e) {
+                throw new UncheckedIOException("dns.resolvConf: " + resolvConf.get() + ": " + e.getMessage(), e);
+            }
+        }
+        tuning.applyTo(b);
+        if (maxEntries != null) {
+            b.maxEntries(maxEntries);
+        }
+        if (maxInFlight != null) {
+            b.maxInFlight(maxInFlight);
+        }
+        if (queueLimit != null) {
+            b.queueLimit(queueLimit);
+        }
+        if (searchList != null) {
+            b.searchList(searchList);
+        }
+        if (ndots != null) {
+            b.ndots(ndots);
+        }
+        if (ednsPayloadSize != null) {
+            b.ednsPayloadSize(ednsPayloadSize);
+        }
+        zones.forEach((name, zone) -> b.zone(name, zone::applyTo));
+        return b;
     }
 
     /** A new running cache; its owner closes it. */

@@ -1,14 +1,11 @@
 package dev.torii.server.internal;
 
 import dev.torii.Listener;
-import dev.torii.dns.DnsCache;
 import dev.torii.dns.DnsRateLimit;
 import dev.torii.server.config.DnsListenerSettings;
-import dev.torii.server.config.DnsSettings;
 import dev.torii.server.internal.YamlReader.Fields;
 import java.net.InetAddress;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
@@ -22,8 +19,6 @@ final class DnsReader implements SectionReader {
     /** The top-level keys this reader owns. */
     static final List<String> KEYS = List.of("dns");
 
-    private static final List<String> SECTION_KEYS =
-            List.of("upstreams", "forceTcp", "minTtl", "maxTtl", "staleFor", "queryTimeout");
     /** Keys of a listener with protocol dns only. */
     static final List<String> LISTENER_KEYS =
             List.of("rateLimit", "tcpIdleTimeout", "maxTcpConnections", "maxPendingQueries");
@@ -40,7 +35,7 @@ final class DnsReader implements SectionReader {
 
     @Override
     public void read(Fields top) {
-        draft.dns = readDns(top.value("dns"));
+        draft.dns = new DnsSectionReader(yaml, draft.baseDirectory).read(top.value("dns"));
         if (top.value("dns") == null) {
             for (var e : draft.dnsProtocolNodes.entrySet()) {
                 yaml.error(
@@ -50,59 +45,6 @@ final class DnsReader implements SectionReader {
                                 + " [ \"10.96.0.10:53\" ] } at the top level)");
             }
         }
-    }
-
-    private Optional<DnsSettings> readDns(Node node) {
-        if (node == null) {
-            return Optional.empty();
-        }
-        Fields f = yaml.fields(node, "dns", SECTION_KEYS, List.of());
-        if (f == null) {
-            return Optional.empty();
-        }
-        int before = yaml.errorCount();
-        List<String> upstreams = new ArrayList<>();
-        Node upstreamsNode = f.value("upstreams");
-        if (upstreamsNode == null) {
-            yaml.error(
-                    f.node(),
-                    f.path("upstreams") + ": missing (expected: DNS servers as IP:port, e.g. [ \"10.96.0.10:53\" ])");
-        } else {
-            List<Node> items = yaml.sequence(upstreamsNode, f.path("upstreams"));
-            for (int i = 0; items != null && i < items.size(); i++) {
-                String itemPath = f.path("upstreams") + "[" + i + "]";
-                String server = yaml.string(items.get(i), itemPath);
-                if (server != null && yaml.probe(items.get(i), itemPath, () -> checkDnsServer(server))) {
-                    upstreams.add(server);
-                }
-            }
-        }
-        boolean forceTcp = yaml.valueOr(f, "forceTcp", yaml::bool, false);
-        Duration minTtl = yaml.valueOr(f, "minTtl", (n, p) -> yaml.duration(n, p, false), Duration.ofSeconds(1));
-        Duration maxTtl = yaml.valueOr(f, "maxTtl", (n, p) -> yaml.duration(n, p, false), Duration.ofMinutes(5));
-        Duration staleFor = yaml.valueOr(f, "staleFor", (n, p) -> yaml.duration(n, p, true), Duration.ofHours(1));
-        Duration queryTimeout =
-                yaml.valueOr(f, "queryTimeout", (n, p) -> yaml.duration(n, p, false), Duration.ofSeconds(1));
-        if (yaml.errorCount() != before) {
-            return Optional.empty();
-        }
-        var settings = new DnsSettings(upstreams, forceTcp, minTtl, maxTtl, staleFor, queryTimeout);
-        try {
-            // build() validates the combination (e.g. maxTtl >= minTtl); the cache is closed at once.
-            settings.newCache().close();
-        } catch (IllegalArgumentException e) {
-            yaml.builderError(f, e);
-            return Optional.empty();
-        }
-        return Optional.of(settings);
-    }
-
-    private static void checkDnsServer(String server) {
-        DnsCache.builder()
-                .upstreams(server)
-                .maxTtl(Duration.ofMinutes(5))
-                .build()
-                .close();
     }
 
     void readListener(Fields f, String name, String address, Listener parsed, Node protocolNode) {

@@ -189,6 +189,14 @@ public final class PrometheusMetrics {
                 "Lookups refused with OVERLOADED (in-flight cap and queue full).",
                 s -> s.rejected());
         cacheCounter(
+                "torii_dns_cache_failures_cached",
+                "Upstream failures remembered for failureTtl (RFC 9520).",
+                s -> s.failuresCached());
+        cacheCounter(
+                "torii_dns_cache_failure_hits",
+                "Lookups failed at once from a remembered failure.",
+                s -> s.failureHits());
+        cacheCounter(
                 "torii_dns_cache_upstream_queries", "Queries sent to upstream DNS servers.", s -> s.upstreamQueries());
         cacheCounter("torii_dns_cache_upstream_errors", "Upstream attempts that failed.", s -> s.upstreamErrors());
         cacheCounter(
