@@ -16,6 +16,7 @@ import dev.torii.server.config.DnsListenerSettings;
 import dev.torii.server.config.DnsSettings;
 import dev.torii.server.config.MaintenanceSettings;
 import dev.torii.server.config.PluginSettings;
+import dev.torii.server.config.RateLimitSettings;
 import dev.torii.server.config.ServerConfig;
 import dev.torii.server.config.TcpListenerSettings;
 import dev.torii.server.internal.YamlReader.Fields;
@@ -76,7 +77,10 @@ public final class ConfigReader {
             "plugins",
             "dns",
             "admin",
-            "maintenance");
+            "maintenance",
+            "rateLimits",
+            "rateLimit",
+            "redis");
     private static final List<String> TOP_LATER = List.of();
     private static final List<String> ADMIN_KEYS = List.of("address");
     private static final List<String> DNS_KEYS =
@@ -107,8 +111,8 @@ public final class ConfigReader {
     private static final List<String> MAINTENANCE_KEYS =
             List.of("enabled", "file", "page", "contentType", "retryAfter", "bypass", "respond");
     private static final List<String> ROUTE_KEYS =
-            List.of("name", "match", "upstream", "hostRewrite", "hostFromEndpoint", "plugins");
-    private static final List<String> ROUTE_LATER = List.of("rateLimit");
+            List.of("name", "match", "upstream", "hostRewrite", "hostFromEndpoint", "plugins", "rateLimit");
+    private static final List<String> ROUTE_LATER = List.of();
     private static final List<String> MATCH_KEYS = List.of("host", "pathPrefix", "methods", "headers");
     private static final List<String> UPSTREAM_KEYS = List.of(
             "endpoints",
@@ -140,6 +144,7 @@ public final class ConfigReader {
     private final YamlReader yaml;
     private final PluginsReader plugins;
     private final TlsReader tls;
+    private final RateLimitsReader rateLimits;
     private Http2Limits http2Limits = Http2Limits.defaults();
     /** The listeners with protocol dns, and where each says so (for the check that a dns: section exists). */
     private final List<DnsListenerSettings> dnsListeners = new ArrayList<>();
@@ -156,6 +161,7 @@ public final class ConfigReader {
         this.baseDirectory = baseDirectory;
         this.plugins = new PluginsReader(yaml, baseDirectory);
         this.tls = new TlsReader(yaml, baseDirectory);
+        this.rateLimits = new RateLimitsReader(yaml);
     }
 
     /**
@@ -191,6 +197,9 @@ public final class ConfigReader {
             throw yaml.failure();
         }
 
+        rateLimits.readPolicies(top.value("rateLimits"));
+        rateLimits.readRedis(top.value("redis"));
+        rateLimits.readGlobal(top.value("rateLimit"));
         List<Listener> listeners = readListeners(top, root);
         Map<String, Upstream> upstreams = readUpstreams(top.value("upstreams"));
         List<RouteRef> routes = readRoutes(top.value("routes"));
@@ -217,6 +226,7 @@ public final class ConfigReader {
         plugins.readSection(top.value("plugins"));
         MaintenanceSettings maintenance = readMaintenance(top.value("maintenance"));
         checkTcpUpstreams(upstreams);
+        RateLimitSettings rateLimitSettings = rateLimits.resolve();
 
         RoutingTable table = buildRoutingTable(top, routes, upstreams);
         // Plugins are loaded last (each loading evaluates a module) but even when the file has other problems, so that
@@ -247,7 +257,8 @@ public final class ConfigReader {
                 dnsListeners,
                 admin,
                 tcpListeners,
-                maintenance);
+                maintenance,
+                rateLimitSettings);
     }
 
     // ---------------------------------------------------------------------------------------------- listeners
@@ -845,6 +856,10 @@ public final class ConfigReader {
                 }
                 b.hostFromEndpoint();
             }
+        }
+        Node rateLimitNode = f.value("rateLimit");
+        if (rateLimitNode != null) {
+            rateLimits.readRoute(rateLimitNode, f.path("rateLimit"), name == null ? path : name);
         }
         List<PluginsReader.Ref> pluginRefs = List.of();
         Node pluginsNode = f.value("plugins");
