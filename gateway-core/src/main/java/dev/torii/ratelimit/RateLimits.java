@@ -49,6 +49,10 @@ public final class RateLimits implements AutoCloseable {
                 throw new IllegalArgumentException("policy '" + p.name() + "' (expected: unique names)");
             }
         }
+        if (store != null && map.values().stream().anyMatch(l -> l.policy().store() == RateLimitPolicy.Store.REDIS)) {
+            // Connect now, without waiting: the first requests should not spend their storeTimeout on the handshake.
+            store.proxyManager();
+        }
         return new RateLimits(Map.copyOf(map), store);
     }
 
