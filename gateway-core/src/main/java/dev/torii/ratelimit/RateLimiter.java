@@ -9,8 +9,11 @@ import dev.torii.ProxyError;
 import dev.torii.ratelimit.RateLimitDecision.Outcome;
 import dev.torii.ratelimit.RateLimitPolicy.StoreFailure;
 import dev.torii.ratelimit.internal.LocalBuckets;
+import dev.torii.tcp.ConnectResult;
+import dev.torii.tcp.Connection;
 import io.github.bucket4j.BucketConfiguration;
 import io.github.bucket4j.ConsumptionProbe;
+import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -251,6 +254,39 @@ public final class RateLimiter {
                 }
                 return HookResult.later(
                         acquire(key).thenApplyAsync(d -> result(d, responder, exchange), exchange.executor()));
+            }
+        };
+    }
+
+    /**
+     * The {@link dev.torii.Phase#CONNECT} hook enforcing this policy on TCP connections: one token per accepted
+     * connection, keyed by the client's IP address; over the limit (or with a Redis store failing closed) the
+     * connection is closed before a backend is contacted. Add it to {@link dev.torii.tcp.TcpListener.Builder#hook}.
+     *
+     * @throws IllegalArgumentException if the policy's key is not {@code clientIp} (a connection has no headers,
+     *     cookies or route)
+     */
+    public Hook connectionHook() {
+        if (policy.key() != RateLimitKey.clientIp()) {
+            throw new IllegalArgumentException("policy '" + policy.name() + "' key: " + policy.key()
+                    + " (expected: clientIp for TCP connections)");
+        }
+        String name = "rateLimit:" + policy.name();
+        return new Hook() {
+            @Override
+            public String name() {
+                return name;
+            }
+
+            @Override
+            public ConnectResult onConnect(Connection connection) {
+                InetAddress a = connection.clientAddress().getAddress();
+                String key = a == null ? connection.clientAddress().getHostString() : a.getHostAddress();
+                if (store == null) {
+                    return tryAcquire(key).allowed() ? ConnectResult.proceed() : ConnectResult.reject();
+                }
+                return ConnectResult.later(
+                        acquire(key).thenApply(d -> d.allowed() ? ConnectResult.proceed() : ConnectResult.reject()));
             }
         };
     }

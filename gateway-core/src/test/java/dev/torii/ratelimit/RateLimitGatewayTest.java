@@ -200,6 +200,42 @@ class RateLimitGatewayTest {
         assertThat(curl("127.0.0.11", url).status()).isEqualTo(200);
     }
 
+    @Test
+    void onATcpListenerConnectionsOverTheLimitAreClosedBeforeTheBackendSeesThem() throws Exception {
+        RateLimiter limiter = RateLimiter.local(
+                RateLimitPolicy.builder("tcp").limit(2, Duration.ofMinutes(1)).build());
+        Gateway g = closeLater(Gateway.builder()
+                .listener(dev.torii.tcp.TcpListener.builder("raw", "127.0.0.1:0", "app")
+                        .hook(limiter.connectionHook())
+                        .build())
+                .routingTable(RoutingTable.builder()
+                        .upstream(Upstream.builder("app")
+                                .endpoint(upstream.endpoint())
+                                .build())
+                        .build())
+                .ioThreads(1)
+                .build()
+                .start());
+        List<String> answers = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            try (var c = new dev.torii.testing.RawClient(g.address("raw"), Duration.ofSeconds(10))) {
+                c.write("GET /t HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                byte[] all = c.readUntilClosed();
+                String text = new String(all, StandardCharsets.US_ASCII);
+                answers.add(text.isEmpty() ? "closed" : text.substring(0, text.indexOf('\r')));
+            }
+        }
+        assertThat(answers).containsExactly("HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "closed");
+        assertThat(limiter.stats().limited()).isEqualTo(1);
+        assertThat(upstream.connectionsAccepted()).isEqualTo(2);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> RateLimiter.local(RateLimitPolicy.builder("h")
+                                .key(RateLimitKey.header("x"))
+                                .limit(1, Duration.ofSeconds(1))
+                                .build())
+                        .connectionHook())
+                .hasMessage("policy 'h' key: header:x (expected: clientIp for TCP connections)");
+    }
+
     private record Curl(String version, int status, Map<String, String> headers) {}
 
     /** One h2c request with prior knowledge from {@code from}; the response head. */
