@@ -139,6 +139,13 @@ interface Exchange {
    * Phases: request, upstream.
    */
   limit(key: string, options: LimitOptions): boolean;
+  /**
+   * Takes a token of `key` from the gateway's named policy `policy` (top-level `rateLimits:` in torii.yaml; its
+   * counters and metrics count it); false when the request is over the limit (a shadow policy always answers true).
+   * Only local policies: a `store: redis` policy throws (scripts decide synchronously; attach it to a route).
+   * Phases: request, upstream.
+   */
+  limit(key: string, policy: string): boolean;
 }
 
 /** What conn.reject() returns; return it from onConnect. */
@@ -165,6 +172,8 @@ interface Connection {
   reject(): Rejection;
   /** As ex.limit: takes a token from the bucket of `key`; false when it is empty. */
   limit(key: string, options: LimitOptions): boolean;
+  /** As ex.limit(key, policy): a token of `key` from the gateway's named (local) policy `policy`. */
+  limit(key: string, policy: string): boolean;
 }
 
 /** Options of shared-dictionary writes. */

@@ -39,4 +39,19 @@ public record LocalResponse(int status, List<Map.Entry<String, String>> headers,
         headers.forEach((k, v) -> all.add(Map.entry(k, v)));
         return new LocalResponse(status, all, body.getBytes(StandardCharsets.UTF_8));
     }
+
+    /**
+     * This response with {@code extra} headers: each replaces every header of the same name (case-insensitive) and
+     * is added at the end, in order.
+     */
+    public LocalResponse withHeaders(List<Map.Entry<String, String>> extra) {
+        var all = new java.util.ArrayList<Map.Entry<String, String>>(headers.size() + extra.size());
+        for (var h : headers) {
+            if (extra.stream().noneMatch(e -> e.getKey().equalsIgnoreCase(h.getKey()))) {
+                all.add(h);
+            }
+        }
+        all.addAll(extra);
+        return new LocalResponse(status, all, body);
+    }
 }

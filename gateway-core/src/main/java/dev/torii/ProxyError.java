@@ -19,6 +19,11 @@ public enum ProxyError {
     HEADERS_TOO_LARGE(431),
     /** A rate limit refused the request. */
     RATE_LIMITED(429),
+    /**
+     * A rate limit kept in Redis could not be checked (Redis slow or down) and its policy fails closed
+     * ({@code onStoreFailure: closed}).
+     */
+    RATE_LIMIT_UNAVAILABLE(503),
     /** A hook threw, ran past its budget or returned something invalid. */
     HOOK_FAILED(500),
     /** The upstream's host name could not be resolved. */

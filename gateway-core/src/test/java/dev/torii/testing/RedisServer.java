@@ -37,6 +37,20 @@ public final class RedisServer implements AutoCloseable {
 
     /** Starts redis-server and returns once it answers PING. */
     public static RedisServer start() {
+        return start(ExternalProcesses::freeTcpPort);
+    }
+
+    /** Starts redis-server on {@code port} (e.g. the port of one that was {@link #stop() stopped}: a restart). */
+    public static RedisServer startOnPort(int port) {
+        return start(() -> port);
+    }
+
+    /** The port redis-server listens on. */
+    public int port() {
+        return port;
+    }
+
+    private static RedisServer start(java.util.function.IntSupplier ports) {
         String redis = ExternalProcesses.find("redis-server", "redis-server", "Redis end-to-end tests");
         Path dir;
         try {
@@ -47,7 +61,7 @@ public final class RedisServer implements AutoCloseable {
         return ExternalProcesses.startOnFreePort(
                 "redis-server",
                 dir,
-                ExternalProcesses::freeTcpPort,
+                ports,
                 port -> new ProcessBuilder(
                                 redis,
                                 "--port",

@@ -1,6 +1,7 @@
 package dev.torii.script;
 
 import dev.torii.maintenance.MaintenanceMode;
+import dev.torii.ratelimit.RateLimits;
 import dev.torii.script.internal.ConfigSchema;
 import dev.torii.script.internal.ContextManager;
 import dev.torii.script.internal.HookSpec;
@@ -91,7 +92,7 @@ public final class ScriptRuntime implements AutoCloseable {
                 b.statementLimit,
                 b.timeout,
                 zones,
-                new RateLimiters(b.rateLimitKeys, time),
+                new RateLimiters(b.rateLimitKeys, time, b.rateLimits),
                 time,
                 b.logSink,
                 b.maintenance == null ? () -> false : b.maintenance::enabled);
@@ -316,6 +317,7 @@ public final class ScriptRuntime implements AutoCloseable {
         private int maxSharedZones = 64;
         private final Map<String, Long> zoneCapacities = new LinkedHashMap<>();
         private long rateLimitKeys = 100_000;
+        private RateLimits rateLimits = RateLimits.empty();
         private InstantSource clock = InstantSource.system();
         private ToriiBridge.LogSink logSink = ToriiBridge.LogSink.SLF4J;
         private Duration watchInterval;
@@ -393,6 +395,16 @@ public final class ScriptRuntime implements AutoCloseable {
         /** How many shared dictionaries may exist (default 64). */
         public Builder maxSharedZones(int zones) {
             this.maxSharedZones = zones;
+            return this;
+        }
+
+        /**
+         * The gateway's named rate-limit policies, which scripts use as {@code ex.limit(key, "name")} and
+         * {@code conn.limit(key, "name")} (default none). Scripts decide synchronously, so only local policies work
+         * there; a Redis-backed name is an error naming the policy.
+         */
+        public Builder rateLimits(RateLimits rateLimits) {
+            this.rateLimits = Objects.requireNonNull(rateLimits, "rateLimits");
             return this;
         }
 

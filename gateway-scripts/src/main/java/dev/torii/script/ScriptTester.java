@@ -65,6 +65,7 @@ public final class ScriptTester implements AutoCloseable {
                 .timeout(b.timeout)
                 .statementLimit(b.statementLimit)
                 .maintenance(maintenance)
+                .rateLimits(b.rateLimits)
                 .logSink((spec, level, message) ->
                         logs.add(level + " " + spec.plugin().name() + ": " + message));
         this.runtime = rb.build();
@@ -182,6 +183,7 @@ public final class ScriptTester implements AutoCloseable {
         private Duration timeout = Duration.ofSeconds(2);
         private long statementLimit = 100_000;
         private Instant start = Instant.parse("2030-01-01T00:00:00Z");
+        private dev.torii.ratelimit.RateLimits rateLimits = dev.torii.ratelimit.RateLimits.empty();
 
         private Builder(Path directory) {
             this.directory = Objects.requireNonNull(directory, "directory");
@@ -214,6 +216,12 @@ public final class ScriptTester implements AutoCloseable {
         /** Where simulated time starts (default 2030-01-01T00:00:00Z). */
         public Builder start(Instant start) {
             this.start = Objects.requireNonNull(start, "start");
+            return this;
+        }
+
+        /** The named policies {@code ex.limit(key, "name")} uses (default none); they keep their own clock. */
+        public Builder rateLimits(dev.torii.ratelimit.RateLimits rateLimits) {
+            this.rateLimits = Objects.requireNonNull(rateLimits, "rateLimits");
             return this;
         }
 

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.torii.upstream.Endpoint;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -221,6 +222,46 @@ class ScriptApiTest {
                     .isTrue();
             assertThat(t.onRequest(t.exchange("GET", "/").client("10.0.0.1")).status())
                     .isEqualTo(429);
+        }
+    }
+
+    @Test
+    void limitWithAPolicyNameUsesTheGatewaysNamedPolicyAndItsCounters() {
+        var perIp = dev.torii.ratelimit.RateLimitPolicy.builder("per-ip")
+                .limit(1, Duration.ofHours(1), 2)
+                .build();
+        var redis = dev.torii.ratelimit.RateLimitPolicy.builder("cluster")
+                .limit(1, Duration.ofHours(1))
+                .store(dev.torii.ratelimit.RateLimitPolicy.Store.REDIS)
+                .build();
+        try (var limits = dev.torii.ratelimit.RateLimits.of(
+                        List.of(perIp, redis),
+                        dev.torii.ratelimit.RedisStore.builder()
+                                .address("127.0.0.1:1")
+                                .build());
+                var t = ScriptTester.builder(TestPlugins.write(dir, "named", """
+                                export function onRequest(ex) {
+                                  if (ex.request.path === "/redis") ex.limit("k", "cluster");
+                                  if (ex.request.path === "/none") ex.limit("k", "nope");
+                                  if (!ex.limit(ex.client.ip, "per-ip")) return ex.respond(429, "no\\n");
+                                }
+                                """, null))
+                        .rateLimits(limits)
+                        .build()) {
+            List<Integer> statuses = new java.util.ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                var o = t.onRequest(t.exchange("GET", "/").client("10.0.0.1"));
+                statuses.add(o.proceeded() ? 200 : o.status());
+            }
+            assertThat(statuses).containsExactly(200, 200, 429);
+            assertThat(t.onRequest(t.exchange("GET", "/").client("10.0.0.2")).proceeded())
+                    .isTrue();
+            assertThat(limits.get("per-ip").stats().allowed()).isEqualTo(3);
+            assertThat(limits.get("per-ip").stats().limited()).isEqualTo(1);
+            assertThatThrownBy(() -> t.onRequest(t.exchange("GET", "/none")))
+                    .hasMessageContaining("ex.limit policy: 'nope' (expected: one of [cluster, per-ip])");
+            assertThatThrownBy(() -> t.onRequest(t.exchange("GET", "/redis")))
+                    .hasMessageContaining("ex.limit policy: 'cluster' keeps its buckets in Redis");
         }
     }
 

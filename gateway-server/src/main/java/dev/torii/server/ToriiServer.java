@@ -1,10 +1,12 @@
 package dev.torii.server;
 
+import dev.torii.ErrorResponder;
 import dev.torii.Gateway;
 import dev.torii.Hook;
 import dev.torii.dns.DnsCache;
 import dev.torii.dns.DnsServer;
 import dev.torii.maintenance.MaintenanceMode;
+import dev.torii.ratelimit.RateLimits;
 import dev.torii.route.Route;
 import dev.torii.route.RoutingTable;
 import dev.torii.script.ReloadResult;
@@ -16,6 +18,7 @@ import dev.torii.server.config.AdminSettings;
 import dev.torii.server.config.DnsListenerSettings;
 import dev.torii.server.config.PluginSettings;
 import dev.torii.server.config.PluginUse;
+import dev.torii.server.config.RateLimitSettings;
 import dev.torii.server.config.ServerConfig;
 import dev.torii.server.demo.EchoService;
 import dev.torii.server.internal.PrometheusMetrics;
@@ -59,6 +62,9 @@ public final class ToriiServer implements AutoCloseable {
     private final List<DnsServer> dnsServers;
     private final MaintenanceMode maintenance;
     private volatile AdminServer admin;
+    /** The running rate limits (set once in {@link #start}, before the server is handed out). */
+    private RateLimits rateLimits = RateLimits.empty();
+
     private volatile boolean ready;
 
     private ToriiServer(
@@ -94,11 +100,14 @@ public final class ToriiServer implements AutoCloseable {
         List<DnsServer> dnsServers = new ArrayList<>();
         ToriiServer server = null;
         MaintenanceMode maintenance = config.maintenance().newMode();
+        RateLimits rateLimits = null;
         boolean tcpPlugins =
                 config.tcpListeners().stream().anyMatch(t -> !t.plugins().isEmpty());
         try {
+            rateLimits = config.rateLimits().newRateLimits();
             if (plugins.inUse() || tcpPlugins) {
-                ScriptRuntime.Builder sb = ScriptRuntime.builder().maintenance(maintenance);
+                ScriptRuntime.Builder sb =
+                        ScriptRuntime.builder().maintenance(maintenance).rateLimits(rateLimits);
                 if (plugins.watch()) {
                     sb.watch(WATCH_INTERVAL);
                 }
@@ -107,6 +116,20 @@ public final class ToriiServer implements AutoCloseable {
             ScriptRuntime runtime = scripts;
             Gateway.Builder builder = config.gatewayBuilder(use -> runtime.hook(use.plugin(), use.config()))
                     .maintenance(maintenance);
+            // Rate limits run before plugins: refusing a flood should cost as little as possible.
+            RateLimitSettings limitSettings = config.rateLimits();
+            limitSettings.globalHooks(rateLimits, ErrorResponder.plainText()).forEach(builder::hook);
+            RoutingTable limitedTable =
+                    limitSettings.withRouteHooks(config.routingTable(), rateLimits, ErrorResponder.plainText());
+            builder.routingTable(limitedTable);
+            if (limitSettings.inUse()) {
+                log.info(
+                        "rate limits: {} polic{} ({} on every request, {} route(s) with limits)",
+                        limitSettings.policies().size(),
+                        limitSettings.policies().size() == 1 ? "y" : "ies",
+                        limitSettings.global().size(),
+                        limitSettings.routes().size());
+            }
             if (config.dns().isPresent()) {
                 dns = config.dns().get().newCache();
                 builder.dnsCache(dns);
@@ -118,7 +141,7 @@ public final class ToriiServer implements AutoCloseable {
                 for (PluginUse use : plugins.global()) {
                     builder.hook(scripts.hook(use.plugin(), use.config()));
                 }
-                builder.routingTable(withPlugins(config.routingTable(), plugins.routes(), scripts));
+                builder.routingTable(withPlugins(limitedTable, plugins.routes(), scripts));
                 log.info(
                         "plugins: {} global, {} on routes, from directory {}{}",
                         plugins.global().size(),
@@ -141,6 +164,7 @@ public final class ToriiServer implements AutoCloseable {
                 dnsServers.add(l.serverBuilder(dns, config.ioThreads()).build().start());
             }
             server = new ToriiServer(config, gateway, echo, scripts, dns, dnsServers, maintenance);
+            server.rateLimits = rateLimits;
             if (config.admin().isPresent()) {
                 AdminSettings a = config.admin().get();
                 server.admin = AdminServer.start(a.host(), a.port(), server.adminRoutes());
@@ -162,6 +186,9 @@ public final class ToriiServer implements AutoCloseable {
             }
             if (scripts != null) {
                 scripts.close();
+            }
+            if (rateLimits != null) {
+                rateLimits.close();
             }
             throw e;
         }
@@ -230,6 +257,11 @@ public final class ToriiServer implements AutoCloseable {
      */
     public ReloadResult reloadPlugins() {
         return scripts == null ? new ReloadResult(List.of(), List.of()) : scripts.reload();
+    }
+
+    /** The running rate-limit policies (empty without any); {@link RateLimits#metrics()} binds their meters. */
+    public RateLimits rateLimits() {
+        return rateLimits;
     }
 
     /** The JavaScript runtime of the plugins, when the configuration attaches any. */
@@ -313,6 +345,7 @@ public final class ToriiServer implements AutoCloseable {
                 if (scripts != null) {
                     scripts.close(); // after the gateway: its last exchanges may still run hooks
                 }
+                rateLimits.close(); // after the gateway, for the same reason
                 if (dns != null) {
                     dns.close();
                 }

@@ -115,6 +115,12 @@ public final class JsConnection {
         return limiters.tryTake(spec.plugin().name(), key, rate, perNanos, burst);
     }
 
+    @HostAccess.Export
+    public boolean limitPolicy(String key, String policy) {
+        check("conn.limit()");
+        return limiters.tryTakeNamed("conn.limit", key, policy);
+    }
+
     /** What {@code conn.reject()} returns; {@code return conn.reject()} reads like {@code return ex.respond(..)}. */
     public static final class Rejection {
         final JsConnection owner;

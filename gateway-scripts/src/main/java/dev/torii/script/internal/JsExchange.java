@@ -351,6 +351,12 @@ public final class JsExchange {
         return limiters.tryTake(spec.plugin().name(), key, rate, perNanos, burst);
     }
 
+    @HostAccess.Export
+    public boolean limitPolicy(String key, String policy) {
+        check("ex.limit()", Phases.REQUEST_UPSTREAM);
+        return limiters.tryTakeNamed("ex.limit", key, policy);
+    }
+
     /** The value {@code ex.respond} and {@code ex.redirect} return; a phase function returns it to answer. */
     public static final class Reply {
         final JsExchange owner;

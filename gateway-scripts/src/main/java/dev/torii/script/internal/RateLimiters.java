@@ -3,6 +3,9 @@ package dev.torii.script.internal;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
+import dev.torii.ratelimit.RateLimitPolicy;
+import dev.torii.ratelimit.RateLimiter;
+import dev.torii.ratelimit.RateLimits;
 import io.github.bucket4j.Bucket;
 import io.github.bucket4j.TimeMeter;
 import java.time.Duration;
@@ -18,8 +21,15 @@ public final class RateLimiters {
 
     private final Cache<Key, Bucket> buckets;
     private final TimeMeter meter;
+    private final RateLimits named;
 
     public RateLimiters(long maxBuckets, TimeSource time) {
+        this(maxBuckets, time, RateLimits.empty());
+    }
+
+    /** With the gateway's named policies for {@link #tryTakeNamed}. */
+    public RateLimiters(long maxBuckets, TimeSource time, RateLimits named) {
+        this.named = named;
         this.meter = new TimeMeter() {
             @Override
             public long currentTimeNanos() {
@@ -83,6 +93,27 @@ public final class RateLimiters {
                 .addLimit(l -> l.capacity(x.burst).refillGreedy(x.rate, Duration.ofNanos(x.perNanos)))
                 .build());
         return b.tryConsume(1);
+    }
+
+    /**
+     * Takes one token for {@code key} from the gateway's named policy {@code policy} (its counters and metrics count
+     * it); returns whether the request may go on (a shadow policy always says yes).
+     *
+     * @param api the script API, for messages ({@code ex.limit})
+     */
+    public boolean tryTakeNamed(String api, String key, String policy) {
+        RateLimiter l = named.get(policy);
+        if (l == null) {
+            var names = new java.util.TreeSet<String>();
+            named.all().forEach(x -> names.add(x.policy().name()));
+            throw new IllegalArgumentException(api + " policy: '" + policy + "' (expected: "
+                    + (names.isEmpty() ? "a policy of the rateLimits section; it has none" : "one of " + names) + ")");
+        }
+        if (l.policy().store() == RateLimitPolicy.Store.REDIS) {
+            throw new IllegalArgumentException(api + " policy: '" + policy + "' keeps its buckets in Redis (expected: a"
+                    + " local policy; scripts decide synchronously, so attach a Redis policy to a route instead)");
+        }
+        return l.tryAcquire(key).allowed();
     }
 
     private static String fmt(double d) {

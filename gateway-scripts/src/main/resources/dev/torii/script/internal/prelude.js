@@ -141,6 +141,7 @@
     useUpstream(name) { this.#h.useUpstream(String(name)); }
     useEndpoint(hostPort) { this.#h.useEndpoint(String(hostPort)); }
     limit(key, opts) {
+      if (typeof opts === 'string') return this.#h.limitPolicy(String(key), opts);
       if (opts == null || typeof opts !== 'object') throw new TypeError('ex.limit options: ' + opts + ' (expected: {rate, per, burst})');
       const rate = Number(opts.rate);
       return this.#h.limit(String(key), rate, opts.per == null ? '1s' : String(opts.per),
@@ -162,6 +163,7 @@
     useEndpoint(hostPort) { this.#h.useEndpoint(String(hostPort)); }
     reject() { return this.#h.reject(); }
     limit(key, opts) {
+      if (typeof opts === 'string') return this.#h.limitPolicy(String(key), opts);
       if (opts == null || typeof opts !== 'object') throw new TypeError('conn.limit options: ' + opts + ' (expected: {rate, per, burst})');
       const rate = Number(opts.rate);
       return this.#h.limit(String(key), rate, opts.per == null ? '1s' : String(opts.per),

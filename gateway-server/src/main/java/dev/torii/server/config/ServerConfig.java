@@ -32,6 +32,8 @@ import java.util.function.Function;
  * @param admin where the admin API listens, if configured
  * @param tcpListeners the TCP listeners ({@code protocol: tcp}), with their plugins
  * @param maintenance how the maintenance switch starts ({@link MaintenanceSettings#defaults()} without the section)
+ * @param rateLimits the rate-limit policies and where they apply; {@link #routingTable()} holds none of their hooks,
+ *     {@link dev.torii.server.ToriiServer} adds them when it starts
  */
 public record ServerConfig(
         List<Listener> listeners,
@@ -46,7 +48,8 @@ public record ServerConfig(
         List<DnsListenerSettings> dnsListeners,
         Optional<AdminSettings> admin,
         List<TcpListenerSettings> tcpListeners,
-        MaintenanceSettings maintenance) {
+        MaintenanceSettings maintenance,
+        RateLimitSettings rateLimits) {
 
     public ServerConfig {
         listeners = List.copyOf(listeners);
@@ -61,6 +64,7 @@ public record ServerConfig(
         Objects.requireNonNull(admin, "admin");
         tcpListeners = List.copyOf(tcpListeners);
         Objects.requireNonNull(maintenance, "maintenance");
+        Objects.requireNonNull(rateLimits, "rateLimits");
     }
 
     /**

@@ -57,6 +57,8 @@ final class ConfigDraft {
     final PluginsReader plugins;
     final TlsReader tls;
     final Node root;
+    /** The rate-limit policies ({@code rateLimits}, {@code rateLimit}, {@code redis}) and the routes that use them. */
+    final RateLimitsReader rateLimits;
 
     List<Listener> listeners = new ArrayList<>();
     /** The listeners with protocol dns. */
@@ -89,6 +91,7 @@ final class ConfigDraft {
         this.plugins = plugins;
         this.tls = tls;
         this.root = root;
+        this.rateLimits = new RateLimitsReader(yaml);
     }
 
     /** The listener at {@code host} and {@code port}, if one claims them. */

@@ -4,6 +4,7 @@ import dev.torii.Listener;
 import dev.torii.route.RoutingTable;
 import dev.torii.server.config.ConfigException;
 import dev.torii.server.config.PluginSettings;
+import dev.torii.server.config.RateLimitSettings;
 import dev.torii.server.config.ServerConfig;
 import dev.torii.server.config.TcpListenerSettings;
 import dev.torii.server.internal.YamlReader.Fields;
@@ -40,6 +41,12 @@ public final class ConfigReader {
      * listeners). Their keys, in this order, are the top-level keys; a new section is one line here.
      */
     static final List<SectionReader.Entry> SECTIONS = List.of(
+            // First: routes refer to the named policies.
+            new SectionReader.Entry(List.of("rateLimits", "rateLimit", "redis"), d -> top -> {
+                d.rateLimits.readPolicies(top.value("rateLimits"));
+                d.rateLimits.readRedis(top.value("redis"));
+                d.rateLimits.readGlobal(top.value("rateLimit"));
+            }),
             new SectionReader.Entry(ListenersReader.KEYS, ListenersReader::new),
             new SectionReader.Entry(RoutesReader.KEYS, RoutesReader::new),
             new SectionReader.Entry(UpstreamsReader.KEYS, UpstreamsReader::new),
@@ -114,6 +121,7 @@ public final class ConfigReader {
         for (ConfigDraft.TcpRef t : d.tcpRefs) {
             tcpListeners.add(new TcpListenerSettings(t.listener(), plugins.uses(t.plugins())));
         }
+        RateLimitSettings rateLimitSettings = d.rateLimits.resolve();
         List<Listener> listeners = d.listeners;
         if (listeners.isEmpty() && tcpListeners.isEmpty() && d.dnsListeners.isEmpty() && yaml.errorCount() == 0) {
             yaml.error(root, "listeners: none could be read (expected: at least one listener)");
@@ -134,6 +142,7 @@ public final class ConfigReader {
                 d.dnsListeners,
                 d.admin,
                 tcpListeners,
-                d.maintenance);
+                d.maintenance,
+                rateLimitSettings);
     }
 }

@@ -19,8 +19,8 @@ final class RoutesReader implements SectionReader {
     static final List<String> KEYS = List.of("routes");
 
     private static final List<String> ROUTE_KEYS =
-            List.of("name", "match", "upstream", "hostRewrite", "hostFromEndpoint", "plugins");
-    private static final List<String> ROUTE_LATER = List.of("rateLimit");
+            List.of("name", "match", "upstream", "hostRewrite", "hostFromEndpoint", "plugins", "rateLimit");
+    private static final List<String> ROUTE_LATER = List.of();
     private static final List<String> MATCH_KEYS = List.of("host", "pathPrefix", "methods", "headers");
 
     private final ConfigDraft draft;
@@ -101,6 +101,10 @@ final class RoutesReader implements SectionReader {
                 }
                 b.hostFromEndpoint();
             }
+        }
+        Node rateLimitNode = f.value("rateLimit");
+        if (rateLimitNode != null) {
+            draft.rateLimits.readRoute(rateLimitNode, f.path("rateLimit"), name == null ? path : name);
         }
         List<PluginsReader.Ref> pluginRefs = List.of();
         Node pluginsNode = f.value("plugins");

@@ -184,7 +184,7 @@ class ConfigLoaderTest {
                         "torii.yaml:5:1: configuration: unknown key 'upstream' (did you mean 'upstreams'?)",
                         "torii.yaml:7:1: configuration: unknown key 'colour' (expected one of: listeners, routes,"
                                 + " upstreams, limits, forwarding, ioThreads, demo,"
-                                + " plugins, dns, admin, maintenance)");
+                                + " plugins, dns, admin, maintenance, rateLimits, rateLimit, redis)");
     }
 
     @Test
@@ -283,12 +283,10 @@ class ConfigLoaderTest {
                           - { name: odd, protocol: gopher, address: "127.0.0.1:70" }
                         routes:
                           - upstream: app
-                            rateLimit: { key: clientIp, rate: 100, per: 1s }
                         upstreams: { app: { endpoints: [ "127.0.0.1:1" ] } }
                         """))
                 .containsExactly(
-                        "torii.yaml:3:28: listeners[1].protocol: 'gopher' (expected one of: http, https, tcp, dns)",
-                        "torii.yaml:6:5: routes[0].rateLimit: not supported yet");
+                        "torii.yaml:3:28: listeners[1].protocol: 'gopher' (expected one of: http, https, tcp, dns)");
     }
 
     @Test

@@ -1,0 +1,99 @@
+package dev.torii.ratelimit;
+
+import dev.torii.ErrorResponder;
+import dev.torii.Hook;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The named rate-limit policies of a gateway, each with its running {@link RateLimiter}, and the one Redis store the
+ * Redis-backed ones share. Routes, the gateway and scripts ({@code ex.limit(key, "name")}) refer to policies by name.
+ * Immutable once built; thread-safe. {@link #close()} closes the Redis store.
+ */
+public final class RateLimits implements AutoCloseable {
+    private final Map<String, RateLimiter> limiters;
+    private final RedisStore store;
+
+    private RateLimits(Map<String, RateLimiter> limiters, RedisStore store) {
+        this.limiters = limiters;
+        this.store = store;
+    }
+
+    /** No policies. */
+    public static RateLimits empty() {
+        return new RateLimits(Map.of(), null);
+    }
+
+    /**
+     * Limiters for {@code policies}, the Redis ones on {@code store}.
+     *
+     * @param store the Redis store, or {@code null} when no policy needs one
+     * @throws IllegalArgumentException on a duplicate name, or a Redis policy without a store
+     */
+    public static RateLimits of(Collection<RateLimitPolicy> policies, RedisStore store) {
+        var map = new LinkedHashMap<String, RateLimiter>();
+        for (RateLimitPolicy p : policies) {
+            var b = RateLimiter.builder(p);
+            if (p.store() == RateLimitPolicy.Store.REDIS) {
+                if (store == null) {
+                    throw new IllegalArgumentException("policy '" + p.name()
+                            + "' store: redis (expected: a redis store; set the top-level redis section)");
+                }
+                b.store(store);
+            }
+            if (map.putIfAbsent(p.name(), b.build()) != null) {
+                throw new IllegalArgumentException("policy '" + p.name() + "' (expected: unique names)");
+            }
+        }
+        if (store != null && map.values().stream().anyMatch(l -> l.policy().store() == RateLimitPolicy.Store.REDIS)) {
+            // Connect now, without waiting: the first requests should not spend their storeTimeout on the handshake.
+            store.proxyManager();
+        }
+        return new RateLimits(Map.copyOf(map), store);
+    }
+
+    /** The limiter of policy {@code name}, or {@code null}. */
+    public RateLimiter get(String name) {
+        return limiters.get(name);
+    }
+
+    /** Every limiter, in no particular order. */
+    public Collection<RateLimiter> all() {
+        return limiters.values();
+    }
+
+    /**
+     * The hooks enforcing policies {@code names}, in order.
+     *
+     * @throws IllegalArgumentException naming a policy that does not exist
+     */
+    public List<Hook> hooks(List<String> names, ErrorResponder responder) {
+        var hooks = new ArrayList<Hook>(names.size());
+        for (String n : names) {
+            RateLimiter l = limiters.get(Objects.requireNonNull(n, "name"));
+            if (l == null) {
+                throw new IllegalArgumentException(
+                        "rate limit policy: '" + n + "' (expected: one of " + limiters.keySet() + ")");
+            }
+            hooks.add(l.hook(responder));
+        }
+        return hooks;
+    }
+
+    /** The counters of every policy as Micrometer meters. */
+    public RateLimitMetrics metrics() {
+        return new RateLimitMetrics(List.copyOf(limiters.values()));
+    }
+
+    /** Closes the Redis store, if any. Blocks briefly; call off event loops. */
+    @Override
+    public void close() {
+        if (store != null) {
+            store.close();
+        }
+    }
+}
