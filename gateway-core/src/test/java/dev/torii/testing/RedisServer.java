@@ -37,6 +37,19 @@ public final class RedisServer implements AutoCloseable {
 
     /** Starts redis-server and returns once it answers PING. */
     public static RedisServer start() {
+        return start(ExternalProcesses::freeTcpPort);
+    }
+
+    /**
+     * Stops this server (if running) and starts a new, empty one on the same port: for tests of what clients do
+     * while Redis is away and when it comes back. Close the returned server (this one's directory is deleted now).
+     */
+    public RedisServer restart() {
+        close();
+        return start(() -> port);
+    }
+
+    private static RedisServer start(java.util.function.IntSupplier ports) {
         String redis = ExternalProcesses.find("redis-server", "redis-server", "Redis end-to-end tests");
         Path dir;
         try {
@@ -47,7 +60,7 @@ public final class RedisServer implements AutoCloseable {
         return ExternalProcesses.startOnFreePort(
                 "redis-server",
                 dir,
-                ExternalProcesses::freeTcpPort,
+                ports,
                 port -> new ProcessBuilder(
                                 redis,
                                 "--port",
