@@ -1,10 +1,13 @@
 package dev.torii.server;
 
+import dev.torii.ErrorResponder;
 import dev.torii.Gateway;
 import dev.torii.Hook;
+import dev.torii.access.AccessControl;
 import dev.torii.dns.DnsCache;
 import dev.torii.dns.DnsServer;
 import dev.torii.maintenance.MaintenanceMode;
+import dev.torii.maintenance.MaintenanceSource;
 import dev.torii.route.Route;
 import dev.torii.route.RoutingTable;
 import dev.torii.script.ReloadResult;
@@ -12,6 +15,7 @@ import dev.torii.script.ScriptRuntime;
 import dev.torii.server.admin.AdminResponse;
 import dev.torii.server.admin.AdminRoutes;
 import dev.torii.server.admin.AdminServer;
+import dev.torii.server.admin.MaintenanceAdmin;
 import dev.torii.server.config.AdminSettings;
 import dev.torii.server.config.DnsListenerSettings;
 import dev.torii.server.config.PluginSettings;
@@ -59,6 +63,7 @@ public final class ToriiServer implements AutoCloseable {
     private final List<DnsServer> dnsServers;
     private final MaintenanceMode maintenance;
     private volatile AdminServer admin;
+    private volatile AccessControl access;
     private volatile boolean ready;
 
     private ToriiServer(
@@ -93,7 +98,8 @@ public final class ToriiServer implements AutoCloseable {
         Gateway gateway = null;
         List<DnsServer> dnsServers = new ArrayList<>();
         ToriiServer server = null;
-        MaintenanceMode maintenance = config.maintenance().newMode();
+        MaintenanceMode maintenance = config.guards().newMaintenanceMode(config.maintenance());
+        AccessControl access = null;
         boolean tcpPlugins =
                 config.tcpListeners().stream().anyMatch(t -> !t.plugins().isEmpty());
         try {
@@ -107,6 +113,11 @@ public final class ToriiServer implements AutoCloseable {
             ScriptRuntime runtime = scripts;
             Gateway.Builder builder = config.gatewayBuilder(use -> runtime.hook(use.plugin(), use.config()))
                     .maintenance(maintenance);
+            // Access lists first among the hooks (after maintenance), so a refused client reaches no plugin.
+            access = config.guards().newAccessControl(config.forwarding()).orElse(null);
+            if (access != null) {
+                builder.hook(access.start().hook(ErrorResponder.plainText()));
+            }
             if (config.dns().isPresent()) {
                 dns = config.dns().get().newCache();
                 builder.dnsCache(dns);
@@ -141,6 +152,7 @@ public final class ToriiServer implements AutoCloseable {
                 dnsServers.add(l.serverBuilder(dns, config.ioThreads()).build().start());
             }
             server = new ToriiServer(config, gateway, echo, scripts, dns, dnsServers, maintenance);
+            server.access = access;
             if (config.admin().isPresent()) {
                 AdminSettings a = config.admin().get();
                 server.admin = AdminServer.start(a.host(), a.port(), server.adminRoutes());
@@ -163,6 +175,9 @@ public final class ToriiServer implements AutoCloseable {
             if (scripts != null) {
                 scripts.close();
             }
+            if (access != null) {
+                access.close();
+            }
             throw e;
         }
     }
@@ -183,24 +198,23 @@ public final class ToriiServer implements AutoCloseable {
                 .get("/metrics", r -> new AdminResponse(200, metrics.contentType(), metrics.scrape(), Map.of()))
                 .get("/maintenance", r -> maintenanceState())
                 .route("PUT", "/maintenance", r -> {
-                    maintenance.enable();
-                    log.warn("maintenance switched on through the admin API");
+                    maintenance.enable(MaintenanceSource.ADMIN);
                     return maintenanceState();
                 })
                 .route("DELETE", "/maintenance", r -> {
-                    maintenance.disable();
-                    log.warn("maintenance switched off through the admin API");
+                    maintenance.disable(MaintenanceSource.ADMIN);
                     return maintenanceState();
                 })
+                .get("/maintenance/windows", r -> MaintenanceAdmin.windows(maintenance))
+                .route("POST", "/maintenance/windows", r -> MaintenanceAdmin.addWindow(maintenance, r))
+                .route("DELETE", "/maintenance/windows", r -> MaintenanceAdmin.removeWindow(maintenance, r))
+                .route("PUT", "/maintenance/routes", r -> MaintenanceAdmin.route(maintenance, r, true))
+                .route("DELETE", "/maintenance/routes", r -> MaintenanceAdmin.route(maintenance, r, false))
                 .build();
     }
 
     private AdminResponse maintenanceState() {
-        return AdminResponse.text(
-                200,
-                "maintenance " + (maintenance.enabled() ? "on" : "off") + " (switch "
-                        + (maintenance.switchedOn() ? "on" : "off") + ", file "
-                        + (maintenance.fileOn() ? "present" : "absent") + ")\n");
+        return MaintenanceAdmin.state(maintenance);
     }
 
     /** {@code table} with the hooks of each route's plugins added after the route's own hooks. */
@@ -315,6 +329,9 @@ public final class ToriiServer implements AutoCloseable {
                 }
                 if (dns != null) {
                     dns.close();
+                }
+                if (access != null) {
+                    access.close();
                 }
                 if (admin != null) {
                     admin.close(); // last: /healthz answers until the end

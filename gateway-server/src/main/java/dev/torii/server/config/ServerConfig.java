@@ -32,6 +32,7 @@ import java.util.function.Function;
  * @param admin where the admin API listens, if configured
  * @param tcpListeners the TCP listeners ({@code protocol: tcp}), with their plugins
  * @param maintenance how the maintenance switch starts ({@link MaintenanceSettings#defaults()} without the section)
+ * @param guards the maintenance switch's Redis sharing, windows, routes and bypasses, and the access lists
  */
 public record ServerConfig(
         List<Listener> listeners,
@@ -46,7 +47,8 @@ public record ServerConfig(
         List<DnsListenerSettings> dnsListeners,
         Optional<AdminSettings> admin,
         List<TcpListenerSettings> tcpListeners,
-        MaintenanceSettings maintenance) {
+        MaintenanceSettings maintenance,
+        GuardSettings guards) {
 
     public ServerConfig {
         listeners = List.copyOf(listeners);
@@ -61,6 +63,7 @@ public record ServerConfig(
         Objects.requireNonNull(admin, "admin");
         tcpListeners = List.copyOf(tcpListeners);
         Objects.requireNonNull(maintenance, "maintenance");
+        Objects.requireNonNull(guards, "guards");
     }
 
     /**

@@ -14,6 +14,7 @@ import dev.torii.server.config.AdminSettings;
 import dev.torii.server.config.ConfigException;
 import dev.torii.server.config.DnsListenerSettings;
 import dev.torii.server.config.DnsSettings;
+import dev.torii.server.config.GuardSettings;
 import dev.torii.server.config.MaintenanceSettings;
 import dev.torii.server.config.PluginSettings;
 import dev.torii.server.config.ServerConfig;
@@ -76,7 +77,9 @@ public final class ConfigReader {
             "plugins",
             "dns",
             "admin",
-            "maintenance");
+            "maintenance",
+            "redis",
+            "access");
     private static final List<String> TOP_LATER = List.of();
     private static final List<String> ADMIN_KEYS = List.of("address");
     private static final List<String> DNS_KEYS =
@@ -104,8 +107,11 @@ public final class ConfigReader {
     private static final List<String> LISTENER_LATER = List.of();
     private static final List<String> SUPPORTED_PROTOCOLS = List.of("http", "https", "tcp", "dns");
     private static final List<String> LATER_PROTOCOLS = List.of();
-    private static final List<String> MAINTENANCE_KEYS =
-            List.of("enabled", "file", "page", "contentType", "retryAfter", "bypass", "respond");
+    private static final List<String> MAINTENANCE_KEYS = java.util.stream.Stream.concat(
+                    java.util.stream.Stream.of(
+                            "enabled", "file", "page", "contentType", "retryAfter", "bypass", "respond"),
+                    GuardsReader.MAINTENANCE_KEYS.stream())
+            .toList();
     private static final List<String> ROUTE_KEYS =
             List.of("name", "match", "upstream", "hostRewrite", "hostFromEndpoint", "plugins");
     private static final List<String> ROUTE_LATER = List.of("rateLimit");
@@ -216,6 +222,13 @@ public final class ConfigReader {
         Optional<AdminSettings> admin = readAdmin(top.value("admin"), listeners);
         plugins.readSection(top.value("plugins"));
         MaintenanceSettings maintenance = readMaintenance(top.value("maintenance"));
+        var listenerNames = new java.util.TreeSet<String>();
+        listeners.forEach(l -> listenerNames.add(l.name()));
+        tcpRefs.forEach(t -> listenerNames.add(t.listener().name()));
+        var routeNames = new java.util.TreeSet<String>();
+        routes.forEach(r -> routeNames.add(r.name()));
+        GuardSettings guards = new GuardsReader(yaml, baseDirectory)
+                .read(top.value("maintenance"), top.value("redis"), top.value("access"), listenerNames, routeNames);
         checkTcpUpstreams(upstreams);
 
         RoutingTable table = buildRoutingTable(top, routes, upstreams);
@@ -247,7 +260,8 @@ public final class ConfigReader {
                 dnsListeners,
                 admin,
                 tcpListeners,
-                maintenance);
+                maintenance,
+                guards);
     }
 
     // ---------------------------------------------------------------------------------------------- listeners
