@@ -195,6 +195,15 @@ public final class AccessControl implements AutoCloseable {
         return l == null || l.permits(address);
     }
 
+    /**
+     * Whether a connection from {@code peer} to listener {@code listener} may be accepted at all, for a check at
+     * accept time (before TLS and HTTP): a trusted proxy is always accepted (its clients are judged per request, by
+     * {@code X-Forwarded-For}); anyone else must pass the global and listener lists.
+     */
+    public boolean permitsConnection(InetAddress peer, String listener) {
+        return (!trusted.isEmpty() && Cidr.anyContains(trusted, peer)) || permits(peer, listener);
+    }
+
     /** Whether {@code address} may use route {@code route}: the route's list only. */
     public boolean permitsRoute(InetAddress address, String route) {
         Compiled r = snapshot.routes.get(route);

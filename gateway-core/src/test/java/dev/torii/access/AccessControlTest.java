@@ -171,6 +171,9 @@ class AccessControlTest {
                         .statusCode())
                 .as("an untrusted peer cannot blame someone else")
                 .isEqualTo(200);
+        assertThat(access.permitsConnection(InetAddress.getByName("127.0.0.4"), "web"))
+                .as("a trusted proxy is accepted; its clients are judged per request")
+                .isTrue();
     }
 
     @Test
@@ -225,6 +228,10 @@ class AccessControlTest {
         assertThat(access.stats().deniedConnections()).isEqualTo(1);
         assertThat(access.permits(InetAddress.getByName("127.0.0.2"), "web")).isTrue();
         assertThat(access.permits(InetAddress.getByName("127.0.0.2"), "raw")).isFalse();
+        assertThat(access.permitsConnection(InetAddress.getByName("127.0.0.2"), "raw"))
+                .isFalse();
+        assertThat(access.permitsConnection(InetAddress.getByName("127.0.0.3"), "raw"))
+                .isTrue();
     }
 
     /** Sends an HTTP request through the TCP listener from {@code from}; returns what came back before EOF. */
