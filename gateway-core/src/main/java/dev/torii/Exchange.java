@@ -26,6 +26,14 @@ public interface Exchange {
     /** The client's address (the TCP peer, not X-Forwarded-For). */
     InetSocketAddress clientAddress();
 
+    /**
+     * The name of the listener that accepted the client connection, or {@code null} when the engine does not say
+     * (per-listener access lists need it).
+     */
+    default String listener() {
+        return null;
+    }
+
     /** Whether the client connection is TLS. */
     boolean secure();
 

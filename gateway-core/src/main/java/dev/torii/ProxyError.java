@@ -41,7 +41,9 @@ public enum ProxyError {
     /** The upstream did not connect or answer within its timeout. */
     UPSTREAM_TIMEOUT(504),
     /** The client went away before the response was complete; logged only, nothing is sent. */
-    CLIENT_ABORTED(499);
+    CLIENT_ABORTED(499),
+    /** The client's address is refused by an allow or deny list ({@link dev.torii.access.AccessControl}). */
+    ACCESS_DENIED(403);
 
     private final int status;
 

@@ -7,32 +7,72 @@ import dev.torii.HookResult;
 import dev.torii.LocalResponse;
 import dev.torii.ProxyError;
 import dev.torii.internal.Cidr;
+import dev.torii.maintenance.internal.AcceptNegotiation;
+import dev.torii.maintenance.internal.RedisSwitch;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.locks.LockSupport;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The maintenance switch: while it is on, every HTTP request gets {@code 503} ({@link ProxyError#MAINTENANCE}) with
- * the maintenance page and {@code Retry-After}, before routing and before any other hook (JavaScript plugins
- * included), except requests from the bypass address blocks (operators checking the site).
+ * the maintenance page and {@code Retry-After}, before routing and before every other hook's {@code onRequest}
+ * (JavaScript plugins included), except requests that match a bypass (operators checking the site).
  *
- * <p>Two independent inputs turn it on; maintenance is on while either is: the <em>switch</em>, flipped at run time
- * with {@link #enable()} and {@link #disable()} (the admin API, a JavaScript-free runbook), and the optional
- * <em>flag file</em>, on while the file exists (a deploy script's {@code touch maintenance.on}). The file is checked
- * off the event loops every {@link Builder#pollInterval poll interval} once {@link #start()} ran (the gateway calls
- * it); a request never touches the file system.
+ * <h2>Inputs</h2>
+ * Maintenance is on while any of these is:
+ * <ul>
+ *   <li>the <em>switch</em>, flipped at run time with {@link #enable(MaintenanceSource)} and
+ *       {@link #disable(MaintenanceSource)} (the admin API, a Java or JavaScript caller) and, with
+ *       {@link Builder#redis Redis}, by any replica: the state lives in a Redis key and each change is announced on a
+ *       pub/sub channel, so every replica switches as soon as the message arrives. While Redis is unreachable the
+ *       last known state stays in force (logged once when Redis goes and once when it comes back, and in
+ *       {@link #stats()}); after an outage the replica resyncs from the key;
+ *   <li>the optional <em>flag file</em>, on while the file exists (a deploy script's {@code touch maintenance.on});
+ *   <li>a <em>scheduled window</em> ({@link MaintenanceWindow}: start and end, ISO-8601) that is open now, from the
+ *       configuration or added at run time ({@link #addWindow}).
+ * </ul>
+ * The switch and windows may also name <em>routes</em>: maintenance then applies to the requests those routes match
+ * only. Such requests are answered in the {@link dev.torii.Phase#UPSTREAM UPSTREAM} phase, once the route is known:
+ * global {@code onRequest} hooks and the route's {@code onRequest} hooks have run, the upstream is not contacted.
  *
- * <p>TCP listeners are not affected (their CONNECT hooks may read {@link #enabled()} and reject). Scripts read the
- * state as {@code torii.maintenance.enabled}; with {@link Builder#respond respond(false)} the switch only holds the
- * state and a plugin decides what to answer.
+ * <h2>Bypass</h2>
+ * A request passes while maintenance is on when its client address falls in a {@link Builder#bypass bypass block},
+ * its path starts with a {@link Builder#bypassPaths bypass prefix} (health checks, the status page), or it carries a
+ * {@link Builder#bypassTokens bypass token} in the {@link Builder#bypassHeader bypass header} (compared in constant
+ * time).
+ *
+ * <h2>The page</h2>
+ * The answer is the HTML (or other) {@link Builder#page page}, or the {@link Builder#jsonPage JSON page} when the
+ * request's {@code Accept} prefers {@code application/json} to {@code text/html}; without a page of the preferred kind
+ * it is the error responder's rendering of MAINTENANCE (for HTML) or a small built-in JSON body. Then, like every local
+ * answer, it goes through the gateway's global {@code onResponse} hooks (plugins may add headers to it), so a plugin
+ * sees the 503 in {@code onResponse} although its {@code onRequest} did not run.
+ *
+ * <h2>Threading</h2>
+ * The flag file, the schedule's transitions (for the log) and Redis are looked after by one daemon thread once
+ * {@link #start()} ran (the gateway calls it); a request only reads volatile fields and the clock. TCP listeners are
+ * not affected (their CONNECT hooks may read {@link #enabled()} and reject). Scripts read the state as
+ * {@code torii.maintenance.enabled}; with {@link Builder#respond respond(false)} the switch only holds the state and a
+ * plugin decides what to answer. Every change is logged with its {@link MaintenanceSource source}.
  *
  * <p>Thread-safe.
  */
@@ -43,13 +83,26 @@ public final class MaintenanceMode implements AutoCloseable {
     private final Duration pollInterval;
     private final byte[] page;
     private final String contentType;
+    private final byte[] jsonPage;
     private final Duration retryAfter;
     private final List<String> bypass;
     private final List<Cidr> bypassBlocks;
+    private final List<String> bypassPaths;
+    private final String bypassHeader;
+    private final List<byte[]> bypassTokens;
     private final boolean respond;
+    private final InstantSource clock;
+    private final RedisSwitch redis;
     private volatile boolean switchOn;
+    private volatile Set<String> routesOn;
+    private volatile List<MaintenanceWindow> windows;
     private volatile boolean fileOn;
-    private Thread poller;
+    private boolean scheduleOnLogged;
+    private Set<String> scheduleRoutesLogged = Set.of();
+    private final AtomicLong switches = new AtomicLong();
+    private final LongAdder answered = new LongAdder();
+    private final LongAdder bypassed = new LongAdder();
+    private ScheduledExecutorService scheduler;
     private volatile boolean closed;
 
     private MaintenanceMode(Builder b) {
@@ -57,42 +110,195 @@ public final class MaintenanceMode implements AutoCloseable {
         this.pollInterval = b.pollInterval;
         this.page = b.page;
         this.contentType = b.contentType;
+        this.jsonPage = b.jsonPage;
         this.retryAfter = b.retryAfter;
         this.bypass = List.copyOf(b.bypass);
         this.bypassBlocks = Cidr.parseAll(bypass);
+        this.bypassPaths = List.copyOf(b.bypassPaths);
+        this.bypassHeader = b.bypassHeader;
+        this.bypassTokens = b.bypassTokens.stream()
+                .map(t -> t.getBytes(StandardCharsets.UTF_8))
+                .toList();
         this.respond = b.respond;
+        this.clock = b.clock;
         this.switchOn = b.enabled;
+        this.routesOn = Set.copyOf(b.routes);
+        this.windows = List.copyOf(b.windows);
+        this.redis = b.redisHost == null
+                ? null
+                : new RedisSwitch(
+                        b.redisHost,
+                        b.redisPort,
+                        b.redisKey,
+                        b.redisReconnectDelay,
+                        b.redisTimeout,
+                        this::sharedState,
+                        this::applyShared);
     }
 
-    /** A builder: off, no flag file, the error responder's page, {@code Retry-After: 300}, no bypass. */
+    /** A builder: off, no flag file, the error responder's page, {@code Retry-After: 300}, no bypass, no Redis. */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** Turns the switch on (the flag file, if any, is independent). */
+    /** Turns the switch on, as a Java caller ({@link MaintenanceSource#API}). */
     public void enable() {
-        if (!switchOn) {
-            switchOn = true;
-            log.info("maintenance switch on");
-        }
+        enable(MaintenanceSource.API);
     }
 
-    /** Turns the switch off; maintenance stays on while the flag file exists. */
+    /** Turns the switch off, as a Java caller ({@link MaintenanceSource#API}); the file and windows are independent. */
     public void disable() {
-        if (switchOn) {
-            switchOn = false;
-            log.info("maintenance switch off{}", fileOn ? " (still on: the flag file " + file + " exists)" : "");
+        disable(MaintenanceSource.API);
+    }
+
+    /** Turns the switch on for every request; shared through Redis when configured. Logged with {@code source}. */
+    public void enable(MaintenanceSource source) {
+        change(true, routesOn, source, true);
+    }
+
+    /** Turns the switch off (routes switched on one by one stay on); shared through Redis when configured. */
+    public void disable(MaintenanceSource source) {
+        change(false, routesOn, source, true);
+    }
+
+    /** Puts one route in maintenance (the requests it matches get the page); shared through Redis when configured. */
+    public void enableRoute(String route, MaintenanceSource source) {
+        var routes = new HashSet<>(routesOn);
+        routes.add(Objects.requireNonNull(route, "route"));
+        change(switchOn, routes, source, true);
+    }
+
+    /** Takes one route out of maintenance (the global switch, file and windows are independent). */
+    public void disableRoute(String route, MaintenanceSource source) {
+        var routes = new HashSet<>(routesOn);
+        routes.remove(Objects.requireNonNull(route, "route"));
+        change(switchOn, routes, source, true);
+    }
+
+    private synchronized void change(boolean on, Set<String> routes, MaintenanceSource source, boolean share) {
+        boolean changed = false;
+        if (on != switchOn) {
+            switchOn = on;
+            changed = true;
+            switches.incrementAndGet();
+            log.info(
+                    "maintenance switch {} (source: {}){}",
+                    on ? "on" : "off",
+                    source,
+                    !on && fileOn ? "; still on: the flag file " + file + " exists" : "");
+        }
+        if (!routes.equals(routesOn)) {
+            for (String r : new TreeSet<>(routes)) {
+                if (!routesOn.contains(r)) {
+                    switches.incrementAndGet();
+                    log.info("maintenance for route '{}' on (source: {})", r, source);
+                }
+            }
+            for (String r : new TreeSet<>(routesOn)) {
+                if (!routes.contains(r)) {
+                    switches.incrementAndGet();
+                    log.info("maintenance for route '{}' off (source: {})", r, source);
+                }
+            }
+            routesOn = Set.copyOf(routes);
+            changed = true;
+        }
+        if (changed && share && redis != null) {
+            redis.publish();
         }
     }
 
-    /** Whether maintenance is on: the switch is on or the flag file exists (as of the last poll). */
-    public boolean enabled() {
-        return switchOn || fileOn;
+    /** The state as written to Redis: {@code on} or {@code off}, then {@code  routes=a,b} when routes are on. */
+    String sharedState() {
+        Set<String> routes = routesOn;
+        return (switchOn ? "on" : "off")
+                + (routes.isEmpty() ? "" : " routes=" + String.join(",", new TreeSet<>(routes)));
     }
 
-    /** Whether the switch ({@link #enable()}/{@link #disable()}) is on, whatever the flag file says. */
+    /** Applies a state read from Redis (another replica's change). Unknown text is logged and ignored. */
+    void applyShared(String value) {
+        String v = value.strip();
+        int space = v.indexOf(' ');
+        String head = space < 0 ? v : v.substring(0, space);
+        Set<String> routes = Set.of();
+        if (space >= 0) {
+            String rest = v.substring(space + 1).strip();
+            if (!rest.startsWith("routes=")) {
+                log.warn("maintenance: ignoring Redis value '{}' (expected: on|off [routes=a,b])", value);
+                return;
+            }
+            routes = Set.copyOf(Arrays.stream(rest.substring("routes=".length()).split(","))
+                    .map(String::strip)
+                    .filter(s -> !s.isEmpty())
+                    .toList());
+        }
+        if (!head.equals("on") && !head.equals("off")) {
+            log.warn("maintenance: ignoring Redis value '{}' (expected: on|off [routes=a,b])", value);
+            return;
+        }
+        change(head.equals("on"), routes, MaintenanceSource.REDIS, false);
+    }
+
+    /** Whether maintenance is on for every request: the switch, the flag file (as of the last poll) or a window. */
+    public boolean enabled() {
+        return switchOn || fileOn || scheduleOn(clock.instant(), null);
+    }
+
+    /** Whether requests of route {@code route} get the page: maintenance is on globally or for that route. */
+    public boolean enabled(String route) {
+        if (enabled()) {
+            return true;
+        }
+        return route != null && (routesOn.contains(route) || scheduleOn(clock.instant(), route));
+    }
+
+    /** {@code route == null}: whether a global window is open; else whether a window for that route is. */
+    private boolean scheduleOn(Instant now, String route) {
+        List<MaintenanceWindow> ws = windows;
+        for (int i = 0; i < ws.size(); i++) {
+            MaintenanceWindow w = ws.get(i);
+            if (w.activeAt(now) && (route == null ? w.global() : w.routes().contains(route))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether the switch is on, whatever the flag file and the windows say. */
     public boolean switchedOn() {
         return switchOn;
+    }
+
+    /** The routes switched into maintenance one by one (not counting windows). */
+    public Set<String> routesSwitchedOn() {
+        return routesOn;
+    }
+
+    /** The scheduled windows, past ones included until removed. */
+    public List<MaintenanceWindow> windows() {
+        return windows;
+    }
+
+    /** Adds a window (this replica only: windows are not shared through Redis; give every replica the same YAML). */
+    public synchronized void addWindow(MaintenanceWindow window, MaintenanceSource source) {
+        Objects.requireNonNull(window, "window");
+        var all = new ArrayList<>(windows);
+        all.add(window);
+        windows = List.copyOf(all);
+        log.info("maintenance window {} scheduled (source: {})", window, source);
+        checkSchedule();
+    }
+
+    /** Removes a window equal to {@code window}; returns whether there was one. */
+    public synchronized boolean removeWindow(MaintenanceWindow window, MaintenanceSource source) {
+        var all = new ArrayList<>(windows);
+        boolean removed = all.remove(window);
+        if (removed) {
+            windows = List.copyOf(all);
+            log.info("maintenance window {} removed (source: {})", window, source);
+            checkSchedule();
+        }
+        return removed;
     }
 
     /** The flag file, or {@code null} without one. */
@@ -120,49 +326,119 @@ public final class MaintenanceMode implements AutoCloseable {
         return respond;
     }
 
+    /** A snapshot of the state and the counters. */
+    public MaintenanceStats stats() {
+        Instant now = clock.instant();
+        var routes = new TreeSet<>(routesOn);
+        for (MaintenanceWindow w : windows) {
+            if (w.activeAt(now)) {
+                routes.addAll(w.routes());
+            }
+        }
+        return new MaintenanceStats(
+                enabled(),
+                routes,
+                switchOn,
+                fileOn,
+                scheduleOn(now, null),
+                redis != null,
+                redis != null && redis.connected(),
+                redis == null ? 0 : redis.outages(),
+                switches.get(),
+                answered.sum(),
+                bypassed.sum());
+    }
+
     /**
-     * Checks the flag file once now and then polls it on a daemon thread; without a file it does nothing. Idempotent.
-     * {@link dev.torii.Gateway#start()} calls it for the switch it was built with.
+     * Starts the daemon thread that polls the flag file, logs schedule transitions and keeps the Redis connection
+     * (connecting now, asynchronously). Idempotent. {@link dev.torii.Gateway#start()} calls it for the switch it was
+     * built with.
      */
     public synchronized void start() {
-        if (file == null || poller != null || closed) {
+        if (scheduler != null || closed) {
             return;
         }
         poll();
+        scheduler = Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().name("torii-maintenance").daemon().factory());
         long nanos = pollInterval.toNanos();
-        poller = Thread.ofPlatform().name("torii-maintenance-file").daemon().start(() -> {
-            while (!closed) {
-                LockSupport.parkNanos(nanos);
-                poll();
-            }
-        });
+        scheduler.scheduleWithFixedDelay(this::poll, nanos, nanos, TimeUnit.NANOSECONDS);
+        if (redis != null) {
+            redis.tick();
+            scheduler.scheduleWithFixedDelay(redis::tick, nanos, nanos, TimeUnit.NANOSECONDS);
+        }
     }
 
-    /** Checks the flag file now (the poller does this every interval). */
+    /** Checks the flag file and the schedule now (the thread started by {@link #start()} does it every interval). */
     public void poll() {
-        if (file == null) {
-            return;
-        }
-        boolean exists = Files.exists(file);
-        if (exists != fileOn) {
-            fileOn = exists;
-            log.info("maintenance flag file {} {}", file, exists ? "appeared: maintenance on" : "gone");
+        try {
+            if (file != null) {
+                boolean exists = Files.exists(file);
+                if (exists != fileOn) {
+                    fileOn = exists;
+                    switches.incrementAndGet();
+                    log.info(
+                            "maintenance {} (source: file {} {})",
+                            exists ? "on" : "off",
+                            file,
+                            exists ? "appeared" : "gone");
+                }
+            }
+            checkSchedule();
+        } catch (RuntimeException e) {
+            log.warn("maintenance poll failed", e);
         }
     }
 
-    /** Stops the file poller. The state stays readable. */
+    /** Logs (and counts) the windows' transitions since the last check. */
+    private synchronized void checkSchedule() {
+        Instant now = clock.instant();
+        boolean on = scheduleOn(now, null);
+        if (on != scheduleOnLogged) {
+            scheduleOnLogged = on;
+            switches.incrementAndGet();
+            log.info("maintenance {} (source: schedule)", on ? "on: a window began" : "window ended");
+        }
+        var routes = new TreeSet<String>();
+        for (MaintenanceWindow w : windows) {
+            if (w.activeAt(now)) {
+                routes.addAll(w.routes());
+            }
+        }
+        if (!routes.equals(scheduleRoutesLogged)) {
+            for (String r : routes) {
+                if (!scheduleRoutesLogged.contains(r)) {
+                    switches.incrementAndGet();
+                    log.info("maintenance for route '{}' on (source: schedule)", r);
+                }
+            }
+            for (String r : scheduleRoutesLogged) {
+                if (!routes.contains(r)) {
+                    switches.incrementAndGet();
+                    log.info("maintenance for route '{}' off (source: schedule)", r);
+                }
+            }
+            scheduleRoutesLogged = Set.copyOf(routes);
+        }
+    }
+
+    /** Stops the thread and closes the Redis connections. The state stays readable. */
     @Override
     public synchronized void close() {
         closed = true;
-        if (poller != null) {
-            LockSupport.unpark(poller);
-            poller = null;
+        if (scheduler != null) {
+            scheduler.shutdownNow();
+            scheduler = null;
+        }
+        if (redis != null) {
+            redis.close();
         }
     }
 
     /**
-     * The {@link dev.torii.Phase#REQUEST} hook that answers while maintenance is on: the page when one was set, else
-     * {@code responder}'s response for {@link ProxyError#MAINTENANCE}, with {@code Retry-After} and
+     * The hook that answers while maintenance is on: in {@link dev.torii.Phase#REQUEST} for the whole gateway, in
+     * {@link dev.torii.Phase#UPSTREAM} for routes in maintenance. The page (by {@code Accept}) when one was set, else
+     * {@code responder}'s response for {@link ProxyError#MAINTENANCE}; {@code Retry-After} and
      * {@code Cache-Control: no-store} added. {@link dev.torii.Gateway.Builder#maintenance} installs it before every
      * other hook.
      */
@@ -176,24 +452,69 @@ public final class MaintenanceMode implements AutoCloseable {
 
             @Override
             public HookResult onRequest(Exchange exchange) {
-                if (!respond || !(switchOn || fileOn) || bypassed(exchange)) {
+                if (!respond || !enabled()) {
                     return HookResult.proceed();
                 }
-                return HookResult.respond(response(responder, exchange));
+                return answer(responder, exchange);
+            }
+
+            @Override
+            public HookResult onUpstream(Exchange exchange) {
+                if (!respond || (routesOn.isEmpty() && windows.isEmpty()) || exchange.route() == null) {
+                    return HookResult.proceed();
+                }
+                if (!enabled(exchange.route().name())) {
+                    return HookResult.proceed();
+                }
+                return answer(responder, exchange);
             }
         };
     }
 
+    private HookResult answer(ErrorResponder responder, Exchange exchange) {
+        if (bypassed(exchange)) {
+            bypassed.increment();
+            return HookResult.proceed();
+        }
+        answered.increment();
+        return HookResult.respond(response(responder, exchange));
+    }
+
     private boolean bypassed(Exchange exchange) {
-        return !bypassBlocks.isEmpty()
+        if (!bypassBlocks.isEmpty()
                 && exchange.clientAddress().getAddress() != null
-                && Cidr.anyContains(bypassBlocks, exchange.clientAddress().getAddress());
+                && Cidr.anyContains(bypassBlocks, exchange.clientAddress().getAddress())) {
+            return true;
+        }
+        if (!bypassPaths.isEmpty()) {
+            String path = exchange.request().path();
+            for (int i = 0; i < bypassPaths.size(); i++) {
+                if (path.startsWith(bypassPaths.get(i))) {
+                    return true;
+                }
+            }
+        }
+        if (!bypassTokens.isEmpty()) {
+            String token = exchange.request().headers().get(bypassHeader);
+            if (token != null) {
+                byte[] given = token.getBytes(StandardCharsets.UTF_8);
+                boolean match = false;
+                for (byte[] t : bypassTokens) {
+                    match |= MessageDigest.isEqual(t, given);
+                }
+                return match;
+            }
+        }
+        return false;
     }
 
     private LocalResponse response(ErrorResponder responder, Exchange exchange) {
         var headers = new ArrayList<Map.Entry<String, String>>(4);
         byte[] body;
-        if (page != null) {
+        if (AcceptNegotiation.prefersJson(exchange.request().headers().get("accept"))) {
+            headers.add(Map.entry("content-type", "application/json"));
+            body = jsonPage != null ? jsonPage : defaultJson();
+        } else if (page != null) {
             headers.add(Map.entry("content-type", contentType));
             body = page;
         } else {
@@ -212,27 +533,54 @@ public final class MaintenanceMode implements AutoCloseable {
         return new LocalResponse(ProxyError.MAINTENANCE.status(), headers, body);
     }
 
+    private byte[] defaultJson() {
+        return ("{\"status\":503,\"error\":\"MAINTENANCE\""
+                        + (retryAfter != null ? ",\"retryAfter\":" + retryAfter.toSeconds() : "")
+                        + "}\n")
+                .getBytes(StandardCharsets.UTF_8);
+    }
+
     @Override
     public String toString() {
-        return "MaintenanceMode(" + (enabled() ? "on" : "off") + (file != null ? ", file " + file : "") + ")";
+        return "MaintenanceMode(" + (enabled() ? "on" : "off") + (file != null ? ", file " + file : "")
+                + (routesOn.isEmpty() ? "" : ", routes " + new TreeSet<>(routesOn))
+                + (redis != null ? ", redis key " + redis.key() : "") + ")";
     }
 
     /** Builds a {@link MaintenanceMode}; {@link #build()} checks the settings. Not thread-safe. */
     public static final class Builder {
         private boolean enabled;
+        private Set<String> routes = Set.of();
         private Path file;
         private Duration pollInterval = Duration.ofSeconds(1);
         private byte[] page;
         private String contentType;
+        private byte[] jsonPage;
         private Duration retryAfter = Duration.ofSeconds(300);
         private List<String> bypass = List.of();
+        private List<String> bypassPaths = List.of();
+        private String bypassHeader = "x-maintenance-bypass";
+        private List<String> bypassTokens = List.of();
         private boolean respond = true;
+        private InstantSource clock = InstantSource.system();
+        private List<MaintenanceWindow> windows = List.of();
+        private String redisHost;
+        private int redisPort;
+        private String redisKey = "torii:maintenance";
+        private Duration redisReconnectDelay = Duration.ofSeconds(1);
+        private Duration redisTimeout = Duration.ofSeconds(2);
 
         private Builder() {}
 
-        /** Whether the switch starts on (default off). */
+        /** Whether the switch starts on (default off). With Redis, the shared key's state replaces it once read. */
         public Builder enabled(boolean enabled) {
             this.enabled = enabled;
+            return this;
+        }
+
+        /** Routes whose requests start in maintenance (default none). */
+        public Builder routes(Set<String> routes) {
+            this.routes = Set.copyOf(routes);
             return this;
         }
 
@@ -242,13 +590,16 @@ public final class MaintenanceMode implements AutoCloseable {
             return this;
         }
 
-        /** How often the flag file is checked (default 1 s). */
+        /** How often the flag file, the schedule and the Redis connection are checked (default 1 s). */
         public Builder pollInterval(Duration interval) {
             this.pollInterval = Objects.requireNonNull(interval, "interval");
             return this;
         }
 
-        /** The page to answer with (not copied). Without one, the gateway's error responder renders MAINTENANCE. */
+        /**
+         * The page to answer with (not copied), unless the client prefers JSON. Without one, the gateway's error
+         * responder renders MAINTENANCE.
+         */
         public Builder page(byte[] body, String contentType) {
             this.page = Objects.requireNonNull(body, "body");
             this.contentType = Objects.requireNonNull(contentType, "contentType");
@@ -258,6 +609,15 @@ public final class MaintenanceMode implements AutoCloseable {
         /** {@link #page(byte[], String)} with a UTF-8 text. */
         public Builder page(String body, String contentType) {
             return page(Objects.requireNonNull(body, "body").getBytes(StandardCharsets.UTF_8), contentType);
+        }
+
+        /**
+         * The {@code application/json} body for clients whose {@code Accept} prefers JSON to HTML (not copied).
+         * Without one they get {@code {"status":503,"error":"MAINTENANCE","retryAfter":N}}.
+         */
+        public Builder jsonPage(byte[] body) {
+            this.jsonPage = Objects.requireNonNull(body, "body");
+            return this;
         }
 
         /** The {@code Retry-After} to send, whole seconds (default 300 s); {@code null} sends none. */
@@ -272,9 +632,81 @@ public final class MaintenanceMode implements AutoCloseable {
             return this;
         }
 
+        /** Path prefixes ({@code /healthz}, {@code /status/}) whose requests pass while maintenance is on. */
+        public Builder bypassPaths(List<String> prefixes) {
+            this.bypassPaths = List.copyOf(prefixes);
+            return this;
+        }
+
+        /** The request header that carries a bypass token (default {@code x-maintenance-bypass}). */
+        public Builder bypassHeader(String name) {
+            this.bypassHeader = Objects.requireNonNull(name, "name");
+            return this;
+        }
+
+        /** Secrets that let a request pass when sent in the {@link #bypassHeader bypass header}. */
+        public Builder bypassTokens(List<String> tokens) {
+            this.bypassTokens = List.copyOf(tokens);
+            return this;
+        }
+
         /** Whether the gateway answers while on (default true); false leaves answering to plugins. */
         public Builder respond(boolean respond) {
             this.respond = respond;
+            return this;
+        }
+
+        /** Scheduled windows (more can be added at run time). */
+        public Builder windows(List<MaintenanceWindow> windows) {
+            this.windows = List.copyOf(windows);
+            return this;
+        }
+
+        /** The clock windows are compared with (default the system clock; tests pass their own). */
+        public Builder clock(InstantSource clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /**
+         * Shares the switch with every replica through Redis at {@code address} ({@code host:port}): the key
+         * {@code key} holds the state and the channel of the same name announces changes.
+         */
+        public Builder redis(String address, String key) {
+            Objects.requireNonNull(address, "address");
+            int colon = address.lastIndexOf(':');
+            String host = colon > 0 ? address.substring(0, colon) : "";
+            if (host.startsWith("[") && host.endsWith("]")) {
+                host = host.substring(1, host.length() - 1);
+            }
+            int port;
+            try {
+                port = Integer.parseInt(address.substring(colon + 1));
+            } catch (NumberFormatException e) {
+                port = -1;
+            }
+            if (host.isBlank() || port < 1 || port > 65535) {
+                throw new IllegalArgumentException(
+                        "redis address: '" + address + "' (expected: host:port, e.g. 127.0.0.1:6379)");
+            }
+            if (key == null || key.isBlank()) {
+                throw new IllegalArgumentException("maintenance redis key: '" + key + "' (expected: a key name)");
+            }
+            this.redisHost = host;
+            this.redisPort = port;
+            this.redisKey = key;
+            return this;
+        }
+
+        /** How long Lettuce waits between reconnection attempts (default 1 s). */
+        public Builder redisReconnectDelay(Duration delay) {
+            this.redisReconnectDelay = Objects.requireNonNull(delay, "delay");
+            return this;
+        }
+
+        /** How long one Redis command may take before it counts as a failure (default 2 s). */
+        public Builder redisTimeout(Duration timeout) {
+            this.redisTimeout = Objects.requireNonNull(timeout, "timeout");
             return this;
         }
 
@@ -298,6 +730,29 @@ public final class MaintenanceMode implements AutoCloseable {
                     throw new IllegalArgumentException(
                             "maintenance bypass: '" + c + "' (expected: a CIDR block like 10.0.0.0/8 or an address)");
                 }
+            }
+            for (String p : bypassPaths) {
+                if (p == null || !p.startsWith("/")) {
+                    throw new IllegalArgumentException(
+                            "maintenance bypassPaths: '" + p + "' (expected: a path prefix starting with /)");
+                }
+            }
+            if (bypassHeader.isBlank() || !bypassHeader.chars().allMatch(c -> c > ' ' && c < 127 && c != ':')) {
+                throw new IllegalArgumentException(
+                        "maintenance bypassHeader: '" + bypassHeader + "' (expected: a header name)");
+            }
+            for (String t : bypassTokens) {
+                if (t == null || t.length() < 16) {
+                    throw new IllegalArgumentException("maintenance bypassTokens: a token of "
+                            + (t == null ? 0 : t.length()) + " characters (expected: at least 16)");
+                }
+            }
+            if (redisReconnectDelay.isNegative() || redisReconnectDelay.isZero()) {
+                throw new IllegalArgumentException(
+                        "maintenance redis reconnectDelay: " + redisReconnectDelay + " (expected: > 0)");
+            }
+            if (redisTimeout.isNegative() || redisTimeout.isZero()) {
+                throw new IllegalArgumentException("maintenance redis timeout: " + redisTimeout + " (expected: > 0)");
             }
             return new MaintenanceMode(this);
         }

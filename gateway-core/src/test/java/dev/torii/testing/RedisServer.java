@@ -50,6 +50,15 @@ public final class RedisServer implements AutoCloseable {
         return port;
     }
 
+    /**
+     * Stops this server (if running) and starts a new, empty one on the same port: for tests of what clients do
+     * while Redis is away and when it comes back. Close the returned server (this one's directory is deleted now).
+     */
+    public RedisServer restart() {
+        close();
+        return start(() -> port);
+    }
+
     private static RedisServer start(java.util.function.IntSupplier ports) {
         String redis = ExternalProcesses.find("redis-server", "redis-server", "Redis end-to-end tests");
         Path dir;

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -23,6 +24,7 @@ import java.util.Set;
  *     {@code onUpstream}, {@code onResponse}, {@code onLog})
  * @param configSchema the manifest's {@code config} JSON Schema as parsed JSON ({@code Map}, {@code List},
  *     {@code String}, {@code Long}, {@code Double}, {@code Boolean}); an empty object schema when absent
+ * @param breaker the manifest's {@code breaker}, if it has one (else the runtime's default applies)
  */
 public record Plugin(
         String name,
@@ -32,7 +34,8 @@ public record Plugin(
         String scriptName,
         String script,
         Set<Phase> phases,
-        Map<String, Object> configSchema) {
+        Map<String, Object> configSchema,
+        Optional<PluginBreaker> breaker) {
 
     public Plugin {
         Objects.requireNonNull(name, "name");
@@ -43,6 +46,7 @@ public record Plugin(
         Objects.requireNonNull(script, "script");
         phases = Set.copyOf(phases);
         configSchema = Map.copyOf(configSchema);
+        Objects.requireNonNull(breaker, "breaker");
     }
 
     /**

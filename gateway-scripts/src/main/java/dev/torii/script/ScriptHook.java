@@ -4,12 +4,16 @@ import dev.torii.AttributeKey;
 import dev.torii.Exchange;
 import dev.torii.Hook;
 import dev.torii.HookResult;
+import dev.torii.LocalResponse;
 import dev.torii.Phase;
+import dev.torii.script.internal.BreakerState;
 import dev.torii.script.internal.ContextManager;
 import dev.torii.script.internal.HookSpec;
 import dev.torii.tcp.ConnectResult;
 import dev.torii.tcp.Connection;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -21,6 +25,14 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>A phase the plugin does not export costs nothing. A function that throws, runs past its statement limit or its
  * deadline, or returns something other than nothing or {@code ex.respond(...)}, throws a {@link ScriptException}
  * naming {@code FILE:LINE:COLUMN}; the engine answers that exchange with HOOK_FAILED and logs it once.
+ *
+ * <h2>Breaker</h2>
+ *
+ * A {@link PluginBreaker} guards each attachment: after {@code threshold} budget overruns (statement limit or deadline)
+ * within its window, the plugin's functions are not called for the cool-down; exchanges go on without it (fail open)
+ * or get {@code 503} with {@code Retry-After} (fail closed; a TCP connection is rejected). So one client hammering a
+ * path whose plugin loops costs the event loops a few budgets per window, not one per request, and everyone else keeps
+ * being served. One log line per trip; counted in {@link ScriptStats}.
  *
  * <h2>Versions and reloads</h2>
  *
@@ -37,6 +49,7 @@ public final class ScriptHook implements Hook {
     private final Map<String, ?> givenConfig;
     private final AtomicReference<Version> current;
     private final AttributeKey<Version> pinned;
+    private final BreakerState breaker;
 
     /** One compiled plugin with its completed config, and which phases it exports. Immutable. */
     static final class Version {
@@ -60,8 +73,14 @@ public final class ScriptHook implements Hook {
         }
     }
 
-    ScriptHook(HookSpec spec, ContextManager contexts, Map<String, ?> givenConfig, Map<String, Object> config) {
+    ScriptHook(
+            HookSpec spec,
+            ContextManager contexts,
+            Map<String, ?> givenConfig,
+            Map<String, Object> config,
+            PluginBreaker breaker) {
         this.contexts = contexts;
+        this.breaker = breaker.enabled() ? contexts.breakerState(spec.plugin().name(), breaker) : null;
         this.givenConfig = givenConfig;
         this.current = new AtomicReference<>(new Version(spec, config));
         this.pinned = AttributeKey.of("script hook " + spec.plugin().name(), Version.class);
@@ -71,6 +90,11 @@ public final class ScriptHook implements Hook {
     @Override
     public String name() {
         return current.get().spec.plugin().name();
+    }
+
+    /** The breaker guarding this attachment ({@link PluginBreaker#off()} when none). */
+    public PluginBreaker breaker() {
+        return breaker == null ? PluginBreaker.off() : breaker.settings();
     }
 
     /** The plugin version in use now (the latest one that loaded successfully). */
@@ -109,28 +133,82 @@ public final class ScriptHook implements Hook {
     @Override
     public ConnectResult onConnect(Connection connection) {
         Version v = current.get();
-        return v.connect ? contexts.callConnect(v.spec, connection) : ConnectResult.proceed();
+        if (!v.connect) {
+            return ConnectResult.proceed();
+        }
+        BreakerState b = breaker;
+        if (b != null && b.openNanos() > 0) {
+            return b.settings().failOpen() ? ConnectResult.proceed() : ConnectResult.reject();
+        }
+        try {
+            ConnectResult r = contexts.callConnect(v.spec, connection);
+            if (b != null) {
+                b.success();
+            }
+            return r;
+        } catch (ScriptException e) {
+            overran(b, e);
+            throw e;
+        }
+    }
+
+    /** Calls the phase function unless the breaker is open; records overruns and successes. */
+    private HookResult run(Version v, Phase phase, Exchange exchange) {
+        BreakerState b = breaker;
+        if (b != null) {
+            long open = b.openNanos();
+            if (open > 0) {
+                return b.settings().failOpen() || phase == Phase.LOG ? HookResult.proceed() : unavailable(open);
+            }
+        }
+        try {
+            HookResult r = contexts.call(v.spec, phase, exchange);
+            if (b != null) {
+                b.success();
+            }
+            return r;
+        } catch (ScriptException e) {
+            overran(b, e);
+            throw e;
+        }
+    }
+
+    private static void overran(BreakerState b, ScriptException e) {
+        if (b != null
+                && (e.kind() == ScriptException.Kind.TIMED_OUT || e.kind() == ScriptException.Kind.BUDGET_EXCEEDED)) {
+            b.overrun();
+        }
+    }
+
+    private HookResult unavailable(long openNanos) {
+        long seconds = Math.max(1, TimeUnit.NANOSECONDS.toSeconds(openNanos + 999_999_999L));
+        return HookResult.respond(new LocalResponse(
+                503,
+                List.of(
+                        Map.entry("content-type", "text/plain; charset=utf-8"),
+                        Map.entry("retry-after", Long.toString(seconds))),
+                ("503 plugin " + name() + " unavailable\n").getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     }
 
     /** Runs {@code onRequest(ex, cfg)} if exported. */
     @Override
     public HookResult onRequest(Exchange exchange) {
         Version v = version(exchange);
-        return v.request ? contexts.call(v.spec, Phase.REQUEST, exchange) : HookResult.proceed();
+        return v.request ? run(v, Phase.REQUEST, exchange) : HookResult.proceed();
     }
 
     /** Runs {@code onUpstream(ex, cfg)} if exported. */
     @Override
     public HookResult onUpstream(Exchange exchange) {
         Version v = version(exchange);
-        return v.upstream ? contexts.call(v.spec, Phase.UPSTREAM, exchange) : HookResult.proceed();
+        return v.upstream ? run(v, Phase.UPSTREAM, exchange) : HookResult.proceed();
     }
 
     /** Runs {@code onResponse(ex, cfg)} if exported. */
     @Override
     public HookResult onResponse(Exchange exchange) {
         Version v = version(exchange);
-        return v.response ? contexts.call(v.spec, Phase.RESPONSE, exchange) : HookResult.proceed();
+        return v.response ? run(v, Phase.RESPONSE, exchange) : HookResult.proceed();
     }
 
     /** Runs {@code onLog(ex, cfg)} if exported; its return value is ignored. */
@@ -138,7 +216,7 @@ public final class ScriptHook implements Hook {
     public void onLog(Exchange exchange) {
         Version v = version(exchange);
         if (v.log) {
-            contexts.call(v.spec, Phase.LOG, exchange);
+            run(v, Phase.LOG, exchange);
         }
     }
 

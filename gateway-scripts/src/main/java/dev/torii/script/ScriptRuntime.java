@@ -69,6 +69,7 @@ public final class ScriptRuntime implements AutoCloseable {
     private final Object reloadLock = new Object();
     private final Consumer<ReloadResult> reloadListener;
     private final Thread watcher;
+    private final PluginBreaker defaultBreaker;
     private volatile boolean closed;
 
     /** A plugin directory with the hooks attached from it; the mutable fields are guarded by {@code reloadLock}. */
@@ -97,6 +98,7 @@ public final class ScriptRuntime implements AutoCloseable {
                 b.logSink,
                 b.maintenance == null ? () -> false : b.maintenance::enabled);
         this.reloadListener = b.reloadListener;
+        this.defaultBreaker = b.breaker;
         if (!b.quiet && contexts.jitEnabled()) {
             log.info(
                     "JavaScript: GraalJS {} on {}, optimizing JIT on",
@@ -142,7 +144,16 @@ public final class ScriptRuntime implements AutoCloseable {
      * @throws PluginException listing each problem as {@code plugin NAME config.PATH: VALUE (expected: ...)}
      */
     public ScriptHook hook(Plugin plugin, Map<String, ?> config) {
+        return hook(plugin, config, plugin.breaker().orElse(defaultBreaker));
+    }
+
+    /**
+     * {@link #hook(Plugin, Map)} with {@code breaker} instead of the plugin manifest's (or the runtime's default) one:
+     * for a configuration that sets the breaker where it attaches the plugin.
+     */
+    public ScriptHook hook(Plugin plugin, Map<String, ?> config, PluginBreaker breaker) {
         Objects.requireNonNull(plugin, "plugin");
+        Objects.requireNonNull(breaker, "breaker");
         Map<String, Object> completed;
         try {
             completed = ConfigSchema.checked(plugin.configSchema()).apply(config);
@@ -153,7 +164,7 @@ public final class ScriptRuntime implements AutoCloseable {
         String json = Json.write(completed);
         var spec = HookSpec.of(hookIds.getAndIncrement(), plugin, PluginLoader.source(plugin), json);
         var hook = new ScriptHook(
-                spec, contexts, config == null ? Map.of() : config, Collections.unmodifiableMap(completed));
+                spec, contexts, config == null ? Map.of() : config, Collections.unmodifiableMap(completed), breaker);
         synchronized (reloadLock) {
             tracked.computeIfAbsent(key(plugin.directory()), k -> new Tracked(plugin.directory(), plugin))
                     .hooks
@@ -313,6 +324,7 @@ public final class ScriptRuntime implements AutoCloseable {
     public static final class Builder {
         private long statementLimit = 100_000;
         private Duration timeout = Duration.ofMillis(500);
+        private PluginBreaker breaker = PluginBreaker.defaults();
         private long sharedCapacity = 10_000;
         private int maxSharedZones = 64;
         private final Map<String, Long> zoneCapacities = new LinkedHashMap<>();
@@ -326,6 +338,15 @@ public final class ScriptRuntime implements AutoCloseable {
         private MaintenanceMode maintenance;
 
         private Builder() {}
+
+        /**
+         * The breaker of plugins whose manifest sets none (default {@link PluginBreaker#defaults()}: 5 overruns in
+         * 10 s open it for 30 s, failing closed); {@link PluginBreaker#off()} turns it off.
+         */
+        public Builder breaker(PluginBreaker breaker) {
+            this.breaker = java.util.Objects.requireNonNull(breaker, "breaker");
+            return this;
+        }
 
         /**
          * The gateway's maintenance switch, which scripts read as {@code torii.maintenance.enabled} (without one it
@@ -373,7 +394,9 @@ public final class ScriptRuntime implements AutoCloseable {
         /**
          * Wall-clock time one phase call may take (default 500 ms); past it the call is interrupted and fails. A safety
          * net against runaway scripts rather than a latency target: the statement limit usually stops them first, and a
-         * cold JVM (before the JIT has compiled a hook) runs the first calls much slower than later ones.
+         * cold JVM (before the JIT has compiled a hook) runs the first calls much slower than later ones. The first call
+         * of each function in each event loop's context gets at least 2 s (it parses and links the function); repeated
+         * overruns open the plugin's {@link PluginBreaker}.
          */
         public Builder timeout(Duration timeout) {
             this.timeout = timeout;

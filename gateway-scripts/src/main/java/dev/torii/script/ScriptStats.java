@@ -9,6 +9,8 @@ package dev.torii.script;
  * @param contextsCreated JavaScript contexts created (one per event loop, plus replacements)
  * @param contextsReplaced contexts discarded after a cancelled call and replaced
  * @param sharedEvictions entries evicted from every shared dictionary to stay within capacity
+ * @param breakerTrips times a plugin's {@link PluginBreaker} opened
+ * @param shortCircuited phase calls skipped or answered 503 because their plugin's breaker was open
  */
 public record ScriptStats(
         long failures,
@@ -16,4 +18,6 @@ public record ScriptStats(
         long budgetsExceeded,
         long contextsCreated,
         long contextsReplaced,
-        long sharedEvictions) {}
+        long sharedEvictions,
+        long breakerTrips,
+        long shortCircuited) {}

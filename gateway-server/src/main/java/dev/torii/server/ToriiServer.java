@@ -3,9 +3,11 @@ package dev.torii.server;
 import dev.torii.ErrorResponder;
 import dev.torii.Gateway;
 import dev.torii.Hook;
+import dev.torii.access.AccessControl;
 import dev.torii.dns.DnsCache;
 import dev.torii.dns.DnsServer;
 import dev.torii.maintenance.MaintenanceMode;
+import dev.torii.maintenance.MaintenanceSource;
 import dev.torii.ratelimit.RateLimits;
 import dev.torii.route.Route;
 import dev.torii.route.RoutingTable;
@@ -14,6 +16,7 @@ import dev.torii.script.ScriptRuntime;
 import dev.torii.server.admin.AdminResponse;
 import dev.torii.server.admin.AdminRoutes;
 import dev.torii.server.admin.AdminServer;
+import dev.torii.server.admin.MaintenanceAdmin;
 import dev.torii.server.config.AdminSettings;
 import dev.torii.server.config.DnsListenerSettings;
 import dev.torii.server.config.PluginSettings;
@@ -65,6 +68,7 @@ public final class ToriiServer implements AutoCloseable {
     /** The running rate limits (set once in {@link #start}, before the server is handed out). */
     private RateLimits rateLimits = RateLimits.empty();
 
+    private volatile AccessControl access;
     private volatile boolean ready;
 
     private ToriiServer(
@@ -99,8 +103,9 @@ public final class ToriiServer implements AutoCloseable {
         Gateway gateway = null;
         List<DnsServer> dnsServers = new ArrayList<>();
         ToriiServer server = null;
-        MaintenanceMode maintenance = config.maintenance().newMode();
         RateLimits rateLimits = null;
+        MaintenanceMode maintenance = config.guards().newMaintenanceMode(config.maintenance());
+        AccessControl access = null;
         boolean tcpPlugins =
                 config.tcpListeners().stream().anyMatch(t -> !t.plugins().isEmpty());
         try {
@@ -116,6 +121,11 @@ public final class ToriiServer implements AutoCloseable {
             ScriptRuntime runtime = scripts;
             Gateway.Builder builder = config.gatewayBuilder(use -> runtime.hook(use.plugin(), use.config()))
                     .maintenance(maintenance);
+            // Access lists first among the hooks (after maintenance), so a refused client reaches no plugin.
+            access = config.guards().newAccessControl(config.forwarding()).orElse(null);
+            if (access != null) {
+                builder.hook(access.start().hook(ErrorResponder.plainText()));
+            }
             // Rate limits run before plugins: refusing a flood should cost as little as possible.
             RateLimitSettings limitSettings = config.rateLimits();
             limitSettings.globalHooks(rateLimits, ErrorResponder.plainText()).forEach(builder::hook);
@@ -165,6 +175,7 @@ public final class ToriiServer implements AutoCloseable {
             }
             server = new ToriiServer(config, gateway, echo, scripts, dns, dnsServers, maintenance);
             server.rateLimits = rateLimits;
+            server.access = access;
             if (config.admin().isPresent()) {
                 AdminSettings a = config.admin().get();
                 server.admin = AdminServer.start(a.host(), a.port(), server.adminRoutes());
@@ -186,6 +197,9 @@ public final class ToriiServer implements AutoCloseable {
             }
             if (scripts != null) {
                 scripts.close();
+            }
+            if (access != null) {
+                access.close();
             }
             if (rateLimits != null) {
                 rateLimits.close();
@@ -210,24 +224,23 @@ public final class ToriiServer implements AutoCloseable {
                 .get("/metrics", r -> new AdminResponse(200, metrics.contentType(), metrics.scrape(), Map.of()))
                 .get("/maintenance", r -> maintenanceState())
                 .route("PUT", "/maintenance", r -> {
-                    maintenance.enable();
-                    log.warn("maintenance switched on through the admin API");
+                    maintenance.enable(MaintenanceSource.ADMIN);
                     return maintenanceState();
                 })
                 .route("DELETE", "/maintenance", r -> {
-                    maintenance.disable();
-                    log.warn("maintenance switched off through the admin API");
+                    maintenance.disable(MaintenanceSource.ADMIN);
                     return maintenanceState();
                 })
+                .get("/maintenance/windows", r -> MaintenanceAdmin.windows(maintenance))
+                .route("POST", "/maintenance/windows", r -> MaintenanceAdmin.addWindow(maintenance, r))
+                .route("DELETE", "/maintenance/windows", r -> MaintenanceAdmin.removeWindow(maintenance, r))
+                .route("PUT", "/maintenance/routes", r -> MaintenanceAdmin.route(maintenance, r, true))
+                .route("DELETE", "/maintenance/routes", r -> MaintenanceAdmin.route(maintenance, r, false))
                 .build();
     }
 
     private AdminResponse maintenanceState() {
-        return AdminResponse.text(
-                200,
-                "maintenance " + (maintenance.enabled() ? "on" : "off") + " (switch "
-                        + (maintenance.switchedOn() ? "on" : "off") + ", file "
-                        + (maintenance.fileOn() ? "present" : "absent") + ")\n");
+        return MaintenanceAdmin.state(maintenance);
     }
 
     /** {@code table} with the hooks of each route's plugins added after the route's own hooks. */
@@ -348,6 +361,9 @@ public final class ToriiServer implements AutoCloseable {
                 rateLimits.close(); // after the gateway, for the same reason
                 if (dns != null) {
                     dns.close();
+                }
+                if (access != null) {
+                    access.close();
                 }
                 if (admin != null) {
                     admin.close(); // last: /healthz answers until the end

@@ -66,6 +66,13 @@ import org.slf4j.LoggerFactory;
 public final class ContextManager implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ContextManager.class);
     private static final long BIND_TIMEOUT_NANOS = 10_000_000_000L;
+    /**
+     * The deadline of a function's first call in a context: it parses the function's body (GraalJS parses lazily),
+     * resolves the host members it touches and runs in the interpreter, which on a cold event loop under load took
+     * longer than a whole budget (issue 9). Loops are still stopped by the statement limit, which is not relaxed.
+     */
+    private static final long FIRST_CALL_TIMEOUT_NANOS = 2_000_000_000L;
+
     private static final Set<String> PHASE_FUNCTIONS =
             Set.of("onConnect", "onRequest", "onUpstream", "onResponse", "onLog");
 
@@ -89,6 +96,8 @@ public final class ContextManager implements AutoCloseable {
     final LongAdder budgets = new LongAdder();
     final LongAdder created = new LongAdder();
     final LongAdder replaced = new LongAdder();
+    final LongAdder breakerTrips = new LongAdder();
+    final LongAdder shortCircuited = new LongAdder();
 
     public ContextManager(
             long statementLimit,
@@ -162,7 +171,19 @@ public final class ContextManager implements AutoCloseable {
     /** The counters, with {@code sharedEvictions} from the shared zones. */
     public dev.torii.script.ScriptStats stats(long sharedEvictions) {
         return new dev.torii.script.ScriptStats(
-                failures.sum(), timeouts.sum(), budgets.sum(), created.sum(), replaced.sum(), sharedEvictions);
+                failures.sum(),
+                timeouts.sum(),
+                budgets.sum(),
+                created.sum(),
+                replaced.sum(),
+                sharedEvictions,
+                breakerTrips.sum(),
+                shortCircuited.sum());
+    }
+
+    /** A breaker for one attachment of {@code plugin}, counting into this manager's stats. */
+    public BreakerState breakerState(String plugin, dev.torii.script.PluginBreaker settings) {
+        return new BreakerState(plugin, settings, System::nanoTime, breakerTrips, shortCircuited);
     }
 
     // --- Contexts ---------------------------------------------------------------------------------------------------
@@ -256,6 +277,7 @@ public final class ContextManager implements AutoCloseable {
             if (fn == null) {
                 return HookResult.proceed();
             }
+            firstCall(tc, b, phase);
             tc.phase = phase;
             Value r = tc.invoke.execute(fn, h, b.config());
             return result(spec, phase, h, r);
@@ -289,6 +311,7 @@ public final class ContextManager implements AutoCloseable {
             if (fn == null) {
                 return ConnectResult.proceed();
             }
+            firstCall(tc, b, Phase.CONNECT);
             tc.phase = Phase.CONNECT;
             Value r = tc.connect.execute(fn, h, b.config());
             if (r.isNull()
@@ -310,6 +333,14 @@ public final class ContextManager implements AutoCloseable {
         } finally {
             h.finish();
             end(tc);
+        }
+    }
+
+    /** Gives the first call of a function in this context the longer first-call deadline. */
+    private void firstCall(ThreadContext tc, ThreadContext.Bound b, Phase phase) {
+        if (!b.called()[phase.ordinal()]) {
+            b.called()[phase.ordinal()] = true;
+            tc.deadline = System.nanoTime() + Math.max(timeoutNanos, FIRST_CALL_TIMEOUT_NANOS);
         }
     }
 
@@ -347,7 +378,7 @@ public final class ContextManager implements AutoCloseable {
             Value f = ns.getMember(HookSpec.functionName(p));
             fns[p.ordinal()] = f != null && f.canExecute() ? f : null;
         }
-        var b = new ThreadContext.Bound(fns, tc.config.execute(spec.configJson()));
+        var b = new ThreadContext.Bound(fns, tc.config.execute(spec.configJson()), new boolean[fns.length]);
         tc.bind(spec.id(), b);
         return b;
     }
@@ -447,6 +478,8 @@ public final class ContextManager implements AutoCloseable {
         ThreadContext tc = newContext();
         var spec = HookSpec.of(-1, plugin, source, "{}");
         begin(tc, spec);
+        // Module evaluation, as when binding: a cold parse must not fail a load that the call budget would.
+        tc.deadline = System.nanoTime() + Math.max(timeoutNanos, BIND_TIMEOUT_NANOS);
         try {
             Value ns = tc.context.eval(source);
             Set<Phase> phases = EnumSet.noneOf(Phase.class);

@@ -2,6 +2,7 @@ package dev.torii.script.internal;
 
 import dev.torii.Phase;
 import dev.torii.script.Plugin;
+import dev.torii.script.PluginBreaker;
 import dev.torii.script.PluginException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -9,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
 import org.graalvm.polyglot.Source;
@@ -20,7 +22,7 @@ import org.graalvm.polyglot.Source;
  */
 public final class PluginLoader {
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
-    private static final Set<String> MANIFEST_KEYS = Set.of("name", "version", "description", "config");
+    private static final Set<String> MANIFEST_KEYS = Set.of("name", "version", "description", "config", "breaker");
 
     private PluginLoader() {}
 
@@ -74,8 +76,8 @@ public final class PluginLoader {
         }
         for (Object k : m.keySet()) {
             if (!MANIFEST_KEYS.contains(k)) {
-                throw new PluginException(
-                        doc.where(m) + ": unknown member \"" + k + "\" (expected: name, version, description, config)");
+                throw new PluginException(doc.where(m) + ": unknown member \"" + k
+                        + "\" (expected: name, version, description, config, breaker)");
             }
         }
         String name = string(doc, m, "name", true);
@@ -97,9 +99,73 @@ public final class PluginLoader {
                 scriptFile.toString(),
                 script,
                 Set.of(Phase.REQUEST),
-                schemaMap);
+                schemaMap,
+                breaker(doc, m.get("breaker")));
         Set<Phase> phases = contexts.probe(plugin, source(plugin));
-        return new Plugin(name, version, plugin.description(), dir, plugin.scriptName(), script, phases, schemaMap);
+        return new Plugin(
+                name,
+                version,
+                plugin.description(),
+                dir,
+                plugin.scriptName(),
+                script,
+                phases,
+                schemaMap,
+                plugin.breaker());
+    }
+
+    /** The manifest's {@code breaker} object: threshold, window, coolDown, failOpen, each optional. */
+    private static Optional<PluginBreaker> breaker(Json.Document doc, Object node) {
+        if (node == null) {
+            return Optional.empty();
+        }
+        if (!(node instanceof Map<?, ?> b)) {
+            throw new PluginException(doc.where(node) + ": breaker: " + ConfigSchema.describe(node)
+                    + " (expected: an object with threshold, window, coolDown, failOpen)");
+        }
+        PluginBreaker d = PluginBreaker.defaults();
+        int threshold = d.threshold();
+        java.time.Duration window = d.window();
+        java.time.Duration coolDown = d.coolDown();
+        boolean failOpen = d.failOpen();
+        for (var e : b.entrySet()) {
+            Object v = e.getValue();
+            String where = doc.where(v) + ": breaker." + e.getKey() + ": " + ConfigSchema.describe(v);
+            switch (String.valueOf(e.getKey())) {
+                case "threshold" -> {
+                    if (!(v instanceof Long n) || n < 0 || n > Integer.MAX_VALUE) {
+                        throw new PluginException(where + " (expected: an integer >= 0; 0 turns it off)");
+                    }
+                    threshold = n.intValue();
+                }
+                case "window", "coolDown" -> {
+                    java.time.Duration dur;
+                    try {
+                        dur = java.time.Duration.ofNanos(Durations.parseNanos("breaker." + e.getKey(), (String) v));
+                    } catch (RuntimeException x) {
+                        throw new PluginException(where + " (expected: a duration like \"10s\" or \"500ms\", > 0)");
+                    }
+                    if (dur.isZero() || dur.isNegative()) {
+                        throw new PluginException(where + " (expected: a duration like \"10s\" or \"500ms\", > 0)");
+                    }
+                    if (e.getKey().equals("window")) {
+                        window = dur;
+                    } else {
+                        coolDown = dur;
+                    }
+                }
+                case "failOpen" -> {
+                    if (!(v instanceof Boolean f)) {
+                        throw new PluginException(where + " (expected: true or false)");
+                    }
+                    failOpen = f;
+                }
+                default ->
+                    throw new PluginException(doc.where(b) + ": breaker: unknown member \"" + e.getKey()
+                            + "\" (expected: threshold, window, coolDown, failOpen)");
+            }
+        }
+        return Optional.of(new PluginBreaker(threshold, window, coolDown, failOpen));
     }
 
     private static Object check(Json.Document doc, Object schema) {

@@ -54,7 +54,8 @@ final class ThreadContext {
     }
 
     /** A hook's functions (indexed by {@link Phase#ordinal()}, null where not exported) and its config. */
-    record Bound(Value[] functions, Value config) {}
+    /** A hook's functions and config in this context; {@code called} marks the functions called once already. */
+    record Bound(Value[] functions, Value config, boolean[] called) {}
 
     Bound bound(int id) {
         return id < bound.length ? bound[id] : null;

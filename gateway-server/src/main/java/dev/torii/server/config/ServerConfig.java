@@ -34,6 +34,7 @@ import java.util.function.Function;
  * @param maintenance how the maintenance switch starts ({@link MaintenanceSettings#defaults()} without the section)
  * @param rateLimits the rate-limit policies and where they apply; {@link #routingTable()} holds none of their hooks,
  *     {@link dev.torii.server.ToriiServer} adds them when it starts
+ * @param guards the maintenance switch's Redis sharing, windows, routes and bypasses, and the access lists
  */
 public record ServerConfig(
         List<Listener> listeners,
@@ -49,7 +50,8 @@ public record ServerConfig(
         Optional<AdminSettings> admin,
         List<TcpListenerSettings> tcpListeners,
         MaintenanceSettings maintenance,
-        RateLimitSettings rateLimits) {
+        RateLimitSettings rateLimits,
+        GuardSettings guards) {
 
     public ServerConfig {
         listeners = List.copyOf(listeners);
@@ -65,6 +67,7 @@ public record ServerConfig(
         tcpListeners = List.copyOf(tcpListeners);
         Objects.requireNonNull(maintenance, "maintenance");
         Objects.requireNonNull(rateLimits, "rateLimits");
+        Objects.requireNonNull(guards, "guards");
     }
 
     /**

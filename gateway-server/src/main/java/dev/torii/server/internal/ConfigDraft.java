@@ -8,6 +8,7 @@ import dev.torii.route.Route;
 import dev.torii.server.config.AdminSettings;
 import dev.torii.server.config.DnsListenerSettings;
 import dev.torii.server.config.DnsSettings;
+import dev.torii.server.config.GuardSettings;
 import dev.torii.server.config.MaintenanceSettings;
 import dev.torii.tcp.TcpListener;
 import dev.torii.upstream.Endpoint;
@@ -84,6 +85,7 @@ final class ConfigDraft {
     Optional<DnsSettings> dns = Optional.empty();
     Optional<AdminSettings> admin = Optional.empty();
     MaintenanceSettings maintenance = MaintenanceSettings.defaults();
+    GuardSettings guards = GuardSettings.defaults();
 
     ConfigDraft(YamlReader yaml, Path baseDirectory, PluginsReader plugins, TlsReader tls, Node root) {
         this.yaml = yaml;

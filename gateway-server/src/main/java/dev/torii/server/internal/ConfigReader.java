@@ -55,7 +55,22 @@ public final class ConfigReader {
             new SectionReader.Entry(List.of("plugins"), d -> top -> d.plugins.readSection(top.value("plugins"))),
             new SectionReader.Entry(DnsReader.KEYS, DnsReader::new),
             new SectionReader.Entry(AdminReader.KEYS, AdminReader::new),
-            new SectionReader.Entry(MaintenanceReader.KEYS, MaintenanceReader::new));
+            new SectionReader.Entry(MaintenanceReader.KEYS, MaintenanceReader::new),
+            // Last: maintenance windows and access lists refer to listener and route names.
+            new SectionReader.Entry(List.of("access"), d -> top -> {
+                var listenerNames = new java.util.TreeSet<String>();
+                d.listeners.forEach(l -> listenerNames.add(l.name()));
+                d.tcpRefs.forEach(t -> listenerNames.add(t.listener().name()));
+                var routeNames = new java.util.TreeSet<String>();
+                d.routes.forEach(r -> routeNames.add(r.name()));
+                d.guards = new GuardsReader(d.yaml, d.baseDirectory)
+                        .read(
+                                top.value("maintenance"),
+                                d.rateLimits.redisAddress(),
+                                top.value("access"),
+                                listenerNames,
+                                routeNames);
+            }));
 
     private static final List<String> TOP_KEYS =
             SECTIONS.stream().flatMap(s -> s.keys().stream()).toList();
@@ -143,6 +158,7 @@ public final class ConfigReader {
                 d.admin,
                 tcpListeners,
                 d.maintenance,
-                rateLimitSettings);
+                rateLimitSettings,
+                d.guards);
     }
 }

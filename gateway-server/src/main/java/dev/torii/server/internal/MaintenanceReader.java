@@ -18,8 +18,11 @@ final class MaintenanceReader implements SectionReader {
     /** The top-level keys this reader owns. */
     static final List<String> KEYS = List.of("maintenance");
 
-    private static final List<String> MAINTENANCE_KEYS =
-            List.of("enabled", "file", "page", "contentType", "retryAfter", "bypass", "respond");
+    private static final List<String> MAINTENANCE_KEYS = java.util.stream.Stream.concat(
+                    java.util.stream.Stream.of(
+                            "enabled", "file", "page", "contentType", "retryAfter", "bypass", "respond"),
+                    GuardsReader.MAINTENANCE_KEYS.stream())
+            .toList();
 
     private final ConfigDraft draft;
     private final YamlReader yaml;

@@ -76,6 +76,11 @@ final class RateLimitsReader {
         });
     }
 
+    /** The address of the top-level {@code redis:} connection, once read (the maintenance switch shares it). */
+    Optional<String> redisAddress() {
+        return redis.map(RedisSettings::address);
+    }
+
     /** The top-level {@code redis:} section (may be {@code null}). */
     void readRedis(Node node) {
         if (node == null) {

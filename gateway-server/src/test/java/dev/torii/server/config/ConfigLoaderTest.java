@@ -182,9 +182,9 @@ class ConfigLoaderTest {
                 .containsExactly(
                         "torii.yaml:4:3: limits: unknown key 'idleTimout' (did you mean 'idleTimeout'?)",
                         "torii.yaml:5:1: configuration: unknown key 'upstream' (did you mean 'upstreams'?)",
-                        "torii.yaml:7:1: configuration: unknown key 'colour' (expected one of: listeners, routes,"
-                                + " upstreams, limits, forwarding, ioThreads, demo,"
-                                + " plugins, dns, admin, maintenance, rateLimits, rateLimit, redis)");
+                        "torii.yaml:7:1: configuration: unknown key 'colour' (expected one of: rateLimits, rateLimit,"
+                                + " redis, listeners, routes, upstreams, limits, forwarding, ioThreads, demo,"
+                                + " plugins, dns, admin, maintenance, access)");
     }
 
     @Test
