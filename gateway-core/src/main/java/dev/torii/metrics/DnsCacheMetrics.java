@@ -7,6 +7,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import java.util.Objects;
+import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -65,22 +66,23 @@ public final class DnsCacheMetrics implements MeterBinder {
     }
 
     private void counter(MeterRegistry r, String name, String help, ToDoubleFunction<DnsCacheStats> f) {
-        FunctionCounter.builder(name, stats, s -> f.applyAsDouble(s.get()))
+        Supplier<DnsCacheStats> reader = stats.reader();
+        FunctionCounter.builder(name, reader, Snapshot.read(reader, f))
                 .description(help)
                 .register(r);
     }
 
     private void counter(
             MeterRegistry r, String name, String help, String tag, String value, ToDoubleFunction<DnsCacheStats> f) {
-        FunctionCounter.builder(name, stats, s -> f.applyAsDouble(s.get()))
+        Supplier<DnsCacheStats> reader = stats.reader();
+        FunctionCounter.builder(name, reader, Snapshot.read(reader, f))
                 .description(help)
                 .tag(tag, value)
                 .register(r);
     }
 
     private void gauge(MeterRegistry r, String name, String help, ToDoubleFunction<DnsCacheStats> f) {
-        Gauge.builder(name, stats, s -> f.applyAsDouble(s.get()))
-                .description(help)
-                .register(r);
+        Supplier<DnsCacheStats> reader = stats.reader();
+        Gauge.builder(name, reader, Snapshot.read(reader, f)).description(help).register(r);
     }
 }

@@ -7,6 +7,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import java.util.List;
+import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -92,7 +93,8 @@ public final class DnsServerMetrics implements MeterBinder {
                     null,
                     null,
                     DnsServerStats::tcpRejected);
-            Gauge.builder("torii.dns.server.tcp.connections", s, x -> x.get().tcpConnections())
+            Supplier<DnsServerStats> tcp = s.reader();
+            Gauge.builder("torii.dns.server.tcp.connections", tcp, Snapshot.read(tcp, DnsServerStats::tcpConnections))
                     .description("TCP connections open now.")
                     .tag("listener", l)
                     .register(r);
@@ -108,8 +110,9 @@ public final class DnsServerMetrics implements MeterBinder {
             String tag,
             String value,
             ToDoubleFunction<DnsServerStats> f) {
-        FunctionCounter.Builder<Snapshot<DnsServerStats>> b = FunctionCounter.builder(
-                        name, s, x -> f.applyAsDouble(x.get()))
+        Supplier<DnsServerStats> reader = s.reader();
+        FunctionCounter.Builder<Supplier<DnsServerStats>> b = FunctionCounter.builder(
+                        name, reader, Snapshot.read(reader, f))
                 .description(help)
                 .tag("listener", listener);
         if (tag != null) {

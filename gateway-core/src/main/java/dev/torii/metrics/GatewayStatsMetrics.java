@@ -22,7 +22,7 @@ import java.util.function.ToDoubleFunction;
  * bind it with {@code new GatewayStatsMetrics(gateway::stats, gateway.maintenance())}. Thread-safe.
  */
 public final class GatewayStatsMetrics implements MeterBinder {
-    private final Supplier<GatewayStats> stats;
+    private final Snapshot<GatewayStats> stats;
     private final MaintenanceMode maintenance;
 
     /**
@@ -86,13 +86,13 @@ public final class GatewayStatsMetrics implements MeterBinder {
     }
 
     private void gauge(MeterRegistry r, String name, String help, ToDoubleFunction<GatewayStats> f) {
-        Gauge.builder(name, stats, s -> f.applyAsDouble(s.get()))
-                .description(help)
-                .register(r);
+        Supplier<GatewayStats> reader = stats.reader();
+        Gauge.builder(name, reader, Snapshot.read(reader, f)).description(help).register(r);
     }
 
     private void counter(MeterRegistry r, String name, String help, ToDoubleFunction<GatewayStats> f) {
-        FunctionCounter.builder(name, stats, s -> f.applyAsDouble(s.get()))
+        Supplier<GatewayStats> reader = stats.reader();
+        FunctionCounter.builder(name, reader, Snapshot.read(reader, f))
                 .description(help)
                 .register(r);
     }

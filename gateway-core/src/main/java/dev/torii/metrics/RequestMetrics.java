@@ -94,9 +94,13 @@ public final class RequestMetrics implements Hook {
         }
     }
 
-    /** {@code HTTP/1.1} becomes {@code 1.1}, {@code HTTP/2} {@code 2}. */
+    /** {@code HTTP/1.1} becomes {@code 1.1}; {@code HTTP/2} and {@code HTTP/2.0} become {@code 2}. */
     static String protocolLabel(String protocol) {
-        return protocol != null && protocol.startsWith("HTTP/") ? protocol.substring(5) : String.valueOf(protocol);
+        if (protocol == null) {
+            return "unknown";
+        }
+        String v = protocol.startsWith("HTTP/") ? protocol.substring(5) : protocol;
+        return v.equals("2.0") ? "2" : v;
     }
 
     private Counter requestCounter(RequestKey k) {

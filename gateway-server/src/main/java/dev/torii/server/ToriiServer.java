@@ -18,7 +18,7 @@ import dev.torii.server.config.PluginSettings;
 import dev.torii.server.config.PluginUse;
 import dev.torii.server.config.ServerConfig;
 import dev.torii.server.demo.EchoService;
-import dev.torii.server.internal.PrometheusMetrics;
+import dev.torii.server.internal.Observability;
 import dev.torii.server.internal.Units;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -59,6 +59,7 @@ public final class ToriiServer implements AutoCloseable {
     private final List<DnsServer> dnsServers;
     private final MaintenanceMode maintenance;
     private volatile AdminServer admin;
+    private Observability observability;
     private volatile boolean ready;
 
     private ToriiServer(
@@ -93,6 +94,7 @@ public final class ToriiServer implements AutoCloseable {
         Gateway gateway = null;
         List<DnsServer> dnsServers = new ArrayList<>();
         ToriiServer server = null;
+        Observability observability = null;
         MaintenanceMode maintenance = config.maintenance().newMode();
         boolean tcpPlugins =
                 config.tcpListeners().stream().anyMatch(t -> !t.plugins().isEmpty());
@@ -105,8 +107,10 @@ public final class ToriiServer implements AutoCloseable {
                 scripts = sb.build(); // logs whether the JIT is on
             }
             ScriptRuntime runtime = scripts;
-            Gateway.Builder builder = config.gatewayBuilder(use -> runtime.hook(use.plugin(), use.config()))
-                    .maintenance(maintenance);
+            observability = Observability.create(config);
+            Gateway.Builder builder =
+                    observability.configure(config.gatewayBuilder(use -> runtime.hook(use.plugin(), use.config()))
+                            .maintenance(maintenance));
             if (config.dns().isPresent()) {
                 dns = config.dns().get().newCache();
                 builder.dnsCache(dns);
@@ -141,9 +145,15 @@ public final class ToriiServer implements AutoCloseable {
                 dnsServers.add(l.serverBuilder(dns, config.ioThreads()).build().start());
             }
             server = new ToriiServer(config, gateway, echo, scripts, dns, dnsServers, maintenance);
+            server.observability = observability;
+            observability.started(gateway, dnsServers, dns, scripts, maintenance);
             if (config.admin().isPresent()) {
                 AdminSettings a = config.admin().get();
-                server.admin = AdminServer.start(a.host(), a.port(), server.adminRoutes());
+                server.admin = AdminServer.start(
+                        a.host(),
+                        a.port(),
+                        server.adminRoutes(),
+                        config.observability().effectiveAdminToken().orElse(null));
             }
             server.ready = true;
             return server;
@@ -163,6 +173,9 @@ public final class ToriiServer implements AutoCloseable {
             if (scripts != null) {
                 scripts.close();
             }
+            if (observability != null) {
+                observability.close();
+            }
             throw e;
         }
     }
@@ -174,13 +187,12 @@ public final class ToriiServer implements AutoCloseable {
      * {@code DELETE /maintenance} (off; a flag file that is present keeps maintenance on, and the answer says so).
      */
     private AdminRoutes adminRoutes() {
-        PrometheusMetrics metrics = new PrometheusMetrics(gateway, dnsServers, dns);
-        return AdminRoutes.builder()
+        return observability
+                .adminRoutes(AdminRoutes.builder())
                 .get("/healthz", r -> AdminResponse.text(200, "ok\n"))
                 .get(
                         "/readyz",
                         r -> ready ? AdminResponse.text(200, "ready\n") : AdminResponse.text(503, "not ready\n"))
-                .get("/metrics", r -> new AdminResponse(200, metrics.contentType(), metrics.scrape(), Map.of()))
                 .get("/maintenance", r -> maintenanceState())
                 .route("PUT", "/maintenance", r -> {
                     maintenance.enable();
@@ -315,6 +327,9 @@ public final class ToriiServer implements AutoCloseable {
                 }
                 if (dns != null) {
                     dns.close();
+                }
+                if (observability != null) {
+                    observability.close(); // after the gateway: its last exchanges are logged
                 }
                 if (admin != null) {
                     admin.close(); // last: /healthz answers until the end

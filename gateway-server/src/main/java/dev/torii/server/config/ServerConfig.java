@@ -32,6 +32,7 @@ import java.util.function.Function;
  * @param admin where the admin API listens, if configured
  * @param tcpListeners the TCP listeners ({@code protocol: tcp}), with their plugins
  * @param maintenance how the maintenance switch starts ({@link MaintenanceSettings#defaults()} without the section)
+ * @param observability the access log, tracing and the admin API's token
  */
 public record ServerConfig(
         List<Listener> listeners,
@@ -46,7 +47,40 @@ public record ServerConfig(
         List<DnsListenerSettings> dnsListeners,
         Optional<AdminSettings> admin,
         List<TcpListenerSettings> tcpListeners,
-        MaintenanceSettings maintenance) {
+        MaintenanceSettings maintenance,
+        ObservabilitySettings observability) {
+
+    /** A configuration without access log, tracing or admin token. */
+    public ServerConfig(
+            List<Listener> listeners,
+            RoutingTable routingTable,
+            Limits limits,
+            Http2Limits http2Limits,
+            Forwarding forwarding,
+            int ioThreads,
+            Optional<Endpoint> demoEcho,
+            PluginSettings plugins,
+            Optional<DnsSettings> dns,
+            List<DnsListenerSettings> dnsListeners,
+            Optional<AdminSettings> admin,
+            List<TcpListenerSettings> tcpListeners,
+            MaintenanceSettings maintenance) {
+        this(
+                listeners,
+                routingTable,
+                limits,
+                http2Limits,
+                forwarding,
+                ioThreads,
+                demoEcho,
+                plugins,
+                dns,
+                dnsListeners,
+                admin,
+                tcpListeners,
+                maintenance,
+                ObservabilitySettings.defaults());
+    }
 
     public ServerConfig {
         listeners = List.copyOf(listeners);
@@ -61,6 +95,7 @@ public record ServerConfig(
         Objects.requireNonNull(admin, "admin");
         tcpListeners = List.copyOf(tcpListeners);
         Objects.requireNonNull(maintenance, "maintenance");
+        Objects.requireNonNull(observability, "observability");
     }
 
     /**

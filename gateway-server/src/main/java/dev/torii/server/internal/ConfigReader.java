@@ -76,9 +76,11 @@ public final class ConfigReader {
             "plugins",
             "dns",
             "admin",
-            "maintenance");
+            "maintenance",
+            "accessLog", // obs: ObservabilityReader
+            "tracing");
     private static final List<String> TOP_LATER = List.of();
-    private static final List<String> ADMIN_KEYS = List.of("address");
+    private static final List<String> ADMIN_KEYS = List.of("address", "token");
     private static final List<String> DNS_KEYS =
             List.of("upstreams", "forceTcp", "minTtl", "maxTtl", "staleFor", "queryTimeout");
     /** Keys of a listener with protocol dns only. */
@@ -140,6 +142,7 @@ public final class ConfigReader {
     private final YamlReader yaml;
     private final PluginsReader plugins;
     private final TlsReader tls;
+    private final ObservabilityReader observability;
     private Http2Limits http2Limits = Http2Limits.defaults();
     /** The listeners with protocol dns, and where each says so (for the check that a dns: section exists). */
     private final List<DnsListenerSettings> dnsListeners = new ArrayList<>();
@@ -156,6 +159,7 @@ public final class ConfigReader {
         this.baseDirectory = baseDirectory;
         this.plugins = new PluginsReader(yaml, baseDirectory);
         this.tls = new TlsReader(yaml, baseDirectory);
+        this.observability = new ObservabilityReader(yaml, baseDirectory);
     }
 
     /**
@@ -247,7 +251,8 @@ public final class ConfigReader {
                 dnsListeners,
                 admin,
                 tcpListeners,
-                maintenance);
+                maintenance,
+                observability.read(top.value("accessLog"), top.value("tracing")));
     }
 
     // ---------------------------------------------------------------------------------------------- listeners
@@ -1104,6 +1109,7 @@ public final class ConfigReader {
         if (f == null) {
             return Optional.empty();
         }
+        observability.readAdminToken(f.value("token"));
         String address = yaml.requiredString(f, "address");
         if (address == null) {
             return Optional.empty();
