@@ -15,6 +15,7 @@ import dev.torii.server.config.ConfigException;
 import dev.torii.server.config.DnsListenerSettings;
 import dev.torii.server.config.DnsSettings;
 import dev.torii.server.config.MaintenanceSettings;
+import dev.torii.server.config.ObservabilitySettings;
 import dev.torii.server.config.PluginSettings;
 import dev.torii.server.config.ServerConfig;
 import dev.torii.server.config.TcpListenerSettings;
@@ -220,6 +221,7 @@ public final class ConfigReader {
         Optional<AdminSettings> admin = readAdmin(top.value("admin"), listeners);
         plugins.readSection(top.value("plugins"));
         MaintenanceSettings maintenance = readMaintenance(top.value("maintenance"));
+        ObservabilitySettings observed = observability.read(top.value("accessLog"), top.value("tracing"));
         checkTcpUpstreams(upstreams);
 
         RoutingTable table = buildRoutingTable(top, routes, upstreams);
@@ -252,7 +254,7 @@ public final class ConfigReader {
                 admin,
                 tcpListeners,
                 maintenance,
-                observability.read(top.value("accessLog"), top.value("tracing")));
+                observed);
     }
 
     // ---------------------------------------------------------------------------------------------- listeners
