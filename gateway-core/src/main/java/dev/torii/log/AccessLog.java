@@ -133,6 +133,11 @@ public final class AccessLog implements Hook, MeterBinder, AutoCloseable {
                 fields == null ? null : Map.copyOf(fields)));
     }
 
+    @Override
+    public void onRefused(ExchangeLog refused) {
+        log(new AccessLogEntry(refused, null, null, null, null));
+    }
+
     /**
      * Queues {@code entry} for writing; never blocks. Returns {@code false} when the queue was full (the entry is
      * dropped and counted) or the log is closed.

@@ -66,6 +66,11 @@ public final class RequestMetrics implements Hook {
         record(exchange.log());
     }
 
+    @Override
+    public void onRefused(ExchangeLog log) {
+        record(log);
+    }
+
     /** Counts one finished exchange (what {@link #onLog} does with its record). */
     public void record(ExchangeLog log) {
         String route = log.route() == null ? NONE : log.route();

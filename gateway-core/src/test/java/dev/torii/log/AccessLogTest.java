@@ -76,11 +76,13 @@ class AccessLogTest {
                 .isTrue();
         assertThat(log.log(new AccessLogEntry(record(404, null, "/2"), null, null, null, null)))
                 .isTrue();
+        log.onRefused(record(431, ProxyError.HEADERS_TOO_LARGE, "/3")); // refused before an exchange existed
         log.close(); // writes what is queued first
         List<String> lines = Files.readAllLines(file);
-        assertThat(lines).hasSize(2);
+        assertThat(lines).hasSize(3);
         assertThat(lines.get(1)).contains("\"GET /2 HTTP/1.1\" 404");
-        assertThat(log.written()).isEqualTo(2);
+        assertThat(lines.get(2)).contains("\"GET /3 HTTP/1.1\" 431");
+        assertThat(log.written()).isEqualTo(3);
 
         assertThat(log.log(new AccessLogEntry(record(200, null, "/3"), null, null, null, null)))
                 .isFalse();

@@ -2,13 +2,16 @@ package dev.torii.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.torii.ExchangeLog;
 import dev.torii.Gateway;
 import dev.torii.Listener;
+import dev.torii.ProxyError;
 import dev.torii.route.Route;
 import dev.torii.route.RoutingTable;
 import dev.torii.testing.TestUpstream;
 import dev.torii.upstream.Upstream;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -94,6 +97,36 @@ class GatewayMetricsTest {
             assertThat(registry.get("torii.gateway.open.connections").gauge().value())
                     .isNotNaN();
         }
+    }
+
+    @Test
+    void aRequestRefusedBeforeAnExchangeExistedIsCountedWithoutRouteOrUpstream() {
+        var registry = new SimpleMeterRegistry();
+        new RequestMetrics(registry)
+                .onRefused(new ExchangeLog(
+                        0,
+                        new InetSocketAddress("127.0.0.1", 5000),
+                        "HTTP/1.1",
+                        "",
+                        "",
+                        null,
+                        null,
+                        null,
+                        null,
+                        431,
+                        ProxyError.HEADERS_TOO_LARGE,
+                        0,
+                        0,
+                        -1,
+                        -1,
+                        2_000,
+                        0));
+        assertThat(registry.get("torii.requests")
+                        .tags("route", "none", "upstream", "none", "status", "4xx", "error", "HEADERS_TOO_LARGE")
+                        .counter()
+                        .count())
+                .isEqualTo(1);
+        assertThat(registry.find("torii.upstream.response.duration").timers()).isEmpty();
     }
 
     @Test
