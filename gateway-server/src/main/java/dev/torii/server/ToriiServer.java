@@ -41,7 +41,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>DNS: the {@code dns:} section's cache resolves upstream host names, and every listener with {@code protocol: dns}
  * serves it to other processes ({@link DnsServer}, one per listener, sharing the cache). The admin API ({@code admin:})
- * answers {@code /healthz}, {@code /readyz} and {@code /metrics} on its own thread.
+ * answers {@code /healthz}, {@code /readyz}, {@code /metrics}, the status page and the JSON views of
+ * {@link Observability} on its own thread; the access log and tracing are {@link Observability}'s too.
  *
  * <p>Thread-safe; {@link #close()} may be called from any thread, more than once.
  */

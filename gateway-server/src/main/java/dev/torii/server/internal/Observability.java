@@ -148,7 +148,7 @@ public final class Observability implements AutoCloseable {
         return builder;
     }
 
-    /** Binds the meters of what was started (each may be null or empty) and starts the status page's sampler. */
+    /** Binds the meters of what was started (each may be null or empty). */
     public void started(
             Gateway gateway,
             List<DnsServer> dnsServers,
@@ -175,7 +175,6 @@ public final class Observability implements AutoCloseable {
         }
         // Other components' binders (rate limits, IP lists...) go here: one entry each.
         metrics.bind(binders);
-        sampler = new StatusSampler(metrics.registry(), SAMPLE_MILLIS, SAMPLE_POINTS);
     }
 
     /** {@link ScriptStats} of the plugins' runtime (all plugins together: the runtime counts no more finely yet). */
@@ -237,6 +236,9 @@ public final class Observability implements AutoCloseable {
      * {@code /plugins} and {@code /config} (effective, secrets redacted).
      */
     public AdminRoutes.Builder adminRoutes(AdminRoutes.Builder b) {
+        if (sampler == null) { // the status page's series: sampled only when there is an admin API to show them
+            sampler = new StatusSampler(metrics.registry(), SAMPLE_MILLIS, SAMPLE_POINTS);
+        }
         byte[] page = resource("status.html");
         byte[] script = resource("status.js");
         return b.get("/", r -> new AdminResponse(200, "text/html; charset=utf-8", page, Map.of()))
