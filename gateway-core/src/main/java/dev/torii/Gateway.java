@@ -3,8 +3,11 @@ package dev.torii;
 import dev.torii.dns.DnsCache;
 import dev.torii.internal.Engine;
 import dev.torii.maintenance.MaintenanceMode;
+import dev.torii.metrics.GatewayStatsMetrics;
+import dev.torii.metrics.RequestMetrics;
 import dev.torii.route.RoutingTable;
 import dev.torii.tcp.TcpListener;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -39,7 +42,7 @@ public final class Gateway implements AutoCloseable {
         this.engine = new Engine(
                 List.copyOf(b.listeners),
                 b.routingTable,
-                b.maintenance == null ? List.copyOf(b.hooks) : withMaintenance(b),
+                allHooks(b),
                 b.limits,
                 b.http2Limits,
                 b.forwarding,
@@ -47,11 +50,19 @@ public final class Gateway implements AutoCloseable {
                 b.ioThreads,
                 b.dnsCache);
         engine.tcpListeners(b.tcpListeners);
+        if (b.meterRegistry != null) {
+            new GatewayStatsMetrics(engine::stats, b.maintenance).bindTo(b.meterRegistry);
+        }
     }
 
-    private static List<Hook> withMaintenance(Builder b) {
-        var all = new ArrayList<Hook>(b.hooks.size() + 1);
-        all.add(b.maintenance.hook(b.errorResponder));
+    private static List<Hook> allHooks(Builder b) {
+        var all = new ArrayList<Hook>(b.hooks.size() + 2);
+        if (b.maintenance != null) {
+            all.add(b.maintenance.hook(b.errorResponder));
+        }
+        if (b.meterRegistry != null) {
+            all.add(new RequestMetrics(b.meterRegistry));
+        }
         all.addAll(b.hooks);
         return List.copyOf(all);
     }
@@ -139,8 +150,20 @@ public final class Gateway implements AutoCloseable {
         private int ioThreads = Runtime.getRuntime().availableProcessors();
         private DnsCache dnsCache;
         private MaintenanceMode maintenance;
+        private MeterRegistry meterRegistry;
 
         private Builder() {}
+
+        /**
+         * Publishes the gateway's metrics in {@code registry} (Micrometer: the application's own registry, whatever it
+         * exports to): request series fed by each exchange's {@link ExchangeLog} ({@link RequestMetrics}) and the
+         * {@link GatewayStats} counters ({@link GatewayStatsMetrics}). Without one, no meter is kept. See
+         * {@link dev.torii.metrics} for why Micrometer.
+         */
+        public Builder meterRegistry(MeterRegistry registry) {
+            this.meterRegistry = Objects.requireNonNull(registry, "registry");
+            return this;
+        }
 
         /**
          * Adds the maintenance switch: its hook answers requests while it is on, before every other hook (see

@@ -44,4 +44,12 @@ public interface Hook {
 
     /** {@link Phase#LOG}: the exchange finished; {@link Exchange#log()} holds the record. Read-only. */
     default void onLog(Exchange exchange) {}
+
+    /**
+     * A request refused before an exchange existed (a malformed head answered 400, a head that timed out 408, a
+     * request line or headers over their limit 414/431): {@code log} is its record, with no route, upstream or
+     * timings, and {@code uri}/{@code method} as far as they were read ({@code ""} when not). Runs for global hooks,
+     * on the connection's event loop, in the order added; the access log and the request metrics implement it.
+     */
+    default void onRefused(ExchangeLog log) {}
 }

@@ -35,7 +35,7 @@ import java.util.concurrent.TimeUnit;
  * <p>{@link #start(Options)} varies the server: HTTP/2 with prior knowledge ({@code listen … http2}, h2c) or over TLS
  * ({@code listen … ssl http2} with a {@link TestCertificates} leaf), {@code http2_max_concurrent_streams},
  * {@code keepalive_requests} (after which nginx closes an HTTP/1.1 connection or sends GOAWAY on an HTTP/2 one), and
- * an access log of {@code $connection $server_protocol $request_uri} lines ({@link #accessLog()}).
+ * an access log of {@code $connection $server_protocol $request_uri tp=$http_traceparent} lines ({@link #accessLog()}).
  *
  * <p>nginx is looked up on the {@code PATH} and then at {@code /usr/sbin/nginx}; if it is missing, construction fails
  * with a message saying to install it. Tests never skip for want of it. Thread-safe after construction.
@@ -154,7 +154,10 @@ public final class NginxBackend implements AutoCloseable {
         return "127.0.0.1:" + port;
     }
 
-    /** The access log so far: one {@code "<connection> <protocol> <uri>"} line per request. */
+    /**
+     * The access log so far: one {@code "<connection> <protocol> <uri> tp=<traceparent>"} line per request (the
+     * request's W3C {@code traceparent}, {@code -} when absent).
+     */
     public List<String> accessLog() {
         try {
             Path log = dir.resolve("access.log");
@@ -212,7 +215,7 @@ public final class NginxBackend implements AutoCloseable {
                 error_log %2$s notice;
                 events { worker_connections 1024; }
                 http {
-                    log_format conn '$connection $server_protocol $request_uri';
+                    log_format conn '$connection $server_protocol $request_uri tp=$http_traceparent';
                     access_log %1$s/access.log conn;
                     client_body_temp_path %1$s/client_body;
                     proxy_temp_path %1$s/proxy;

@@ -24,7 +24,7 @@ import dev.torii.server.config.PluginUse;
 import dev.torii.server.config.RateLimitSettings;
 import dev.torii.server.config.ServerConfig;
 import dev.torii.server.demo.EchoService;
-import dev.torii.server.internal.PrometheusMetrics;
+import dev.torii.server.internal.Observability;
 import dev.torii.server.internal.Units;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -47,7 +47,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>DNS: the {@code dns:} section's cache resolves upstream host names, and every listener with {@code protocol: dns}
  * serves it to other processes ({@link DnsServer}, one per listener, sharing the cache). The admin API ({@code admin:})
- * answers {@code /healthz}, {@code /readyz} and {@code /metrics} on its own thread.
+ * answers {@code /healthz}, {@code /readyz}, {@code /metrics}, the status page and the JSON views of
+ * {@link Observability} on its own thread; the access log and tracing are {@link Observability}'s too.
  *
  * <p>Thread-safe; {@link #close()} may be called from any thread, more than once.
  */
@@ -69,6 +70,7 @@ public final class ToriiServer implements AutoCloseable {
     private RateLimits rateLimits = RateLimits.empty();
 
     private volatile AccessControl access;
+    private Observability observability;
     private volatile boolean ready;
 
     private ToriiServer(
@@ -106,6 +108,7 @@ public final class ToriiServer implements AutoCloseable {
         RateLimits rateLimits = null;
         MaintenanceMode maintenance = config.guards().newMaintenanceMode(config.maintenance());
         AccessControl access = null;
+        Observability observability = null;
         boolean tcpPlugins =
                 config.tcpListeners().stream().anyMatch(t -> !t.plugins().isEmpty());
         try {
@@ -119,8 +122,10 @@ public final class ToriiServer implements AutoCloseable {
                 scripts = sb.build(); // logs whether the JIT is on
             }
             ScriptRuntime runtime = scripts;
-            Gateway.Builder builder = config.gatewayBuilder(use -> runtime.hook(use.plugin(), use.config()))
-                    .maintenance(maintenance);
+            observability = Observability.create(config);
+            Gateway.Builder builder =
+                    observability.configure(config.gatewayBuilder(use -> runtime.hook(use.plugin(), use.config()))
+                            .maintenance(maintenance));
             // Access lists first among the hooks (after maintenance), so a refused client reaches no plugin.
             access = config.guards().newAccessControl(config.forwarding()).orElse(null);
             if (access != null) {
@@ -176,9 +181,15 @@ public final class ToriiServer implements AutoCloseable {
             server = new ToriiServer(config, gateway, echo, scripts, dns, dnsServers, maintenance);
             server.rateLimits = rateLimits;
             server.access = access;
+            server.observability = observability;
+            observability.started(gateway, dnsServers, dns, scripts, maintenance, List.of(rateLimits.metrics()));
             if (config.admin().isPresent()) {
                 AdminSettings a = config.admin().get();
-                server.admin = AdminServer.start(a.host(), a.port(), server.adminRoutes());
+                server.admin = AdminServer.start(
+                        a.host(),
+                        a.port(),
+                        server.adminRoutes(),
+                        config.observability().effectiveAdminToken().orElse(null));
             }
             server.ready = true;
             return server;
@@ -204,6 +215,9 @@ public final class ToriiServer implements AutoCloseable {
             if (rateLimits != null) {
                 rateLimits.close();
             }
+            if (observability != null) {
+                observability.close();
+            }
             throw e;
         }
     }
@@ -215,13 +229,12 @@ public final class ToriiServer implements AutoCloseable {
      * {@code DELETE /maintenance} (off; a flag file that is present keeps maintenance on, and the answer says so).
      */
     private AdminRoutes adminRoutes() {
-        PrometheusMetrics metrics = new PrometheusMetrics(gateway, dnsServers, dns);
-        return AdminRoutes.builder()
+        return observability
+                .adminRoutes(AdminRoutes.builder())
                 .get("/healthz", r -> AdminResponse.text(200, "ok\n"))
                 .get(
                         "/readyz",
                         r -> ready ? AdminResponse.text(200, "ready\n") : AdminResponse.text(503, "not ready\n"))
-                .get("/metrics", r -> new AdminResponse(200, metrics.contentType(), metrics.scrape(), Map.of()))
                 .get("/maintenance", r -> maintenanceState())
                 .route("PUT", "/maintenance", r -> {
                     maintenance.enable(MaintenanceSource.ADMIN);
@@ -364,6 +377,9 @@ public final class ToriiServer implements AutoCloseable {
                 }
                 if (access != null) {
                     access.close();
+                }
+                if (observability != null) {
+                    observability.close(); // after the gateway: its last exchanges are logged
                 }
                 if (admin != null) {
                     admin.close(); // last: /healthz answers until the end

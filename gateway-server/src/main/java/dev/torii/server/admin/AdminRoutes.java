@@ -51,7 +51,11 @@ public final class AdminRoutes {
             handler = methods.get("GET");
         }
         if (handler == null) {
-            String allow = String.join(", ", methods.keySet());
+            List<String> allowed = new ArrayList<>(methods.keySet());
+            if (allowed.contains("GET") && !allowed.contains("HEAD")) {
+                allowed.add(allowed.indexOf("GET") + 1, "HEAD"); // GET answers HEAD too
+            }
+            String allow = String.join(", ", allowed);
             AdminResponse r =
                     AdminResponse.text(405, request.method() + " " + request.path() + " (allowed: " + allow + ")\n");
             return new AdminResponse(r.status(), r.contentType(), r.body(), Map.of("allow", allow));

@@ -40,12 +40,18 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The admin API's HTTP/1.1 server: one thread of its own (never a proxy or DNS event loop), requests of at most 64 KiB
- * aggregated whole and answered by {@link AdminRoutes}. Meant for loopback or a private interface: it has no
- * authentication. Thread-safe.
+ * aggregated whole and answered by {@link AdminRoutes}.
+ *
+ * <p>Authentication: on a loopback address no token is needed. Bound anywhere else, the server refuses to start
+ * without a bearer token, and then every request but the probes and the status page's static files
+ * ({@link #OPEN_PATHS}) must carry {@code Authorization: Bearer TOKEN} (401 otherwise). Thread-safe.
  */
 public final class AdminServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
     private static final int MAX_REQUEST = 64 * 1024;
+
+    /** Paths served without the token: liveness and readiness probes, and the status page's HTML and script. */
+    public static final java.util.Set<String> OPEN_PATHS = java.util.Set.of("/healthz", "/readyz", "/", "/status.js");
 
     private final EventLoopGroup group;
     private final Channel channel;
@@ -61,7 +67,24 @@ public final class AdminServer implements AutoCloseable {
      * @throws UncheckedIOException when the address cannot be bound
      */
     public static AdminServer start(String host, int port, AdminRoutes routes) {
+        return start(host, port, routes, null);
+    }
+
+    /**
+     * Binds {@code host:port} and serves {@code routes}, asking for {@code token} as a bearer token unless it is
+     * {@code null}.
+     *
+     * @throws IllegalArgumentException when {@code host} is not a loopback address and {@code token} is {@code null}
+     * @throws UncheckedIOException when the address cannot be bound
+     */
+    public static AdminServer start(String host, int port, AdminRoutes routes, String token) {
         Objects.requireNonNull(routes, "routes");
+        if (token == null && !isLoopback(host)) {
+            throw new IllegalArgumentException("admin.address: '" + host + ":" + port
+                    + "' is not a loopback address and no token is set (expected: admin.token in the file or the"
+                    + " TORII_ADMIN_TOKEN environment variable, or a 127.0.0.1 address)");
+        }
+        byte[] expected = token == null ? null : ("Bearer " + token).getBytes(StandardCharsets.UTF_8);
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(
                 1, new DefaultThreadFactory("torii-admin", true), NioIoHandler.newFactory());
         try {
@@ -75,7 +98,7 @@ public final class AdminServer implements AutoCloseable {
                                     .addLast(new ReadTimeoutHandler(30))
                                     .addLast(new HttpServerCodec())
                                     .addLast(new HttpObjectAggregator(MAX_REQUEST))
-                                    .addLast(new Handler(routes));
+                                    .addLast(new Handler(routes, expected));
                         }
                     })
                     .bind(host, port)
@@ -88,6 +111,14 @@ public final class AdminServer implements AutoCloseable {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
             String message = "admin: cannot bind " + host + ":" + port + ": " + e.getMessage();
             throw new UncheckedIOException(message, new BindException(message));
+        }
+    }
+
+    private static boolean isLoopback(String host) {
+        try {
+            return java.net.InetAddress.getByName(host).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
         }
     }
 
@@ -105,9 +136,11 @@ public final class AdminServer implements AutoCloseable {
 
     private static final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
         private final AdminRoutes routes;
+        private final byte[] authorization;
 
-        Handler(AdminRoutes routes) {
+        Handler(AdminRoutes routes, byte[] authorization) {
             this.routes = routes;
+            this.authorization = authorization;
         }
 
         @Override
@@ -117,6 +150,21 @@ public final class AdminServer implements AutoCloseable {
                 return;
             }
             QueryStringDecoder uri = new QueryStringDecoder(req.uri());
+            if (authorization != null && !OPEN_PATHS.contains(uri.path())) {
+                String given = req.headers().get(HttpHeaderNames.AUTHORIZATION);
+                // Constant-time, so the answer's timing says nothing about how much of a guess was right.
+                if (given == null
+                        || !java.security.MessageDigest.isEqual(
+                                authorization, given.getBytes(StandardCharsets.UTF_8))) {
+                    AdminResponse r = AdminResponse.text(401, "a bearer token is required\n");
+                    send(
+                            ctx,
+                            req,
+                            new AdminResponse(401, r.contentType(), r.body(), Map.of("www-authenticate", "Bearer")),
+                            HttpUtil.isKeepAlive(req));
+                    return;
+                }
+            }
             Map<String, String> query = new HashMap<>();
             uri.parameters().forEach((k, v) -> query.put(k, v.isEmpty() ? "" : v.getFirst()));
             AdminRequest request = new AdminRequest(

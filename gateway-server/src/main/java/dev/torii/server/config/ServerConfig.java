@@ -35,6 +35,7 @@ import java.util.function.Function;
  * @param rateLimits the rate-limit policies and where they apply; {@link #routingTable()} holds none of their hooks,
  *     {@link dev.torii.server.ToriiServer} adds them when it starts
  * @param guards the maintenance switch's Redis sharing, windows, routes and bypasses, and the access lists
+ * @param observability the access log, tracing and the admin API's token
  */
 public record ServerConfig(
         List<Listener> listeners,
@@ -51,7 +52,8 @@ public record ServerConfig(
         List<TcpListenerSettings> tcpListeners,
         MaintenanceSettings maintenance,
         RateLimitSettings rateLimits,
-        GuardSettings guards) {
+        GuardSettings guards,
+        ObservabilitySettings observability) {
 
     public ServerConfig {
         listeners = List.copyOf(listeners);
@@ -68,6 +70,7 @@ public record ServerConfig(
         Objects.requireNonNull(maintenance, "maintenance");
         Objects.requireNonNull(rateLimits, "rateLimits");
         Objects.requireNonNull(guards, "guards");
+        Objects.requireNonNull(observability, "observability");
     }
 
     /**

@@ -12,7 +12,7 @@ final class AdminReader implements SectionReader {
     /** The top-level keys this reader owns. */
     static final List<String> KEYS = List.of("admin");
 
-    private static final List<String> ADMIN_KEYS = List.of("address");
+    private static final List<String> ADMIN_KEYS = List.of("address", "token");
 
     private final ConfigDraft draft;
     private final YamlReader yaml;
@@ -35,6 +35,7 @@ final class AdminReader implements SectionReader {
         if (f == null) {
             return Optional.empty();
         }
+        draft.observability.readAdminToken(f.value("token"));
         String address = yaml.requiredString(f, "address");
         if (address == null) {
             return Optional.empty();

@@ -10,6 +10,7 @@ import dev.torii.server.config.DnsListenerSettings;
 import dev.torii.server.config.DnsSettings;
 import dev.torii.server.config.GuardSettings;
 import dev.torii.server.config.MaintenanceSettings;
+import dev.torii.server.config.ObservabilitySettings;
 import dev.torii.tcp.TcpListener;
 import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.Upstream;
@@ -60,6 +61,8 @@ final class ConfigDraft {
     final Node root;
     /** The rate-limit policies ({@code rateLimits}, {@code rateLimit}, {@code redis}) and the routes that use them. */
     final RateLimitsReader rateLimits;
+    /** The access log and tracing sections, and the admin API's token. */
+    final ObservabilityReader observability;
 
     List<Listener> listeners = new ArrayList<>();
     /** The listeners with protocol dns. */
@@ -86,6 +89,7 @@ final class ConfigDraft {
     Optional<AdminSettings> admin = Optional.empty();
     MaintenanceSettings maintenance = MaintenanceSettings.defaults();
     GuardSettings guards = GuardSettings.defaults();
+    ObservabilitySettings observed = ObservabilitySettings.defaults();
 
     ConfigDraft(YamlReader yaml, Path baseDirectory, PluginsReader plugins, TlsReader tls, Node root) {
         this.yaml = yaml;
@@ -94,6 +98,7 @@ final class ConfigDraft {
         this.tls = tls;
         this.root = root;
         this.rateLimits = new RateLimitsReader(yaml);
+        this.observability = new ObservabilityReader(yaml, baseDirectory);
     }
 
     /** The listener at {@code host} and {@code port}, if one claims them. */

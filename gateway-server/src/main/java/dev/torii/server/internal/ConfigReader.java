@@ -56,6 +56,9 @@ public final class ConfigReader {
             new SectionReader.Entry(DnsReader.KEYS, DnsReader::new),
             new SectionReader.Entry(AdminReader.KEYS, AdminReader::new),
             new SectionReader.Entry(MaintenanceReader.KEYS, MaintenanceReader::new),
+            new SectionReader.Entry(
+                    List.of("accessLog", "tracing"),
+                    d -> top -> d.observed = d.observability.read(top.value("accessLog"), top.value("tracing"))),
             // Last: maintenance windows and access lists refer to listener and route names.
             new SectionReader.Entry(List.of("access"), d -> top -> {
                 var listenerNames = new java.util.TreeSet<String>();
@@ -159,6 +162,7 @@ public final class ConfigReader {
                 tcpListeners,
                 d.maintenance,
                 rateLimitSettings,
-                d.guards);
+                d.guards,
+                d.observed);
     }
 }

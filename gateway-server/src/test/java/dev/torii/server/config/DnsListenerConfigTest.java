@@ -119,7 +119,7 @@ class DnsListenerConfigTest {
                 .containsExactly(
                         "torii.yaml:3:19: admin.address: '127.0.0.1:8080' (expected: an address no listener uses;"
                                 + " listener 'web' is there)",
-                        "torii.yaml:3:37: admin: unknown key 'port' (expected one of: address)");
+                        "torii.yaml:3:37: admin: unknown key 'port' (expected one of: address, token)");
         assertThat(errors("""
                         listeners:
                           - { name: web, protocol: http, address: "127.0.0.1:8080" }
