@@ -7,7 +7,9 @@ package dev.torii;
  * @param activeExchanges exchanges in progress now
  * @param totalExchanges exchanges finished since start
  * @param rejectedConnections connections closed at accept because {@link Limits#maxConnections()} was reached
- * @param upstreamConnectionsOpened upstream connections opened since start (a low figure means pools reuse well)
+ * @param upstreamConnectionsOpened upstream connections opened since start, counted once usable (connected, TLS done,
+ *     for HTTP/2 the peer's SETTINGS): a low figure means pools reuse well
+ * @param upstreamConnectsFailed upstream connects that failed (refused, timed out, TLS or HTTP/2 set-up) since start
  * @param malformedHttp2Requests HTTP/2 requests reset as malformed (RFC 9113 section 8.1.1) since start
  * @param http2FloodsStopped HTTP/2 connections closed with GOAWAY ENHANCE_YOUR_CALM for a SETTINGS/PING flood
  * @param tcpConnections connections of {@link dev.torii.tcp.TcpListener TCP listeners} open now (also counted in
@@ -21,6 +23,7 @@ public record GatewayStats(
         long totalExchanges,
         long rejectedConnections,
         long upstreamConnectionsOpened,
+        long upstreamConnectsFailed,
         long malformedHttp2Requests,
         long http2FloodsStopped,
         int tcpConnections,

@@ -140,6 +140,52 @@ class GatewayTest {
     }
 
     @Test
+    void failedUpstreamConnectsAreCountedApartFromOpenedOnes() throws Exception {
+        TestUpstream live = upstream(NAME_A);
+        Gateway dead = gateway(
+                table(Upstream.builder("app")
+                        .endpoint("127.0.0.1:" + deadPort())
+                        .build()),
+                x -> {});
+        for (int i = 0; i < 3; i++) {
+            assertThat(post(dead, "/", "x").statusCode()).isEqualTo(502);
+        }
+        assertThat(dead.stats().upstreamConnectsFailed()).isEqualTo(3);
+        assertThat(dead.stats().upstreamConnectionsOpened()).isZero();
+
+        Gateway ok =
+                gateway(table(Upstream.builder("app").endpoint(live.endpoint()).build()), x -> {});
+        assertThat(get(ok, "/").statusCode()).isEqualTo(200);
+        assertThat(ok.stats().upstreamConnectionsOpened()).isEqualTo(1);
+        assertThat(ok.stats().upstreamConnectsFailed()).isZero();
+    }
+
+    @Test
+    void aRequestRefusedBeforeAnExchangeExistsReachesTheHooksOnRefused() throws Exception {
+        TestUpstream live = upstream(NAME_A);
+        var refused = new CopyOnWriteArrayList<ExchangeLog>();
+        Gateway g = gateway(
+                table(Upstream.builder("app").endpoint(live.endpoint()).build()),
+                x -> x.hook(new Hook() {
+                    @Override
+                    public void onRefused(ExchangeLog log) {
+                        refused.add(log);
+                    }
+                }));
+        try (var s = new Socket("127.0.0.1", g.address("web").getPort())) {
+            s.getOutputStream()
+                    .write("GET / HTTP/1.1\r\nHost: a\r\nbad header\r\n\r\n"
+                            .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            String head = new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII);
+            assertThat(head).startsWith("HTTP/1.1 400");
+        }
+        assertThat(refused).hasSize(1);
+        assertThat(refused.get(0).status()).isEqualTo(400);
+        assertThat(refused.get(0).error()).isEqualTo(ProxyError.BAD_REQUEST);
+        assertThat(refused.get(0).client().getAddress().isLoopbackAddress()).isTrue();
+    }
+
+    @Test
     void aConnectFailureOnAPostIsNotRetried() throws Exception {
         int dead = deadPort();
         Gateway g = gateway(

@@ -2,6 +2,7 @@ package dev.torii.internal;
 
 import dev.torii.ErrorResponder;
 import dev.torii.Exchange;
+import dev.torii.ExchangeLog;
 import dev.torii.Forwarding;
 import dev.torii.GatewayStats;
 import dev.torii.Hook;
@@ -95,6 +96,7 @@ public final class Engine {
     private final LongAdder totalExchanges = new LongAdder();
     private final LongAdder rejectedConnections = new LongAdder();
     private final LongAdder upstreamConnectionsOpened = new LongAdder();
+    private final LongAdder upstreamConnectsFailed = new LongAdder();
     private final LongAdder bareErrors = new LongAdder();
     private final LongAdder malformedHttp2 = new LongAdder();
     private final LongAdder http2Floods = new LongAdder();
@@ -480,7 +482,7 @@ public final class Engine {
     ConnectionPool pool(EventLoop loop) {
         ConnectionPool p = pools.get();
         if (p == null) {
-            p = new ConnectionPool(loop, transport.channel(), upstreamConnectionsOpened);
+            p = new ConnectionPool(loop, transport.channel(), upstreamConnectionsOpened, upstreamConnectsFailed);
             pools.set(p);
             allPools.add(p);
         }
@@ -537,8 +539,20 @@ public final class Engine {
         }
     }
 
-    void countBareError(ProxyError error) {
+    /**
+     * Counts a request refused before an exchange existed (400/408/414/431) and hands its record to the global hooks'
+     * {@link Hook#onRefused} (the access log, the request metrics). On the connection's event loop.
+     */
+    void countBareError(ProxyError error, ExchangeLog record) {
         bareErrors.increment();
+        for (int i = 0; i < hooks.size(); i++) {
+            Hook h = hooks.get(i);
+            try {
+                h.onRefused(record);
+            } catch (RuntimeException e) {
+                log.warn("hook {} failed for a refused request: {}", h.name(), e.toString());
+            }
+        }
     }
 
     public GatewayStats stats() {
@@ -548,6 +562,7 @@ public final class Engine {
                 totalExchanges.sum(),
                 rejectedConnections.sum(),
                 upstreamConnectionsOpened.sum(),
+                upstreamConnectsFailed.sum(),
                 malformedHttp2.sum(),
                 http2Floods.sum(),
                 tcpConnections.get(),

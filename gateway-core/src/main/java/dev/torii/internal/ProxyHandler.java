@@ -1,5 +1,6 @@
 package dev.torii.internal;
 
+import dev.torii.ExchangeLog;
 import dev.torii.LocalResponse;
 import dev.torii.ProxyError;
 import dev.torii.TlsInfo;
@@ -321,7 +322,26 @@ public final class ProxyHandler extends ChannelDuplexHandler {
         LocalResponse local = LocalResponder.render(engine.errorResponder(), error, null);
         FullHttpResponse response = LocalResponder.toNetty(local);
         response.headers().set(HttpHeaderNames.CONNECTION, "close");
-        engine.countBareError(error);
+        engine.countBareError(
+                error,
+                new ExchangeLog(
+                        System.currentTimeMillis(),
+                        clientAddress(),
+                        adapter instanceof Http2StreamAdapter ? "HTTP/2.0" : "HTTP/1.1",
+                        "",
+                        "",
+                        null,
+                        null,
+                        null,
+                        null,
+                        local.status(),
+                        error,
+                        0,
+                        0,
+                        -1,
+                        -1,
+                        0,
+                        0));
         exchange.moveToClosed();
         ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
         closing = true;

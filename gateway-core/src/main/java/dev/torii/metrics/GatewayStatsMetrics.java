@@ -51,8 +51,13 @@ public final class GatewayStatsMetrics implements MeterBinder {
         counter(
                 registry,
                 "torii.gateway.upstream.connections.opened",
-                "Upstream connections opened since start.",
+                "Upstream connections opened since start (counted once usable).",
                 GatewayStats::upstreamConnectionsOpened);
+        counter(
+                registry,
+                "torii.gateway.upstream.connects.failed",
+                "Upstream connects that failed (refused, timed out, TLS or HTTP/2 set-up) since start.",
+                GatewayStats::upstreamConnectsFailed);
         counter(
                 registry,
                 "torii.gateway.http2.malformed.requests",

@@ -91,12 +91,22 @@ public final class ConnectionPool {
     private final EventLoop loop;
     private final Bootstrap bootstrap;
     private final LongAdder opened;
+    private final LongAdder failed;
     private final Map<Key, EndpointPool> pools = new HashMap<>();
     private ScheduledFuture<?> sweeper;
     private boolean closed;
 
     /** The pool of {@code loop}, opening {@code channelClass} connections and counting them in {@code opened}. */
     public ConnectionPool(EventLoop loop, Class<? extends Channel> channelClass, LongAdder opened) {
+        this(loop, channelClass, opened, new LongAdder());
+    }
+
+    /**
+     * The pool of {@code loop}, opening {@code channelClass} connections: those that became usable (connected, TLS and
+     * for HTTP/2 the peer's SETTINGS) are counted in {@code opened}, those that did not in {@code failed}.
+     */
+    public ConnectionPool(EventLoop loop, Class<? extends Channel> channelClass, LongAdder opened, LongAdder failed) {
+        this.failed = failed;
         this.loop = loop;
         this.opened = opened;
         this.bootstrap = new Bootstrap()
@@ -169,7 +179,6 @@ public final class ConnectionPool {
 
     private void connect(EndpointPool pool, AcquireCallback callback) {
         pool.open++;
-        opened.increment();
         UpstreamConnection connection = new UpstreamConnection(pool);
         Upstream settings = pool.settings;
         SslContext ssl = pool.state.sslContext;
@@ -201,18 +210,22 @@ public final class ConnectionPool {
         f.channel().closeFuture().addListener(x -> onClosed(connection));
         f.addListener(done -> {
             if (!done.isSuccess()) {
+                failed.increment();
                 failConnect(callback, done.cause());
                 return;
             }
             SslHandler tls = f.channel().pipeline().get(SslHandler.class);
             if (tls == null) {
+                opened.increment();
                 callback.acquired(connection);
                 return;
             }
             tls.handshakeFuture().addListener(h -> {
                 if (h.isSuccess()) {
+                    opened.increment();
                     callback.acquired(connection);
                 } else {
+                    failed.increment();
                     logTlsFailure(pool, h.cause());
                     f.channel().close();
                     callback.failed(ProxyError.CONNECT_FAILED, h.cause());
@@ -379,7 +392,6 @@ public final class ConnectionPool {
 
     private void connectHttp2(EndpointPool pool) {
         pool.open++;
-        opened.increment();
         Http2UpstreamConnection connection = new Http2UpstreamConnection(this, pool, CONNECTION_WINDOW);
         pool.http2.add(connection);
         Upstream settings = pool.settings;
@@ -456,6 +468,10 @@ public final class ConnectionPool {
 
     /** The first SETTINGS arrived (or a later one changed the limits): waiting exchanges may get streams. */
     void http2Usable(Http2UpstreamConnection connection) {
+        if (!connection.counted) {
+            connection.counted = true;
+            opened.increment();
+        }
         serveWaiters(connection.pool);
     }
 
@@ -478,6 +494,7 @@ public final class ConnectionPool {
             return;
         }
         // It never became usable: refused, TLS failed, no h2 by ALPN, no SETTINGS in time.
+        failed.increment();
         Throwable cause = connection.failure != null
                 ? connection.failure
                 : new IllegalStateException(

@@ -32,6 +32,8 @@ final class Http2UpstreamConnection extends ChannelInboundHandlerAdapter {
     Http2StreamChannelBootstrap streamBootstrap;
     /** The first SETTINGS from the upstream arrived: streams may be opened. */
     boolean ready;
+    /** Counted as opened (at its first SETTINGS) in the pool's figures. */
+    boolean counted;
     /** GOAWAY received (or the pool is closing it): no new streams. */
     boolean draining;
     /** Streams open now (child channels not yet closed). */
