@@ -33,6 +33,8 @@ final class DefaultExchange implements Exchange {
     final boolean secure;
     /** The client connection's TLS session, or {@code null}. */
     TlsInfo tls;
+    /** The listener that accepted the client connection. */
+    String listener;
 
     final EventLoop eventLoop;
     final RoutingTable table;
@@ -336,5 +338,10 @@ final class DefaultExchange implements Exchange {
             }
             return h;
         }
+    }
+
+    @Override
+    public String listener() {
+        return listener;
     }
 }

@@ -79,6 +79,9 @@ public final class Engine {
     }
 
     private final List<Listener> listeners;
+    /** The name of the listener that accepted a client connection, as {@link dev.torii.Exchange#listener()} says. */
+    static final io.netty.util.AttributeKey<String> LISTENER = io.netty.util.AttributeKey.valueOf("torii.listener");
+
     private final List<Hook> hooks;
     private final Limits limits;
     private final Http2Limits http2Limits;
@@ -337,6 +340,7 @@ public final class Engine {
             if (!admit(ch)) {
                 return;
             }
+            ch.attr(LISTENER).set(listener.name());
             TlsTermination termination = tls.get(listener.name());
             if (termination == null) {
                 // Clear text: HTTP/1.1, or h2c by prior knowledge or upgrade.

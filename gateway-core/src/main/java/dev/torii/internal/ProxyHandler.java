@@ -300,6 +300,14 @@ public final class ProxyHandler extends ChannelDuplexHandler {
         return info;
     }
 
+    /** The listener that accepted the client connection (the parent's, for an HTTP/2 stream), or null. */
+    String listenerName() {
+        Channel ch = ctx.channel();
+        // An accepted connection's parent is the server channel; an HTTP/2 stream's is its connection.
+        Channel connection = ch instanceof io.netty.handler.codec.http2.Http2StreamChannel ? ch.parent() : ch;
+        return connection.attr(Engine.LISTENER).get();
+    }
+
     InetSocketAddress clientAddress() {
         return ctx.channel().remoteAddress() instanceof InetSocketAddress a ? a : UNKNOWN_CLIENT;
     }

@@ -88,6 +88,7 @@ final class RequestPhases {
         if (handler.secure()) {
             ex.tls = handler.tlsInfo();
         }
+        ex.listener = handler.listenerName();
         engine.exchangeStarted();
         boolean keepAlive = adapter.clientWantsKeepAlive(request) && !handler.closing();
         boolean chunked = HttpUtil.isTransferEncodingChunked(request);

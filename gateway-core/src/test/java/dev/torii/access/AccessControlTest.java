@@ -123,6 +123,26 @@ class AccessControlTest {
     }
 
     @Test
+    void aListenerDenyListAppliesToHttpRequestsOverHttp11AndH2c() throws Exception {
+        var access = closeLater(AccessControl.builder(new AccessPolicy(
+                        AccessList.open(),
+                        Map.of("web", AccessList.of(List.of(), List.of("127.0.0.2"))),
+                        Map.of(),
+                        Duration.ofSeconds(1)))
+                .build()
+                .start());
+        Gateway g = gateway(access);
+        for (var version : List.of(HttpClient.Version.HTTP_1_1, HttpClient.Version.HTTP_2)) {
+            assertThat(get(g, "127.0.0.2", version, "/x").statusCode())
+                    .as(version.toString())
+                    .isEqualTo(403);
+            HttpResponse<String> served = get(g, "127.0.0.3", version, "/x");
+            assertThat(served.statusCode()).as(version.toString()).isEqualTo(200);
+            assertThat(served.version()).isEqualTo(version);
+        }
+    }
+
+    @Test
     void aRouteAllowListLetsOnlyItsBlocksReachThatRoute() throws Exception {
         var access = closeLater(AccessControl.builder(new AccessPolicy(
                         AccessList.open(),
