@@ -8,6 +8,7 @@ import dev.torii.dns.DnsCache;
 import dev.torii.dns.DnsServer;
 import dev.torii.maintenance.MaintenanceMode;
 import dev.torii.maintenance.MaintenanceSource;
+import dev.torii.metrics.GuardMetrics;
 import dev.torii.ratelimit.RateLimits;
 import dev.torii.route.Route;
 import dev.torii.route.RoutingTable;
@@ -182,7 +183,13 @@ public final class ToriiServer implements AutoCloseable {
             server.rateLimits = rateLimits;
             server.access = access;
             server.observability = observability;
-            observability.started(gateway, dnsServers, dns, scripts, maintenance, List.of(rateLimits.metrics()));
+            observability.started(
+                    gateway,
+                    dnsServers,
+                    dns,
+                    scripts,
+                    maintenance,
+                    List.of(rateLimits.metrics(), new GuardMetrics(maintenance, access)));
             if (config.admin().isPresent()) {
                 AdminSettings a = config.admin().get();
                 server.admin = AdminServer.start(

@@ -118,6 +118,7 @@ class GuardsServerTest {
                 upstreams:
                   demo: { endpoints: [ "127.0.0.1:%d" ] }
                 demo: { echo: "127.0.0.1:%d" }
+                admin: { address: "127.0.0.1:0" }
                 access:
                   deny: [ 127.0.0.2 ]
                   file: blocked.txt
@@ -134,6 +135,11 @@ class GuardsServerTest {
             assertThat(curl("-i", "--interface", "127.0.0.5", web + "/admin/x")).startsWith("HTTP/1.1 403");
             assertThat(curl("-i", "--http2-prior-knowledge", "--interface", "127.0.0.3", web + "/admin/x"))
                     .startsWith("HTTP/2 200");
+            String metrics = curl(
+                    "http://127.0.0.1:" + server.admin().orElseThrow().address().getPort() + "/metrics");
+            // 127.0.0.2, 127.0.0.4 and 127.0.0.5 on /admin: three requests refused by a list.
+            assertThat(metrics).contains("torii_access_denied_total{kind=\"request\"} 3.0");
+            assertThat(metrics).contains("torii_maintenance_switches_total");
         }
     }
 

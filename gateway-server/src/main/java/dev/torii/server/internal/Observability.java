@@ -214,6 +214,18 @@ public final class Observability implements AutoCloseable {
             scriptCounter(
                     registry,
                     scripts,
+                    "torii.script.breaker.trips",
+                    "Times a plugin's breaker opened (budget overruns in its window).",
+                    ScriptStats::breakerTrips);
+            scriptCounter(
+                    registry,
+                    scripts,
+                    "torii.script.short.circuited",
+                    "Plugin calls skipped or answered 503 while the plugin's breaker was open.",
+                    ScriptStats::shortCircuited);
+            scriptCounter(
+                    registry,
+                    scripts,
                     "torii.script.shared.evictions",
                     "Shared dictionary entries evicted to stay within capacity.",
                     ScriptStats::sharedEvictions);
