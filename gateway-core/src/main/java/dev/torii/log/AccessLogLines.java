@@ -1,6 +1,7 @@
 package dev.torii.log;
 
 import dev.torii.ExchangeLog;
+import dev.torii.internal.JsonText;
 import java.net.InetSocketAddress;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -102,25 +103,7 @@ final class AccessLogLines {
     }
 
     static void quote(StringBuilder b, String s) {
-        b.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                default -> {
-                    if (c < 0x20 || c == 0x7f) {
-                        b.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-                    } else {
-                        b.append(c);
-                    }
-                }
-            }
-        }
-        b.append('"');
+        JsonText.quote(b, s);
     }
 
     /** As nginx does: quotes and backslashes and control bytes as {@code \xHH}, so a line stays one line. */

@@ -1,5 +1,6 @@
 package dev.torii.script.internal;
 
+import dev.torii.internal.JsonText;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -288,24 +289,6 @@ public final class Json {
     }
 
     static void quote(StringBuilder b, String s) {
-        b.append('"');
-        for (int k = 0; k < s.length(); k++) {
-            char c = s.charAt(k);
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        b.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        b.append(c);
-                    }
-                }
-            }
-        }
-        b.append('"');
+        JsonText.quote(b, s);
     }
 }

@@ -1,7 +1,7 @@
 package dev.torii.server.admin;
 
+import dev.torii.internal.JsonText;
 import java.util.Collection;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -57,25 +57,6 @@ public final class Json {
     }
 
     private static void string(StringBuilder b, String s) {
-        b.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                case '<' -> b.append("\\u003c"); // safe inside an HTML page too
-                default -> {
-                    if (c < 0x20) {
-                        b.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-                    } else {
-                        b.append(c);
-                    }
-                }
-            }
-        }
-        b.append('"');
+        JsonText.quote(b, s, true); // safe inside an HTML page too
     }
 }
