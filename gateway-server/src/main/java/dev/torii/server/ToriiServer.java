@@ -343,6 +343,16 @@ public final class ToriiServer implements AutoCloseable {
                     }
                     table = withPlugins(table, next.plugins().routes(), scripts);
                 }
+                for (var t : config.tcpListeners()) {
+                    // The running TCP listeners stay as started, so the upstreams they forward to must stay too.
+                    if (table.upstream(t.listener().upstream()) == null) {
+                        throw new IllegalStateException(
+                                "upstream '" + t.listener().upstream()
+                                        + "' is removed but the running tcp listener '"
+                                        + t.listener().name()
+                                        + "' forwards to it (listeners need a restart)");
+                    }
+                }
                 gateway.routingTable(table);
                 notApplied = ReloadStats.unappliedChanges(startText, text);
             } catch (ConfigException e) {
