@@ -125,6 +125,44 @@ class ConfigReloadTest {
     }
 
     @Test
+    void aReloadedRouteGetsItsRateLimitFromTheRunningPoliciesAndAnUnknownPolicyIsRefused(@TempDir Path dir)
+            throws Exception {
+        try (EchoService echo = EchoService.start("127.0.0.1", 0)) {
+            int echoPort = echo.address().getPort();
+            int webPort = freePort();
+            int adminPort = freePort();
+            String limits = "rateLimits:\n  one: { rate: 1, per: 1h, burst: 1 }\n";
+            Path file = dir.resolve("torii.yaml");
+            Files.writeString(file, limits + CONFIG.formatted(webPort, "", echoPort, adminPort));
+            try (ToriiServer server = ToriiServer.start(ConfigLoader.load(file), file)) {
+                assertThat(get(webPort, "/b")).isEqualTo(404);
+
+                Files.writeString(
+                        file,
+                        limits + CONFIG.formatted(webPort, ROUTE_B + "    rateLimit: one\n", echoPort, adminPort));
+                assertThat(server.reload().applied()).isTrue();
+                assertThat(get(webPort, "/b")).isEqualTo(200);
+                assertThat(get(webPort, "/b"))
+                        .as("the policy's one token is spent")
+                        .isEqualTo(429);
+                assertThat(get(webPort, "/a")).isEqualTo(200);
+
+                // A policy added to the file does not run until a restart, so a route naming it is refused.
+                Files.writeString(
+                        file,
+                        limits + "  two: { rate: 5 }\n"
+                                + CONFIG.formatted(webPort, ROUTE_B + "    rateLimit: two\n", echoPort, adminPort));
+                ConfigReloadResult refused = server.reload();
+                assertThat(refused.applied()).isFalse();
+                assertThat(refused.errors()).singleElement().asString().contains("two");
+                assertThat(get(webPort, "/b"))
+                        .as("the old route and its limit stay")
+                        .isEqualTo(429);
+            }
+        }
+    }
+
+    @Test
     void sighupReloadsARunningProcessWhichKeepsServing(@TempDir Path dir) throws Exception {
         try (EchoService echo = EchoService.start("127.0.0.1", 0)) {
             int echoPort = echo.address().getPort();
