@@ -207,9 +207,6 @@ public final class ToriiServer implements AutoCloseable {
                 dnsServers.add(l.serverBuilder(dns, config.ioThreads()).build().start());
             }
             server = new ToriiServer(config, gateway, echo, scripts, dns, dnsServers, maintenance);
-            server.rateLimits = rateLimits;
-            server.access = access;
-            server.observability = observability;
             server.reloads = new ReloadStats(observability.metrics().registry());
             server.configFile = configFile;
             if (configFile != null) {
@@ -219,6 +216,9 @@ public final class ToriiServer implements AutoCloseable {
                     log.warn("cannot read {} again ({}); reloads will name every section as changed", configFile, e);
                 }
             }
+            server.rateLimits = rateLimits;
+            server.access = access;
+            server.observability = observability;
             observability.started(gateway, dnsServers, dns, scripts, maintenance, List.of(rateLimits.metrics()));
             if (config.admin().isPresent()) {
                 AdminSettings a = config.admin().get();
