@@ -15,7 +15,8 @@ import org.snakeyaml.engine.v2.api.LoadSettings;
 
 /**
  * Counts configuration reloads ({@code torii.config.reloads}, tagged {@code result=ok|failed}) and keeps the last
- * result and its time ({@code torii.config.reload.last.time}, seconds since the epoch, 0 before the first), for
+ * result ({@code torii.config.reload.last.success}, 1 or 0) and its time ({@code torii.config.reload.last.time},
+ * seconds since the epoch, 0 before the first), for
  * {@code /metrics} and the admin API's {@code /reload} view. Thread-safe.
  */
 public final class ReloadStats {
@@ -46,6 +47,9 @@ public final class ReloadStats {
                 })
                 .description("When the last configuration reload finished (seconds since the epoch; 0: none yet)")
                 .baseUnit("seconds")
+                .register(registry);
+        Gauge.builder("torii.config.reload.last.success", this, s -> "ok".equals(s.lastResult) ? 1 : 0)
+                .description("1 when the last configuration reload was applied, 0 when refused or before the first")
                 .register(registry);
     }
 

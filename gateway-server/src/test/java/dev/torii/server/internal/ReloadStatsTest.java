@@ -32,6 +32,8 @@ class ReloadStatsTest {
         assertThat(stats.asMap()).containsEntry("lastResult", "none").containsEntry("lastTime", null);
 
         stats.record(true, Instant.ofEpochSecond(100));
+        assertThat(registry.get("torii.config.reload.last.success").gauge().value())
+                .isEqualTo(1.0);
         stats.record(false, Instant.ofEpochSecond(200));
 
         assertThat(stats.asMap())
