@@ -5,6 +5,7 @@ import dev.torii.server.config.ConfigException;
 import dev.torii.server.config.ConfigLoader;
 import dev.torii.server.config.ServerConfig;
 import dev.torii.server.demo.EchoService;
+import dev.torii.server.internal.Signals;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -20,6 +21,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -111,6 +113,17 @@ public final class Main implements Callable<Integer> {
         /** Loads, starts, then blocks until a shutdown hook has closed the server. */
         @Override
         public Integer call() {
+            // SIGHUP reloads; the handler goes in first so a SIGHUP during start-up is ignored, not fatal.
+            AtomicReference<ToriiServer> running = new AtomicReference<>();
+            Signals.onHup(() -> {
+                ToriiServer s = running.get();
+                if (s == null) {
+                    log.warn("SIGHUP ignored: still starting");
+                } else {
+                    log.info("SIGHUP: reloading {}", config);
+                    s.reload();
+                }
+            });
             ServerConfig cfg;
             try {
                 cfg = ConfigLoader.load(config);
@@ -121,7 +134,7 @@ public final class Main implements Callable<Integer> {
             log.info("torii {} starting with {}", version(), config);
             ToriiServer server;
             try {
-                server = ToriiServer.start(cfg);
+                server = ToriiServer.start(cfg, config);
             } catch (UncheckedIOException e) {
                 // An address in use or not available: the message says which, a stack trace would only hide it, and
                 // the setting to change is named, since the quickstart's fixed ports are often taken.
@@ -140,6 +153,7 @@ public final class Main implements Callable<Integer> {
                 log.error("cannot start: {}", e.getMessage(), e);
                 return 1;
             }
+            running.set(server);
             CountDownLatch stopped = new CountDownLatch(1);
             // SIGTERM/SIGINT run shutdown hooks; the JVM exits once they return, so the hook does the graceful close.
             Runtime.getRuntime()
@@ -152,7 +166,7 @@ public final class Main implements Callable<Integer> {
                                 }
                             },
                             "torii-shutdown"));
-            log.info("running; stop with SIGTERM or Ctrl-C");
+            log.info("running; reload routes and upstreams with SIGHUP, stop with SIGTERM or Ctrl-C");
             boolean interrupted = false;
             while (true) {
                 try {

@@ -17,18 +17,29 @@ import dev.torii.script.ScriptRuntime;
 import dev.torii.server.admin.AdminResponse;
 import dev.torii.server.admin.AdminRoutes;
 import dev.torii.server.admin.AdminServer;
+import dev.torii.server.admin.Json;
 import dev.torii.server.admin.MaintenanceAdmin;
 import dev.torii.server.config.AdminSettings;
+import dev.torii.server.config.ConfigError;
+import dev.torii.server.config.ConfigException;
 import dev.torii.server.config.DnsListenerSettings;
 import dev.torii.server.config.PluginSettings;
 import dev.torii.server.config.PluginUse;
 import dev.torii.server.config.RateLimitSettings;
 import dev.torii.server.config.ServerConfig;
 import dev.torii.server.demo.EchoService;
+import dev.torii.server.internal.ConfigReader;
 import dev.torii.server.internal.Observability;
+import dev.torii.server.internal.ReloadStats;
 import dev.torii.server.internal.Units;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -74,6 +85,13 @@ public final class ToriiServer implements AutoCloseable {
     private Observability observability;
     private volatile boolean ready;
 
+    /** The file {@link #reload()} reads again; null when started from a {@link ServerConfig} alone. */
+    private Path configFile;
+    /** The text the process started with: what the sections a reload does not apply still run as. */
+    private String startText = "";
+
+    private ReloadStats reloads;
+
     private ToriiServer(
             ServerConfig config,
             Gateway gateway,
@@ -98,6 +116,16 @@ public final class ToriiServer implements AutoCloseable {
      * @throws java.io.UncheckedIOException when an address cannot be bound; whatever was started is closed again
      */
     public static ToriiServer start(ServerConfig config) {
+        return start(config, null);
+    }
+
+    /**
+     * {@link #start(ServerConfig)}, remembering {@code configFile} (the file {@code config} was read from) so that
+     * {@link #reload()}, SIGHUP and the admin API's {@code POST /reload} can read it again.
+     *
+     * @param configFile the configuration file, or null when there is none (reloads are then refused)
+     */
+    public static ToriiServer start(ServerConfig config, Path configFile) {
         Objects.requireNonNull(config, "config");
         PluginSettings plugins = config.plugins();
         ScriptRuntime scripts = null;
@@ -180,6 +208,15 @@ public final class ToriiServer implements AutoCloseable {
                 dnsServers.add(l.serverBuilder(dns, config.ioThreads()).build().start());
             }
             server = new ToriiServer(config, gateway, echo, scripts, dns, dnsServers, maintenance);
+            server.reloads = new ReloadStats(observability.metrics().registry());
+            server.configFile = configFile;
+            if (configFile != null) {
+                try {
+                    server.startText = Files.readString(configFile, StandardCharsets.UTF_8);
+                } catch (IOException e) {
+                    log.warn("cannot read {} again ({}); reloads will name every section as changed", configFile, e);
+                }
+            }
             server.rateLimits = rateLimits;
             server.access = access;
             server.observability = observability;
@@ -242,6 +279,11 @@ public final class ToriiServer implements AutoCloseable {
                 .get(
                         "/readyz",
                         r -> ready ? AdminResponse.text(200, "ready\n") : AdminResponse.text(503, "not ready\n"))
+                .get("/reload", r -> AdminResponse.json(200, Json.write(reloads.asMap())))
+                .route("POST", "/reload", r -> {
+                    ConfigReloadResult result = reload();
+                    return AdminResponse.json(result.applied() ? 200 : 400, Json.write(asMap(result)));
+                })
                 .get("/maintenance", r -> maintenanceState())
                 .route("PUT", "/maintenance", r -> {
                     maintenance.enable(MaintenanceSource.ADMIN);
@@ -257,6 +299,111 @@ public final class ToriiServer implements AutoCloseable {
                 .route("PUT", "/maintenance/routes", r -> MaintenanceAdmin.route(maintenance, r, true))
                 .route("DELETE", "/maintenance/routes", r -> MaintenanceAdmin.route(maintenance, r, false))
                 .build();
+    }
+
+    private Map<String, Object> asMap(ConfigReloadResult result) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("applied", result.applied());
+        m.put("time", result.time().toString());
+        m.put("routes", result.routes());
+        m.put("upstreams", result.upstreams());
+        m.put("reloadApplies", ReloadStats.APPLIED_SECTIONS);
+        m.put("changedButNeedRestart", result.notApplied());
+        m.put("errors", result.errors());
+        m.put("reloads", reloads.asMap());
+        return m;
+    }
+
+    /**
+     * Reads the configuration file again, validates all of it and, when it is valid, swaps the gateway's routing
+     * table (routes and upstreams, with their rate-limit and plugin hooks) atomically: exchanges already routed
+     * finish on the old table. Every other section (listeners, admin, dns, plugins settings, limits, rate-limit
+     * policies, maintenance, guards, observability) keeps running as started; those that changed in the file are
+     * named in the result and logged at WARN. A file with problems is refused: each {@code FILE:LINE:COLUMN} error is
+     * logged at ERROR and returned, and the running configuration stays.
+     *
+     * <p>Thread-safe; reloads are serialized. Blocks while the file is read and validated (plugins included), so it
+     * must not be called on an event loop: SIGHUP runs it on the JVM's signal thread, {@code POST /reload} on the
+     * admin API's own thread.
+     */
+    public synchronized ConfigReloadResult reload() {
+        List<String> errors = new ArrayList<>();
+        List<String> notApplied = List.of();
+        Path file = configFile;
+        if (closed.get()) {
+            errors.add("reload: the server is shutting down");
+        } else if (file == null) {
+            errors.add("reload: no configuration file (this server was started from a ServerConfig alone)");
+        } else if (gateway == null) {
+            errors.add(file + ": reload: no gateway runs (the configuration has no http or tcp listener)");
+        } else {
+            String source = file.toString();
+            try {
+                String text = Files.readString(file, StandardCharsets.UTF_8);
+                ServerConfig next = ConfigReader.read(source, text, file.getParent());
+                RoutingTable table =
+                        next.rateLimits().withRouteHooks(next.routingTable(), rateLimits, ErrorResponder.plainText());
+                if (next.plugins().routes().values().stream().anyMatch(l -> !l.isEmpty())) {
+                    if (scripts == null) {
+                        throw new IllegalStateException(
+                                "routes attach plugins but none ran at start-up: plugins need a restart");
+                    }
+                    table = withPlugins(table, next.plugins().routes(), scripts);
+                }
+                for (var t : config.tcpListeners()) {
+                    // The running TCP listeners stay as started, so the upstreams they forward to must stay too.
+                    if (table.upstream(t.listener().upstream()) == null) {
+                        throw new IllegalStateException(
+                                "upstream '" + t.listener().upstream()
+                                        + "' is removed but the running tcp listener '"
+                                        + t.listener().name()
+                                        + "' forwards to it (listeners need a restart)");
+                    }
+                }
+                gateway.routingTable(table);
+                notApplied = ReloadStats.unappliedChanges(startText, text);
+            } catch (ConfigException e) {
+                e.errors().stream().map(ConfigError::toString).forEach(errors::add);
+            } catch (IOException e) {
+                errors.add(new ConfigError(source, 0, 0, "cannot read: " + e).toString());
+            } catch (RuntimeException e) {
+                // A table the engine refuses (e.g. a tcp listener's upstream removed) or an unknown rate-limit policy.
+                errors.add(new ConfigError(source, 0, 0, "cannot apply: " + e.getMessage()).toString());
+            }
+        }
+        RoutingTable running = gateway == null ? config.routingTable() : gateway.routingTable();
+        ConfigReloadResult result = new ConfigReloadResult(
+                errors.isEmpty(),
+                Instant.now(),
+                running.routes().size(),
+                running.upstreams().size(),
+                notApplied,
+                errors);
+        reloads.record(result.applied(), result.time());
+        if (result.applied()) {
+            log.info(
+                    "configuration reloaded from {}: {} route(s), {} upstream(s) now run (a reload applies {}; "
+                            + "every other section needs a restart)",
+                    file,
+                    result.routes(),
+                    result.upstreams(),
+                    ReloadStats.APPLIED_SECTIONS);
+            if (!notApplied.isEmpty()) {
+                log.warn(
+                        "{}: section(s) {} changed but are not applied by a reload; they run as started until a restart",
+                        file,
+                        notApplied);
+            }
+        } else {
+            errors.forEach(e -> log.error("{}", e));
+            log.error("configuration reload refused ({} problem(s)); the running configuration stays", errors.size());
+        }
+        return result;
+    }
+
+    /** Reload counts and the last result ({@code ok}, {@code failed}, {@code lastResult}, {@code lastTime}). */
+    public Map<String, Object> reloadStats() {
+        return reloads.asMap();
     }
 
     private AdminResponse maintenanceState() {

@@ -6,13 +6,17 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.api.lowlevel.Compose;
@@ -37,11 +41,23 @@ import org.snakeyaml.engine.v2.schema.CoreSchema;
  * <p>Not thread-safe; one instance reads one file.
  */
 final class YamlReader {
+    /** {@code ${NAME}}, {@code ${NAME:-default}} or the escape <code>$${</code>; group 1 is the escape. */
+    private static final Pattern REFERENCE = Pattern.compile("(\\$\\$\\{)|\\$\\{([^}]*)}?");
+
+    private static final Pattern VARIABLE = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+
     private final String source;
     private final List<ConfigError> errors = new ArrayList<>();
+    private final Function<String, String> environment;
 
     YamlReader(String source) {
+        this(source, System::getenv);
+    }
+
+    /** A reader whose {@code ${NAME}} references read {@code environment} (tests pass a map's {@code get}). */
+    YamlReader(String source, Function<String, String> environment) {
         this.source = Objects.requireNonNull(source, "source");
+        this.environment = Objects.requireNonNull(environment, "environment");
     }
 
     /**
@@ -75,7 +91,112 @@ final class YamlReader {
             errors.add(new ConfigError(source, 1, 1, "empty configuration (expected: " + expected + ")"));
             throw failure();
         }
-        return document.get();
+        return substitute(document.get(), Collections.newSetFromMap(new IdentityHashMap<>()));
+    }
+
+    /**
+     * {@code node} with every {@code ${NAME}} and {@code ${NAME:-default}} in its scalar values replaced from the
+     * environment (the default applies when the variable is unset or empty, as in the shell); {@code $${} stands for
+     * a literal <code>${</code>. A plain scalar's type is resolved again after substitution, so {@code port: ${PORT}} is an
+     * integer; quoted ones stay strings. Keys are not substituted. A variable that is unset without a default, or a
+     * malformed reference, is an error at the reference's position; the value then stays as written.
+     */
+    private Node substitute(Node node, Set<Node> seen) {
+        if (!seen.add(node)) {
+            return node; // an alias: already done
+        }
+        switch (node) {
+            case MappingNode m -> {
+                List<NodeTuple> tuples = new ArrayList<>(m.getValue().size());
+                for (NodeTuple t : m.getValue()) {
+                    tuples.add(new NodeTuple(t.getKeyNode(), substitute(t.getValueNode(), seen)));
+                }
+                m.setValue(tuples);
+                return m;
+            }
+            case SequenceNode q -> {
+                List<Node> items = q.getValue();
+                for (int i = 0; i < items.size(); i++) {
+                    items.set(i, substitute(items.get(i), seen));
+                }
+                return q;
+            }
+            case ScalarNode s
+            when s.getValue().indexOf('$') >= 0 -> {
+                String value = expand(s);
+                if (value == null || value.equals(s.getValue())) {
+                    return s;
+                }
+                Tag tag = s.isPlain() ? new CoreSchema().getScalarResolver().resolve(value, true) : s.getTag();
+                return new ScalarNode(tag, true, value, s.getScalarStyle(), s.getStartMark(), s.getEndMark());
+            }
+            default -> {
+                return node;
+            }
+        }
+    }
+
+    /** {@code s}'s value with its references replaced, or null when one of them is an error (recorded). */
+    private String expand(ScalarNode s) {
+        String text = s.getValue();
+        Matcher m = REFERENCE.matcher(text);
+        StringBuilder out = new StringBuilder(text.length());
+        boolean failed = false;
+        while (m.find()) {
+            if (m.group(1) != null) {
+                m.appendReplacement(out, "\\$\\{");
+                continue;
+            }
+            String ref = m.group();
+            String body = m.group(2);
+            int sep = body.indexOf(":-");
+            String name = sep < 0 ? body : body.substring(0, sep);
+            if (!ref.endsWith("}") || !VARIABLE.matcher(name).matches()) {
+                referenceError(
+                        s, m.start(), "'" + ref + "' (expected: ${NAME} or ${NAME:-default}, or $${ for a literal ${)");
+                failed = true;
+                continue;
+            }
+            String value = environment.apply(name);
+            if (value == null || value.isEmpty()) {
+                if (sep < 0) {
+                    referenceError(
+                            s,
+                            m.start(),
+                            "${" + name + "}: environment variable " + name + " is not set (expected: set, or a"
+                                    + " default as ${" + name + ":-default})");
+                    failed = true;
+                    continue;
+                }
+                value = body.substring(sep + 2);
+            }
+            m.appendReplacement(out, Matcher.quoteReplacement(value));
+        }
+        m.appendTail(out);
+        return failed ? null : out.toString();
+    }
+
+    /**
+     * Records {@code message} at the reference starting at {@code offset} in {@code s}'s value: exact on one-line
+     * plain and quoted scalars (escapes before it in a double-quoted one aside), at the value's start otherwise.
+     */
+    private void referenceError(ScalarNode s, int offset, String message) {
+        Mark mark = s.getStartMark().orElse(null);
+        if (mark == null) {
+            errors.add(new ConfigError(source, 1, 1, message));
+            return;
+        }
+        int column = mark.getColumn() + 1;
+        boolean oneLine = s.getStartMark().get().getLine()
+                == s.getEndMark().map(Mark::getLine).orElse(-1);
+        switch (s.getScalarStyle()) {
+            case PLAIN -> column += oneLine ? offset : 0;
+            case SINGLE_QUOTED, DOUBLE_QUOTED -> column += oneLine ? offset + 1 : 0;
+            default -> {
+                // block scalars: the value's own start is close enough
+            }
+        }
+        errors.add(new ConfigError(source, mark.getLine() + 1, column, message));
     }
 
     /** How many problems have been recorded so far; compare before and after reading a part to see if it failed. */
