@@ -1,5 +1,6 @@
 package dev.torii;
 
+import dev.torii.access.ClientConnectionLimit;
 import dev.torii.dns.DnsCache;
 import dev.torii.internal.Engine;
 import dev.torii.maintenance.MaintenanceMode;
@@ -50,6 +51,11 @@ public final class Gateway implements AutoCloseable {
                 b.ioThreads,
                 b.dnsCache);
         engine.tcpListeners(b.tcpListeners);
+        List<ConnectionGuard> guards = new ArrayList<>(b.guards);
+        if (b.limits.maxConnectionsPerClient() > 0) {
+            guards.add(new ClientConnectionLimit(b.limits.maxConnectionsPerClient()));
+        }
+        engine.connectionGuards(guards);
         if (b.meterRegistry != null) {
             new GatewayStatsMetrics(engine::stats, b.maintenance).bindTo(b.meterRegistry);
         }
@@ -143,6 +149,7 @@ public final class Gateway implements AutoCloseable {
         private final List<TcpListener> tcpListeners = new ArrayList<>();
         private RoutingTable routingTable = RoutingTable.empty();
         private final List<Hook> hooks = new ArrayList<>();
+        private final List<ConnectionGuard> guards = new ArrayList<>();
         private Limits limits = Limits.defaults();
         private Http2Limits http2Limits = Http2Limits.defaults();
         private Forwarding forwarding = Forwarding.defaults();
@@ -196,6 +203,16 @@ public final class Gateway implements AutoCloseable {
         }
 
         /** Adds a global hook; global hooks run before route hooks, in the order added. */
+        /**
+         * Adds a guard every accepted connection of every http, https and tcp listener passes, in the order added,
+         * before TLS or HTTP parsing; a refused connection is closed and counted in
+         * {@link GatewayStats#guardedConnections()}.
+         */
+        public Builder connectionGuard(ConnectionGuard guard) {
+            guards.add(Objects.requireNonNull(guard, "guard"));
+            return this;
+        }
+
         public Builder hook(Hook hook) {
             hooks.add(Objects.requireNonNull(hook, "hook"));
             return this;

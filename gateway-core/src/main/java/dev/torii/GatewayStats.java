@@ -10,6 +10,7 @@ package dev.torii;
  * @param upstreamConnectionsOpened upstream connections opened since start, counted once usable (connected, TLS done,
  *     for HTTP/2 the peer's SETTINGS): a low figure means pools reuse well
  * @param upstreamConnectsFailed upstream connects that failed (refused, timed out, TLS or HTTP/2 set-up) since start
+ * @param guardedConnections connections closed at accept by a {@link ConnectionGuard} (IP lists, per-client limits)
  * @param malformedHttp2Requests HTTP/2 requests reset as malformed (RFC 9113 section 8.1.1) since start
  * @param http2FloodsStopped HTTP/2 connections closed with GOAWAY ENHANCE_YOUR_CALM for a SETTINGS/PING flood
  * @param tcpConnections connections of {@link dev.torii.tcp.TcpListener TCP listeners} open now (also counted in
@@ -24,6 +25,7 @@ public record GatewayStats(
         long rejectedConnections,
         long upstreamConnectionsOpened,
         long upstreamConnectsFailed,
+        long guardedConnections,
         long malformedHttp2Requests,
         long http2FloodsStopped,
         int tcpConnections,

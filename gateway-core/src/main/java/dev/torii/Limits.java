@@ -13,6 +13,8 @@ import java.time.Duration;
  *     complete; then 408 and close (slowloris)
  * @param idleTimeout time a keep-alive client connection may sit with no request in progress
  * @param maxConnections client connections open at once per gateway; more are closed at once
+ * @param maxConnectionsPerClient client connections open at once per client IP address over every http, https and
+ *     tcp listener (nginx's {@code limit_conn}); more are closed at accept; 0 for no such limit (the default)
  * @param shutdownTimeout how long {@link Gateway#close()} lets in-flight exchanges finish
  */
 public record Limits(
@@ -22,7 +24,8 @@ public record Limits(
         Duration headerReadTimeout,
         Duration idleTimeout,
         int maxConnections,
-        Duration shutdownTimeout) {
+        Duration shutdownTimeout,
+        int maxConnectionsPerClient) {
 
     public Limits {
         positive("maxRequestLineLength", maxRequestLineLength);
@@ -33,6 +36,10 @@ public record Limits(
         positive("headerReadTimeout", headerReadTimeout);
         positive("idleTimeout", idleTimeout);
         positive("maxConnections", maxConnections);
+        if (maxConnectionsPerClient < 0) {
+            throw new IllegalArgumentException(
+                    "maxConnectionsPerClient: " + maxConnectionsPerClient + " (expected: >= 0, 0 for no limit)");
+        }
         if (shutdownTimeout == null || shutdownTimeout.isNegative()) {
             throw new IllegalArgumentException("shutdownTimeout: " + shutdownTimeout + " (expected: >= 0)");
         }
@@ -68,6 +75,7 @@ public record Limits(
         private Duration idleTimeout = Duration.ofSeconds(60);
         private int maxConnections = 10_000;
         private Duration shutdownTimeout = Duration.ofSeconds(30);
+        private int maxConnectionsPerClient;
 
         private Builder() {}
 
@@ -101,6 +109,12 @@ public record Limits(
             return this;
         }
 
+        /** At most {@code connections} open at once per client IP address; 0 (the default) for no such limit. */
+        public Builder maxConnectionsPerClient(int connections) {
+            this.maxConnectionsPerClient = connections;
+            return this;
+        }
+
         public Builder shutdownTimeout(Duration timeout) {
             this.shutdownTimeout = timeout;
             return this;
@@ -114,7 +128,8 @@ public record Limits(
                     headerReadTimeout,
                     idleTimeout,
                     maxConnections,
-                    shutdownTimeout);
+                    shutdownTimeout,
+                    maxConnectionsPerClient);
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.torii.internal;
 
+import dev.torii.ConnectionGuard;
 import dev.torii.ErrorResponder;
 import dev.torii.Exchange;
 import dev.torii.ExchangeLog;
@@ -100,6 +101,8 @@ public final class Engine {
     private final LongAdder rejectedConnections = new LongAdder();
     private final LongAdder upstreamConnectionsOpened = new LongAdder();
     private final LongAdder upstreamConnectsFailed = new LongAdder();
+    private final LongAdder guardedConnections = new LongAdder();
+    private volatile List<ConnectionGuard> guards = List.of();
     private final LongAdder bareErrors = new LongAdder();
     private final LongAdder malformedHttp2 = new LongAdder();
     private final LongAdder http2Floods = new LongAdder();
@@ -295,7 +298,12 @@ public final class Engine {
      * Counts an accepted connection against {@link Limits#maxConnections()} and tracks it for shutdown; over the limit
      * (or once shutdown began) it is closed at once and counted as rejected.
      */
-    private boolean admit(Channel ch) {
+    /** The guards every accepted connection passes, in order (set before {@link #start}). */
+    public void connectionGuards(List<ConnectionGuard> guards) {
+        this.guards = List.copyOf(guards);
+    }
+
+    private boolean admit(Channel ch, String listener) {
         if (openConnections.incrementAndGet() > limits.maxConnections() || shutdown != null) {
             openConnections.decrementAndGet();
             rejectedConnections.increment();
@@ -303,6 +311,26 @@ public final class Engine {
             return false;
         }
         ch.closeFuture().addListener(f -> openConnections.decrementAndGet());
+        if (!guards.isEmpty() && ch.remoteAddress() instanceof InetSocketAddress client) {
+            for (int i = 0; i < guards.size(); i++) {
+                ConnectionGuard g = guards.get(i);
+                if (!g.admit(listener, client)) {
+                    // The guards that admitted it before this one are told it closed, so their counts stay paired.
+                    for (int j = 0; j < i; j++) {
+                        guards.get(j).closed(listener, client);
+                    }
+                    guardedConnections.increment();
+                    ch.close();
+                    return false;
+                }
+            }
+            List<ConnectionGuard> admitted = guards;
+            ch.closeFuture().addListener(f -> {
+                for (ConnectionGuard g : admitted) {
+                    g.closed(listener, client);
+                }
+            });
+        }
         clients.add(ch);
         return true;
     }
@@ -317,7 +345,7 @@ public final class Engine {
 
         @Override
         protected void initChannel(Channel ch) {
-            if (!admit(ch)) {
+            if (!admit(ch, listener.name())) {
                 return;
             }
             long idle = listener.idleTimeout().toNanos();
@@ -337,7 +365,7 @@ public final class Engine {
 
         @Override
         protected void initChannel(Channel ch) {
-            if (!admit(ch)) {
+            if (!admit(ch, listener.name())) {
                 return;
             }
             ch.attr(LISTENER).set(listener.name());
@@ -567,6 +595,7 @@ public final class Engine {
                 rejectedConnections.sum(),
                 upstreamConnectionsOpened.sum(),
                 upstreamConnectsFailed.sum(),
+                guardedConnections.sum(),
                 malformedHttp2.sum(),
                 http2Floods.sum(),
                 tcpConnections.get(),

@@ -60,6 +60,11 @@ public final class GatewayStatsMetrics implements MeterBinder {
                 GatewayStats::upstreamConnectsFailed);
         counter(
                 registry,
+                "torii.gateway.guarded.connections",
+                "Connections closed at accept by a connection guard (IP lists, per-client limits).",
+                GatewayStats::guardedConnections);
+        counter(
+                registry,
                 "torii.gateway.http2.malformed.requests",
                 "HTTP/2 requests reset as malformed (RFC 9113 section 8.1.1).",
                 GatewayStats::malformedHttp2Requests);

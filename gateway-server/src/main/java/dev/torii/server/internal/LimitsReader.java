@@ -21,6 +21,7 @@ final class LimitsReader implements SectionReader {
             "headerReadTimeout",
             "idleTimeout",
             "maxConnections",
+            "maxConnectionsPerClient",
             "shutdownTimeout",
             "http2");
     private static final List<String> FORWARDING_KEYS = List.of("via", "viaName", "xForwarded", "trustedProxies");
@@ -72,6 +73,11 @@ final class LimitsReader implements SectionReader {
                 "maxConnections",
                 (n, p) -> yaml.integer(n, p, 1, Integer.MAX_VALUE),
                 v -> b.maxConnections(v.intValue()));
+        yaml.set(
+                f,
+                "maxConnectionsPerClient",
+                (n, p) -> yaml.integer(n, p, 0, Integer.MAX_VALUE),
+                v -> b.maxConnectionsPerClient(v.intValue()));
         yaml.set(f, "shutdownTimeout", (n, p) -> yaml.duration(n, p, true), b::shutdownTimeout);
         Http2Limits h2 = draft.tls.readHttp2Limits(f.value("http2"), f.path("http2"));
         if (h2 != null) {
