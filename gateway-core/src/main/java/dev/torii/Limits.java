@@ -14,6 +14,10 @@ import java.time.Duration;
  * @param idleTimeout time a keep-alive client connection may sit with no request in progress
  * @param maxConnections client connections open at once per gateway; more are closed at once
  * @param shutdownTimeout how long {@link Gateway#close()} lets in-flight exchanges finish
+ * @param pathNormalization how request paths are normalised before hooks and routing (on by default)
+ * @param underscoresInHeaders whether request header fields whose names contain {@code _} are forwarded ({@code
+ *     false}, the default, drops them like nginx's {@code underscores_in_headers off}: a {@code X_Forwarded_For}
+ *     would otherwise reach CGI-style upstreams as {@code X-Forwarded-For})
  */
 public record Limits(
         int maxRequestLineLength,
@@ -22,9 +26,14 @@ public record Limits(
         Duration headerReadTimeout,
         Duration idleTimeout,
         int maxConnections,
-        Duration shutdownTimeout) {
+        Duration shutdownTimeout,
+        PathNormalization pathNormalization,
+        boolean underscoresInHeaders) {
 
     public Limits {
+        if (pathNormalization == null) {
+            throw new IllegalArgumentException("pathNormalization: null (expected: a PathNormalization)");
+        }
         positive("maxRequestLineLength", maxRequestLineLength);
         positive("maxHeaderSize", maxHeaderSize);
         if (maxRequestBodySize < 0) {
@@ -68,6 +77,8 @@ public record Limits(
         private Duration idleTimeout = Duration.ofSeconds(60);
         private int maxConnections = 10_000;
         private Duration shutdownTimeout = Duration.ofSeconds(30);
+        private PathNormalization pathNormalization = PathNormalization.defaults();
+        private boolean underscoresInHeaders;
 
         private Builder() {}
 
@@ -106,6 +117,17 @@ public record Limits(
             return this;
         }
 
+        public Builder pathNormalization(PathNormalization normalization) {
+            this.pathNormalization = normalization;
+            return this;
+        }
+
+        /** Whether header names with {@code _} are forwarded; by default they are dropped. */
+        public Builder underscoresInHeaders(boolean allow) {
+            this.underscoresInHeaders = allow;
+            return this;
+        }
+
         public Limits build() {
             return new Limits(
                     maxRequestLineLength,
@@ -114,7 +136,9 @@ public record Limits(
                     headerReadTimeout,
                     idleTimeout,
                     maxConnections,
-                    shutdownTimeout);
+                    shutdownTimeout,
+                    pathNormalization,
+                    underscoresInHeaders);
         }
     }
 }

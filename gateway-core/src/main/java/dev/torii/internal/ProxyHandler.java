@@ -261,6 +261,10 @@ public final class ProxyHandler extends ChannelDuplexHandler {
             return;
         }
         String problem = RequestChecks.problem(request);
+        if (problem == null) {
+            // Once, before any hook or the route table sees the path, for HTTP/1.1 and HTTP/2 streams alike.
+            problem = RequestChecks.normalizePath(request, engine.limits().pathNormalization());
+        }
         if (problem != null) {
             log.debug("bad request from {}: {}", ctx.channel().remoteAddress(), problem);
             sendBareError(ProxyError.BAD_REQUEST);

@@ -1,5 +1,6 @@
 package dev.torii.internal.http1;
 
+import dev.torii.PathNormalization;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
@@ -173,6 +174,38 @@ public final class RequestChecks {
             host = colon < 0 ? authority : authority.substring(0, colon);
         }
         return host.toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /**
+     * Normalises the path of {@code request}'s target in place (origin-form or absolute-form; the authority and the
+     * query are kept as received). Returns why the target is refused, or {@code null}.
+     */
+    public static String normalizePath(HttpRequest request, PathNormalization settings) {
+        if (!settings.enabled()) {
+            return null;
+        }
+        String uri = request.uri();
+        int pathStart = 0;
+        if (uri.charAt(0) != '/') {
+            if (uri.equals("*")) {
+                return null;
+            }
+            int authority = uri.indexOf("://") + 3;
+            pathStart = uri.indexOf('/', authority);
+            int q = uri.indexOf('?', authority);
+            if (pathStart < 0 || (q >= 0 && q < pathStart)) {
+                return null; // no path: toOriginForm makes it "/"
+            }
+        }
+        PathNormalizer.Result result = PathNormalizer.normalize(uri.substring(pathStart), settings);
+        if (result.problem() != null) {
+            return result.problem();
+        }
+        String normalized = uri.substring(0, pathStart) + result.target();
+        if (!normalized.equals(uri)) {
+            request.setUri(normalized);
+        }
+        return null;
     }
 
     /**
