@@ -260,10 +260,19 @@ public final class ProxyHandler extends ChannelDuplexHandler {
             ctx.close();
             return;
         }
+        if (!RequestChecks.supportedVersion(request)) {
+            log.debug("bad request from {}: version {}", ctx.channel().remoteAddress(), request.protocolVersion());
+            sendBareError(ProxyError.HTTP_VERSION_NOT_SUPPORTED);
+            return;
+        }
         String problem = RequestChecks.problem(request);
         if (problem == null) {
             // Once, before any hook or the route table sees the path, for HTTP/1.1 and HTTP/2 streams alike.
             problem = RequestChecks.normalizePath(request, engine.limits().pathNormalization());
+        }
+        if (problem == null && !engine.limits().underscoresInHeaders()) {
+            // Like nginx: X_Forwarded_For must not reach a CGI-style upstream as X-Forwarded-For.
+            RequestChecks.dropUnderscoredHeaders(request.headers());
         }
         if (problem != null) {
             log.debug("bad request from {}: {}", ctx.channel().remoteAddress(), problem);

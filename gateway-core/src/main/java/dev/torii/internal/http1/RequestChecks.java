@@ -70,6 +70,30 @@ public final class RequestChecks {
         return null;
     }
 
+    /** Whether the request says HTTP/1.0 or HTTP/1.1 (anything else is answered 505). */
+    public static boolean supportedVersion(HttpRequest request) {
+        HttpVersion v = request.protocolVersion();
+        return v.protocolName().equals("HTTP")
+                && v.majorVersion() == 1
+                && (v.minorVersion() == 0 || v.minorVersion() == 1);
+    }
+
+    /** Removes every header field whose name contains {@code _}. */
+    public static void dropUnderscoredHeaders(HttpHeaders headers) {
+        List<String> names = null;
+        for (String name : headers.names()) {
+            if (name.indexOf('_') >= 0) {
+                if (names == null) {
+                    names = new java.util.ArrayList<>();
+                }
+                names.add(name);
+            }
+        }
+        if (names != null) {
+            names.forEach(headers::remove);
+        }
+    }
+
     private static String uriProblem(HttpMethod method, String uri) {
         if (uri.isEmpty()) {
             return "empty request target";
@@ -78,6 +102,9 @@ public final class RequestChecks {
             char c = uri.charAt(i);
             if (c <= 0x20 || c >= 0x7f) {
                 return "request target contains byte 0x" + Integer.toHexString(c);
+            }
+            if (c == '#') {
+                return "request target contains a fragment (#)";
             }
         }
         char first = uri.charAt(0);
@@ -88,6 +115,14 @@ public final class RequestChecks {
             return method == HttpMethod.OPTIONS ? null : "request target '*' is only for OPTIONS";
         }
         if (startsWithIgnoreCase(uri, "http://") || startsWithIgnoreCase(uri, "https://")) {
+            int start = uri.indexOf("://") + 3;
+            int end = start;
+            while (end < uri.length() && "/?".indexOf(uri.charAt(end)) < 0) {
+                end++;
+            }
+            if (uri.lastIndexOf('@', end - 1) >= start) {
+                return "userinfo in the request target's authority";
+            }
             return null;
         }
         return "request target '" + uri + "' (expected: /path or http://authority/path)";
