@@ -70,6 +70,16 @@ class StrictRequestLineTest {
     }
 
     @Test
+    void doubledSpacesInTheRequestLineAreRefused() throws Exception {
+        start(Limits.defaults());
+        assertThat(status("GET  / HTTP/1.1\r\nHost: a.test\r\n\r\n")).isEqualTo(400);
+        assertThat(status("GET /  HTTP/1.1\r\nHost: a.test\r\n\r\n")).isEqualTo(400);
+        assertThat(status("GET / HTTP/1.1\r\nHost: a.test\r\nX-Two:  spaces\r\nConnection: close\r\n\r\n"))
+                .isEqualTo(200);
+        assertThat(upstream.requests()).hasSize(1);
+    }
+
+    @Test
     void userinfoInAnAbsoluteFormTargetIsRefused() throws Exception {
         start(Limits.defaults());
         assertThat(status("GET http://user:pw@a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n"))
