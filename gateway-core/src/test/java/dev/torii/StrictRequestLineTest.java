@@ -104,6 +104,21 @@ class StrictRequestLineTest {
     }
 
     @Test
+    void hostAndOtherForbiddenFieldsInChunkedTrailersAreNotForwarded() throws Exception {
+        start(Limits.defaults());
+        assertThat(status("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                        + "3\r\nabc\r\n0\r\nHost: evil.test\r\nContent-Length: 9\r\nX_Sneaky: 1\r\n"
+                        + "X-Checksum: 42\r\n\r\n"))
+                .isEqualTo(200);
+        TestUpstream.RecordedRequest r = upstream.awaitRequest();
+        assertThat(r.header("host")).isEqualTo("a.test");
+        assertThat(r.trailer("x-checksum")).isEqualTo("42");
+        assertThat(r.trailers())
+                .extracting(e -> e.getKey().toLowerCase(java.util.Locale.ROOT))
+                .containsExactly("x-checksum");
+    }
+
+    @Test
     void headerNamesWithAnUnderscoreAreForwardedWhenAllowed() throws Exception {
         start(Limits.builder().underscoresInHeaders(true).build());
         assertThat(status("GET / HTTP/1.1\r\nHost: a.test\r\nX_Custom: 1\r\nConnection: close\r\n\r\n"))

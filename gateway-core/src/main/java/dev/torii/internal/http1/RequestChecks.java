@@ -94,6 +94,34 @@ public final class RequestChecks {
         }
     }
 
+    /**
+     * Fields that must not come in trailers (RFC 9110 section 6.5.1: framing, routing, authentication, connection
+     * control): an upstream that merges trailers into the head would otherwise take a {@code Host} from the body.
+     */
+    private static final List<String> FORBIDDEN_TRAILERS = List.of(
+            "host",
+            "content-length",
+            "transfer-encoding",
+            "content-type",
+            "content-encoding",
+            "connection",
+            "keep-alive",
+            "te",
+            "trailer",
+            "upgrade",
+            "expect",
+            "authorization",
+            "proxy-authorization",
+            "cookie");
+
+    /** Removes from request trailers the fields RFC 9110 forbids there, and names with {@code _} unless allowed. */
+    public static void dropForbiddenTrailers(HttpHeaders trailers, boolean underscoresAllowed) {
+        FORBIDDEN_TRAILERS.forEach(trailers::remove);
+        if (!underscoresAllowed) {
+            dropUnderscoredHeaders(trailers);
+        }
+    }
+
     private static String uriProblem(HttpMethod method, String uri) {
         if (uri.isEmpty()) {
             return "empty request target";
