@@ -102,8 +102,6 @@ public final class RequestChecks {
             "host",
             "content-length",
             "transfer-encoding",
-            "content-type",
-            "content-encoding",
             "connection",
             "keep-alive",
             "te",
