@@ -16,6 +16,10 @@ import java.time.Duration;
  * @param maxConnectionsPerClient client connections open at once per client IP address over every http, https and
  *     tcp listener (nginx's {@code limit_conn}); more are closed at accept; 0 for no such limit (the default)
  * @param shutdownTimeout how long {@link Gateway#close()} lets in-flight exchanges finish
+ * @param pathNormalization how request paths are normalised before hooks and routing (on by default)
+ * @param underscoresInHeaders whether request header fields whose names contain {@code _} are forwarded ({@code
+ *     false}, the default, drops them like nginx's {@code underscores_in_headers off}: a {@code X_Forwarded_For}
+ *     would otherwise reach CGI-style upstreams as {@code X-Forwarded-For})
  */
 public record Limits(
         int maxRequestLineLength,
@@ -25,9 +29,14 @@ public record Limits(
         Duration idleTimeout,
         int maxConnections,
         Duration shutdownTimeout,
-        int maxConnectionsPerClient) {
+        int maxConnectionsPerClient,
+        PathNormalization pathNormalization,
+        boolean underscoresInHeaders) {
 
     public Limits {
+        if (pathNormalization == null) {
+            throw new IllegalArgumentException("pathNormalization: null (expected: a PathNormalization)");
+        }
         positive("maxRequestLineLength", maxRequestLineLength);
         positive("maxHeaderSize", maxHeaderSize);
         if (maxRequestBodySize < 0) {
@@ -76,6 +85,8 @@ public record Limits(
         private int maxConnections = 10_000;
         private Duration shutdownTimeout = Duration.ofSeconds(30);
         private int maxConnectionsPerClient;
+        private PathNormalization pathNormalization = PathNormalization.defaults();
+        private boolean underscoresInHeaders;
 
         private Builder() {}
 
@@ -120,6 +131,17 @@ public record Limits(
             return this;
         }
 
+        public Builder pathNormalization(PathNormalization normalization) {
+            this.pathNormalization = normalization;
+            return this;
+        }
+
+        /** Whether header names with {@code _} are forwarded; by default they are dropped. */
+        public Builder underscoresInHeaders(boolean allow) {
+            this.underscoresInHeaders = allow;
+            return this;
+        }
+
         public Limits build() {
             return new Limits(
                     maxRequestLineLength,
@@ -129,7 +151,9 @@ public record Limits(
                     idleTimeout,
                     maxConnections,
                     shutdownTimeout,
-                    maxConnectionsPerClient);
+                    maxConnectionsPerClient,
+                    pathNormalization,
+                    underscoresInHeaders);
         }
     }
 }

@@ -43,7 +43,9 @@ public enum ProxyError {
     /** The client went away before the response was complete; logged only, nothing is sent. */
     CLIENT_ABORTED(499),
     /** The client's address is refused by an allow or deny list ({@link dev.torii.access.AccessControl}). */
-    ACCESS_DENIED(403);
+    ACCESS_DENIED(403),
+    /** The request line names an HTTP version other than HTTP/1.0 and HTTP/1.1 (RFC 9110 section 15.6.6). */
+    HTTP_VERSION_NOT_SUPPORTED(505);
 
     private final int status;
 

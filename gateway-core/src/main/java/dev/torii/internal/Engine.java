@@ -38,6 +38,7 @@ import io.netty.handler.flow.FlowControlHandler;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import io.netty.handler.ssl.SniHandler;
+import io.netty.handler.ssl.SslContext;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.FastThreadLocal;
@@ -376,7 +377,18 @@ public final class Engine {
             } else {
                 // The handshake and ALPN need reads; the chosen protocol's pipeline takes over reading after them.
                 ch.config().setAutoRead(true);
-                ch.pipeline().addLast("tls", new SniHandler(termination)).addLast("alpn", new AlpnHandler());
+                ch.pipeline()
+                        .addLast("tls", new SniHandler(termination) {
+                            @Override
+                            protected void replaceHandler(
+                                    ChannelHandlerContext ctx, String hostname, SslContext sslContext)
+                                    throws Exception {
+                                // Kept as sent: the session's SNIHostName refuses names like bad_name or a.test:443.
+                                ProxyHandler.rememberServerName(ctx.channel(), hostname);
+                                super.replaceHandler(ctx, hostname, sslContext);
+                            }
+                        })
+                        .addLast("alpn", new AlpnHandler());
             }
         }
     }

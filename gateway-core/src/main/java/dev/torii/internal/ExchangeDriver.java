@@ -11,6 +11,7 @@ import static dev.torii.internal.ExchangeState.TUNNEL;
 
 import dev.torii.Hook;
 import dev.torii.ProxyError;
+import dev.torii.internal.http1.RequestChecks;
 import dev.torii.internal.upstream.UpstreamConnection;
 import dev.torii.internal.upstream.UpstreamState;
 import dev.torii.upstream.Endpoint;
@@ -267,6 +268,11 @@ final class ExchangeDriver {
         }
         if (last) {
             requestComplete = true;
+            if (!((LastHttpContent) content).trailingHeaders().isEmpty()) {
+                RequestChecks.dropForbiddenTrailers(
+                        ((LastHttpContent) content).trailingHeaders(),
+                        engine.limits().underscoresInHeaders());
+            }
         }
         if (conn == null) {
             // The exchange already has its answer (a local or error response): drop the rest of the body.

@@ -73,6 +73,13 @@ public final class ProxyHandler extends ChannelDuplexHandler {
 
     /** A client connection's TLS session as hooks see it, computed once per connection. */
     private static final AttributeKey<TlsInfo> TLS_INFO = AttributeKey.valueOf("torii.tls");
+    /** The SNI name exactly as the client sent it (lower-cased by Netty), kept by the listener's SNI handler. */
+    private static final AttributeKey<String> RAW_SERVER_NAME = AttributeKey.valueOf("torii.sni");
+
+    /** Keeps the SNI name {@code hostname} (or {@code null}) of the TLS connection {@code connection}. */
+    static void rememberServerName(Channel connection, String hostname) {
+        connection.attr(RAW_SERVER_NAME).set(hostname);
+    }
 
     private final Engine engine;
     private final boolean secure;
@@ -261,7 +268,20 @@ public final class ProxyHandler extends ChannelDuplexHandler {
             ctx.close();
             return;
         }
+        if (!RequestChecks.supportedVersion(request)) {
+            log.debug("bad request from {}: version {}", ctx.channel().remoteAddress(), request.protocolVersion());
+            sendBareError(ProxyError.HTTP_VERSION_NOT_SUPPORTED);
+            return;
+        }
         String problem = RequestChecks.problem(request);
+        if (problem == null) {
+            // Once, before any hook or the route table sees the path, for HTTP/1.1 and HTTP/2 streams alike.
+            problem = RequestChecks.normalizePath(request, engine.limits().pathNormalization());
+        }
+        if (problem == null && !engine.limits().underscoresInHeaders()) {
+            // Like nginx: X_Forwarded_For must not reach a CGI-style upstream as X-Forwarded-For.
+            RequestChecks.dropUnderscoredHeaders(request.headers());
+        }
         if (problem != null) {
             log.debug("bad request from {}: {}", ctx.channel().remoteAddress(), problem);
             sendBareError(ProxyError.BAD_REQUEST);
@@ -287,12 +307,18 @@ public final class ProxyHandler extends ChannelDuplexHandler {
             return null;
         }
         SSLSession session = ssl.engine().getSession();
-        String sni = null;
-        if (session instanceof ExtendedSSLSession extended) {
-            for (SNIServerName name : extended.getRequestedServerNames()) {
-                if (name instanceof SNIHostName host) {
-                    sni = host.getAsciiName();
+        String sni = connection.attr(RAW_SERVER_NAME).get();
+        if (sni == null && session instanceof ExtendedSSLSession extended) {
+            try {
+                for (SNIServerName name : extended.getRequestedServerNames()) {
+                    if (name instanceof SNIHostName host) {
+                        sni = host.getAsciiName();
+                    }
                 }
+            } catch (IllegalArgumentException e) {
+                // SNIHostName refuses an underscore, a port or a leading hyphen; the handshake accepted the name and
+                // the default certificate was served, so the requests on this connection are served too.
+                log.debug("SNI of {} is not a valid host name: {}", connection.remoteAddress(), e.toString());
             }
         }
         TlsInfo info = new TlsInfo(session.getProtocol(), session.getCipherSuite(), sni, ssl.applicationProtocol());

@@ -1,5 +1,6 @@
 package dev.torii.internal.http1;
 
+import dev.torii.PathNormalization;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
@@ -69,6 +70,56 @@ public final class RequestChecks {
         return null;
     }
 
+    /** Whether the request says HTTP/1.0 or HTTP/1.1 (anything else is answered 505). */
+    public static boolean supportedVersion(HttpRequest request) {
+        HttpVersion v = request.protocolVersion();
+        return v.protocolName().equals("HTTP")
+                && v.majorVersion() == 1
+                && (v.minorVersion() == 0 || v.minorVersion() == 1);
+    }
+
+    /** Removes every header field whose name contains {@code _}. */
+    public static void dropUnderscoredHeaders(HttpHeaders headers) {
+        List<String> names = null;
+        for (String name : headers.names()) {
+            if (name.indexOf('_') >= 0) {
+                if (names == null) {
+                    names = new java.util.ArrayList<>();
+                }
+                names.add(name);
+            }
+        }
+        if (names != null) {
+            names.forEach(headers::remove);
+        }
+    }
+
+    /**
+     * Fields that must not come in trailers (RFC 9110 section 6.5.1: framing, routing, authentication, connection
+     * control): an upstream that merges trailers into the head would otherwise take a {@code Host} from the body.
+     */
+    private static final List<String> FORBIDDEN_TRAILERS = List.of(
+            "host",
+            "content-length",
+            "transfer-encoding",
+            "connection",
+            "keep-alive",
+            "te",
+            "trailer",
+            "upgrade",
+            "expect",
+            "authorization",
+            "proxy-authorization",
+            "cookie");
+
+    /** Removes from request trailers the fields RFC 9110 forbids there, and names with {@code _} unless allowed. */
+    public static void dropForbiddenTrailers(HttpHeaders trailers, boolean underscoresAllowed) {
+        FORBIDDEN_TRAILERS.forEach(trailers::remove);
+        if (!underscoresAllowed) {
+            dropUnderscoredHeaders(trailers);
+        }
+    }
+
     private static String uriProblem(HttpMethod method, String uri) {
         if (uri.isEmpty()) {
             return "empty request target";
@@ -77,6 +128,9 @@ public final class RequestChecks {
             char c = uri.charAt(i);
             if (c <= 0x20 || c >= 0x7f) {
                 return "request target contains byte 0x" + Integer.toHexString(c);
+            }
+            if (c == '#') {
+                return "request target contains a fragment (#)";
             }
         }
         char first = uri.charAt(0);
@@ -87,6 +141,14 @@ public final class RequestChecks {
             return method == HttpMethod.OPTIONS ? null : "request target '*' is only for OPTIONS";
         }
         if (startsWithIgnoreCase(uri, "http://") || startsWithIgnoreCase(uri, "https://")) {
+            int start = uri.indexOf("://") + 3;
+            int end = start;
+            while (end < uri.length() && "/?".indexOf(uri.charAt(end)) < 0) {
+                end++;
+            }
+            if (uri.lastIndexOf('@', end - 1) >= start) {
+                return "userinfo in the request target's authority";
+            }
             return null;
         }
         return "request target '" + uri + "' (expected: /path or http://authority/path)";
@@ -173,6 +235,38 @@ public final class RequestChecks {
             host = colon < 0 ? authority : authority.substring(0, colon);
         }
         return host.toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /**
+     * Normalises the path of {@code request}'s target in place (origin-form or absolute-form; the authority and the
+     * query are kept as received). Returns why the target is refused, or {@code null}.
+     */
+    public static String normalizePath(HttpRequest request, PathNormalization settings) {
+        if (!settings.enabled()) {
+            return null;
+        }
+        String uri = request.uri();
+        int pathStart = 0;
+        if (uri.charAt(0) != '/') {
+            if (uri.equals("*")) {
+                return null;
+            }
+            int authority = uri.indexOf("://") + 3;
+            pathStart = uri.indexOf('/', authority);
+            int q = uri.indexOf('?', authority);
+            if (pathStart < 0 || (q >= 0 && q < pathStart)) {
+                return null; // no path: toOriginForm makes it "/"
+            }
+        }
+        PathNormalizer.Result result = PathNormalizer.normalize(uri.substring(pathStart), settings);
+        if (result.problem() != null) {
+            return result.problem();
+        }
+        String normalized = uri.substring(0, pathStart) + result.target();
+        if (!normalized.equals(uri)) {
+            request.setUri(normalized);
+        }
+        return null;
     }
 
     /**

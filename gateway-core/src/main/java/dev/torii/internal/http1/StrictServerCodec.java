@@ -106,17 +106,19 @@ public final class StrictServerCodec
                     int stop = in.forEachByte(start, length, scanner);
                     scanner.scanned = (stop < 0 ? start + length : stop + 1) - in.readerIndex();
                 }
-                if (scanner.folded) {
+                if (scanner.folded || scanner.doubledSpace) {
                     rejected = true;
                     in.skipBytes(in.readableBytes());
                     var bad = new DefaultFullHttpRequest(
                             HttpVersion.HTTP_1_1, HttpMethod.GET, "/bad-request", Unpooled.EMPTY_BUFFER);
-                    bad.setDecoderResult(DecoderResult.failure(
-                            new IllegalArgumentException("obsolete line folding in the request head")));
+                    bad.setDecoderResult(DecoderResult.failure(new IllegalArgumentException(
+                            scanner.folded
+                                    ? "obsolete line folding in the request head"
+                                    : "more than one space between the parts of the request line")));
                     out.add(bad);
                     return;
                 }
-                if (!scanner.complete && !scanner.folded && scanner.scanned < maxHeadLength) {
+                if (!scanner.complete && scanner.scanned < maxHeadLength) {
                     return; // wait for the rest of the head; the header read timeout bounds the wait
                 }
             }
@@ -168,13 +170,24 @@ public final class StrictServerCodec
         int scanned;
         boolean complete;
         boolean folded;
+        /**
+         * Two spaces in a row in the request line ({@code GET  / HTTP/1.1}): Netty's decoder takes them as one, a
+         * stricter parser behind the gateway may not (RFC 9112 section 3: exactly one SP).
+         */
+        boolean doubledSpace;
+
         private int state = BEFORE;
+        private boolean inRequestLine = true;
+        private byte previous;
 
         void reset() {
             scanned = 0;
             complete = false;
             folded = false;
+            doubledSpace = false;
             state = BEFORE;
+            inRequestLine = true;
+            previous = 0;
         }
 
         @Override
@@ -183,12 +196,18 @@ public final class StrictServerCodec
                 case BEFORE -> {
                     if (b != '\r' && b != '\n') {
                         state = IN_LINE;
+                        previous = b;
                     }
                 }
                 case IN_LINE -> {
                     if (b == '\n') {
                         state = LINE_START;
+                        inRequestLine = false;
+                    } else if (inRequestLine && b == ' ' && previous == ' ') {
+                        doubledSpace = true;
+                        return false;
                     }
+                    previous = b;
                 }
                 case LINE_START -> {
                     if (b == ' ' || b == '\t') {

@@ -3,6 +3,7 @@ package dev.torii.server.internal;
 import dev.torii.Forwarding;
 import dev.torii.Http2Limits;
 import dev.torii.Limits;
+import dev.torii.PathNormalization;
 import dev.torii.server.internal.YamlReader.Fields;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,7 +24,9 @@ final class LimitsReader implements SectionReader {
             "maxConnections",
             "maxConnectionsPerClient",
             "shutdownTimeout",
-            "http2");
+            "http2",
+            "pathNormalization",
+            "underscoresInHeaders");
     private static final List<String> FORWARDING_KEYS = List.of("via", "viaName", "xForwarded", "trustedProxies");
 
     private final ConfigDraft draft;
@@ -79,6 +82,12 @@ final class LimitsReader implements SectionReader {
                 (n, p) -> yaml.integer(n, p, 0, Integer.MAX_VALUE),
                 v -> b.maxConnectionsPerClient(v.intValue()));
         yaml.set(f, "shutdownTimeout", (n, p) -> yaml.duration(n, p, true), b::shutdownTimeout);
+        PathNormalization pn =
+                PathNormalizationReader.read(yaml, f.value("pathNormalization"), f.path("pathNormalization"));
+        if (pn != null) {
+            b.pathNormalization(pn);
+        }
+        yaml.set(f, "underscoresInHeaders", yaml::bool, b::underscoresInHeaders);
         Http2Limits h2 = draft.tls.readHttp2Limits(f.value("http2"), f.path("http2"));
         if (h2 != null) {
             draft.http2Limits = h2;
