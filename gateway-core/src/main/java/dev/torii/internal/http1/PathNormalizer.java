@@ -28,6 +28,35 @@ public final class PathNormalizer {
     }
 
     /**
+     * Whether {@code target}'s path (up to {@code end}) has nothing to normalise under any setting: no escape, no
+     * backslash, no empty segment and no dot segment.
+     */
+    private static boolean alreadyNormal(String target, int end) {
+        for (int i = 0; i < end; i++) {
+            char c = target.charAt(i);
+            if (c == '%' || c == '\\') {
+                return false;
+            }
+            if (c == '/' && i + 1 < end) {
+                char next = target.charAt(i + 1);
+                if (next == '/') {
+                    return false;
+                }
+                if (next == '.') {
+                    int after = i + 2;
+                    if (after == end || target.charAt(after) == '/') {
+                        return false; // "/."
+                    }
+                    if (target.charAt(after) == '.' && (after + 1 == end || target.charAt(after + 1) == '/')) {
+                        return false; // "/.."
+                    }
+                }
+            }
+        }
+        return true;
+    }
+
+    /**
      * Normalises {@code target} (origin-form, starting with {@code /}; anything else is returned as is) and keeps its
      * query as received.
      */
@@ -36,6 +65,10 @@ public final class PathNormalizer {
             return Result.ok(target);
         }
         int q = target.indexOf('?');
+        int pathEnd = q < 0 ? target.length() : q;
+        if (alreadyNormal(target, pathEnd)) {
+            return Result.ok(target); // most requests: no copy, no allocation
+        }
         String path = q < 0 ? target : target.substring(0, q);
         String query = q < 0 ? "" : target.substring(q);
         StringBuilder decoded = new StringBuilder(path.length());

@@ -258,9 +258,13 @@ public final class RequestChecks {
                 return null; // no path: toOriginForm makes it "/"
             }
         }
-        PathNormalizer.Result result = PathNormalizer.normalize(uri.substring(pathStart), settings);
+        String target = pathStart == 0 ? uri : uri.substring(pathStart);
+        PathNormalizer.Result result = PathNormalizer.normalize(target, settings);
         if (result.problem() != null) {
             return result.problem();
+        }
+        if (result.target() == target) {
+            return null; // already normal: the request is left as it is
         }
         String normalized = uri.substring(0, pathStart) + result.target();
         if (!normalized.equals(uri)) {

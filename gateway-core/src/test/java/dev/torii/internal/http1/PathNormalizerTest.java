@@ -26,6 +26,17 @@ class PathNormalizerTest {
     }
 
     @Test
+    void aPathWithNothingToNormaliseIsReturnedAsReceivedWithoutACopy() {
+        for (String target : new String[] {"/", "/api/v1/users?q=/../%2F", "/a.b/..c/...", "/x/.well-known/y"}) {
+            assertThat(PathNormalizer.normalize(target, DEFAULTS).target()).isSameAs(target);
+        }
+        // One character that needs work sends a path down the full route, whatever its position.
+        assertThat(normalized("/api/v1/users/%7e")).isEqualTo("/api/v1/users/~");
+        assertThat(normalized("/api/v1/users/..")).isEqualTo("/api/v1/");
+        assertThat(normalized("/api/v1/users//")).isEqualTo("/api/v1/users/");
+    }
+
+    @Test
     void dotSegmentsAreRemoved() {
         assertThat(normalized("/x/../admin/")).isEqualTo("/admin/");
         assertThat(normalized("/./admin")).isEqualTo("/admin");
