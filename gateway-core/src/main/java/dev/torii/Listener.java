@@ -13,8 +13,9 @@ import java.util.Objects;
  * @param host the IP address (or {@code localhost}) to bind
  * @param port the port, or 0 for any free port (see {@link Gateway#address(String)})
  * @param tls TLS termination for {@link Protocol#HTTPS}; {@code null} otherwise
+ * @param options this listener's own settings ({@link ListenerOptions#DEFAULTS} when it sets none)
  */
-public record Listener(String name, Protocol protocol, String host, int port, ServerTls tls) {
+public record Listener(String name, Protocol protocol, String host, int port, ServerTls tls, ListenerOptions options) {
     /** What a listener speaks. */
     public enum Protocol {
         /**
@@ -26,13 +27,19 @@ public record Listener(String name, Protocol protocol, String host, int port, Se
         HTTPS
     }
 
-    /** A listener without TLS. */
+    /** A listener without TLS and without options of its own. */
     public Listener(String name, Protocol protocol, String host, int port) {
-        this(name, protocol, host, port, null);
+        this(name, protocol, host, port, null, ListenerOptions.DEFAULTS);
+    }
+
+    /** A listener without options of its own. */
+    public Listener(String name, Protocol protocol, String host, int port, ServerTls tls) {
+        this(name, protocol, host, port, tls, ListenerOptions.DEFAULTS);
     }
 
     public Listener {
         Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(options, "options");
         Objects.requireNonNull(protocol, "protocol");
         if (host == null || host.isBlank()) {
             throw new IllegalArgumentException(
@@ -58,6 +65,11 @@ public record Listener(String name, Protocol protocol, String host, int port, Se
     public static Listener https(String name, String address, ServerTls tls) {
         InetSocketAddress a = parseAddress(name, address);
         return new Listener(name, Protocol.HTTPS, a.getHostString(), a.getPort(), Objects.requireNonNull(tls, "tls"));
+    }
+
+    /** This listener with {@code options} in place of its own. */
+    public Listener withOptions(ListenerOptions options) {
+        return new Listener(name, protocol, host, port, tls, options);
     }
 
     /** Parses {@code host:port} or {@code [v6]:port} into an unresolved address. */

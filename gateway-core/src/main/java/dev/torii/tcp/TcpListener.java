@@ -2,6 +2,7 @@ package dev.torii.tcp;
 
 import dev.torii.Hook;
 import dev.torii.Listener;
+import dev.torii.ListenerOptions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,8 +30,16 @@ import java.util.Objects;
  * @param upstream the name of the upstream of the routing table that connections go to unless a hook chooses
  * @param hooks the listener's own hooks, run after the gateway's global ones ({@link Hook#onConnect} only)
  * @param idleTimeout how long a connection may pass no byte in either direction before it is closed
+ * @param options this listener's own settings ({@link ListenerOptions#DEFAULTS} when it sets none)
  */
-public record TcpListener(String name, String host, int port, String upstream, List<Hook> hooks, Duration idleTimeout) {
+public record TcpListener(
+        String name,
+        String host,
+        int port,
+        String upstream,
+        List<Hook> hooks,
+        Duration idleTimeout,
+        ListenerOptions options) {
     /** The idle timeout unless set: long, because idle connections are normal for protocols such as Redis. */
     public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(10);
 
@@ -46,6 +55,7 @@ public record TcpListener(String name, String host, int port, String upstream, L
                     "listener '" + name + "' upstream: '" + upstream + "' (expected: an upstream name)");
         }
         hooks = List.copyOf(hooks);
+        Objects.requireNonNull(options, "options");
         Objects.requireNonNull(idleTimeout, "idleTimeout");
         if (idleTimeout.isNegative() || idleTimeout.isZero()) {
             throw new IllegalArgumentException(
@@ -72,6 +82,7 @@ public record TcpListener(String name, String host, int port, String upstream, L
         private final String upstream;
         private final List<Hook> hooks = new ArrayList<>();
         private Duration idleTimeout = DEFAULT_IDLE_TIMEOUT;
+        private ListenerOptions options = ListenerOptions.DEFAULTS;
 
         private Builder(String name, String host, int port, String upstream) {
             this.name = name;
@@ -92,8 +103,14 @@ public record TcpListener(String name, String host, int port, String upstream, L
             return this;
         }
 
+        /** This listener's own settings; default {@link ListenerOptions#DEFAULTS}. */
+        public Builder options(ListenerOptions options) {
+            this.options = Objects.requireNonNull(options, "options");
+            return this;
+        }
+
         public TcpListener build() {
-            return new TcpListener(name, host, port, upstream, hooks, idleTimeout);
+            return new TcpListener(name, host, port, upstream, hooks, idleTimeout, options);
         }
     }
 }
