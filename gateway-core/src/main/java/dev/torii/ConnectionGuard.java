@@ -19,4 +19,18 @@ public interface ConnectionGuard {
 
     /** An admitted connection closed (for guards that count connections); called once per admitted connection. */
     default void closed(String listener, InetSocketAddress client) {}
+
+    /**
+     * Why this guard refuses a connection, as the {@code reason} tag of the refused-connections counter
+     * ({@code torii_guard_connections_refused_total}), e.g. {@code max_connections_per_client}; guards that share a
+     * reason are counted together.
+     */
+    default String reason() {
+        return "guard";
+    }
+
+    /** Connections this guard refused since it was made (0 for a guard that does not count). Thread-safe. */
+    default long refused() {
+        return 0;
+    }
 }

@@ -1,10 +1,12 @@
 package dev.torii;
 
 import dev.torii.access.ClientConnectionLimit;
+import dev.torii.access.ClientConnectionRate;
 import dev.torii.dns.DnsCache;
 import dev.torii.internal.Engine;
 import dev.torii.maintenance.MaintenanceMode;
 import dev.torii.metrics.GatewayStatsMetrics;
+import dev.torii.metrics.GuardMetrics;
 import dev.torii.metrics.RequestMetrics;
 import dev.torii.route.RoutingTable;
 import dev.torii.tcp.TcpListener;
@@ -52,12 +54,14 @@ public final class Gateway implements AutoCloseable {
                 b.dnsCache);
         engine.tcpListeners(b.tcpListeners);
         List<ConnectionGuard> guards = new ArrayList<>(b.guards);
+        ClientConnectionRate.of(b.limits, b.listeners, b.tcpListeners).ifPresent(guards::add);
         if (b.limits.maxConnectionsPerClient() > 0) {
             guards.add(new ClientConnectionLimit(b.limits.maxConnectionsPerClient()));
         }
         engine.connectionGuards(guards);
         if (b.meterRegistry != null) {
             new GatewayStatsMetrics(engine::stats, b.maintenance).bindTo(b.meterRegistry);
+            GuardMetrics.connectionGuards(guards).bindTo(b.meterRegistry);
         }
     }
 

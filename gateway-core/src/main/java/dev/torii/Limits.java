@@ -1,6 +1,8 @@
 package dev.torii;
 
+import dev.torii.ratelimit.Bandwidth;
 import java.time.Duration;
+import java.util.Optional;
 
 /**
  * Limits on what clients may send and how long they may take, each answered with a clear status. Immutable; build
@@ -31,9 +33,13 @@ public record Limits(
         Duration shutdownTimeout,
         int maxConnectionsPerClient,
         PathNormalization pathNormalization,
-        boolean underscoresInHeaders) {
+        boolean underscoresInHeaders,
+        Optional<Bandwidth> newConnectionsPerClient) {
 
     public Limits {
+        if (newConnectionsPerClient == null) {
+            throw new IllegalArgumentException("newConnectionsPerClient: null (expected: a rate, or empty)");
+        }
         if (pathNormalization == null) {
             throw new IllegalArgumentException("pathNormalization: null (expected: a PathNormalization)");
         }
@@ -87,6 +93,7 @@ public record Limits(
         private int maxConnectionsPerClient;
         private PathNormalization pathNormalization = PathNormalization.defaults();
         private boolean underscoresInHeaders;
+        private Optional<Bandwidth> newConnectionsPerClient = Optional.empty();
 
         private Builder() {}
 
@@ -142,6 +149,15 @@ public record Limits(
             return this;
         }
 
+        /**
+         * At most {@code rate} new connections per client IP address (one token bucket per address over every
+         * listener without a rate of its own); {@code null} (the default) for no such limit.
+         */
+        public Builder newConnectionsPerClient(Bandwidth rate) {
+            this.newConnectionsPerClient = Optional.ofNullable(rate);
+            return this;
+        }
+
         public Limits build() {
             return new Limits(
                     maxRequestLineLength,
@@ -153,7 +169,8 @@ public record Limits(
                     shutdownTimeout,
                     maxConnectionsPerClient,
                     pathNormalization,
-                    underscoresInHeaders);
+                    underscoresInHeaders,
+                    newConnectionsPerClient);
         }
     }
 }

@@ -1,5 +1,9 @@
 package dev.torii;
 
+import dev.torii.ratelimit.Bandwidth;
+import java.util.Objects;
+import java.util.Optional;
+
 /**
  * Settings that belong to one listener rather than to the whole gateway (HTTP, HTTPS and TCP listeners alike):
  * each component is one such setting, and its default is what the listener does when the setting is not given.
@@ -7,8 +11,20 @@ package dev.torii;
  *
  * <p>Gateway-wide defaults stay in {@link Limits} and the gateway's builder; a listener's options override them for
  * the connections that listener accepts.
+ *
+ * @param newConnectionsPerClient new connections per client IP address on this listener, counted in buckets of its
+ *     own instead of {@link Limits#newConnectionsPerClient()}'s; empty to use the gateway-wide rate (if any)
  */
-public record ListenerOptions() {
+public record ListenerOptions(Optional<Bandwidth> newConnectionsPerClient) {
     /** The options of a listener that sets none of its own. */
-    public static final ListenerOptions DEFAULTS = new ListenerOptions();
+    public static final ListenerOptions DEFAULTS = new ListenerOptions(Optional.empty());
+
+    public ListenerOptions {
+        Objects.requireNonNull(newConnectionsPerClient, "newConnectionsPerClient");
+    }
+
+    /** These options with at most {@code rate} new connections per client address on this listener. */
+    public ListenerOptions withNewConnectionsPerClient(Bandwidth rate) {
+        return new ListenerOptions(Optional.of(Objects.requireNonNull(rate, "rate")));
+    }
 }

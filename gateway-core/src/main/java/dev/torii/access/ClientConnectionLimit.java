@@ -48,7 +48,13 @@ public final class ClientConnectionLimit implements ConnectionGuard {
         open.computeIfPresent(client.getAddress(), (a, n) -> n <= 1 ? null : n - 1);
     }
 
+    @Override
+    public String reason() {
+        return "max_connections_per_client";
+    }
+
     /** Connections refused since start because their address had {@code max} open. */
+    @Override
     public long refused() {
         return refused.sum();
     }

@@ -1,5 +1,6 @@
 package dev.torii.metrics;
 
+import dev.torii.ConnectionGuard;
 import dev.torii.access.AccessControl;
 import dev.torii.access.AccessStats;
 import dev.torii.maintenance.MaintenanceMode;
@@ -8,6 +9,10 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 
@@ -111,6 +116,30 @@ public final class GuardMetrics implements MeterBinder {
                     null,
                     AccessStats::reloadFailures);
         }
+    }
+
+    /**
+     * The connections refused at accept by {@code guards}, by reason: {@code torii_guard_connections_refused_total}
+     * tagged {@code reason} ({@link ConnectionGuard#reason()}: {@code max_connections_per_client},
+     * {@code new_connections_per_client}, {@code access_list}, ...); guards sharing a reason are summed.
+     */
+    public static MeterBinder connectionGuards(List<ConnectionGuard> guards) {
+        Map<String, List<ConnectionGuard>> byReason = new LinkedHashMap<>();
+        for (ConnectionGuard g : guards) {
+            byReason.computeIfAbsent(g.reason(), r -> new ArrayList<>()).add(g);
+        }
+        return r -> byReason.forEach(
+                // Micrometer holds the state object weakly: the function holds the guards strongly.
+                (reason, list) -> FunctionCounter.builder("torii.guard.connections.refused", list, ignored -> {
+                            long n = 0;
+                            for (ConnectionGuard g : list) {
+                                n += g.refused();
+                            }
+                            return n;
+                        })
+                        .description("Client connections closed at accept by a connection guard, by reason.")
+                        .tag("reason", reason)
+                        .register(r));
     }
 
     private static <T> void counter(

@@ -23,6 +23,7 @@ final class LimitsReader implements SectionReader {
             "idleTimeout",
             "maxConnections",
             "maxConnectionsPerClient",
+            "newConnectionsPerClient",
             "shutdownTimeout",
             "http2",
             "pathNormalization",
@@ -81,6 +82,7 @@ final class LimitsReader implements SectionReader {
                 "maxConnectionsPerClient",
                 (n, p) -> yaml.integer(n, p, 0, Integer.MAX_VALUE),
                 v -> b.maxConnectionsPerClient(v.intValue()));
+        yaml.set(f, "newConnectionsPerClient", (n, p) -> DosReader.rate(yaml, n, p), b::newConnectionsPerClient);
         yaml.set(f, "shutdownTimeout", (n, p) -> yaml.duration(n, p, true), b::shutdownTimeout);
         PathNormalization pn =
                 PathNormalizationReader.read(yaml, f.value("pathNormalization"), f.path("pathNormalization"));

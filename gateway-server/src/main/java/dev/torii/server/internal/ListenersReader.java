@@ -31,7 +31,8 @@ final class ListenersReader implements SectionReader {
             "maxPendingQueries",
             "upstream",
             "plugins",
-            "idleTimeout");
+            "idleTimeout",
+            "newConnectionsPerClient");
     /** Listener keys that only {@code protocol: tcp} takes. */
     private static final List<String> TCP_LISTENER_KEYS = List.of("upstream", "plugins", "idleTimeout");
 
@@ -143,6 +144,7 @@ final class ListenersReader implements SectionReader {
             new DnsReader(draft).readListener(f, name, address, listener, protocolNode);
             return null;
         }
+        listener = listener.withOptions(readOptions(f, listener.options()));
         for (String key : DnsReader.LISTENER_KEYS) {
             if (f.value(key) != null) {
                 yaml.error(
@@ -173,6 +175,7 @@ final class ListenersReader implements SectionReader {
         if (pluginsNode != null) {
             refs = draft.plugins.readList(pluginsNode, f.path("plugins"));
         }
+        dev.torii.ListenerOptions options = readOptions(f, dev.torii.ListenerOptions.DEFAULTS);
         if (!addressOk || upstream == null || idle == null || yaml.errorCount() != before) {
             return;
         }
@@ -180,12 +183,25 @@ final class ListenersReader implements SectionReader {
         try {
             listener = TcpListener.builder(name, address, upstream)
                     .idleTimeout(idle)
+                    .options(options)
                     .build();
         } catch (IllegalArgumentException e) {
             yaml.error(f.value("address"), YamlReader.relabel(f.path("address"), e.getMessage()));
             return;
         }
         draft.tcpRefs.add(new ConfigDraft.TcpRef(listener, upstreamNode, path, refs));
+    }
+
+    /** The listener settings of http, https and tcp listeners alike that go into their {@code ListenerOptions}. */
+    private dev.torii.ListenerOptions readOptions(Fields f, dev.torii.ListenerOptions options) {
+        Node rate = f.value("newConnectionsPerClient");
+        if (rate != null) {
+            var b = DosReader.rate(yaml, rate, f.path("newConnectionsPerClient"));
+            if (b != null) {
+                options = options.withNewConnectionsPerClient(b);
+            }
+        }
+        return options;
     }
 
     /**
