@@ -1,5 +1,6 @@
 package dev.torii.access;
 
+import dev.torii.ConnectionGuard;
 import dev.torii.ErrorResponder;
 import dev.torii.Exchange;
 import dev.torii.Hook;
@@ -11,6 +12,7 @@ import dev.torii.tcp.ConnectResult;
 import dev.torii.tcp.Connection;
 import java.io.IOException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -65,6 +67,7 @@ public final class AccessControl implements AutoCloseable {
     private volatile Snapshot snapshot;
     private final LongAdder deniedRequests = new LongAdder();
     private final LongAdder deniedConnections = new LongAdder();
+    private final LongAdder deniedAtAccept = new LongAdder();
     private final LongAdder reloads = new LongAdder();
     private final LongAdder reloadFailures = new LongAdder();
     private ScheduledExecutorService watcher;
@@ -202,6 +205,40 @@ public final class AccessControl implements AutoCloseable {
      */
     public boolean permitsConnection(InetAddress peer, String listener) {
         return (!trusted.isEmpty() && Cidr.anyContains(trusted, peer)) || permits(peer, listener);
+    }
+
+    /**
+     * The guard that checks each listener's own list at accept, before TLS, HTTP or a TCP backend (http, https and tcp
+     * listeners alike): a refused address costs one accept and one close, and is counted in
+     * {@link AccessStats#deniedConnections()} and under reason {@code access_list}. Trusted proxies are let through
+     * (their clients are judged per request, by {@code X-Forwarded-For}); the global and route lists stay per request
+     * ({@code 403}). Add it with {@link dev.torii.Gateway.Builder#connectionGuard}.
+     */
+    public ConnectionGuard connectionGuard() {
+        return new ConnectionGuard() {
+            @Override
+            public boolean admit(String listener, InetSocketAddress client) {
+                Compiled l = snapshot.listeners.get(listener);
+                InetAddress a = client.getAddress();
+                if (l == null || a == null || l.permits(a) || (!trusted.isEmpty() && Cidr.anyContains(trusted, a))) {
+                    return true;
+                }
+                deniedConnections.increment();
+                deniedAtAccept.increment();
+                log.debug("access denied at accept: {} on listener {}", a.getHostAddress(), listener);
+                return false;
+            }
+
+            @Override
+            public String reason() {
+                return "access_list";
+            }
+
+            @Override
+            public long refused() {
+                return deniedAtAccept.sum();
+            }
+        };
     }
 
     /** Whether {@code address} may use route {@code route}: the route's list only. */

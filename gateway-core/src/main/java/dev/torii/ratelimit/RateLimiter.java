@@ -291,6 +291,44 @@ public final class RateLimiter {
         };
     }
 
+    /**
+     * The hook enforcing this policy on listener {@code listener} only: on each request it accepted
+     * ({@link dev.torii.Phase#REQUEST}, like {@link #hook}) when it is an http or https listener, on each connection
+     * ({@link dev.torii.Phase#CONNECT}, like {@link #connectionHook}) when it is a tcp listener. Add it as a global hook
+     * ({@link dev.torii.Gateway.Builder#hook}); exchanges and connections of other listeners pass untouched.
+     *
+     * @throws IllegalArgumentException if the policy is keyed by {@code route} (listener limits run before routing)
+     */
+    public Hook listenerHook(String listener, ErrorResponder responder) {
+        Objects.requireNonNull(listener, "listener");
+        if (policy.key() == RateLimitKey.route()) {
+            throw new IllegalArgumentException("policy '" + policy.name() + "' key: route (expected: another key on"
+                    + " listener '" + listener + "'; listener limits run before routing)");
+        }
+        Hook requests = hook(responder);
+        // A connection has only its client address to count by: other keys do not apply to tcp listeners.
+        Hook connections = policy.key() == RateLimitKey.clientIp() ? connectionHook() : null;
+        String name = "rateLimit:" + policy.name() + "@" + listener;
+        return new Hook() {
+            @Override
+            public String name() {
+                return name;
+            }
+
+            @Override
+            public HookResult onRequest(Exchange exchange) {
+                return listener.equals(exchange.listener()) ? requests.onRequest(exchange) : HookResult.proceed();
+            }
+
+            @Override
+            public ConnectResult onConnect(Connection connection) {
+                return connections != null && listener.equals(connection.listener())
+                        ? connections.onConnect(connection)
+                        : ConnectResult.proceed();
+            }
+        };
+    }
+
     private HookResult result(RateLimitDecision d, ErrorResponder responder, Exchange exchange) {
         return switch (d.outcome()) {
             case ALLOWED, SHADOW_LIMITED -> HookResult.proceed();

@@ -84,6 +84,25 @@ public final class RateLimits implements AutoCloseable {
         return hooks;
     }
 
+    /**
+     * The global hooks enforcing policies {@code names} on listener {@code listener} only (its requests, or its
+     * connections for a tcp listener; see {@link RateLimiter#listenerHook}), in order.
+     *
+     * @throws IllegalArgumentException naming a policy that does not exist or is keyed by route
+     */
+    public List<Hook> listenerHooks(String listener, List<String> names, ErrorResponder responder) {
+        var hooks = new ArrayList<Hook>(names.size());
+        for (String n : names) {
+            RateLimiter l = limiters.get(Objects.requireNonNull(n, "name"));
+            if (l == null) {
+                throw new IllegalArgumentException(
+                        "rate limit policy: '" + n + "' (expected: one of " + limiters.keySet() + ")");
+            }
+            hooks.add(l.listenerHook(listener, responder));
+        }
+        return hooks;
+    }
+
     /** The counters of every policy as Micrometer meters. */
     public RateLimitMetrics metrics() {
         return new RateLimitMetrics(List.copyOf(limiters.values()));

@@ -159,10 +159,13 @@ public final class ToriiServer implements AutoCloseable {
             access = config.guards().newAccessControl(config.forwarding()).orElse(null);
             if (access != null) {
                 builder.hook(access.start().hook(ErrorResponder.plainText()));
+                // Listener lists also close a refused address at accept, before TLS or a TCP backend.
+                builder.connectionGuard(access.connectionGuard());
             }
             // Rate limits run before plugins: refusing a flood should cost as little as possible.
             RateLimitSettings limitSettings = config.rateLimits();
             limitSettings.globalHooks(rateLimits, ErrorResponder.plainText()).forEach(builder::hook);
+            limitSettings.listenerHooks(rateLimits, ErrorResponder.plainText()).forEach(builder::hook);
             RoutingTable limitedTable =
                     limitSettings.withRouteHooks(config.routingTable(), rateLimits, ErrorResponder.plainText());
             builder.routingTable(limitedTable);

@@ -22,14 +22,18 @@ import java.util.Optional;
  * @param global the policies checked for every request, before routing, in order
  * @param routes per route name, the policies checked once the route matched, in order
  * @param redis the {@code redis:} section, if any
+ * @param listeners per listener name (http, https or tcp), the policies checked for each request (or tcp connection)
+ *     of that listener, in order, after the global ones
  */
 public record RateLimitSettings(
         Map<String, RateLimitPolicy> policies,
         List<String> global,
         Map<String, List<String>> routes,
-        Optional<RedisSettings> redis) {
+        Optional<RedisSettings> redis,
+        Map<String, List<String>> listeners) {
 
     public RateLimitSettings {
+        listeners = Map.copyOf(listeners);
         policies = Map.copyOf(policies);
         global = List.copyOf(global);
         routes = Map.copyOf(routes);
@@ -38,7 +42,7 @@ public record RateLimitSettings(
 
     /** No rate limits. */
     public static RateLimitSettings none() {
-        return new RateLimitSettings(Map.of(), List.of(), Map.of(), Optional.empty());
+        return new RateLimitSettings(Map.of(), List.of(), Map.of(), Optional.empty(), Map.of());
     }
 
     /**
@@ -81,6 +85,13 @@ public record RateLimitSettings(
     /** The gateway-wide hooks of {@link #global()}. */
     public List<Hook> globalHooks(RateLimits limits, ErrorResponder responder) {
         return limits.hooks(global, responder);
+    }
+
+    /** The gateway-wide hooks enforcing each listener's policies on that listener only ({@link #listeners()}). */
+    public List<Hook> listenerHooks(RateLimits limits, ErrorResponder responder) {
+        List<Hook> hooks = new ArrayList<>();
+        listeners.forEach((listener, names) -> hooks.addAll(limits.listenerHooks(listener, names, responder)));
+        return hooks;
     }
 
     /** {@code table} with each route's rate-limit hooks put before the route's other hooks. */

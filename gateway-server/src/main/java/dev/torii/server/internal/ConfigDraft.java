@@ -89,6 +89,12 @@ final class ConfigDraft {
     Optional<AdminSettings> admin = Optional.empty();
     MaintenanceSettings maintenance = MaintenanceSettings.defaults();
     GuardSettings guards = GuardSettings.defaults();
+    /** Each listener's {@code access} list node, by listener name, for {@link GuardsReader}. */
+    final Map<String, Located> listenerAccess = new LinkedHashMap<>();
+
+    /** A node and its path. */
+    record Located(Node node, String path) {}
+
     ObservabilitySettings observed = ObservabilitySettings.defaults();
 
     ConfigDraft(YamlReader yaml, Path baseDirectory, PluginsReader plugins, TlsReader tls, Node root) {

@@ -72,7 +72,8 @@ public final class ConfigReader {
                                 d.rateLimits.redisAddress(),
                                 top.value("access"),
                                 listenerNames,
-                                routeNames);
+                                routeNames,
+                                d.listenerAccess);
             }));
 
     private static final List<String> TOP_KEYS =

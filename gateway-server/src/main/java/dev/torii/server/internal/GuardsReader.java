@@ -60,13 +60,15 @@ final class GuardsReader {
      * @param access the {@code access} node, or null
      * @param listenerNames every listener's name (http, https and tcp), for references
      * @param routeNames every route's name, for references
+     * @param listenerAccess the {@code access} of each listener ({@code listeners[].access}), by listener name
      */
     GuardSettings read(
             Node maintenance,
             Optional<String> redisAddress,
             Node access,
             Set<String> listenerNames,
-            Set<String> routeNames) {
+            Set<String> routeNames,
+            Map<String, ConfigDraft.Located> listenerAccess) {
         GuardSettings d = GuardSettings.defaults();
         Map<String, NodeTuple> m = maintenance instanceof MappingNode ? entries(maintenance) : Map.of();
 
@@ -156,7 +158,7 @@ final class GuardsReader {
                 }
             }
         }
-        AccessPolicy policy = readAccess(access, listenerNames, routeNames);
+        AccessPolicy policy = readAccess(access, listenerNames, routeNames, listenerAccess);
         return new GuardSettings(
                 redisAddress, key, windows, routes, bypassPaths, bypassHeader, tokens, jsonPage, policy);
     }
@@ -239,23 +241,47 @@ final class GuardsReader {
 
     // ---------------------------------------------------------------------------------------------- access
 
-    private AccessPolicy readAccess(Node node, Set<String> listenerNames, Set<String> routeNames) {
-        if (node == null) {
+    private AccessPolicy readAccess(
+            Node node,
+            Set<String> listenerNames,
+            Set<String> routeNames,
+            Map<String, ConfigDraft.Located> listenerAccess) {
+        if (node == null && listenerAccess.isEmpty()) {
             return AccessPolicy.open();
         }
-        Fields f = yaml.fields(node, "access", ACCESS_KEYS, List.of());
-        if (f == null) {
+        Fields f = node == null ? null : yaml.fields(node, "access", ACCESS_KEYS, List.of());
+        if (f == null && node != null) {
             return AccessPolicy.open();
         }
-        AccessList global = readList(f);
-        Map<String, AccessList> listeners = readScoped(f, "listeners", listenerNames);
-        Map<String, AccessList> routes = readScoped(f, "routes", routeNames);
-        Duration reload =
-                yaml.valueOr(f, "reloadInterval", (n, p) -> yaml.duration(n, p, false), Duration.ofSeconds(1));
+        AccessList global = f == null ? AccessList.open() : readList(f);
+        Map<String, AccessList> listeners =
+                f == null ? new LinkedHashMap<>() : readScoped(f, "listeners", listenerNames);
+        // A listener's own access: { allow, deny, file } is the same list as access.listeners.NAME, written in place.
+        listenerAccess.forEach((name, at) -> {
+            if (listeners.containsKey(name)) {
+                yaml.error(
+                        at.node(),
+                        at.path() + ": listener '" + name + "' has a list under access.listeners too (expected: one"
+                                + " of them)");
+                return;
+            }
+            Fields lf = yaml.fields(at.node(), at.path(), LIST_KEYS, List.of());
+            if (lf != null) {
+                listeners.put(name, readList(lf));
+            }
+        });
+        Map<String, AccessList> routes = f == null ? Map.of() : readScoped(f, "routes", routeNames);
+        Duration reload = f == null
+                ? Duration.ofSeconds(1)
+                : yaml.valueOr(f, "reloadInterval", (n, p) -> yaml.duration(n, p, false), Duration.ofSeconds(1));
         try {
             return new AccessPolicy(global, listeners, routes, reload);
         } catch (IllegalArgumentException e) {
-            yaml.builderError(f, e);
+            if (f != null) {
+                yaml.builderError(f, e);
+            } else {
+                yaml.error(listenerAccess.values().iterator().next().node(), e.getMessage());
+            }
             return AccessPolicy.open();
         }
     }

@@ -32,7 +32,8 @@ final class ListenersReader implements SectionReader {
             "upstream",
             "plugins",
             "idleTimeout",
-            "newConnectionsPerClient");
+            "newConnectionsPerClient",
+            "access");
     /** Listener keys that only {@code protocol: tcp} takes. */
     private static final List<String> TCP_LISTENER_KEYS = List.of("upstream", "plugins", "idleTimeout");
 
@@ -145,8 +146,10 @@ final class ListenersReader implements SectionReader {
             return null;
         }
         listener = listener.withOptions(readOptions(f, listener.options()));
+        readGuards(f, name, false);
         for (String key : DnsReader.LISTENER_KEYS) {
-            if (f.value(key) != null) {
+            // An http or https listener's rateLimit is a request policy (read below), a dns listener's its own kind.
+            if (f.value(key) != null && !key.equals("rateLimit")) {
                 yaml.error(
                         f.entries().get(key).getKeyNode(),
                         f.path(key) + ": only for listeners with protocol dns (this one is '"
@@ -176,6 +179,9 @@ final class ListenersReader implements SectionReader {
             refs = draft.plugins.readList(pluginsNode, f.path("plugins"));
         }
         dev.torii.ListenerOptions options = readOptions(f, dev.torii.ListenerOptions.DEFAULTS);
+        if (name != null) {
+            readGuards(f, name, true);
+        }
         if (!addressOk || upstream == null || idle == null || yaml.errorCount() != before) {
             return;
         }
@@ -190,6 +196,21 @@ final class ListenersReader implements SectionReader {
             return;
         }
         draft.tcpRefs.add(new ConfigDraft.TcpRef(listener, upstreamNode, path, refs));
+    }
+
+    /**
+     * A listener's {@code rateLimit} (policies, read by {@link RateLimitsReader}) and {@code access} (an IP list, read
+     * with the {@code access} section by {@link GuardsReader}).
+     */
+    private void readGuards(Fields f, String name, boolean tcp) {
+        Node rateLimit = f.value("rateLimit");
+        if (rateLimit != null) {
+            draft.rateLimits.readListener(rateLimit, f.path("rateLimit"), name, tcp);
+        }
+        Node access = f.value("access");
+        if (access != null) {
+            draft.listenerAccess.put(name, new ConfigDraft.Located(access, f.path("access")));
+        }
     }
 
     /** The listener settings of http, https and tcp listeners alike that go into their {@code ListenerOptions}. */

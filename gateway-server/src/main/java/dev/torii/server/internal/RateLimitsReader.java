@@ -18,7 +18,7 @@ import org.snakeyaml.engine.v2.nodes.SequenceNode;
 
 /**
  * Reads the rate-limit parts of a {@code torii.yaml}: the named policies of the top-level {@code rateLimits:}, the
- * {@code redis:} section, the gateway-wide {@code rateLimit:} and each route's {@code rateLimit:}. An attachment is a
+ * {@code redis:} section, the gateway-wide {@code rateLimit:}, each route's and each listener's {@code rateLimit:}. An attachment is a
  * policy name, a list of names, or an inline policy (named after its route, or {@code global}):
  *
  * <pre>
@@ -45,6 +45,8 @@ final class RateLimitsReader {
     private final Map<String, RateLimitPolicy> policies = new LinkedHashMap<>();
     private final List<Ref> global = new ArrayList<>();
     private final Map<String, List<Ref>> routes = new LinkedHashMap<>();
+    private final Map<String, List<Ref>> listeners = new LinkedHashMap<>();
+    private final java.util.Set<String> tcpListeners = new java.util.HashSet<>();
     private Optional<RedisSettings> redis = Optional.empty();
     private Node redisNode;
     /** The first {@code store: redis}, and its path, to report a missing redis section at. */
@@ -116,6 +118,17 @@ final class RateLimitsReader {
     /** A route's {@code rateLimit:}. */
     void readRoute(Node node, String path, String routeName) {
         routes.put(routeName, readAttachment(node, path, routeName));
+    }
+
+    /**
+     * A listener's {@code rateLimit:} (http, https or tcp): a policy name, a list of names, or an inline policy named
+     * {@code listener:NAME}.
+     */
+    void readListener(Node node, String path, String listenerName, boolean tcp) {
+        listeners.put(listenerName, readAttachment(node, path, "listener:" + listenerName));
+        if (tcp) {
+            tcpListeners.add(listenerName);
+        }
     }
 
     private List<Ref> readAttachment(Node node, String path, String inlineName) {
@@ -262,6 +275,25 @@ final class RateLimitsReader {
                                 + " top-level rateLimit runs before routing)");
             }
         }
+        Map<String, List<String>> listenerNames = new LinkedHashMap<>();
+        listeners.forEach((listener, refs) -> {
+            listenerNames.put(listener, check(refs));
+            for (Ref r : refs) {
+                RateLimitPolicy p = policies.get(r.name());
+                String key = p == null ? null : p.key().toString();
+                if ("route".equals(key)) {
+                    yaml.error(
+                            r.node(),
+                            r.path() + ": policy '" + r.name() + "' is keyed by route (expected: on a route; a"
+                                    + " listener's rateLimit runs before routing)");
+                } else if (key != null && tcpListeners.contains(listener) && !"clientIp".equals(key)) {
+                    yaml.error(
+                            r.node(),
+                            r.path() + ": policy '" + r.name() + "' is keyed by " + key + " (expected: clientIp on a"
+                                    + " tcp listener: a connection has no headers or cookies)");
+                }
+            }
+        });
         Map<String, List<String>> routeNames = new LinkedHashMap<>();
         routes.forEach((route, refs) -> routeNames.put(route, check(refs)));
         if (redisStoreNode != null && redisNode == null) {
@@ -270,7 +302,7 @@ final class RateLimitsReader {
                     redisStorePath + ": redis needs the redis section (expected: redis: { address: \"127.0.0.1:6379\" }"
                             + " at the top level)");
         }
-        return new RateLimitSettings(policies, globalNames, routeNames, redis);
+        return new RateLimitSettings(policies, globalNames, routeNames, redis, listenerNames);
     }
 
     private List<String> check(List<Ref> refs) {

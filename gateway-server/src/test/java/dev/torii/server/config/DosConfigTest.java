@@ -63,6 +63,45 @@ class DosConfigTest {
                                 + " per, burst)");
     }
 
+    @Test
+    void aListenersRateLimitAndAccessAreRead() throws Exception {
+        ServerConfig c = ConfigLoader.parse("torii.yaml", """
+                listeners:
+                  - { name: web, protocol: http, address: "127.0.0.1:8080", rateLimit: { rate: 10 }, access: { deny: [ 10.0.0.0/8 ] } }
+                  - { name: raw, protocol: tcp, address: "127.0.0.1:9000", upstream: app, rateLimit: [ per-ip ], access: { allow: [ 127.0.0.1 ] } }
+                rateLimits:
+                  per-ip: { key: clientIp, rate: 5 }
+                upstreams: { app: { endpoints: [ "127.0.0.1:9001" ] } }
+                """);
+        assertThat(c.rateLimits().listeners())
+                .isEqualTo(java.util.Map.of("web", List.of("listener:web"), "raw", List.of("per-ip")));
+        assertThat(c.rateLimits().policies().get("listener:web").bandwidths())
+                .containsExactly(new Bandwidth(10, Duration.ofSeconds(1), 10));
+        assertThat(c.guards().access().listeners().get("web").deny()).containsExactly("10.0.0.0/8");
+        assertThat(c.guards().access().listeners().get("raw").allow()).containsExactly("127.0.0.1");
+    }
+
+    @Test
+    void aListenersRateLimitMustSuitItsListenerAndItsListIsWrittenOnce() {
+        assertThat(errors("""
+                        listeners:
+                          - { name: web, protocol: http, address: "127.0.0.1:8080", rateLimit: by-route, access: { deny: [ 10.0.0.0/8 ] } }
+                          - { name: raw, protocol: tcp, address: "127.0.0.1:9000", upstream: app, rateLimit: by-key }
+                        rateLimits:
+                          by-route: { key: route, rate: 5 }
+                          by-key: { key: "header:x-key", rate: 5 }
+                        access: { listeners: { web: { deny: [ 10.0.0.1 ] } } }
+                        upstreams: { app: { endpoints: [ "127.0.0.1:9001" ] } }
+                        """))
+                .containsExactly(
+                        "torii.yaml:2:72: listeners[0].rateLimit: policy 'by-route' is keyed by route (expected: on a"
+                                + " route; a listener's rateLimit runs before routing)",
+                        "torii.yaml:2:90: listeners[0].access: listener 'web' has a list under access.listeners too"
+                                + " (expected: one of them)",
+                        "torii.yaml:3:86: listeners[1].rateLimit: policy 'by-key' is keyed by header:x-key (expected:"
+                                + " clientIp on a tcp listener: a connection has no headers or cookies)");
+    }
+
     private static List<String> errors(String yaml) {
         ConfigException e = catchThrowableOfType(ConfigException.class, () -> ConfigLoader.parse("torii.yaml", yaml));
         assertThat(e).as("expected the configuration to be refused").isNotNull();
