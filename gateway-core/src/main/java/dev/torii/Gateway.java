@@ -62,6 +62,7 @@ public final class Gateway implements AutoCloseable {
         if (b.meterRegistry != null) {
             new GatewayStatsMetrics(engine::stats, b.maintenance).bindTo(b.meterRegistry);
             GuardMetrics.connectionGuards(guards).bindTo(b.meterRegistry);
+            GuardMetrics.slowRequestBodies(engine::slowRequestBodies).bindTo(b.meterRegistry);
         }
     }
 

@@ -34,9 +34,13 @@ public record Limits(
         int maxConnectionsPerClient,
         PathNormalization pathNormalization,
         boolean underscoresInHeaders,
-        Optional<Bandwidth> newConnectionsPerClient) {
+        Optional<Bandwidth> newConnectionsPerClient,
+        Optional<MinBodyRate> minRequestBodyRate) {
 
     public Limits {
+        if (minRequestBodyRate == null) {
+            throw new IllegalArgumentException("minRequestBodyRate: null (expected: a rate, or empty)");
+        }
         if (newConnectionsPerClient == null) {
             throw new IllegalArgumentException("newConnectionsPerClient: null (expected: a rate, or empty)");
         }
@@ -94,6 +98,7 @@ public record Limits(
         private PathNormalization pathNormalization = PathNormalization.defaults();
         private boolean underscoresInHeaders;
         private Optional<Bandwidth> newConnectionsPerClient = Optional.empty();
+        private Optional<MinBodyRate> minRequestBodyRate = Optional.empty();
 
         private Builder() {}
 
@@ -158,6 +163,12 @@ public record Limits(
             return this;
         }
 
+        /** The slowest a request body may arrive; {@code null} (the default) for no such limit. */
+        public Builder minRequestBodyRate(MinBodyRate rate) {
+            this.minRequestBodyRate = Optional.ofNullable(rate);
+            return this;
+        }
+
         public Limits build() {
             return new Limits(
                     maxRequestLineLength,
@@ -170,7 +181,8 @@ public record Limits(
                     maxConnectionsPerClient,
                     pathNormalization,
                     underscoresInHeaders,
-                    newConnectionsPerClient);
+                    newConnectionsPerClient,
+                    minRequestBodyRate);
         }
     }
 }

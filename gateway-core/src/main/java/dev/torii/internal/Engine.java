@@ -107,6 +107,7 @@ public final class Engine {
     private final LongAdder bareErrors = new LongAdder();
     private final LongAdder malformedHttp2 = new LongAdder();
     private final LongAdder http2Floods = new LongAdder();
+    private final LongAdder slowRequestBodies = new LongAdder();
     private final Map<String, TlsTermination> tls = new LinkedHashMap<>();
     private ScheduledExecutorService tlsReloader;
     private final String via11;
@@ -432,6 +433,7 @@ public final class Engine {
                 .addLast("codec", new StrictServerCodec(decoderConfig, handler::onBytes))
                 .addLast("flow", new FlowControlHandler())
                 .addLast("proxy", handler);
+        RequestBodyRateHandler.addAfter(ch.pipeline(), "codec", this, false);
         if (h2cUpgrade) {
             H2cSupport.addUpgradeHandlers(ch.pipeline(), this);
         }
@@ -487,6 +489,16 @@ public final class Engine {
     /** Counts a malformed HTTP/2 message from a client. Thread-safe. */
     public void countMalformedHttp2() {
         malformedHttp2.increment();
+    }
+
+    /** Counts a request refused for a body below the minimum rate (slow POST). Thread-safe. */
+    public void countSlowRequestBody() {
+        slowRequestBodies.increment();
+    }
+
+    /** Requests refused for a body below {@link Limits#minRequestBodyRate()} since start. Thread-safe. */
+    public long slowRequestBodies() {
+        return slowRequestBodies.sum();
     }
 
     /** Counts an HTTP/2 connection closed for a control-frame flood. Thread-safe. */

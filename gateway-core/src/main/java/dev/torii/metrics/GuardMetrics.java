@@ -142,6 +142,15 @@ public final class GuardMetrics implements MeterBinder {
                         .register(r));
     }
 
+    /**
+     * Requests refused for a body below the minimum rate (slow POST): {@code torii_request_body_too_slow_total}.
+     */
+    public static MeterBinder slowRequestBodies(java.util.function.LongSupplier count) {
+        return r -> FunctionCounter.builder("torii.request.body.too.slow", count, ignored -> count.getAsLong())
+                .description("Requests refused (408 or reset) for a body slower than limits.minRequestBodyRate.")
+                .register(r);
+    }
+
     private static <T> void counter(
             MeterRegistry r,
             Snapshot<T> source,

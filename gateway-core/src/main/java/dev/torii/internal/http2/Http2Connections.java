@@ -104,6 +104,7 @@ public final class Http2Connections {
                     .addLast("h2-stream", new H2StreamCodec(engine::countMalformedHttp2))
                     .addLast("flow", new FlowControlHandler())
                     .addLast("proxy", new ProxyHandler(engine, secure, true));
+            dev.torii.internal.RequestBodyRateHandler.addAfter(ch.pipeline(), "h2-stream", engine, true);
         }
     }
 

@@ -24,6 +24,7 @@ final class LimitsReader implements SectionReader {
             "maxConnections",
             "maxConnectionsPerClient",
             "newConnectionsPerClient",
+            "minRequestBodyRate",
             "shutdownTimeout",
             "http2",
             "pathNormalization",
@@ -83,6 +84,7 @@ final class LimitsReader implements SectionReader {
                 (n, p) -> yaml.integer(n, p, 0, Integer.MAX_VALUE),
                 v -> b.maxConnectionsPerClient(v.intValue()));
         yaml.set(f, "newConnectionsPerClient", (n, p) -> DosReader.rate(yaml, n, p), b::newConnectionsPerClient);
+        yaml.set(f, "minRequestBodyRate", (n, p) -> DosReader.bodyRate(yaml, n, p), b::minRequestBodyRate);
         yaml.set(f, "shutdownTimeout", (n, p) -> yaml.duration(n, p, true), b::shutdownTimeout);
         PathNormalization pn =
                 PathNormalizationReader.read(yaml, f.value("pathNormalization"), f.path("pathNormalization"));

@@ -102,6 +102,32 @@ class DosConfigTest {
                                 + " clientIp on a tcp listener: a connection has no headers or cookies)");
     }
 
+    @Test
+    void minRequestBodyRateIsReadWithItsDefaultsAndCheckedAtItsValues() throws Exception {
+        ServerConfig c = ConfigLoader.parse("torii.yaml", """
+                listeners: [ { name: web, protocol: http, address: "127.0.0.1:8080" } ]
+                upstreams: { app: { endpoints: [ "127.0.0.1:9001" ] } }
+                limits: { minRequestBodyRate: { bytes: 8k } }
+                """);
+        assertThat(c.limits().minRequestBodyRate())
+                .contains(new dev.torii.MinBodyRate(8192, Duration.ofSeconds(1), Duration.ofSeconds(5)));
+        assertThat(errors("""
+                        listeners: [ { name: web, protocol: http, address: "127.0.0.1:8080" } ]
+                        upstreams: { app: { endpoints: [ "127.0.0.1:9001" ] } }
+                        limits: { minRequestBodyRate: { bytes: 0, grace: -1s } }
+                        """))
+                .containsExactly(
+                        "torii.yaml:3:40: limits.minRequestBodyRate.bytes: 0 (expected: > 0)",
+                        "torii.yaml:3:50: limits.minRequestBodyRate.grace: '-1s' (expected: a duration like 500ms,"
+                                + " 10s, 5m or 1h)");
+        assertThat(errors("""
+                        listeners: [ { name: web, protocol: http, address: "127.0.0.1:8080" } ]
+                        upstreams: { app: { endpoints: [ "127.0.0.1:9001" ] } }
+                        limits: { minRequestBodyRate: { bytes: 1, per: 5ms } }
+                        """))
+                .containsExactly("torii.yaml:3:48: limits.minRequestBodyRate.per: 5ms (expected: >= 10ms)");
+    }
+
     private static List<String> errors(String yaml) {
         ConfigException e = catchThrowableOfType(ConfigException.class, () -> ConfigLoader.parse("torii.yaml", yaml));
         assertThat(e).as("expected the configuration to be refused").isNotNull();
