@@ -4,15 +4,13 @@ import dev.torii.ErrorResponder;
 import dev.torii.Exchange;
 import dev.torii.Hook;
 import dev.torii.HookResult;
-import dev.torii.LocalResponse;
 import dev.torii.ProxyError;
 import dev.torii.internal.Cidr;
-import dev.torii.maintenance.internal.AcceptNegotiation;
+import dev.torii.maintenance.internal.MaintenancePolicy;
 import dev.torii.maintenance.internal.RedisSwitch;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -20,7 +18,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
@@ -28,7 +25,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -67,6 +63,11 @@ import org.slf4j.LoggerFactory;
  * answer, it goes through the gateway's global {@code onResponse} hooks (plugins may add headers to it), so a plugin
  * sees the 503 in {@code onResponse} although its {@code onRequest} did not run.
  *
+ * <h2>Structure</h2>
+ * This class is the switch: its state, the sources that change it, Redis and the windows. What a request meets while
+ * maintenance applies to it (the bypasses and the page by {@code Accept}) is the request policy,
+ * {@link dev.torii.maintenance.internal.MaintenancePolicy}, which {@link #hook} hands each such request to.
+ *
  * <h2>Threading</h2>
  * The flag file, the schedule's transitions (for the log) and Redis are looked after by one daemon thread once
  * {@link #start()} ran (the gateway calls it); a request only reads volatile fields and the clock. TCP listeners are
@@ -81,16 +82,9 @@ public final class MaintenanceMode implements AutoCloseable {
 
     private final Path file;
     private final Duration pollInterval;
-    private final byte[] page;
-    private final String contentType;
-    private final byte[] jsonPage;
-    private final Duration retryAfter;
-    private final List<String> bypass;
-    private final List<Cidr> bypassBlocks;
-    private final List<String> bypassPaths;
-    private final String bypassHeader;
-    private final List<byte[]> bypassTokens;
-    private final boolean respond;
+    /** How a request is treated while maintenance applies to it: bypasses and the page. */
+    private final MaintenancePolicy policy;
+
     private final InstantSource clock;
     private final RedisSwitch redis;
     private volatile boolean switchOn;
@@ -100,26 +94,22 @@ public final class MaintenanceMode implements AutoCloseable {
     private boolean scheduleOnLogged;
     private Set<String> scheduleRoutesLogged = Set.of();
     private final AtomicLong switches = new AtomicLong();
-    private final LongAdder answered = new LongAdder();
-    private final LongAdder bypassed = new LongAdder();
     private ScheduledExecutorService scheduler;
     private volatile boolean closed;
 
     private MaintenanceMode(Builder b) {
         this.file = b.file;
         this.pollInterval = b.pollInterval;
-        this.page = b.page;
-        this.contentType = b.contentType;
-        this.jsonPage = b.jsonPage;
-        this.retryAfter = b.retryAfter;
-        this.bypass = List.copyOf(b.bypass);
-        this.bypassBlocks = Cidr.parseAll(bypass);
-        this.bypassPaths = List.copyOf(b.bypassPaths);
-        this.bypassHeader = b.bypassHeader;
-        this.bypassTokens = b.bypassTokens.stream()
-                .map(t -> t.getBytes(StandardCharsets.UTF_8))
-                .toList();
-        this.respond = b.respond;
+        this.policy = new MaintenancePolicy(
+                b.page,
+                b.contentType,
+                b.jsonPage,
+                b.retryAfter,
+                b.bypass,
+                b.bypassPaths,
+                b.bypassHeader,
+                b.bypassTokens,
+                b.respond);
         this.clock = b.clock;
         this.switchOn = b.enabled;
         this.routesOn = Set.copyOf(b.routes);
@@ -313,17 +303,17 @@ public final class MaintenanceMode implements AutoCloseable {
 
     /** The {@code Retry-After} sent with the page, or {@code null} for none. */
     public Duration retryAfter() {
-        return retryAfter;
+        return policy.retryAfter();
     }
 
     /** The client address blocks that pass through while maintenance is on. */
     public List<String> bypass() {
-        return bypass;
+        return policy.bypass();
     }
 
     /** Whether the gateway answers with the page while on ({@code false}: the state is for plugins to act on). */
     public boolean responds() {
-        return respond;
+        return policy.responds();
     }
 
     /** A snapshot of the state and the counters. */
@@ -345,8 +335,8 @@ public final class MaintenanceMode implements AutoCloseable {
                 redis != null && redis.connected(),
                 redis == null ? 0 : redis.outages(),
                 switches.get(),
-                answered.sum(),
-                bypassed.sum());
+                policy.answered(),
+                policy.bypassed());
     }
 
     /**
@@ -452,92 +442,23 @@ public final class MaintenanceMode implements AutoCloseable {
 
             @Override
             public HookResult onRequest(Exchange exchange) {
-                if (!respond || !enabled()) {
+                if (!policy.responds() || !enabled()) {
                     return HookResult.proceed();
                 }
-                return answer(responder, exchange);
+                return policy.answer(responder, exchange);
             }
 
             @Override
             public HookResult onUpstream(Exchange exchange) {
-                if (!respond || (routesOn.isEmpty() && windows.isEmpty()) || exchange.route() == null) {
+                if (!policy.responds() || (routesOn.isEmpty() && windows.isEmpty()) || exchange.route() == null) {
                     return HookResult.proceed();
                 }
                 if (!enabled(exchange.route().name())) {
                     return HookResult.proceed();
                 }
-                return answer(responder, exchange);
+                return policy.answer(responder, exchange);
             }
         };
-    }
-
-    private HookResult answer(ErrorResponder responder, Exchange exchange) {
-        if (bypassed(exchange)) {
-            bypassed.increment();
-            return HookResult.proceed();
-        }
-        answered.increment();
-        return HookResult.respond(response(responder, exchange));
-    }
-
-    private boolean bypassed(Exchange exchange) {
-        if (!bypassBlocks.isEmpty()
-                && exchange.clientAddress().getAddress() != null
-                && Cidr.anyContains(bypassBlocks, exchange.clientAddress().getAddress())) {
-            return true;
-        }
-        if (!bypassPaths.isEmpty()) {
-            String path = exchange.request().path();
-            for (int i = 0; i < bypassPaths.size(); i++) {
-                if (path.startsWith(bypassPaths.get(i))) {
-                    return true;
-                }
-            }
-        }
-        if (!bypassTokens.isEmpty()) {
-            String token = exchange.request().headers().get(bypassHeader);
-            if (token != null) {
-                byte[] given = token.getBytes(StandardCharsets.UTF_8);
-                boolean match = false;
-                for (byte[] t : bypassTokens) {
-                    match |= MessageDigest.isEqual(t, given);
-                }
-                return match;
-            }
-        }
-        return false;
-    }
-
-    private LocalResponse response(ErrorResponder responder, Exchange exchange) {
-        var headers = new ArrayList<Map.Entry<String, String>>(4);
-        byte[] body;
-        if (AcceptNegotiation.prefersJson(exchange.request().headers().get("accept"))) {
-            headers.add(Map.entry("content-type", "application/json"));
-            body = jsonPage != null ? jsonPage : defaultJson();
-        } else if (page != null) {
-            headers.add(Map.entry("content-type", contentType));
-            body = page;
-        } else {
-            LocalResponse r = responder.render(ProxyError.MAINTENANCE, exchange);
-            for (var h : r.headers()) {
-                if (!h.getKey().equalsIgnoreCase("retry-after")) {
-                    headers.add(h);
-                }
-            }
-            body = r.body();
-        }
-        if (retryAfter != null) {
-            headers.add(Map.entry("retry-after", Long.toString(retryAfter.toSeconds())));
-        }
-        headers.add(Map.entry("cache-control", "no-store"));
-        return new LocalResponse(ProxyError.MAINTENANCE.status(), headers, body);
-    }
-
-    private byte[] defaultJson() {
-        return ("{\"status\":503,\"error\":\"MAINTENANCE\""
-                        + (retryAfter != null ? ",\"retryAfter\":" + retryAfter.toSeconds() : "")
-                        + "}\n")
-                .getBytes(StandardCharsets.UTF_8);
     }
 
     @Override
