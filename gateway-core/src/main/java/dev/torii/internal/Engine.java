@@ -370,6 +370,7 @@ public final class Engine {
                 return;
             }
             ch.attr(LISTENER).set(listener.name());
+            ProxyHandler.rememberListenerOptions(ch, listener.options());
             TlsTermination termination = tls.get(listener.name());
             if (termination == null) {
                 // Clear text: HTTP/1.1, or h2c by prior knowledge or upgrade.
