@@ -71,8 +71,13 @@ public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame,
     private static final AsciiString TRAILERS = AsciiString.cached("trailers");
     private static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
     private static final AsciiString KEEP_ALIVE = AsciiString.cached("keep-alive");
+    private static final AsciiString HTTP = AsciiString.cached("http");
+    private static final AsciiString HTTPS = AsciiString.cached("https");
 
     private final Runnable onMalformed;
+    /** The {@code :scheme} a request on this connection must carry: {@code https} over TLS, {@code http} in clear. */
+    private final AsciiString connectionScheme;
+
     private boolean requestSeen;
     private boolean requestEnded;
     private boolean failed;
@@ -91,9 +96,14 @@ public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame,
     /** An RFC 8441 extended CONNECT for {@code websocket}, proxied as an HTTP/1.1 upgrade. */
     private boolean webSocket;
 
-    /** @param onMalformed told of each malformed request (counted by the engine) */
-    H2StreamCodec(Runnable onMalformed) {
+    /**
+     * @param onMalformed told of each malformed request (counted by the engine)
+     * @param secure whether the connection is TLS (requests must say {@code :scheme https}) or clear text ({@code
+     *     http})
+     */
+    H2StreamCodec(Runnable onMalformed, boolean secure) {
         this.onMalformed = onMalformed;
+        this.connectionScheme = secure ? HTTPS : HTTP;
     }
 
     /** The request's {@code :scheme}, once its head is decoded. */
@@ -226,6 +236,12 @@ public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame,
         } else {
             if (schemeValue == null || path == null || path.length() == 0) {
                 malformed(ctx, "missing :scheme or :path");
+                return;
+            }
+            if (!connectionScheme.contentEqualsIgnoreCase(schemeValue)) {
+                // RFC 9113 8.3.1 leaves a mismatch to the server; a proxy that forwards it would let the client tell
+                // the upstream (X-Forwarded-Proto, redirects, cookies' Secure) it came over TLS when it did not.
+                malformed(ctx, ":scheme " + schemeValue + " on a " + connectionScheme + " connection");
                 return;
             }
             char first = path.charAt(0);

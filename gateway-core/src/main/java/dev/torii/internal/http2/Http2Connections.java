@@ -101,7 +101,7 @@ public final class Http2Connections {
         protected void initChannel(Http2StreamChannel ch) {
             ch.config().setAutoRead(false);
             ch.pipeline()
-                    .addLast("h2-stream", new H2StreamCodec(engine::countMalformedHttp2))
+                    .addLast("h2-stream", new H2StreamCodec(engine::countMalformedHttp2, secure))
                     .addLast("flow", new FlowControlHandler())
                     .addLast("proxy", new ProxyHandler(engine, secure, true));
         }
