@@ -33,6 +33,8 @@ import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrame;
 import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.AsciiString;
@@ -496,6 +498,20 @@ public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame,
             return;
         }
         super.write(ctx, msg, promise);
+    }
+
+    /**
+     * A stream closed after its response ended but before its request did (a hook or upstream that answered without
+     * reading the whole body): RST_STREAM NO_ERROR asks the client to stop sending (RFC 9113 section 8.1), where
+     * Netty's stream channel would send CANCEL.
+     */
+    @Override
+    public void close(ChannelHandlerContext ctx, ChannelPromise promise) throws Exception {
+        if (ctx.channel() instanceof Http2StreamChannel stream
+                && stream.stream().state() == Http2Stream.State.HALF_CLOSED_LOCAL) {
+            ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
+        }
+        super.close(ctx, promise);
     }
 
     @Override

@@ -51,7 +51,8 @@ public final class Http2Connections {
                 .maxHeaderListSize(limits.maxHeaderSize())
                 .connectProtocolEnabled(true);
         int floodSeconds = (int) Math.max(1, h2.floodWindow().toSeconds());
-        return Http2FrameCodecBuilder.forServer()
+        StreamStateChecks streamStates = new StreamStateChecks();
+        Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
                 .initialSettings(settings)
                 .validateHeaders(true)
                 .decoderEnforceMaxRstFramesPerWindow(h2.maxResetsPerWindow(), floodSeconds)
@@ -59,7 +60,10 @@ public final class Http2Connections {
                 .decoderEnforceMaxConsecutiveEmptyDataFrames(h2.maxConsecutiveEmptyDataFrames())
                 .encoderEnforceMaxQueuedControlFrames(h2.maxQueuedControlFrames())
                 .gracefulShutdownTimeoutMillis(limits.shutdownTimeout().toMillis())
+                .frameLogger(streamStates)
                 .build();
+        streamStates.connection(codec.connection());
+        return codec;
     }
 
     /** Turns {@code ch} into an HTTP/2 connection: frame codec, multiplexer, guard; reads on. */
