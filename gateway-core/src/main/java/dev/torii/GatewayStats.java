@@ -12,11 +12,13 @@ package dev.torii;
  * @param upstreamConnectsFailed upstream connects that failed (refused, timed out, TLS or HTTP/2 set-up) since start
  * @param guardedConnections connections closed at accept by a {@link ConnectionGuard} (IP lists, per-client limits)
  * @param malformedHttp2Requests HTTP/2 requests reset as malformed (RFC 9113 section 8.1.1) since start
- * @param http2FloodsStopped HTTP/2 connections closed with GOAWAY ENHANCE_YOUR_CALM for a SETTINGS/PING flood
+ * @param http2FloodsStopped HTTP/2 connections closed with GOAWAY ENHANCE_YOUR_CALM for a flood of any kind
  * @param tcpConnections connections of {@link dev.torii.tcp.TcpListener TCP listeners} open now (also counted in
  *     {@code openConnections})
  * @param tcpConnectionsTotal connections TCP listeners accepted since start
  * @param tcpConnectionsRejected TCP connections a {@link Phase#CONNECT} hook rejected since start
+ * @param http2FloodsByKind {@code http2FloodsStopped} by {@link Http2Limits.Flood kind} (every kind present, 0 when
+ *     none), unmodifiable
  */
 public record GatewayStats(
         int openConnections,
@@ -30,4 +32,9 @@ public record GatewayStats(
         long http2FloodsStopped,
         int tcpConnections,
         long tcpConnectionsTotal,
-        long tcpConnectionsRejected) {}
+        long tcpConnectionsRejected,
+        java.util.Map<Http2Limits.Flood, Long> http2FloodsByKind) {
+    public GatewayStats {
+        http2FloodsByKind = java.util.Collections.unmodifiableMap(new java.util.EnumMap<>(http2FloodsByKind));
+    }
+}

@@ -41,6 +41,28 @@ public record Http2Limits(
         int maxQueuedControlFrames,
         Duration idleTimeout) {
 
+    /**
+     * The HTTP/2 floods whose limits end a connection with {@code GOAWAY ENHANCE_YOUR_CALM}, as counted in
+     * {@link GatewayStats#http2FloodsByKind()} and tagged {@code kind} in metrics.
+     */
+    public enum Flood {
+        /** More RST_STREAM frames than {@link #maxResetsPerWindow()} (rapid reset, CVE-2023-44487). */
+        RAPID_RESET,
+        /** More small CONTINUATION frames than {@link #maxSmallContinuationFrames()} in one header block. */
+        CONTINUATION,
+        /** More empty DATA frames in a row than {@link #maxConsecutiveEmptyDataFrames()}. */
+        EMPTY_DATA,
+        /** SETTINGS frames past {@link #maxControlFramesPerWindow()}. */
+        SETTINGS,
+        /** PING frames past {@link #maxControlFramesPerWindow()}. */
+        PING;
+
+        /** The name used as the metrics tag and in logs: {@code rapid_reset}, {@code continuation}, ... */
+        public String tag() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
     public Http2Limits {
         positive("maxConcurrentStreams", maxConcurrentStreams);
         if (initialStreamWindow < 65_535) {

@@ -14,10 +14,12 @@ import java.util.Optional;
  *
  * @param newConnectionsPerClient new connections per client IP address on this listener, counted in buckets of its
  *     own instead of {@link Limits#newConnectionsPerClient()}'s; empty to use the gateway-wide rate (if any)
+ * @param pathNormalization how this listener's request paths are normalised, or {@code null} for the gateway-wide
+ *     {@link Limits#pathNormalization()} (HTTP and HTTPS listeners; a TCP listener has no paths)
  */
-public record ListenerOptions(Optional<Bandwidth> newConnectionsPerClient) {
+public record ListenerOptions(Optional<Bandwidth> newConnectionsPerClient, PathNormalization pathNormalization) {
     /** The options of a listener that sets none of its own. */
-    public static final ListenerOptions DEFAULTS = new ListenerOptions(Optional.empty());
+    public static final ListenerOptions DEFAULTS = new ListenerOptions(Optional.empty(), null);
 
     public ListenerOptions {
         Objects.requireNonNull(newConnectionsPerClient, "newConnectionsPerClient");
@@ -25,6 +27,14 @@ public record ListenerOptions(Optional<Bandwidth> newConnectionsPerClient) {
 
     /** These options with at most {@code rate} new connections per client address on this listener. */
     public ListenerOptions withNewConnectionsPerClient(Bandwidth rate) {
-        return new ListenerOptions(Optional.of(Objects.requireNonNull(rate, "rate")));
+        return new ListenerOptions(Optional.of(Objects.requireNonNull(rate, "rate")), pathNormalization);
+    }
+
+    /**
+     * These options with {@code normalization} for this listener's paths in place of the gateway-wide one ({@code
+     * null}: the gateway-wide one again).
+     */
+    public ListenerOptions withPathNormalization(PathNormalization normalization) {
+        return new ListenerOptions(newConnectionsPerClient, normalization);
     }
 }

@@ -20,12 +20,19 @@ public record PathNormalization(boolean enabled, boolean mergeSlashes, EscapedSl
         /** The request is answered 400. */
         REJECT,
         /** Decoded to {@code /} before dot segments are removed and slashes merged (Envoy's UNESCAPE_AND_FORWARD). */
-        UNESCAPE
+        UNESCAPE,
+        /**
+         * Decoded as with {@link #UNESCAPE}; a request whose path normalisation changed in any way is then answered
+         * {@code 308 Permanent Redirect} with the normalised path (and the query as received) in {@code Location},
+         * instead of being routed (Envoy's UNESCAPE_AND_REDIRECT): the client, and its caches, see the one canonical
+         * URL.
+         */
+        REDIRECT
     }
 
     public PathNormalization {
         if (escapedSlashes == null) {
-            throw new IllegalArgumentException("escapedSlashes: null (expected: KEEP, REJECT or UNESCAPE)");
+            throw new IllegalArgumentException("escapedSlashes: null (expected: KEEP, REJECT, UNESCAPE or REDIRECT)");
         }
     }
 

@@ -120,6 +120,9 @@ class Http2ProtectionTest {
                     h.remove(":scheme");
                     return h;
                 }),
+                Arguments.of(":scheme https on a clear-text connection", (UnaryOperator<Http2Headers>)
+                        h -> h.scheme("https")),
+                Arguments.of(":scheme other than http", (UnaryOperator<Http2Headers>) h -> h.scheme("ftp")),
                 Arguments.of("empty :path", (UnaryOperator<Http2Headers>) h -> h.path("")),
                 Arguments.of("duplicate :path", (UnaryOperator<Http2Headers>) h -> h.add(":path", "/other")),
                 Arguments.of("unknown pseudo-header", (UnaryOperator<Http2Headers>) h -> h.add(":foo", "bar")),

@@ -39,6 +39,12 @@ class PathNormalizationTest {
         upstream = TestUpstream.start(TestUpstream.ECHO_REQUEST_LINE);
         gateway = Gateway.builder()
                 .listener(Listener.http("web", "127.0.0.1:0"))
+                .listener(Listener.http("redirect", "127.0.0.1:0")
+                        .withOptions(ListenerOptions.DEFAULTS.withPathNormalization(
+                                new PathNormalization(true, true, PathNormalization.EscapedSlashes.REDIRECT))))
+                .listener(Listener.http("strict", "127.0.0.1:0")
+                        .withOptions(ListenerOptions.DEFAULTS.withPathNormalization(
+                                new PathNormalization(true, false, PathNormalization.EscapedSlashes.REJECT))))
                 .hook(ADMIN_GUARD)
                 .routingTable(RoutingTable.builder()
                         .upstream(Upstream.builder("app")
@@ -68,12 +74,23 @@ class PathNormalizationTest {
         }
     }
 
-    /** curl with the path as given; returns "status|body". */
+    /** curl with the path as given to the listener "web"; returns "body|status". */
     private static String get(boolean h2c, String path) throws IOException, InterruptedException {
-        var cmd = new ArrayList<String>(
-                List.of("curl", "-sS", "--max-time", "15", "--path-as-is", "-w", "|%{http_code}|%{http_version}"));
+        return get("web", h2c, path);
+    }
+
+    /** curl with the path as given to {@code listener}; returns "body|status" ("body|status|location" for a 3xx). */
+    private static String get(String listener, boolean h2c, String path) throws IOException, InterruptedException {
+        var cmd = new ArrayList<String>(List.of(
+                "curl",
+                "-sS",
+                "--max-time",
+                "15",
+                "--path-as-is",
+                "-w",
+                "|%{http_code}%{redirect_url}|%{http_version}"));
         cmd.add(h2c ? "--http2-prior-knowledge" : "--http1.1");
-        cmd.add("http://127.0.0.1:" + gateway.address("web").getPort() + path);
+        cmd.add("http://127.0.0.1:" + gateway.address(listener).getPort() + path);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
@@ -116,5 +133,39 @@ class PathNormalizationTest {
         assertThat(get(h2c, "/%5Cadmin"))
                 .as("an encoded backslash is not a separator")
                 .endsWith("|404");
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void aListenerThatRedirectsAnswers308WithTheNormalisedPathWhenNormalisationChangedIt(boolean h2c) throws Exception {
+        String base = "http://127.0.0.1:" + gateway.address("redirect").getPort();
+        int before = upstream.requests().size();
+        assertThat(get("redirect", h2c, "/x/a%2Fb/../../public//p?q=%2F"))
+                .as("escaped slash decoded, dot segments removed, slashes merged, query as sent")
+                .isEqualTo("|308" + base + "/x/public/p?q=%2F");
+        assertThat(get("redirect", h2c, "/public/%70")).isEqualTo("|308" + base + "/public/p");
+        assertThat(get("redirect", h2c, "/admin%2fx")).isEqualTo("|308" + base + "/admin/x");
+        assertThat(upstream.requests().size())
+                .as("no redirected request is proxied")
+                .isEqualTo(before);
+        assertThat(get("redirect", h2c, "/public/p?q=%2F"))
+                .as("a path with nothing to normalise is proxied")
+                .isEqualTo("GET /public/p?q=%2F\n|200");
+        assertThat(get("redirect", h2c, "/../public")).as("still refused").endsWith("|400");
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void aListenersOwnNormalisationOverridesTheGatewaysForThatListenerOnly(boolean h2c) throws Exception {
+        // "strict": escaped slashes rejected, slashes not merged; "web" has the gateway's defaults.
+        assertThat(get("strict", h2c, "/public/a%2Fb")).endsWith("|400");
+        assertThat(get(h2c, "/public/a%2Fb")).isEqualTo("GET /public/a%2Fb\n|200");
+        assertThat(get("strict", h2c, "//public/x"))
+                .as("not merged: no route matches //public")
+                .endsWith("|404");
+        assertThat(get(h2c, "//public/x")).isEqualTo("GET /public/x\n|200");
+        assertThat(get("strict", h2c, "/x/../admin"))
+                .as("dot segments still removed")
+                .endsWith("|403");
     }
 }

@@ -539,7 +539,11 @@ class WebSocketProxyTest {
     // ------------------------------------------------------------------ RFC 8441 over HTTP/2
 
     private static void echoesOverHttp2(H2WebSocketClient c, String uri) throws Exception {
-        Http2Headers head = c.open("http", "ws.test", uri, Map.of("sec-websocket-protocol", "chat"));
+        echoesOverHttp2(c, "http", uri);
+    }
+
+    private static void echoesOverHttp2(H2WebSocketClient c, String scheme, String uri) throws Exception {
+        Http2Headers head = c.open(scheme, "ws.test", uri, Map.of("sec-websocket-protocol", "chat"));
         assertThat(head.status().toString()).isEqualTo("200");
         assertThat(head.get("sec-websocket-protocol").toString()).isEqualTo("chat");
         assertThat(head.contains("sec-websocket-accept")).isFalse();
@@ -640,7 +644,7 @@ class WebSocketProxyTest {
     @Test
     void webSocketOverTlsHttp2EchoesAndCloses() throws Exception {
         try (var c = H2WebSocketClient.connectTls(address("secure"), certs.caCert(), "ws.test")) {
-            echoesOverHttp2(c, "/echo?tls");
+            echoesOverHttp2(c, "https", "/echo?tls");
             c.send(new io.netty.handler.codec.http.websocketx.CloseWebSocketFrame(1000, "bye"));
             Event close = c.next(Duration.ofSeconds(10));
             assertThat(close.kind()).isEqualTo(Kind.CLOSE);

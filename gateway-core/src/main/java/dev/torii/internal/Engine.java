@@ -13,6 +13,7 @@ import dev.torii.Listener;
 import dev.torii.ProxyError;
 import dev.torii.dns.DnsCache;
 import dev.torii.internal.http1.StrictServerCodec;
+import dev.torii.internal.http2.FloodLog;
 import dev.torii.internal.http2.H2cSupport;
 import dev.torii.internal.http2.Http2Connections;
 import dev.torii.internal.tcp.TcpProxyHandler;
@@ -108,6 +109,8 @@ public final class Engine {
     private final LongAdder malformedHttp2 = new LongAdder();
     private final LongAdder http2Floods = new LongAdder();
     private final LongAdder slowRequestBodies = new LongAdder();
+    private final LongAdder[] http2FloodsByKind = newAdders(Http2Limits.Flood.values().length);
+    private final FloodLog floodLog = new FloodLog(FloodLog.DEFAULT_INTERVAL, FloodLog.DEFAULT_MAX_CLIENTS);
     private final Map<String, TlsTermination> tls = new LinkedHashMap<>();
     private ScheduledExecutorService tlsReloader;
     private final String via11;
@@ -371,6 +374,7 @@ public final class Engine {
                 return;
             }
             ch.attr(LISTENER).set(listener.name());
+            ProxyHandler.rememberListenerOptions(ch, listener.options());
             TlsTermination termination = tls.get(listener.name());
             if (termination == null) {
                 // Clear text: HTTP/1.1, or h2c by prior knowledge or upgrade.
@@ -502,8 +506,14 @@ public final class Engine {
     }
 
     /** Counts an HTTP/2 connection closed for a control-frame flood. Thread-safe. */
-    public void countHttp2Flood() {
+    public void countHttp2Flood(Http2Limits.Flood kind) {
         http2Floods.increment();
+        http2FloodsByKind[kind.ordinal()].increment();
+    }
+
+    /** Where HTTP/2 floods are logged, at most once per client address per interval. Thread-safe. */
+    public FloodLog floodLog() {
+        return floodLog;
     }
 
     Forwarding forwarding() {
@@ -624,7 +634,24 @@ public final class Engine {
                 http2Floods.sum(),
                 tcpConnections.get(),
                 tcpConnectionsTotal.sum(),
-                tcpConnectionsRejected.sum());
+                tcpConnectionsRejected.sum(),
+                http2FloodsByKind());
+    }
+
+    private java.util.Map<Http2Limits.Flood, Long> http2FloodsByKind() {
+        var byKind = new java.util.EnumMap<Http2Limits.Flood, Long>(Http2Limits.Flood.class);
+        for (Http2Limits.Flood kind : Http2Limits.Flood.values()) {
+            byKind.put(kind, http2FloodsByKind[kind.ordinal()].sum());
+        }
+        return byKind;
+    }
+
+    private static LongAdder[] newAdders(int n) {
+        LongAdder[] adders = new LongAdder[n];
+        for (int i = 0; i < n; i++) {
+            adders[i] = new LongAdder();
+        }
+        return adders;
     }
 
     public synchronized CompletableFuture<Void> shutdown(Duration deadline) {

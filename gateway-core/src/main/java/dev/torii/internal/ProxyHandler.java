@@ -1,22 +1,28 @@
 package dev.torii.internal;
 
 import dev.torii.ExchangeLog;
+import dev.torii.ListenerOptions;
 import dev.torii.LocalResponse;
+import dev.torii.PathNormalization;
 import dev.torii.ProxyError;
 import dev.torii.TlsInfo;
 import dev.torii.internal.http1.RequestChecks;
 import dev.torii.internal.http1.StrictServerCodec;
 import dev.torii.internal.tunnel.Tunnel;
 import dev.torii.internal.tunnel.WebSocketUpgrade;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.ssl.SslHandler;
@@ -76,6 +82,14 @@ public final class ProxyHandler extends ChannelDuplexHandler {
     /** The SNI name exactly as the client sent it (lower-cased by Netty), kept by the listener's SNI handler. */
     private static final AttributeKey<String> RAW_SERVER_NAME = AttributeKey.valueOf("torii.sni");
 
+    /** The options of the listener that accepted a client connection, kept on the connection at accept. */
+    private static final AttributeKey<ListenerOptions> LISTENER_OPTIONS = AttributeKey.valueOf("torii.listenerOptions");
+
+    /** Keeps the options of the listener that accepted {@code connection}, for the exchanges on it. */
+    static void rememberListenerOptions(Channel connection, ListenerOptions options) {
+        connection.attr(LISTENER_OPTIONS).set(options);
+    }
+
     /** Keeps the SNI name {@code hostname} (or {@code null}) of the TLS connection {@code connection}. */
     static void rememberServerName(Channel connection, String hostname) {
         connection.attr(RAW_SERVER_NAME).set(hostname);
@@ -96,6 +110,9 @@ public final class ProxyHandler extends ChannelDuplexHandler {
     private boolean bytesSinceLastExchange;
 
     private boolean firstRequest = true;
+    /** This connection's path normalisation (the listener's own, or the gateway's), looked up at the first request. */
+    private PathNormalization pathNormalization;
+
     private ScheduledFuture<?> timer;
     private long timerAt;
     private long waitSince;
@@ -274,9 +291,11 @@ public final class ProxyHandler extends ChannelDuplexHandler {
             return;
         }
         String problem = RequestChecks.problem(request);
+        String received = request.uri();
+        PathNormalization normalization = pathNormalization();
         if (problem == null) {
             // Once, before any hook or the route table sees the path, for HTTP/1.1 and HTTP/2 streams alike.
-            problem = RequestChecks.normalizePath(request, engine.limits().pathNormalization());
+            problem = RequestChecks.normalizePath(request, normalization);
         }
         if (problem == null && !engine.limits().underscoresInHeaders()) {
             // Like nginx: X_Forwarded_For must not reach a CGI-style upstream as X-Forwarded-For.
@@ -287,9 +306,46 @@ public final class ProxyHandler extends ChannelDuplexHandler {
             sendBareError(ProxyError.BAD_REQUEST);
             return;
         }
+        if (normalization.escapedSlashes() == PathNormalization.EscapedSlashes.REDIRECT && request.uri() != received) {
+            // normalizePath replaces the target only when normalisation changed it.
+            sendRedirect(request, received);
+            return;
+        }
         firstRequest = false;
         bytesSinceLastExchange = false;
         exchange.begin(request);
+    }
+
+    /** The listener's own path normalisation, else the gateway's; looked up once per connection (or stream). */
+    private PathNormalization pathNormalization() {
+        PathNormalization known = pathNormalization;
+        if (known == null) {
+            ListenerOptions options =
+                    adapter.tlsConnection(ctx.channel()).attr(LISTENER_OPTIONS).get();
+            known = options != null && options.pathNormalization() != null
+                    ? options.pathNormalization()
+                    : engine.limits().pathNormalization();
+            pathNormalization = known;
+        }
+        return known;
+    }
+
+    /**
+     * {@code 308} to the normalised target of {@code request} (origin-form, or absolute-form as the client sent it),
+     * then the connection closes like after a bare error: the client comes back with the canonical URL.
+     */
+    private void sendRedirect(HttpRequest request, String received) {
+        FullHttpResponse response = new DefaultFullHttpResponse(
+                HttpVersion.HTTP_1_1, HttpResponseStatus.PERMANENT_REDIRECT, Unpooled.EMPTY_BUFFER);
+        response.headers()
+                .set(HttpHeaderNames.LOCATION, request.uri())
+                .set(HttpHeaderNames.CONTENT_LENGTH, 0)
+                .set(HttpHeaderNames.CONNECTION, "close");
+        log.debug("redirect {} to {}: path normalised", ctx.channel().remoteAddress(), request.uri());
+        engine.countBareError(null, refusedRecord(308, null, request.method().name(), received));
+        exchange.moveToClosed();
+        ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+        closing = true;
     }
 
     /**
@@ -356,29 +412,32 @@ public final class ProxyHandler extends ChannelDuplexHandler {
         LocalResponse local = LocalResponder.render(engine.errorResponder(), error, null);
         FullHttpResponse response = LocalResponder.toNetty(local);
         response.headers().set(HttpHeaderNames.CONNECTION, "close");
-        engine.countBareError(
-                error,
-                new ExchangeLog(
-                        System.currentTimeMillis(),
-                        clientAddress(),
-                        adapter instanceof Http2StreamAdapter ? "HTTP/2.0" : "HTTP/1.1",
-                        "",
-                        "",
-                        null,
-                        null,
-                        null,
-                        null,
-                        local.status(),
-                        error,
-                        0,
-                        0,
-                        -1,
-                        -1,
-                        0,
-                        0));
+        engine.countBareError(error, refusedRecord(local.status(), error, "", ""));
         exchange.moveToClosed();
         ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
         closing = true;
+    }
+
+    /** The access-log record of a request answered before an exchange existed. */
+    private ExchangeLog refusedRecord(int status, ProxyError error, String method, String uri) {
+        return new ExchangeLog(
+                System.currentTimeMillis(),
+                clientAddress(),
+                adapter instanceof Http2StreamAdapter ? "HTTP/2.0" : "HTTP/1.1",
+                method,
+                uri,
+                null,
+                null,
+                null,
+                null,
+                status,
+                error,
+                0,
+                0,
+                -1,
+                -1,
+                0,
+                0);
     }
 
     // ------------------------------------------------------------------ timeouts

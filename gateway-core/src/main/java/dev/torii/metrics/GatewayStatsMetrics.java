@@ -1,6 +1,7 @@
 package dev.torii.metrics;
 
 import dev.torii.GatewayStats;
+import dev.torii.Http2Limits;
 import dev.torii.maintenance.MaintenanceMode;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -15,7 +16,8 @@ import java.util.function.ToDoubleFunction;
  * names: {@code torii_gateway_open_connections}, {@code torii_gateway_active_exchanges},
  * {@code torii_gateway_exchanges_total}, {@code torii_gateway_rejected_connections_total},
  * {@code torii_gateway_upstream_connections_opened_total}, {@code torii_gateway_http2_malformed_requests_total},
- * {@code torii_gateway_http2_floods_stopped_total}, {@code torii_tcp_connections}, {@code torii_tcp_connections_total},
+ * {@code torii_gateway_http2_floods_stopped_total}, {@code torii_gateway_http2_floods_total{kind}} ({@code
+ * rapid_reset}, {@code continuation}, {@code empty_data}, {@code settings}, {@code ping}), {@code torii_tcp_connections}, {@code torii_tcp_connections_total},
  * {@code torii_tcp_connections_rejected_total} and {@code torii_maintenance} (1 while on).
  *
  * <p>{@link dev.torii.Gateway.Builder#meterRegistry} binds it; an application that builds its gateway otherwise can
@@ -71,8 +73,18 @@ public final class GatewayStatsMetrics implements MeterBinder {
         counter(
                 registry,
                 "torii.gateway.http2.floods.stopped",
-                "HTTP/2 connections closed with ENHANCE_YOUR_CALM for a SETTINGS/PING flood.",
+                "HTTP/2 connections closed with ENHANCE_YOUR_CALM for a flood of any kind.",
                 GatewayStats::http2FloodsStopped);
+        for (Http2Limits.Flood kind : Http2Limits.Flood.values()) {
+            Supplier<GatewayStats> reader = stats.reader();
+            FunctionCounter.builder(
+                            "torii.gateway.http2.floods", reader, Snapshot.read(reader, s -> s.http2FloodsByKind()
+                                    .get(kind)))
+                    .description("HTTP/2 floods stopped with GOAWAY ENHANCE_YOUR_CALM, by kind (rapid_reset, "
+                            + "continuation, empty_data, settings, ping).")
+                    .tag("kind", kind.tag())
+                    .register(registry);
+        }
         gauge(
                 registry,
                 "torii.tcp.connections",

@@ -105,6 +105,54 @@ public final class RawH2Client implements AutoCloseable {
         return c;
     }
 
+    /**
+     * Connects over TLS with ALPN {@code h2} (trusting any certificate: a loopback test server), sends the preface and
+     * an empty SETTINGS frame.
+     */
+    public static RawH2Client connectTls(InetSocketAddress address) throws IOException {
+        javax.net.ssl.SSLContext tls;
+        try {
+            tls = javax.net.ssl.SSLContext.getInstance("TLS");
+            tls.init(
+                    null,
+                    new javax.net.ssl.TrustManager[] {
+                        new javax.net.ssl.X509TrustManager() {
+                            @Override
+                            public void checkClientTrusted(java.security.cert.X509Certificate[] chain, String type) {}
+
+                            @Override
+                            public void checkServerTrusted(java.security.cert.X509Certificate[] chain, String type) {}
+
+                            @Override
+                            public java.security.cert.X509Certificate[] getAcceptedIssuers() {
+                                return new java.security.cert.X509Certificate[0];
+                            }
+                        }
+                    },
+                    null);
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IOException(e);
+        }
+        javax.net.ssl.SSLSocket s =
+                (javax.net.ssl.SSLSocket) tls.getSocketFactory().createSocket();
+        javax.net.ssl.SSLParameters params = s.getSSLParameters();
+        params.setApplicationProtocols(new String[] {"h2"});
+        s.setSSLParameters(params);
+        s.connect(address, 5000);
+        s.setSoTimeout(10_000);
+        s.setTcpNoDelay(true);
+        s.startHandshake();
+        if (!"h2".equals(s.getApplicationProtocol())) {
+            s.close();
+            throw new IOException("ALPN chose '" + s.getApplicationProtocol() + "' (expected: h2)");
+        }
+        RawH2Client c = new RawH2Client(s);
+        c.out.write(PREFACE);
+        c.frame(SETTINGS, 0, 0, new byte[0]);
+        c.out.flush();
+        return c;
+    }
+
     public void timeout(int millis) throws IOException {
         socket.setSoTimeout(millis);
     }

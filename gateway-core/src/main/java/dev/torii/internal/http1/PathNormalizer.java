@@ -114,7 +114,7 @@ public final class PathNormalizer {
     private static String slash(StringBuilder out, String asReceived, EscapedSlashes policy) {
         switch (policy) {
             case KEEP -> out.append(asReceived);
-            case UNESCAPE -> out.append('/');
+            case UNESCAPE, REDIRECT -> out.append('/');
             case REJECT -> {
                 return "encoded slash or backslash '" + asReceived + "' in path";
             }

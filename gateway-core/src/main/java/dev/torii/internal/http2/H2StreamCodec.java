@@ -33,6 +33,8 @@ import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrame;
 import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.AsciiString;
@@ -71,8 +73,13 @@ public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame,
     private static final AsciiString TRAILERS = AsciiString.cached("trailers");
     private static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
     private static final AsciiString KEEP_ALIVE = AsciiString.cached("keep-alive");
+    private static final AsciiString HTTP = AsciiString.cached("http");
+    private static final AsciiString HTTPS = AsciiString.cached("https");
 
     private final Runnable onMalformed;
+    /** The {@code :scheme} a request on this connection must carry: {@code https} over TLS, {@code http} in clear. */
+    private final AsciiString connectionScheme;
+
     private boolean requestSeen;
     private boolean requestEnded;
     private boolean failed;
@@ -91,9 +98,14 @@ public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame,
     /** An RFC 8441 extended CONNECT for {@code websocket}, proxied as an HTTP/1.1 upgrade. */
     private boolean webSocket;
 
-    /** @param onMalformed told of each malformed request (counted by the engine) */
-    H2StreamCodec(Runnable onMalformed) {
+    /**
+     * @param onMalformed told of each malformed request (counted by the engine)
+     * @param secure whether the connection is TLS (requests must say {@code :scheme https}) or clear text ({@code
+     *     http})
+     */
+    H2StreamCodec(Runnable onMalformed, boolean secure) {
         this.onMalformed = onMalformed;
+        this.connectionScheme = secure ? HTTPS : HTTP;
     }
 
     /** The request's {@code :scheme}, once its head is decoded. */
@@ -226,6 +238,12 @@ public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame,
         } else {
             if (schemeValue == null || path == null || path.length() == 0) {
                 malformed(ctx, "missing :scheme or :path");
+                return;
+            }
+            if (!connectionScheme.contentEqualsIgnoreCase(schemeValue)) {
+                // RFC 9113 8.3.1 leaves a mismatch to the server; a proxy that forwards it would let the client tell
+                // the upstream (X-Forwarded-Proto, redirects, cookies' Secure) it came over TLS when it did not.
+                malformed(ctx, ":scheme " + schemeValue + " on a " + connectionScheme + " connection");
                 return;
             }
             char first = path.charAt(0);
@@ -480,6 +498,20 @@ public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame,
             return;
         }
         super.write(ctx, msg, promise);
+    }
+
+    /**
+     * A stream closed after its response ended but before its request did (a hook or upstream that answered without
+     * reading the whole body): RST_STREAM NO_ERROR asks the client to stop sending (RFC 9113 section 8.1), where
+     * Netty's stream channel would send CANCEL.
+     */
+    @Override
+    public void close(ChannelHandlerContext ctx, ChannelPromise promise) throws Exception {
+        if (ctx.channel() instanceof Http2StreamChannel stream
+                && stream.stream().state() == Http2Stream.State.HALF_CLOSED_LOCAL) {
+            ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
+        }
+        super.close(ctx, promise);
     }
 
     @Override

@@ -27,6 +27,15 @@ public final class H2cSupport {
     private static final ByteBuf PREFACE =
             Unpooled.unreleasableBuffer(Http2CodecUtil.connectionPrefaceBuf()).asReadOnly();
     private static final AsciiString H2C = AsciiString.cached("h2c");
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(H2cSupport.class);
+    /** The bytes {@code PRI * HTTP/2.0\r\n} that only an HTTP/2 client sends first. */
+    private static final int H2_ATTEMPT = 16;
+    /** An empty SETTINGS frame (the server preface), then GOAWAY with last stream 0 and PROTOCOL_ERROR. */
+    private static final byte[] SETTINGS_AND_GOAWAY_PROTOCOL_ERROR = {
+        0, 0, 0, 4, 0, 0, 0, 0, 0, // SETTINGS, empty
+        0, 0, 8, 7, 0, 0, 0, 0, 0, // GOAWAY, 8 bytes, stream 0
+        0, 0, 0, 0, 0, 0, 0, 1 // last-stream-id 0, PROTOCOL_ERROR
+    };
 
     private H2cSupport() {}
 
@@ -119,6 +128,17 @@ public final class H2cSupport {
             decided = true;
             if (prefixMatches) {
                 Http2Connections.configure(ctx.channel(), engine, false);
+            } else if (in.readableBytes() >= H2_ATTEMPT
+                    && ByteBufUtil.equals(in, in.readerIndex(), PREFACE, 0, H2_ATTEMPT)) {
+                // "PRI * HTTP/2.0\r\n" and then not the rest of the preface: an HTTP/2 client (or a fuzzer) whose
+                // preface is broken, not an HTTP/1.1 request: answer in HTTP/2 (RFC 9113 3.4: PROTOCOL_ERROR).
+                log.debug(
+                        "broken HTTP/2 preface from {}: GOAWAY PROTOCOL_ERROR",
+                        ctx.channel().remoteAddress());
+                in.skipBytes(in.readableBytes());
+                ctx.writeAndFlush(Unpooled.wrappedBuffer(SETTINGS_AND_GOAWAY_PROTOCOL_ERROR))
+                        .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+                return;
             } else {
                 engine.initHttp1(ctx.channel(), engine.decoderConfig(), false, true);
             }

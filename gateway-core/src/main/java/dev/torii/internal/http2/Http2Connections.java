@@ -14,6 +14,7 @@ import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2ConnectionAdapter;
 import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -51,7 +52,8 @@ public final class Http2Connections {
                 .maxHeaderListSize(limits.maxHeaderSize())
                 .connectProtocolEnabled(true);
         int floodSeconds = (int) Math.max(1, h2.floodWindow().toSeconds());
-        return Http2FrameCodecBuilder.forServer()
+        StreamStateChecks streamStates = new StreamStateChecks();
+        Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
                 .initialSettings(settings)
                 .validateHeaders(true)
                 .decoderEnforceMaxRstFramesPerWindow(h2.maxResetsPerWindow(), floodSeconds)
@@ -59,7 +61,10 @@ public final class Http2Connections {
                 .decoderEnforceMaxConsecutiveEmptyDataFrames(h2.maxConsecutiveEmptyDataFrames())
                 .encoderEnforceMaxQueuedControlFrames(h2.maxQueuedControlFrames())
                 .gracefulShutdownTimeoutMillis(limits.shutdownTimeout().toMillis())
+                .frameLogger(streamStates)
                 .build();
+        streamStates.connection(codec.connection());
+        return codec;
     }
 
     /** Turns {@code ch} into an HTTP/2 connection: frame codec, multiplexer, guard; reads on. */
@@ -87,6 +92,28 @@ public final class Http2Connections {
         ch.config().setAutoRead(true);
     }
 
+    /**
+     * The flood a connection error of Netty's codec stopped, or {@code null}: Netty enforces the RST, CONTINUATION and
+     * empty-DATA limits and says which one only in its message (Netty 4.2's wording; {@code Http2FloodCountingTest}
+     * notices a change).
+     */
+    static Http2Limits.Flood floodOf(Http2Exception e) {
+        String m = e.getMessage();
+        if (m == null) {
+            return null;
+        }
+        if (m.startsWith("Maximum number of RST frames")) {
+            return Http2Limits.Flood.RAPID_RESET;
+        }
+        if (m.startsWith("Number of small consecutive continuations frames")) {
+            return Http2Limits.Flood.CONTINUATION;
+        }
+        if (m.contains("empty data frames")) {
+            return Http2Limits.Flood.EMPTY_DATA;
+        }
+        return null;
+    }
+
     /** The pipeline of each stream: one exchange, with explicit reads. */
     private static final class StreamInitializer extends ChannelInitializer<Http2StreamChannel> {
         private final Engine engine;
@@ -101,7 +128,7 @@ public final class Http2Connections {
         protected void initChannel(Http2StreamChannel ch) {
             ch.config().setAutoRead(false);
             ch.pipeline()
-                    .addLast("h2-stream", new H2StreamCodec(engine::countMalformedHttp2))
+                    .addLast("h2-stream", new H2StreamCodec(engine::countMalformedHttp2, secure))
                     .addLast("flow", new FlowControlHandler())
                     .addLast("proxy", new ProxyHandler(engine, secure, true));
             dev.torii.internal.RequestBodyRateHandler.addAfter(ch.pipeline(), "h2-stream", engine, true);
@@ -182,15 +209,17 @@ public final class Http2Connections {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             try {
-                if (msg instanceof Http2SettingsFrame || msg instanceof Http2PingFrame ping && !ping.ack()) {
-                    countControlFrame();
+                if (msg instanceof Http2SettingsFrame) {
+                    countControlFrame(Http2Limits.Flood.SETTINGS);
+                } else if (msg instanceof Http2PingFrame ping && !ping.ack()) {
+                    countControlFrame(Http2Limits.Flood.PING);
                 }
             } finally {
                 ReferenceCountUtil.release(msg);
             }
         }
 
-        private void countControlFrame() {
+        private void countControlFrame(Http2Limits.Flood kind) {
             long now = now();
             if (now - windowStart >= limits.floodWindow().toNanos()) {
                 windowStart = now;
@@ -198,12 +227,13 @@ public final class Http2Connections {
             }
             if (++controlFrames > limits.maxControlFramesPerWindow() && !closing) {
                 closing = true;
-                engine.countHttp2Flood();
-                log.info(
-                        "HTTP/2 client {} sent more than {} SETTINGS/PING frames in {} s: GOAWAY ENHANCE_YOUR_CALM",
-                        ctx.channel().remoteAddress(),
-                        limits.maxControlFramesPerWindow(),
-                        limits.floodWindow().toSeconds());
+                engine.countHttp2Flood(kind);
+                engine.floodLog()
+                        .report(
+                                kind,
+                                ctx.channel().remoteAddress(),
+                                "more than " + limits.maxControlFramesPerWindow() + " SETTINGS/PING frames in "
+                                        + limits.floodWindow().toSeconds() + " s: GOAWAY ENHANCE_YOUR_CALM");
                 ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.ENHANCE_YOUR_CALM))
                         .addListener(f -> ctx.channel().close());
             }
@@ -222,8 +252,16 @@ public final class Http2Connections {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             log.debug("HTTP/2 connection {} failed: {}", ctx.channel(), cause.toString());
-            if (Http2CodecUtil.getEmbeddedHttp2Exception(cause) == null) {
+            Http2Exception h2 = Http2CodecUtil.getEmbeddedHttp2Exception(cause);
+            if (h2 == null) {
                 ctx.close();
+                return;
+            }
+            Http2Limits.Flood flood = floodOf(h2);
+            if (flood != null && !closing) {
+                closing = true;
+                engine.countHttp2Flood(flood);
+                engine.floodLog().report(flood, ctx.channel().remoteAddress(), h2.getMessage());
             }
             // An HTTP/2 connection error: the codec sends GOAWAY with its error code and closes after this.
         }

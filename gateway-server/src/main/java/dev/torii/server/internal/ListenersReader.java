@@ -1,6 +1,7 @@
 package dev.torii.server.internal;
 
 import dev.torii.Listener;
+import dev.torii.PathNormalization;
 import dev.torii.server.internal.YamlReader.Fields;
 import dev.torii.tcp.TcpListener;
 import dev.torii.tls.ServerTls;
@@ -33,7 +34,8 @@ final class ListenersReader implements SectionReader {
             "plugins",
             "idleTimeout",
             "newConnectionsPerClient",
-            "access");
+            "access",
+            "pathNormalization");
     /** Listener keys that only {@code protocol: tcp} takes. */
     private static final List<String> TCP_LISTENER_KEYS = List.of("upstream", "plugins", "idleTimeout");
 
@@ -107,6 +109,13 @@ final class ListenersReader implements SectionReader {
                                         + String.join(", ", SUPPORTED_PROTOCOLS) + ")");
             }
         }
+        Node pathNormalizationNode = f.value("pathNormalization");
+        if (pathNormalizationNode != null && ("tcp".equals(protocol) || "dns".equals(protocol))) {
+            yaml.error(
+                    pathNormalizationNode,
+                    f.path("pathNormalization") + ": only for protocol http or https (this listener is " + protocol
+                            + ")");
+        }
         if ("tcp".equals(protocol)) {
             readTcpListener(f, path, name, before);
             return null;
@@ -120,6 +129,9 @@ final class ListenersReader implements SectionReader {
         }
         String address = yaml.requiredString(f, "address");
         boolean addressOk = address != null && claimAddress(f, path, name, address, false);
+        PathNormalization pathNormalization = pathNormalizationNode == null || "dns".equals(protocol)
+                ? null
+                : PathNormalizationReader.read(yaml, pathNormalizationNode, f.path("pathNormalization"));
         Node tlsNode = f.value("tls");
         ServerTls serverTls = null;
         if ("https".equals(protocol)) {
@@ -140,6 +152,9 @@ final class ListenersReader implements SectionReader {
         } catch (IllegalArgumentException e) {
             yaml.error(f.value("address"), YamlReader.relabel(f.path("address"), e.getMessage()));
             return null;
+        }
+        if (pathNormalization != null) {
+            listener = listener.withOptions(listener.options().withPathNormalization(pathNormalization));
         }
         if ("dns".equals(protocol)) {
             new DnsReader(draft).readListener(f, name, address, listener, protocolNode);

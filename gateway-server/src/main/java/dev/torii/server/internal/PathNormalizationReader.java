@@ -8,7 +8,8 @@ import java.util.Locale;
 import org.snakeyaml.engine.v2.nodes.Node;
 
 /**
- * Reads {@code limits.pathNormalization}: {@code { enabled, mergeSlashes, escapedSlashes: keep|reject|unescape }}, or
+ * Reads {@code limits.pathNormalization} and {@code listeners[].pathNormalization}: {@code { enabled, mergeSlashes,
+ * escapedSlashes: keep|reject|unescape|redirect }}, or
  * {@code false} to forward paths as received. Not thread-safe.
  */
 final class PathNormalizationReader {
@@ -47,8 +48,9 @@ final class PathNormalizationReader {
             case "keep" -> EscapedSlashes.KEEP;
             case "reject" -> EscapedSlashes.REJECT;
             case "unescape" -> EscapedSlashes.UNESCAPE;
+            case "redirect" -> EscapedSlashes.REDIRECT;
             default -> {
-                yaml.error(node, path + ": '" + s + "' (expected: keep, reject or unescape)");
+                yaml.error(node, path + ": '" + s + "' (expected: keep, reject, unescape or redirect)");
                 yield null;
             }
         };
