@@ -116,6 +116,14 @@ public final class Gateway implements AutoCloseable {
         engine.routingTable(Objects.requireNonNull(table, "table"));
     }
 
+    /**
+     * The health of every endpoint of the current routing table's upstreams (active checks and outlier detection),
+     * sorted by upstream name, then in each upstream's endpoint order. A snapshot; thread-safe.
+     */
+    public java.util.List<dev.torii.upstream.EndpointStatus> upstreamHealth() {
+        return engine.upstreamHealth();
+    }
+
     /** Counters of what the gateway is doing now. */
     public GatewayStats stats() {
         return engine.stats();

@@ -386,6 +386,23 @@ final class ExchangeDriver {
         responseStarted = true;
     }
 
+    /** The upstream's response head (status {@code status}) arrived: the endpoint's health hears of it. */
+    void upstreamResponded(int status) {
+        if (upstream != null) {
+            upstream.responded(status);
+        }
+    }
+
+    /** The upstream side failed ({@code error}) after a connection was acquired: the endpoint's health hears of it. */
+    void upstreamAttemptFailed(ProxyError error) {
+        if (upstream != null
+                && (error == ProxyError.UPSTREAM_RESET
+                        || error == ProxyError.UPSTREAM_TIMEOUT
+                        || error == ProxyError.CONNECT_FAILED)) {
+            upstream.attemptFailed(error.name());
+        }
+    }
+
     boolean mayRetryStale(UpstreamConnection dead) {
         return upstream.mayRetryStale(ex, dead, framing.bodyExpected());
     }

@@ -31,6 +31,8 @@ final class UpstreamConnector {
     private ConnectionPool.Pending pendingAcquire;
     /** The one retry an exchange gets (a failed connect or a stale pooled connection) was used. */
     private boolean retried;
+    /** The current attempt's outcome was told to the endpoint's health (once per attempt). */
+    private boolean outcomeRecorded;
 
     UpstreamConnector(ExchangeDriver driver, Engine engine, EventLoop loop) {
         this.driver = driver;
@@ -50,6 +52,7 @@ final class UpstreamConnector {
     }
 
     private void connect(DefaultExchange ex, int exclude) {
+        outcomeRecorded = false;
         Endpoint endpoint;
         if (ex.endpointOverride != null) {
             endpoint = ex.endpointOverride;
@@ -114,6 +117,27 @@ final class UpstreamConnector {
                 .acquire(upstreamState, endpoint, ex.upstreamAddress, true, new Acquired(ex, endpoint));
     }
 
+    /**
+     * The upstream answered the current attempt with a head of {@code status}: a 5xx counts as a failure of the
+     * endpoint for outlier detection, anything else as a success.
+     */
+    void responded(int status) {
+        if (status >= 500) {
+            attemptFailed("status " + status);
+        } else if (!outcomeRecorded && endpointIndex >= 0 && upstreamState != null) {
+            outcomeRecorded = true;
+            upstreamState.succeeded(endpointIndex);
+        }
+    }
+
+    /** The current attempt failed on its endpoint ({@code why}): counted once for outlier detection. */
+    void attemptFailed(String why) {
+        if (!outcomeRecorded && endpointIndex >= 0 && upstreamState != null) {
+            outcomeRecorded = true;
+            upstreamState.failed(endpointIndex, why);
+        }
+    }
+
     /** Cancels a pending acquire. */
     void cancel() {
         if (pendingAcquire != null) {
@@ -135,6 +159,7 @@ final class UpstreamConnector {
         upstreamState = null;
         endpointIndex = -1;
         retried = false;
+        outcomeRecorded = false;
     }
 
     private static boolean isIdempotent(HttpMethod method) {
@@ -173,6 +198,9 @@ final class UpstreamConnector {
                 return;
             }
             boolean retryable = error == ProxyError.CONNECT_FAILED || error == ProxyError.UPSTREAM_TIMEOUT;
+            if (retryable) {
+                attemptFailed(error + " (" + cause + ")");
+            }
             if (retryable
                     && !retried
                     && isIdempotent(owner.request.method())
