@@ -4,6 +4,7 @@ import dev.torii.ProxyError;
 import dev.torii.internal.upstream.ConnectionPool;
 import dev.torii.internal.upstream.UpstreamConnection;
 import dev.torii.internal.upstream.UpstreamState;
+import dev.torii.route.RetryPolicy;
 import dev.torii.upstream.Endpoint;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpMethod;
@@ -33,6 +34,18 @@ final class UpstreamConnector {
     private boolean retried;
     /** The current attempt's outcome was told to the endpoint's health (once per attempt). */
     private boolean outcomeRecorded;
+    /** The route's retry policy, or null for the built-in retries only. */
+    private RetryPolicy policy;
+    /** The exchange holds a place in its upstream's retry budget (given back when it ends). */
+    private boolean inRetryBudget;
+
+    /** What went wrong with an attempt, for {@link #mayRetry}. */
+    enum Failure {
+        CONNECT,
+        RESET,
+        TIMEOUT,
+        STATUS
+    }
 
     UpstreamConnector(ExchangeDriver driver, Engine engine, EventLoop loop) {
         this.driver = driver;
@@ -48,7 +61,61 @@ final class UpstreamConnector {
     /** Starts connecting {@code ex} to an endpoint of {@code upstream}. */
     void connect(DefaultExchange ex, UpstreamState upstream) {
         this.upstreamState = upstream;
+        this.policy = ex.route == null ? null : ex.route.retry();
         connect(ex, -1);
+    }
+
+    /**
+     * Whether the route's retry policy lets {@code ex} be sent again after {@code failure} ({@code status} for
+     * {@link Failure#STATUS}): attempts left, an idempotent request, no body (but for a failed connect, when nothing
+     * was sent), no endpoint chosen by a hook, and a place in the retry budget (taken here, once per exchange).
+     */
+    boolean mayRetry(DefaultExchange ex, Failure failure, int status, boolean requestBodyExpected) {
+        if (policy == null || upstreamState == null) {
+            return false;
+        }
+        boolean wanted =
+                switch (failure) {
+                    case CONNECT -> policy.onConnectFailure();
+                    case RESET -> policy.onReset();
+                    // An attempt that timed out would have been answered 504.
+                    case TIMEOUT -> policy.onStatuses().contains(504);
+                    case STATUS -> policy.onStatuses().contains(status);
+                };
+        if (!wanted
+                || ex.attempts >= policy.attempts()
+                || !isIdempotent(ex.request.method())
+                || ex.endpointOverride != null
+                || failure != Failure.CONNECT && requestBodyExpected) {
+            return false;
+        }
+        if (!inRetryBudget) {
+            if (!upstreamState.startRetry(policy)) {
+                log.debug("retry budget of upstream '{}' spent: {} not retried", ex.upstreamName, failure);
+                return false;
+            }
+            inRetryBudget = true;
+        }
+        return true;
+    }
+
+    /** The retry {@link #mayRetry} allowed (the exchange is in CONNECTING again): another endpoint when there is one. */
+    void retry(DefaultExchange ex) {
+        int failed = endpointIndex;
+        endpointDone();
+        if (upstreamState.size() == 1) {
+            connect(ex, -1);
+        } else {
+            connect(ex, failed);
+        }
+    }
+
+    /** The current attempt's response head must come within this many nanoseconds (the per-try timeout). */
+    long responseTimeoutNanos() {
+        long upstreamTimeout = upstreamState.upstream.responseTimeout().toNanos();
+        return policy == null || policy.perTryTimeout() == null
+                ? upstreamTimeout
+                : Math.min(upstreamTimeout, policy.perTryTimeout().toNanos());
     }
 
     private void connect(DefaultExchange ex, int exclude) {
@@ -156,6 +223,13 @@ final class UpstreamConnector {
 
     /** Forgets the finished exchange. */
     void reset() {
+        if (inRetryBudget) {
+            inRetryBudget = false;
+            if (upstreamState != null) {
+                upstreamState.retryDone();
+            }
+        }
+        policy = null;
         upstreamState = null;
         endpointIndex = -1;
         retried = false;
@@ -200,6 +274,17 @@ final class UpstreamConnector {
             boolean retryable = error == ProxyError.CONNECT_FAILED || error == ProxyError.UPSTREAM_TIMEOUT;
             if (retryable) {
                 attemptFailed(error + " (" + cause + ")");
+            }
+            if (policy != null) {
+                if (retryable && mayRetry(owner, Failure.CONNECT, 0, false)) {
+                    log.debug("connect to {} failed ({}); retrying (attempt {})", endpoint, cause, owner.attempts + 1);
+                    if (driver.moveTo(ExchangeState.CONNECTING)) {
+                        retry(owner);
+                    }
+                    return;
+                }
+                driver.responder().fail(error, cause, "cannot connect to " + endpoint);
+                return;
             }
             if (retryable
                     && !retried

@@ -39,6 +39,8 @@ public final class UpstreamState {
     private final InetSocketAddress[] literals;
     private final EndpointHealth[] health;
     private final LongSupplier ticker;
+    /** Exchanges of this upstream that are in a retry now (for the retry budget). */
+    private final AtomicInteger retrying = new AtomicInteger();
 
     /** Fresh state for {@code upstream} (load-balancer position and counters at zero, every endpoint healthy). */
     public UpstreamState(Upstream upstream) {
@@ -147,6 +149,39 @@ public final class UpstreamState {
             }
         }
         return best;
+    }
+
+    // ------------------------------------------------------------------ retry budget
+
+    /**
+     * Takes a place in the retry budget of {@code policy}: true when the exchanges in retry are fewer than the budget
+     * allows for the requests in flight now (then {@link #retryDone} must follow), false when it is spent.
+     */
+    public boolean startRetry(dev.torii.route.RetryPolicy policy) {
+        int inFlightNow = 0;
+        for (int i = 0; i < endpoints.length; i++) {
+            inFlightNow += inFlight.get(i);
+        }
+        int budget = policy.budget(inFlightNow);
+        while (true) {
+            int now = retrying.get();
+            if (now >= budget) {
+                return false;
+            }
+            if (retrying.compareAndSet(now, now + 1)) {
+                return true;
+            }
+        }
+    }
+
+    /** An exchange that took a place in the retry budget ended. */
+    public void retryDone() {
+        retrying.decrementAndGet();
+    }
+
+    /** Exchanges in retry now. */
+    int retrying() {
+        return retrying.get();
     }
 
     // ------------------------------------------------------------------ passive health (outlier detection)
