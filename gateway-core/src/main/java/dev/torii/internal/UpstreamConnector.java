@@ -32,6 +32,12 @@ final class UpstreamConnector {
     private ConnectionPool.Pending pendingAcquire;
     /** The one retry an exchange gets (a failed connect or a stale pooled connection) was used. */
     private boolean retried;
+    /** Streams of this exchange the upstream refused unprocessed (each retried, up to {@link #MAX_REFUSALS}). */
+    private int refusals;
+
+    private static final int MAX_REFUSALS = 5;
+    /** The retry {@link #mayRetryStale} allowed is for a refused stream (which does not spend {@link #retried}). */
+    private boolean retryingRefusal;
     /** The current attempt's outcome was told to the endpoint's health (once per attempt). */
     private boolean outcomeRecorded;
     /** The route's retry policy, or null for the built-in retries only. */
@@ -165,12 +171,27 @@ final class UpstreamConnector {
      * was sent on closed before any response: only an idempotent request without a body, and only once.
      */
     boolean mayRetryStale(DefaultExchange ex, UpstreamConnection dead, boolean requestBodyExpected) {
-        return dead != null && dead.reused && !retried && isIdempotent(ex.request.method()) && !requestBodyExpected;
+        if (dead == null || requestBodyExpected || !isIdempotent(ex.request.method())) {
+            return false;
+        }
+        if (dead.refused && refusals < MAX_REFUSALS) {
+            // Refused unprocessed: certain not to have reached the application, so it does not spend the one retry.
+            // Under load the retry can land on another connection that is about to send its own GOAWAY, and a second
+            // refusal used to answer 502.
+            refusals++;
+            retryingRefusal = true;
+            return true;
+        }
+        retryingRefusal = false;
+        return dead.reused && !retried;
     }
 
     /** The retry {@link #mayRetryStale} allowed: a new connection, not another idle one. */
     void retryStale(DefaultExchange ex) {
-        retried = true;
+        if (!retryingRefusal) {
+            retried = true;
+        }
+        retryingRefusal = false;
         int failedIndex = endpointIndex;
         endpointDone();
         // Same endpoint is fine here: the failure was the stale connection, not the endpoint.
@@ -233,6 +254,8 @@ final class UpstreamConnector {
         upstreamState = null;
         endpointIndex = -1;
         retried = false;
+        refusals = 0;
+        retryingRefusal = false;
         outcomeRecorded = false;
     }
 
