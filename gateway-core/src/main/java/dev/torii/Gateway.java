@@ -37,6 +37,8 @@ import java.util.concurrent.CompletableFuture;
 public final class Gateway implements AutoCloseable {
     private final Engine engine;
     private final MaintenanceMode maintenance;
+    /** The endpoint health series, when a registry was given: a table swap may bring new endpoints. */
+    private final dev.torii.metrics.UpstreamHealthMetrics healthMetrics;
 
     private Gateway(Builder b) {
         this.maintenance = b.maintenance;
@@ -58,6 +60,10 @@ public final class Gateway implements AutoCloseable {
         engine.connectionGuards(guards);
         if (b.meterRegistry != null) {
             new GatewayStatsMetrics(engine::stats, b.maintenance).bindTo(b.meterRegistry);
+            healthMetrics = new dev.torii.metrics.UpstreamHealthMetrics(engine::upstreamHealth);
+            healthMetrics.bindTo(b.meterRegistry);
+        } else {
+            healthMetrics = null;
         }
     }
 
@@ -114,6 +120,9 @@ public final class Gateway implements AutoCloseable {
     /** Swaps in {@code table} for every new exchange; exchanges in flight keep the table they started with. */
     public void routingTable(RoutingTable table) {
         engine.routingTable(Objects.requireNonNull(table, "table"));
+        if (healthMetrics != null) {
+            healthMetrics.refresh();
+        }
     }
 
     /**
