@@ -39,6 +39,8 @@ import java.util.concurrent.CompletableFuture;
 public final class Gateway implements AutoCloseable {
     private final Engine engine;
     private final MaintenanceMode maintenance;
+    /** The endpoint health series, when a registry was given: a table swap may bring new endpoints. */
+    private final dev.torii.metrics.UpstreamHealthMetrics healthMetrics;
 
     private Gateway(Builder b) {
         this.maintenance = b.maintenance;
@@ -63,6 +65,10 @@ public final class Gateway implements AutoCloseable {
             new GatewayStatsMetrics(engine::stats, b.maintenance).bindTo(b.meterRegistry);
             GuardMetrics.connectionGuards(guards).bindTo(b.meterRegistry);
             GuardMetrics.slowRequestBodies(engine::slowRequestBodies).bindTo(b.meterRegistry);
+            healthMetrics = new dev.torii.metrics.UpstreamHealthMetrics(engine::upstreamHealth);
+            healthMetrics.bindTo(b.meterRegistry);
+        } else {
+            healthMetrics = null;
         }
     }
 
@@ -119,6 +125,17 @@ public final class Gateway implements AutoCloseable {
     /** Swaps in {@code table} for every new exchange; exchanges in flight keep the table they started with. */
     public void routingTable(RoutingTable table) {
         engine.routingTable(Objects.requireNonNull(table, "table"));
+        if (healthMetrics != null) {
+            healthMetrics.refresh();
+        }
+    }
+
+    /**
+     * The health of every endpoint of the current routing table's upstreams (active checks and outlier detection),
+     * sorted by upstream name, then in each upstream's endpoint order. A snapshot; thread-safe.
+     */
+    public java.util.List<dev.torii.upstream.EndpointStatus> upstreamHealth() {
+        return engine.upstreamHealth();
     }
 
     /** Counters of what the gateway is doing now. */

@@ -20,6 +20,7 @@ import dev.torii.internal.tcp.TcpProxyHandler;
 import dev.torii.internal.tls.TlsTermination;
 import dev.torii.internal.upstream.ConnectionPool;
 import dev.torii.internal.upstream.EndpointResolver;
+import dev.torii.internal.upstream.HealthChecks;
 import dev.torii.internal.upstream.UpstreamState;
 import dev.torii.route.RoutingTable;
 import dev.torii.tcp.TcpListener;
@@ -129,6 +130,9 @@ public final class Engine {
     private final Transport tcpTransport = transport.name().equals("nio") ? transport : Transport.nio();
 
     private EventLoopGroup tcpGroup;
+    /** The active health checks of the current snapshot's upstreams; from {@link #start()} on. */
+    private HealthChecks healthChecks;
+
     private volatile Snapshot snapshot;
     private EventLoopGroup group;
     private CompletableFuture<Void> shutdown;
@@ -161,7 +165,7 @@ public final class Engine {
         var states = new HashMap<String, UpstreamState>();
         for (Upstream u : table.upstreams().values()) {
             UpstreamState old = previous.get(u.name());
-            states.put(u.name(), old != null && old.upstream.equals(u) ? old : new UpstreamState(u));
+            states.put(u.name(), old != null && old.upstream.equals(u) ? old : new UpstreamState(u, old));
         }
         return new Snapshot(table, Map.copyOf(states));
     }
@@ -218,6 +222,8 @@ public final class Engine {
             for (TcpListener l : tcpListeners) {
                 bindTcp(l);
             }
+            healthChecks = new HealthChecks(group, transport.channel(), resolver);
+            healthChecks.update(snapshot.states().values());
         } catch (RuntimeException e) {
             bound.values().forEach(Channel::close);
             bound.clear();
@@ -469,6 +475,18 @@ public final class Engine {
 
     public synchronized void routingTable(RoutingTable table) {
         snapshot = snapshotOf(table, snapshot.states());
+        if (healthChecks != null) {
+            healthChecks.update(snapshot.states().values());
+        }
+    }
+
+    /** The health of every endpoint of the current table's upstreams, by upstream name then endpoint order. */
+    public List<dev.torii.upstream.EndpointStatus> upstreamHealth() {
+        var out = new java.util.ArrayList<dev.torii.upstream.EndpointStatus>();
+        snapshot.states().values().stream()
+                .sorted(java.util.Comparator.comparing(s -> s.upstream.name()))
+                .forEach(s -> out.addAll(s.status()));
+        return out;
     }
 
     /** The current routing table and upstream states; an exchange reads it once, when its head is decoded. */
@@ -685,6 +703,9 @@ public final class Engine {
                     clients.close().awaitUninterruptibly();
                     for (ConnectionPool p : allPools) {
                         p.closeAsync();
+                    }
+                    if (healthChecks != null) {
+                        healthChecks.close();
                     }
                     resolver.close();
                     stopTlsReloader();

@@ -204,7 +204,13 @@ final class ExchangeDriver {
         if (!moveTo(FORWARDING)) {
             return;
         }
-        phases.sendHead(conn, endpoint, relay.requestSent(), upstream.upstream());
+        long sent = relay.requestSent();
+        phases.sendHead(conn, endpoint, sent, upstream.upstream());
+        long perTry = upstream.responseTimeoutNanos();
+        if (perTry < upstream.upstream().upstream.responseTimeout().toNanos()) {
+            // A per-try timeout shorter than the upstream's: the connection's timer must look at it in time.
+            handler.ensureTimer(sent + perTry);
+        }
         if (requestComplete) {
             // A retry: the request (which had no body) ended on the first connection already.
             conn.channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT, conn.channel.voidPromise());
@@ -386,6 +392,77 @@ final class ExchangeDriver {
         responseStarted = true;
     }
 
+    /** The upstream's response head (status {@code status}) arrived: the endpoint's health hears of it. */
+    void upstreamResponded(int status) {
+        if (upstream != null) {
+            upstream.responded(status);
+        }
+    }
+
+    /**
+     * The upstream side failed ({@code error}) after a connection was acquired: the endpoint's health hears of it, and
+     * the route's retry policy may send the request to another endpoint. Returns true when it did (the failure is
+     * handled).
+     */
+    boolean upstreamAttemptFailed(ProxyError error) {
+        if (upstream == null
+                || error != ProxyError.UPSTREAM_RESET
+                        && error != ProxyError.UPSTREAM_TIMEOUT
+                        && error != ProxyError.CONNECT_FAILED) {
+            return false;
+        }
+        upstream.attemptFailed(error.name());
+        if (state != FORWARDING || responseStarted || relay.started()) {
+            return false;
+        }
+        UpstreamConnector.Failure failure = error == ProxyError.UPSTREAM_TIMEOUT
+                ? UpstreamConnector.Failure.TIMEOUT
+                : UpstreamConnector.Failure.RESET;
+        if (!upstream.mayRetry(ex, failure, 0, framing.bodyExpected())) {
+            return false;
+        }
+        log.debug("{} for {} {}: retrying (attempt {})", error, ex.request.method(), ex.originalUri, ex.attempts + 1);
+        retryElsewhere();
+        return true;
+    }
+
+    /**
+     * The upstream answered {@code status} before anything went to the client: when the route's retry policy retries
+     * on it, the response is dropped (its connection closed) and the request goes to another endpoint. Returns true
+     * then; the caller releases the message.
+     */
+    boolean retryOnStatus(int status) {
+        if (upstream == null
+                || status < 500
+                || state != FORWARDING
+                || responseStarted
+                || !upstream.mayRetry(ex, UpstreamConnector.Failure.STATUS, status, framing.bodyExpected())) {
+            return false;
+        }
+        log.debug(
+                "status {} for {} {}: retrying (attempt {})",
+                status,
+                ex.request.method(),
+                ex.originalUri,
+                ex.attempts + 1);
+        retryElsewhere();
+        return true;
+    }
+
+    /** Gives up the current attempt's connection (closed, not pooled) and connects again. */
+    private void retryElsewhere() {
+        UpstreamConnection c = conn;
+        conn = null;
+        relay.release();
+        if (c != null) {
+            engine.pool(ctx().channel().eventLoop()).release(c, false);
+        }
+        waitingUpstreamWritable = false;
+        if (moveTo(CONNECTING)) {
+            upstream.retry(ex);
+        }
+    }
+
     boolean mayRetryStale(UpstreamConnection dead) {
         return upstream.mayRetryStale(ex, dead, framing.bodyExpected());
     }
@@ -420,7 +497,10 @@ final class ExchangeDriver {
         if (responseComplete() && requestComplete || upstreamState == null) {
             return now + engine.limits().headerReadTimeout().toNanos();
         }
-        long responseTimeout = upstreamState.upstream.responseTimeout().toNanos();
+        // Waiting for the head, one attempt gets the route's per-try timeout (when shorter).
+        long responseTimeout = state == FORWARDING
+                ? upstream.responseTimeoutNanos()
+                : upstreamState.upstream.responseTimeout().toNanos();
         long idleTimeout = engine.limits().idleTimeout().toNanos();
         long next = Long.MAX_VALUE;
         if (!responseComplete() && conn != null) {
@@ -440,7 +520,8 @@ final class ExchangeDriver {
                             ProxyError.UPSTREAM_TIMEOUT,
                             null,
                             "no response within " + responseTimeout / 1_000_000 + " ms");
-                    return Long.MAX_VALUE;
+                    // A retry (the per-try timeout) carries on with a new attempt, whose own deadlines count now.
+                    return state == CONNECTING || state == FORWARDING ? checkTimeouts(now) : Long.MAX_VALUE;
                 }
                 next = deadline;
             }

@@ -80,9 +80,10 @@ enum ExchangeState {
         allow(REQUEST_HOOKS, ROUTING, LOCAL_RESPONSE);
         allow(ROUTING, UPSTREAM_HOOKS, LOCAL_RESPONSE);
         allow(UPSTREAM_HOOKS, CONNECTING, LOCAL_RESPONSE);
-        // CONNECTING -> CONNECTING: one retry on another endpoint after a failed connect.
+        // CONNECTING -> CONNECTING: a retry on another endpoint after a failed connect (one, or the route's policy).
         allow(CONNECTING, CONNECTING, FORWARDING, LOCAL_RESPONSE);
-        // FORWARDING -> CONNECTING: one retry on a fresh connection when a reused one was found closed.
+        // FORWARDING -> CONNECTING: one retry on a fresh connection when a reused one was found closed; or, by the
+        // route's retry policy, another endpoint after a reset, a 502/503/504 head or a per-try timeout.
         allow(FORWARDING, CONNECTING, RESPONSE_HOOKS, LOCAL_RESPONSE);
         allow(RESPONSE_HOOKS, RELAYING, TUNNEL, LOCAL_RESPONSE);
         allow(RELAYING, FINISHING);

@@ -90,6 +90,9 @@ final class LocalResponder {
 
     /** A failure on the upstream side: an error response if the client has not seen a head yet, else an abort. */
     void upstreamFailed(ProxyError error, Throwable cause, String detail) {
+        if (driver.upstreamAttemptFailed(error)) {
+            return;
+        }
         driver.releaseUpstream(false);
         if (driver.responseStarted()) {
             abort(error, detail);

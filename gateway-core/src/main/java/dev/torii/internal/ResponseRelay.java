@@ -109,6 +109,13 @@ final class ResponseRelay implements UpstreamListener {
                 return;
             }
             int code = response.status().code();
+            if (code >= 200 || code == HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
+                driver.upstreamResponded(code);
+                if (driver.retryOnStatus(code)) {
+                    ReferenceCountUtil.release(msg);
+                    return;
+                }
+            }
             if (code == HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
                 onSwitchingProtocols(response);
                 return;

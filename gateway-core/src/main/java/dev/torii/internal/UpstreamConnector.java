@@ -4,6 +4,7 @@ import dev.torii.ProxyError;
 import dev.torii.internal.upstream.ConnectionPool;
 import dev.torii.internal.upstream.UpstreamConnection;
 import dev.torii.internal.upstream.UpstreamState;
+import dev.torii.route.RetryPolicy;
 import dev.torii.upstream.Endpoint;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpMethod;
@@ -31,6 +32,26 @@ final class UpstreamConnector {
     private ConnectionPool.Pending pendingAcquire;
     /** The one retry an exchange gets (a failed connect or a stale pooled connection) was used. */
     private boolean retried;
+    /** Streams of this exchange the upstream refused unprocessed (each retried, up to {@link #MAX_REFUSALS}). */
+    private int refusals;
+
+    private static final int MAX_REFUSALS = 5;
+    /** The retry {@link #mayRetryStale} allowed is for a refused stream (which does not spend {@link #retried}). */
+    private boolean retryingRefusal;
+    /** The current attempt's outcome was told to the endpoint's health (once per attempt). */
+    private boolean outcomeRecorded;
+    /** The route's retry policy, or null for the built-in retries only. */
+    private RetryPolicy policy;
+    /** The exchange holds a place in its upstream's retry budget (given back when it ends). */
+    private boolean inRetryBudget;
+
+    /** What went wrong with an attempt, for {@link #mayRetry}. */
+    enum Failure {
+        CONNECT,
+        RESET,
+        TIMEOUT,
+        STATUS
+    }
 
     UpstreamConnector(ExchangeDriver driver, Engine engine, EventLoop loop) {
         this.driver = driver;
@@ -46,10 +67,65 @@ final class UpstreamConnector {
     /** Starts connecting {@code ex} to an endpoint of {@code upstream}. */
     void connect(DefaultExchange ex, UpstreamState upstream) {
         this.upstreamState = upstream;
+        this.policy = ex.route == null ? null : ex.route.retry();
         connect(ex, -1);
     }
 
+    /**
+     * Whether the route's retry policy lets {@code ex} be sent again after {@code failure} ({@code status} for
+     * {@link Failure#STATUS}): attempts left, an idempotent request, no body (but for a failed connect, when nothing
+     * was sent), no endpoint chosen by a hook, and a place in the retry budget (taken here, once per exchange).
+     */
+    boolean mayRetry(DefaultExchange ex, Failure failure, int status, boolean requestBodyExpected) {
+        if (policy == null || upstreamState == null) {
+            return false;
+        }
+        boolean wanted =
+                switch (failure) {
+                    case CONNECT -> policy.onConnectFailure();
+                    case RESET -> policy.onReset();
+                    // An attempt that timed out would have been answered 504.
+                    case TIMEOUT -> policy.onStatuses().contains(504);
+                    case STATUS -> policy.onStatuses().contains(status);
+                };
+        if (!wanted
+                || ex.attempts >= policy.attempts()
+                || !isIdempotent(ex.request.method())
+                || ex.endpointOverride != null
+                || failure != Failure.CONNECT && requestBodyExpected) {
+            return false;
+        }
+        if (!inRetryBudget) {
+            if (!upstreamState.startRetry(policy)) {
+                log.debug("retry budget of upstream '{}' spent: {} not retried", ex.upstreamName, failure);
+                return false;
+            }
+            inRetryBudget = true;
+        }
+        return true;
+    }
+
+    /** The retry {@link #mayRetry} allowed (the exchange is in CONNECTING again): another endpoint when there is one. */
+    void retry(DefaultExchange ex) {
+        int failed = endpointIndex;
+        endpointDone();
+        if (upstreamState.size() == 1) {
+            connect(ex, -1);
+        } else {
+            connect(ex, failed);
+        }
+    }
+
+    /** The current attempt's response head must come within this many nanoseconds (the per-try timeout). */
+    long responseTimeoutNanos() {
+        long upstreamTimeout = upstreamState.upstream.responseTimeout().toNanos();
+        return policy == null || policy.perTryTimeout() == null
+                ? upstreamTimeout
+                : Math.min(upstreamTimeout, policy.perTryTimeout().toNanos());
+    }
+
     private void connect(DefaultExchange ex, int exclude) {
+        outcomeRecorded = false;
         Endpoint endpoint;
         if (ex.endpointOverride != null) {
             endpoint = ex.endpointOverride;
@@ -95,12 +171,27 @@ final class UpstreamConnector {
      * was sent on closed before any response: only an idempotent request without a body, and only once.
      */
     boolean mayRetryStale(DefaultExchange ex, UpstreamConnection dead, boolean requestBodyExpected) {
-        return dead != null && dead.reused && !retried && isIdempotent(ex.request.method()) && !requestBodyExpected;
+        if (dead == null || requestBodyExpected || !isIdempotent(ex.request.method())) {
+            return false;
+        }
+        if (dead.refused && refusals < MAX_REFUSALS) {
+            // Refused unprocessed: certain not to have reached the application, so it does not spend the one retry.
+            // Under load the retry can land on another connection that is about to send its own GOAWAY, and a second
+            // refusal used to answer 502.
+            refusals++;
+            retryingRefusal = true;
+            return true;
+        }
+        retryingRefusal = false;
+        return dead.reused && !retried;
     }
 
     /** The retry {@link #mayRetryStale} allowed: a new connection, not another idle one. */
     void retryStale(DefaultExchange ex) {
-        retried = true;
+        if (!retryingRefusal) {
+            retried = true;
+        }
+        retryingRefusal = false;
         int failedIndex = endpointIndex;
         endpointDone();
         // Same endpoint is fine here: the failure was the stale connection, not the endpoint.
@@ -112,6 +203,27 @@ final class UpstreamConnector {
         // When one kept-alive connection went stale, its idle siblings may have too.
         pendingAcquire = engine.pool(loop)
                 .acquire(upstreamState, endpoint, ex.upstreamAddress, true, new Acquired(ex, endpoint));
+    }
+
+    /**
+     * The upstream answered the current attempt with a head of {@code status}: a 5xx counts as a failure of the
+     * endpoint for outlier detection, anything else as a success.
+     */
+    void responded(int status) {
+        if (status >= 500) {
+            attemptFailed("status " + status);
+        } else if (!outcomeRecorded && endpointIndex >= 0 && upstreamState != null) {
+            outcomeRecorded = true;
+            upstreamState.succeeded(endpointIndex);
+        }
+    }
+
+    /** The current attempt failed on its endpoint ({@code why}): counted once for outlier detection. */
+    void attemptFailed(String why) {
+        if (!outcomeRecorded && endpointIndex >= 0 && upstreamState != null) {
+            outcomeRecorded = true;
+            upstreamState.failed(endpointIndex, why);
+        }
     }
 
     /** Cancels a pending acquire. */
@@ -132,9 +244,19 @@ final class UpstreamConnector {
 
     /** Forgets the finished exchange. */
     void reset() {
+        if (inRetryBudget) {
+            inRetryBudget = false;
+            if (upstreamState != null) {
+                upstreamState.retryDone();
+            }
+        }
+        policy = null;
         upstreamState = null;
         endpointIndex = -1;
         retried = false;
+        refusals = 0;
+        retryingRefusal = false;
+        outcomeRecorded = false;
     }
 
     private static boolean isIdempotent(HttpMethod method) {
@@ -173,6 +295,20 @@ final class UpstreamConnector {
                 return;
             }
             boolean retryable = error == ProxyError.CONNECT_FAILED || error == ProxyError.UPSTREAM_TIMEOUT;
+            if (retryable) {
+                attemptFailed(error + " (" + cause + ")");
+            }
+            if (policy != null) {
+                if (retryable && mayRetry(owner, Failure.CONNECT, 0, false)) {
+                    log.debug("connect to {} failed ({}); retrying (attempt {})", endpoint, cause, owner.attempts + 1);
+                    if (driver.moveTo(ExchangeState.CONNECTING)) {
+                        retry(owner);
+                    }
+                    return;
+                }
+                driver.responder().fail(error, cause, "cannot connect to " + endpoint);
+                return;
+            }
             if (retryable
                     && !retried
                     && isIdempotent(owner.request.method())

@@ -19,6 +19,8 @@ import java.util.TreeSet;
  * @param hostRewrite {@code null} to send the client's Host unchanged (the default), or the value to send instead
  * @param hostFromEndpoint send the chosen endpoint's {@code host:port} as Host (like nginx's {@code $proxy_host})
  * @param hooks hooks for this route, run after the gateway's global hooks
+ * @param retry when requests are sent again to another endpoint, or null for the built-in retries only (one retry of
+ *     an idempotent request after a failed connect, one on a fresh connection after a stale pooled one)
  */
 public record Route(
         String name,
@@ -26,7 +28,8 @@ public record Route(
         String upstream,
         String hostRewrite,
         boolean hostFromEndpoint,
-        List<Hook> hooks) {
+        List<Hook> hooks,
+        RetryPolicy retry) {
 
     public Route {
         Objects.requireNonNull(name, "name");
@@ -40,6 +43,22 @@ public record Route(
                     + "' and hostFromEndpoint (expected: at most one)");
         }
         hooks = List.copyOf(hooks);
+    }
+
+    /** A route without a retry policy (the components before {@code retry}). */
+    public Route(
+            String name,
+            RouteMatch match,
+            String upstream,
+            String hostRewrite,
+            boolean hostFromEndpoint,
+            List<Hook> hooks) {
+        this(name, match, upstream, hostRewrite, hostFromEndpoint, hooks, null);
+    }
+
+    /** This route with {@code hooks} instead of its own (everything else kept, the retry policy too). */
+    public Route withHooks(List<Hook> hooks) {
+        return new Route(name, match, upstream, hostRewrite, hostFromEndpoint, hooks, retry);
     }
 
     /** A builder for a route that matches everything until conditions are added. */
@@ -58,6 +77,7 @@ public record Route(
         private String hostRewrite;
         private boolean hostFromEndpoint;
         private final List<Hook> hooks = new ArrayList<>();
+        private RetryPolicy retry;
 
         private Builder(String name) {
             this.name = Objects.requireNonNull(name, "name");
@@ -108,6 +128,12 @@ public record Route(
             return this;
         }
 
+        /** When requests are retried (default: the built-in retries only). */
+        public Builder retry(RetryPolicy retry) {
+            this.retry = retry;
+            return this;
+        }
+
         public Route build() {
             return new Route(
                     name,
@@ -115,7 +141,8 @@ public record Route(
                     upstream,
                     hostRewrite,
                     hostFromEndpoint,
-                    hooks);
+                    hooks,
+                    retry);
         }
     }
 }

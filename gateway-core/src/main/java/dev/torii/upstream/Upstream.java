@@ -27,6 +27,10 @@ import java.util.Objects;
  * @param protocol how endpoints are spoken to; for HTTP/2 protocols {@code maxConnectionsPerEndpoint} counts the
  *     shared connections (each carrying up to the upstream's {@code SETTINGS_MAX_CONCURRENT_STREAMS} exchanges)
  * @param tls certificate verification of TLS protocols; {@link UpstreamTls#DEFAULT} for plain ones
+ * @param outlierDetection passive health (ejection after consecutive failures), or null for none
+ * @param healthCheck active health checks, or null for none
+ * @param panic when no endpoint is healthy: true sends requests to all of them anyway (panic routing), false answers
+ *     {@code NO_ENDPOINT} (503)
  */
 public record Upstream(
         String name,
@@ -39,7 +43,10 @@ public record Upstream(
         Duration idleTimeout,
         int maxPendingAcquires,
         UpstreamProtocol protocol,
-        UpstreamTls tls) {
+        UpstreamTls tls,
+        OutlierDetection outlierDetection,
+        HealthCheck healthCheck,
+        boolean panic) {
 
     public Upstream {
         Objects.requireNonNull(name, "name");
@@ -98,6 +105,9 @@ public record Upstream(
         private int maxPendingAcquires = 1024;
         private UpstreamProtocol protocol = UpstreamProtocol.HTTP_1_1;
         private UpstreamTls tls = UpstreamTls.DEFAULT;
+        private OutlierDetection outlierDetection;
+        private HealthCheck healthCheck;
+        private boolean panic;
 
         private Builder(String name) {
             this.name = Objects.requireNonNull(name, "name");
@@ -161,6 +171,24 @@ public record Upstream(
             return this;
         }
 
+        /** Passive health: ejection of endpoints that fail in a row (default none). */
+        public Builder outlierDetection(OutlierDetection outlierDetection) {
+            this.outlierDetection = outlierDetection;
+            return this;
+        }
+
+        /** Active health checks (default none). */
+        public Builder healthCheck(HealthCheck healthCheck) {
+            this.healthCheck = healthCheck;
+            return this;
+        }
+
+        /** With no healthy endpoint, send to all of them (true) or answer {@code NO_ENDPOINT} (false, the default). */
+        public Builder panic(boolean panic) {
+            this.panic = panic;
+            return this;
+        }
+
         public Upstream build() {
             return new Upstream(
                     name,
@@ -173,7 +201,10 @@ public record Upstream(
                     idleTimeout,
                     maxPendingAcquires,
                     protocol,
-                    tls);
+                    tls,
+                    outlierDetection,
+                    healthCheck,
+                    panic);
         }
     }
 }

@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code /} answers {@code 200 "ok\n"}
  *   <li>{@code /16k} serves a static file of {@link #SIXTEEN_K} bytes ({@code "0123456789abcdef"} repeated)
  *   <li>{@code /echo-headers} answers {@code host=… xff=… via=… proto=… xfh=… conn=… te=… up=…} from the request headers
- *   <li>{@code /status/204}, {@code /status/304}, {@code /status/404} answer that status
+ *   <li>{@code /status/204}, {@code /status/304}, {@code /status/404}, {@code /status/503} answer that status
  *   <li>{@code /chunked} answers a chunked body of {@link #CHUNKED_BODY_LENGTH} bytes ({@code "b"} runs and newlines)
  *       with the trailer {@code X-Trailer: t-value}
  *   <li>{@code /echo-body} reads the request body and answers its length as {@code body=<n>}
@@ -102,6 +102,18 @@ public final class NginxBackend implements AutoCloseable {
 
     /** Starts nginx with {@code options} and returns once its port accepts connections. */
     public static NginxBackend start(Options options) {
+        return start(options, ExternalProcesses::freeTcpPort);
+    }
+
+    /**
+     * Starts nginx with {@code options} on {@code port} (one that an nginx stopped by the test used: an endpoint
+     * brought back) and returns once the port accepts connections.
+     */
+    public static NginxBackend start(Options options, int port) {
+        return start(options, () -> port);
+    }
+
+    private static NginxBackend start(Options options, java.util.function.IntSupplier ports) {
         String nginx = ExternalProcesses.find("nginx", "nginx-light", "End-to-end tests");
         Path dir;
         try {
@@ -130,7 +142,7 @@ public final class NginxBackend implements AutoCloseable {
         return ExternalProcesses.startOnFreePort(
                 "nginx",
                 dir,
-                ExternalProcesses::freeTcpPort,
+                ports,
                 port -> {
                     Path conf = dir.resolve("nginx.conf");
                     Files.writeString(conf, config(dir, port, options));
@@ -237,6 +249,7 @@ public final class NginxBackend implements AutoCloseable {
                         location = /status/204 { return 204; }
                         location = /status/304 { return 304; }
                         location = /status/404 { return 404; }
+                        location = /status/503 { return 503; }
                         location = /chunked {
                             default_type text/plain;
                             alias %1$s/www/text.txt;

@@ -191,6 +191,11 @@ public final class TestUpstream implements AutoCloseable {
             this.keepAlive = keepAlive;
         }
 
+        /** Closes the connection without a response, as a backend that crashed or reset it would. */
+        public void closeConnection() {
+            ctx.close();
+        }
+
         /** A complete response with a {@code Content-Length} (none for 1xx, 204 and 304, as RFC 9110 says). */
         public void respond(int status, List<Map.Entry<String, String>> headers, byte[] body) {
             var response = new DefaultFullHttpResponse(

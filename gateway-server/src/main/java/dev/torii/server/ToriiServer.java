@@ -428,7 +428,7 @@ public final class ToriiServer implements AutoCloseable {
             for (PluginUse use : uses) {
                 hooks.add(scripts.hook(use.plugin(), use.config()));
             }
-            b.route(new Route(r.name(), r.match(), r.upstream(), r.hostRewrite(), r.hostFromEndpoint(), hooks));
+            b.route(r.withHooks(hooks));
         }
         return b.build();
     }

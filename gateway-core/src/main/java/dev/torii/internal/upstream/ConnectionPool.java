@@ -16,6 +16,7 @@ import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -408,16 +409,16 @@ public final class ConnectionPool {
                         if (ssl != null) {
                             ch.pipeline().addLast("tls", sslHandler(ch, ssl, pool));
                         }
+                        Http2FrameCodec codec = Http2FrameCodecBuilder.forClient()
+                                .initialSettings(Http2Settings.defaultSettings()
+                                        .pushEnabled(false)
+                                        .initialWindowSize(STREAM_WINDOW)
+                                        .maxHeaderListSize(64 * 1024))
+                                .validateHeaders(true)
+                                .build();
+                        connection.http2 = codec.connection();
                         ch.pipeline()
-                                .addLast(
-                                        "h2",
-                                        Http2FrameCodecBuilder.forClient()
-                                                .initialSettings(Http2Settings.defaultSettings()
-                                                        .pushEnabled(false)
-                                                        .initialWindowSize(STREAM_WINDOW)
-                                                        .maxHeaderListSize(64 * 1024))
-                                                .validateHeaders(true)
-                                                .build())
+                                .addLast("h2", codec)
                                 .addLast("multiplex", new Http2MultiplexHandler(RejectPushes.INSTANCE))
                                 .addLast("upstream", connection);
                     }
@@ -639,7 +640,7 @@ public final class ConnectionPool {
         Http2UpstreamConnection withLife() {
             for (int i = 0; i < http2.size(); i++) {
                 Http2UpstreamConnection c = http2.get(i);
-                if (c.ready && !c.draining && c.channel.isActive()) {
+                if (c.ready && !c.draining && !c.goAwayReceived() && c.channel.isActive()) {
                     return c;
                 }
             }

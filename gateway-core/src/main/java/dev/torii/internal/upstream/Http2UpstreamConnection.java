@@ -6,6 +6,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http2.DefaultHttp2PingFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2PingFrame;
 import io.netty.handler.codec.http2.Http2SettingsFrame;
@@ -59,9 +60,23 @@ final class Http2UpstreamConnection extends ChannelInboundHandlerAdapter {
         this.connectionWindow = connectionWindow;
     }
 
+    /** The codec's view of the connection: whether a GOAWAY arrived, before this handler hears of it. */
+    Http2Connection http2;
+
     /** Whether a new stream may go on this connection now. */
     boolean hasRoom() {
-        return ready && !draining && streams < maxStreams && channel.isActive();
+        return ready && !draining && !goAwayReceived() && streams < maxStreams && channel.isActive();
+    }
+
+    /**
+     * Whether the codec has taken in a GOAWAY, which it does before this handler sees the frame: on receipt Netty
+     * first closes the streams above the last-stream-id (their exchanges then retry at once, from inside that close)
+     * and only then passes the frame on, so {@link #draining} is still false while those retries look for a
+     * connection with room. Asking the codec keeps a retry of a refused stream off the connection that refused it (a
+     * stream opened there fails at once, and the exchange, its one retry spent, answered 502).
+     */
+    boolean goAwayReceived() {
+        return http2 != null && http2.goAwayReceived();
     }
 
     @Override

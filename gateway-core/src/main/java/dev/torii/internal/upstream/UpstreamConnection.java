@@ -43,6 +43,11 @@ public final class UpstreamConnection extends ChannelDuplexHandler {
      * that the upstream refused unprocessed (GOAWAY with a lower last-stream-id, or RST_STREAM REFUSED_STREAM).
      */
     public boolean reused;
+    /**
+     * The upstream refused this stream unprocessed (GOAWAY with a lower last-stream-id, or RST_STREAM REFUSED_STREAM):
+     * RFC 9113 section 8.7 makes such a request safe to send again, even more than once.
+     */
+    public boolean refused;
 
     long idleSinceNanos;
     private UpstreamListener listener;
@@ -121,11 +126,13 @@ public final class UpstreamConnection extends ChannelDuplexHandler {
         if (evt instanceof Http2GoAwayFrame goAway) {
             // Sent to streams above the GOAWAY's last-stream-id: the upstream did not process them.
             reused = true;
+            refused = true;
             goAway.release();
             return;
         }
         if (evt instanceof Http2ResetFrame reset && reset.errorCode() == Http2Error.REFUSED_STREAM.code()) {
             reused = true;
+            refused = true;
         }
         ctx.fireUserEventTriggered(evt);
     }

@@ -109,7 +109,7 @@ public record RateLimitSettings(
             }
             List<Hook> hooks = new ArrayList<>(limits.hooks(names, responder));
             hooks.addAll(r.hooks());
-            b.route(new Route(r.name(), r.match(), r.upstream(), r.hostRewrite(), r.hostFromEndpoint(), hooks));
+            b.route(r.withHooks(hooks));
         }
         return b.build();
     }

@@ -331,6 +331,34 @@ public final class Observability implements AutoCloseable {
             m.put("protocol", u.protocol().toString());
             m.put("loadBalancing", u.loadBalancing().toString());
             m.put("maxConnectionsPerEndpoint", u.maxConnectionsPerEndpoint());
+            m.put("outlierDetection", u.outlierDetection() != null);
+            m.put("healthCheck", u.healthCheck() != null ? u.healthCheck().path() : null);
+            m.put("panic", u.panic());
+            m.put("health", endpointHealth(u.name()));
+            out.add(m);
+        }
+        return out;
+    }
+
+    /** Each endpoint's health as the gateway sees it now (every endpoint healthy before the gateway runs). */
+    private List<Map<String, Object>> endpointHealth(String upstream) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        if (gateway == null) {
+            return out;
+        }
+        for (dev.torii.upstream.EndpointStatus s : gateway.upstreamHealth()) {
+            if (!s.upstream().equals(upstream)) {
+                continue;
+            }
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("endpoint", s.endpoint().authority());
+            m.put("available", s.available());
+            m.put("healthy", s.healthy());
+            m.put("ejected", s.ejected());
+            m.put("ejectedForMillis", s.ejectedForMillis());
+            m.put("consecutiveFailures", s.consecutiveFailures());
+            m.put("ejections", s.ejections());
+            m.put("inFlight", s.inFlight());
             out.add(m);
         }
         return out;

@@ -19,7 +19,7 @@ final class RoutesReader implements SectionReader {
     static final List<String> KEYS = List.of("routes");
 
     private static final List<String> ROUTE_KEYS =
-            List.of("name", "match", "upstream", "hostRewrite", "hostFromEndpoint", "plugins", "rateLimit");
+            List.of("name", "match", "upstream", "hostRewrite", "hostFromEndpoint", "plugins", "rateLimit", "retry");
     private static final List<String> ROUTE_LATER = List.of();
     private static final List<String> MATCH_KEYS = List.of("host", "pathPrefix", "methods", "headers");
 
@@ -101,6 +101,10 @@ final class RoutesReader implements SectionReader {
                 }
                 b.hostFromEndpoint();
             }
+        }
+        Node retryNode = f.value("retry");
+        if (retryNode != null) {
+            b.retry(new RetryPolicyReader(yaml).read(retryNode, f.path("retry")));
         }
         Node rateLimitNode = f.value("rateLimit");
         if (rateLimitNode != null) {

@@ -2,7 +2,9 @@ package dev.torii.server.internal;
 
 import dev.torii.server.internal.YamlReader.Fields;
 import dev.torii.upstream.Endpoint;
+import dev.torii.upstream.HealthCheck;
 import dev.torii.upstream.LoadBalancing;
+import dev.torii.upstream.OutlierDetection;
 import dev.torii.upstream.Upstream;
 import dev.torii.upstream.UpstreamProtocol;
 import dev.torii.upstream.UpstreamTls;
@@ -11,10 +13,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.snakeyaml.engine.v2.nodes.Node;
 import org.snakeyaml.engine.v2.nodes.NodeTuple;
@@ -34,8 +41,22 @@ final class UpstreamsReader implements SectionReader {
             "idleTimeout",
             "maxPendingAcquires",
             "protocol",
-            "tls");
+            "tls",
+            "outlierDetection",
+            "healthCheck",
+            "panic");
     private static final List<String> UPSTREAM_TLS_KEYS = List.of("ca", "serverName", "verify");
+    private static final List<String> OUTLIER_KEYS =
+            List.of("consecutiveFailures", "baseEjectionTime", "maxEjectionTime", "maxEjectionPercent");
+    private static final List<String> HEALTH_CHECK_KEYS = List.of(
+            "path",
+            "expectedStatuses",
+            "host",
+            "interval",
+            "timeout",
+            "healthyThreshold",
+            "unhealthyThreshold",
+            "jitter");
 
     private final ConfigDraft draft;
     private final YamlReader yaml;
@@ -159,8 +180,134 @@ final class UpstreamsReader implements SectionReader {
                 b.tls(tls);
             }
         }
+        Node odNode = f.value("outlierDetection");
+        if (odNode != null) {
+            OutlierDetection od = readOutlierDetection(odNode, f.path("outlierDetection"));
+            if (od != null) {
+                b.outlierDetection(od);
+            }
+        }
+        Node hcNode = f.value("healthCheck");
+        if (hcNode != null) {
+            HealthCheck hc = readHealthCheck(hcNode, f.path("healthCheck"));
+            if (hc != null) {
+                b.healthCheck(hc);
+            }
+        }
+        yaml.set(f, "panic", yaml::bool, b::panic);
         return yaml.build(f, before, () -> b.build());
     }
+
+    /**
+     * {@code outlierDetection: { consecutiveFailures: 5, baseEjectionTime: 30s, maxEjectionTime: 300s,
+     * maxEjectionPercent: 50 }}; every key optional ({@link OutlierDetection#DEFAULTS}).
+     */
+    private OutlierDetection readOutlierDetection(Node node, String path) {
+        Fields f = yaml.fields(node, path, OUTLIER_KEYS, List.of());
+        if (f == null) {
+            return null;
+        }
+        int before = yaml.errorCount();
+        OutlierDetection d = OutlierDetection.DEFAULTS;
+        int failures = yaml.valueOr(f, "consecutiveFailures", (n, p) -> yaml.integer(n, p, 1, Integer.MAX_VALUE), (long)
+                        d.consecutiveFailures())
+                .intValue();
+        Duration base = yaml.valueOr(f, "baseEjectionTime", (n, p) -> yaml.duration(n, p, false), d.baseEjectionTime());
+        Duration max = yaml.valueOr(
+                f,
+                "maxEjectionTime",
+                (n, p) -> yaml.duration(n, p, false),
+                base.compareTo(d.maxEjectionTime()) > 0 ? base : d.maxEjectionTime());
+        int percent = yaml.valueOr(
+                        f, "maxEjectionPercent", (n, p) -> yaml.integer(n, p, 0, 100), (long) d.maxEjectionPercent())
+                .intValue();
+        return yaml.build(f, before, () -> new OutlierDetection(failures, base, max, percent));
+    }
+
+    /**
+     * {@code healthCheck: { path: /healthz, expectedStatuses: [200, "200-399", 2xx], host: h, interval: 5s,
+     * timeout: 2s, healthyThreshold: 2, unhealthyThreshold: 3, jitter: 1s }}; {@code path} required.
+     */
+    private HealthCheck readHealthCheck(Node node, String path) {
+        Fields f = yaml.fields(node, path, HEALTH_CHECK_KEYS, List.of());
+        if (f == null) {
+            return null;
+        }
+        int before = yaml.errorCount();
+        String checkPath = yaml.requiredString(f, "path");
+        if (checkPath == null) {
+            return null;
+        }
+        HealthCheck d = HealthCheck.of(checkPath.startsWith("/") ? checkPath : "/");
+        Set<Integer> statuses = d.expectedStatuses();
+        Node statusesNode = f.value("expectedStatuses");
+        if (statusesNode != null) {
+            statuses = readStatuses(statusesNode, f.path("expectedStatuses"));
+        }
+        String host = yaml.valueOr(f, "host", (n, p) -> yaml.nonBlank(n, p, "a host name"), null);
+        Duration interval = yaml.valueOr(f, "interval", (n, p) -> yaml.duration(n, p, false), d.interval());
+        Duration timeout = yaml.valueOr(
+                f,
+                "timeout",
+                (n, p) -> yaml.duration(n, p, false),
+                d.timeout().compareTo(interval) > 0 ? interval : d.timeout());
+        int healthy = yaml.valueOr(f, "healthyThreshold", (n, p) -> yaml.integer(n, p, 1, Integer.MAX_VALUE), (long)
+                        d.healthyThreshold())
+                .intValue();
+        int unhealthy = yaml.valueOr(f, "unhealthyThreshold", (n, p) -> yaml.integer(n, p, 1, Integer.MAX_VALUE), (long)
+                        d.unhealthyThreshold())
+                .intValue();
+        Duration jitter = yaml.valueOr(f, "jitter", (n, p) -> yaml.duration(n, p, true), d.jitter());
+        Set<Integer> expected = statuses;
+        return yaml.build(
+                f,
+                before,
+                () -> new HealthCheck(checkPath, expected, host, interval, timeout, healthy, unhealthy, jitter));
+    }
+
+    /** A list of statuses: {@code 200}, {@code "200-399"} or {@code 2xx}. */
+    private Set<Integer> readStatuses(Node node, String path) {
+        List<Node> items = yaml.sequence(node, path);
+        Set<Integer> out = new TreeSet<>();
+        if (items == null) {
+            return out;
+        }
+        if (items.isEmpty()) {
+            yaml.error(node, path + ": [] (expected: at least one status, e.g. [200, \"300-399\", 2xx])");
+        }
+        for (int i = 0; i < items.size(); i++) {
+            String itemPath = path + "[" + i + "]";
+            String text = yaml.string(items.get(i), itemPath);
+            if (text == null) {
+                continue;
+            }
+            Matcher m = STATUS.matcher(text.strip());
+            if (!m.matches()) {
+                yaml.error(
+                        items.get(i),
+                        itemPath + ": '" + text + "' (expected: a status 100-599, a range"
+                                + " such as 200-399, or a class such as 2xx)");
+                continue;
+            }
+            int from;
+            int to;
+            if (m.group(3) != null) {
+                from = Integer.parseInt(m.group(3)) * 100;
+                to = from + 99;
+            } else {
+                from = Integer.parseInt(m.group(1));
+                to = m.group(2) != null ? Integer.parseInt(m.group(2)) : from;
+            }
+            if (from < 100 || to > 599 || from > to) {
+                yaml.error(items.get(i), itemPath + ": '" + text + "' (expected: statuses within 100-599, low-high)");
+                continue;
+            }
+            out.addAll(HealthCheck.statusRange(from, to));
+        }
+        return out;
+    }
+
+    private static final Pattern STATUS = Pattern.compile("(\\d{3})(?:-(\\d{3}))?|([1-5])xx");
 
     /** {@code tls: { ca: certs/ca.pem, serverName: api.internal, verify: true }}; {@code ca} relative to the file. */
     private UpstreamTls readUpstreamTls(Node node, String path) {

@@ -179,7 +179,10 @@ class ObservabilityServerTest {
             assertThat(routes.body())
                     .contains("\"name\":\"api\"", "\"upstream\":\"nginx\"", "\"pathPrefix\":\"/dead\"");
             assertThat(get(admin + "/upstreams", bearer).body())
-                    .contains("\"name\":\"nginx\"", "\"endpoints\":[\"" + nginx.endpoint() + "\"]");
+                    .contains("\"name\":\"nginx\"", "\"endpoints\":[\"" + nginx.endpoint() + "\"]")
+                    .as("each endpoint's health")
+                    .contains("\"health\":[{\"endpoint\":\"" + nginx.endpoint()
+                            + "\",\"available\":true,\"healthy\":true," + "\"ejected\":false");
             String config = get(admin + "/config", bearer).body();
             assertThat(config).contains("\"token\":\"[redacted]\"").doesNotContain("s3cret");
             assertThat(get(admin + "/plugins", bearer).body()).isEqualTo("[]");
