@@ -14,6 +14,10 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.DatagramPacket;
 import io.netty.channel.socket.nio.NioDatagramChannel;
@@ -66,6 +70,7 @@ public final class DnsTransport implements AutoCloseable {
     static final int UDP_SOCKETS = 16;
 
     private final EventLoopGroup group;
+    private final boolean epoll;
     private final EventLoop loop;
     private final int receiveBuffer;
     private final Map<InetSocketAddress, UdpSocket[]> udp = new ConcurrentHashMap<>();
@@ -79,8 +84,12 @@ public final class DnsTransport implements AutoCloseable {
      * use. {@code ednsPayloadSize} sizes the UDP receive buffer.
      */
     public DnsTransport(int ednsPayloadSize) {
+        // epoll as the DNS server and the gateway use it, unless -Dtorii.transport=nio
+        this.epoll = !"nio".equalsIgnoreCase(System.getProperty("torii.transport")) && Epoll.isAvailable();
         this.group = new MultiThreadIoEventLoopGroup(
-                1, new DefaultThreadFactory("torii-dns-io", true), NioIoHandler.newFactory());
+                1,
+                new DefaultThreadFactory("torii-dns-upstream", true),
+                epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
         this.loop = group.next();
         this.receiveBuffer = Math.max(4096, ednsPayloadSize);
     }
@@ -187,7 +196,7 @@ public final class DnsTransport implements AutoCloseable {
         UdpSocket socket = new UdpSocket();
         ChannelFuture f = new Bootstrap()
                 .group(loop)
-                .channel(NioDatagramChannel.class)
+                .channel(epoll ? EpollDatagramChannel.class : NioDatagramChannel.class)
                 .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(receiveBuffer))
                 .handler(new SimpleChannelInboundHandler<DatagramPacket>() {
                     @Override
@@ -285,7 +294,7 @@ public final class DnsTransport implements AutoCloseable {
         void connect() {
             ChannelFuture f = new Bootstrap()
                     .group(loop)
-                    .channel(NioSocketChannel.class)
+                    .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
                     .option(ChannelOption.TCP_NODELAY, true)
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
                     .handler(new ChannelInitializer<>() {
