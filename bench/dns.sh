@@ -348,8 +348,8 @@ measure_silent() { # measure_silent ROUND SERVER: the silent-upstream run; appen
   stop "$pid"
   local share
   share=$(awk -v a="$noerror" -v n="${sent:-0}" 'BEGIN { printf "%.2f", (n > 0 ? a / n * 100 : 0) }')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$server" "${sent:-0}" "$noerror" "$servfail" "${lost:-0}" \
-    "$share" "$(echo "$pct" | tr ' ' '\t')" "$load1" "$before" "$during" "$after" >> "$SILENT_RAW"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$server" "${sent:-0}" "$noerror" \
+    "$servfail" "${lost:-0}" "$share" "$(echo "$pct" | tr ' ' '\t')" "$load1" "$before" "$during" "$after" >> "$SILENT_RAW"
   printf '  round %s silent %-8s sent %s  NOERROR %s (%s%%)  SERVFAIL %s  lost %s   p50 %s p99 %s p99.9 %s ms  load %s\n' \
     "$round" "$server" "${sent:-0}" "$noerror" "$share" "$servfail" "${lost:-0}" $pct "$load1"
   printf '          p99 before the pause %s ms, during it %s ms, after it %s ms\n' "$before" "$during" "$after"
