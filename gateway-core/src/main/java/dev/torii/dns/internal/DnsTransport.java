@@ -3,7 +3,6 @@ package dev.torii.dns.internal;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -185,7 +184,7 @@ public final class DnsTransport implements AutoCloseable {
                 onLoop(() -> socket.pending.remove(id, p));
             }
         });
-        socket.channel.writeAndFlush(Unpooled.wrappedBuffer(wire)).addListener(f -> {
+        socket.channel.writeAndFlush(direct(socket.channel, wire)).addListener(f -> {
             if (!f.isSuccess() && socket.pending.remove(id, p)) {
                 result.completeExceptionally(new IOException("sending to " + server + ": " + f.cause(), f.cause()));
             }
@@ -331,7 +330,7 @@ public final class DnsTransport implements AutoCloseable {
                 }
                 connected = true;
                 for (byte[] wire : queued.values()) {
-                    channel.write(Unpooled.wrappedBuffer(wire));
+                    channel.write(direct(channel, wire));
                 }
                 queued.clear();
                 channel.flush();
@@ -370,7 +369,7 @@ public final class DnsTransport implements AutoCloseable {
                 }
             });
             if (connected) {
-                channel.writeAndFlush(Unpooled.wrappedBuffer(wire));
+                channel.writeAndFlush(direct(channel, wire));
             } else {
                 queued.put(id, wire);
             }
@@ -414,6 +413,14 @@ public final class DnsTransport implements AutoCloseable {
                     && a.getDClass() == q.getDClass()
                     && a.getName().equals(q.getName());
         }
+    }
+
+    /**
+     * {@code wire} in a pooled direct buffer: a heap buffer would be copied into a direct one by the epoll write
+     * (a {@code DirectByteBuffer} slice per query in the JFR recordings). The write owns and releases it.
+     */
+    private static ByteBuf direct(Channel channel, byte[] wire) {
+        return channel.alloc().directBuffer(wire.length).writeBytes(wire);
     }
 
     private void onLoop(Runnable r) {
