@@ -269,6 +269,15 @@ percentiles() { # percentiles VERBOSE_OUT: p50 p99 p99.9 in ms, lost queries cou
     }'
 }
 
+window_p99() { # window_p99 VERBOSE_OUT FROM TO: p99 (ms) of the answers received between FROM and TO s into a
+  # fixed-rate run, placed in time by their order (answer i at about i / SILENT_QPS s): is the tail the pause's or
+  # the machine's? (dnsperf -v prints no timestamps.)
+  grep '^> ' "$1" | awk -v qps="$SILENT_QPS" -v from="$2" -v to="$3" '
+    { t = (NR - 1) / qps; if (t >= from && t < to) print $NF }' | sort -g | awk '
+    { v[NR] = $1 }
+    END { if (NR == 0) { print "nan"; exit } k = int(0.99 * NR + 0.999999); printf "%.3f\n", v[k] * 1000 }'
+}
+
 measure() { # measure ROUND MIX SERVER: one run; appends a row to RAW
   local round=$1 mix=$2 server=$3
   start_server "$server"
@@ -332,13 +341,18 @@ measure_silent() { # measure_silent ROUND SERVER: the silent-upstream run; appen
   noerror=$(grep -c '^> NOERROR' "$out" || true)
   servfail=$(grep -c '^> SERVFAIL' "$out" || true)
   pct=$(percentiles "$out")
+  local before during after
+  before=$(window_p99 "$out" 0 "$SILENT_AFTER")
+  during=$(window_p99 "$out" "$SILENT_AFTER" $((SILENT_AFTER + SILENT_PAUSE)))
+  after=$(window_p99 "$out" $((SILENT_AFTER + SILENT_PAUSE)) "$SILENT_DURATION")
   stop "$pid"
   local share
   share=$(awk -v a="$noerror" -v n="${sent:-0}" 'BEGIN { printf "%.2f", (n > 0 ? a / n * 100 : 0) }')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$server" "${sent:-0}" "$noerror" "$servfail" "${lost:-0}" \
-    "$share" "$(echo "$pct" | tr ' ' '\t')" "$load1" >> "$SILENT_RAW"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$server" "${sent:-0}" "$noerror" \
+    "$servfail" "${lost:-0}" "$share" "$(echo "$pct" | tr ' ' '\t')" "$load1" "$before" "$during" "$after" >> "$SILENT_RAW"
   printf '  round %s silent %-8s sent %s  NOERROR %s (%s%%)  SERVFAIL %s  lost %s   p50 %s p99 %s p99.9 %s ms  load %s\n' \
     "$round" "$server" "${sent:-0}" "$noerror" "$share" "$servfail" "${lost:-0}" $pct "$load1"
+  printf '          p99 before the pause %s ms, during it %s ms, after it %s ms\n' "$before" "$during" "$after"
 }
 
 summarize_silent() { # summarize_silent RAW: the silent-upstream table
@@ -426,7 +440,7 @@ STAMP=$(date -u +%Y-%m-%d-%H%M)
 RAW=$RESULTS/$STAMP-dns.raw.tsv
 TXT=$RESULTS/$STAMP-dns.txt
 SILENT_RAW=$RESULTS/$STAMP-dns-silent.raw.tsv
-printf 'round\tserver\tsent\tnoerror\tservfail\tlost\tanswered_pct\tp50_ms\tp99_ms\tp999_ms\tload1\n' > "$SILENT_RAW"
+printf 'round\tserver\tsent\tnoerror\tservfail\tlost\tanswered_pct\tp50_ms\tp99_ms\tp999_ms\tload1\tp99_before_ms\tp99_during_ms\tp99_after_ms\n' > "$SILENT_RAW"
 printf 'round\tmix\tserver\tqps\tlost\tavg_ms\tcpu_pct\tlat_qps\tp50_ms\tp99_ms\tp999_ms\tlat_lost\tload1\n' > "$RAW"
 
 "$UNBOUND" -d -c "$WORK/conf/auth.conf" > "$WORK/logs/auth.log" 2>&1 &

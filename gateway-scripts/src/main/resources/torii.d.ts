@@ -228,7 +228,42 @@ declare const torii: {
     /** Whether the gateway's maintenance switch is on (flag file, admin API, Java API). Phases: all, init. */
     readonly enabled: boolean;
   };
+  readonly dns: ToriiDns;
 };
+
+// --- torii.dns (DNS helper's block) -----------------------------------------------------------------------------
+
+/** One SRV target (RFC 2782): lower priority first; weight shares load among equal priorities. */
+interface SrvRecord {
+  readonly priority: number;
+  readonly weight: number;
+  readonly port: number;
+  /** The target host name, without its final dot. */
+  readonly target: string;
+}
+
+/** Why a lookup failed: the DnsException reason, or NO_CACHE when the gateway has no DNS cache. */
+type DnsErrorCode =
+  | "NAME_NOT_FOUND" | "NO_DATA" | "TIMEOUT" | "UPSTREAM_FAILED" | "OVERLOADED" | "INVALID_NAME" | "CLOSED"
+  | "NO_CACHE";
+
+/** The Error a failed torii.dns.resolve rejects with. */
+interface DnsError extends Error {
+  readonly code: DnsErrorCode;
+}
+
+interface ToriiDns {
+  /**
+   * Looks a name up through the gateway's DNS cache (search list, stale answers and failure cache included) and
+   * resolves with its records (frozen): IP strings for A and AAAA (default A), SrvRecord[] for SRV (ordered by
+   * priority, then weight), one string per TXT record (its strings joined). Rejects with a DnsError. `await` it in an
+   * `async` phase function; a cached name resolves without leaving the event loop's stack.
+   * Phases: connect, request, upstream (elsewhere it throws).
+   */
+  resolve(name: string, opts?: { type?: "A" | "AAAA" }): Promise<string[]>;
+  resolve(name: string, opts: { type: "SRV" }): Promise<SrvRecord[]>;
+  resolve(name: string, opts: { type: "TXT" }): Promise<string[]>;
+}
 
 /** Same as torii.log. Phases: all, init. */
 declare const console: {
@@ -240,8 +275,8 @@ declare const console: {
 };
 
 /** The functions a plugin.js may export; cfg is the plugin's config (frozen, defaults applied). */
-declare function onConnect(conn: Connection, cfg: any): Rejection | void;
-declare function onRequest(ex: Exchange, cfg: any): Reply | void;
-declare function onUpstream(ex: Exchange, cfg: any): Reply | void;
+declare function onConnect(conn: Connection, cfg: any): Rejection | void | Promise<Rejection | void>;
+declare function onRequest(ex: Exchange, cfg: any): Reply | void | Promise<Reply | void>;
+declare function onUpstream(ex: Exchange, cfg: any): Reply | void | Promise<Reply | void>;
 declare function onResponse(ex: Exchange, cfg: any): Reply | void;
 declare function onLog(ex: Exchange, cfg: any): void;

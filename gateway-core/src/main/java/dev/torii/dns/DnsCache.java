@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Ticker;
 import dev.torii.dns.internal.Answer;
 import dev.torii.dns.internal.CacheAccess;
 import dev.torii.dns.internal.CachePolicy;
+import dev.torii.dns.internal.DnsTransport;
 import dev.torii.dns.internal.InFlightLimiter;
 import dev.torii.dns.internal.LatencyRecorder;
 import dev.torii.dns.internal.Lookups;
@@ -70,7 +71,7 @@ import org.xbill.DNS.Type;
  *     │                  answer could be served); CNAME chains an upstream left unfollowed
  *     ▼
  *  Upstreams: attempt 1..n, each on the next server, each with our own deadline, jittered pauses between
- *              (dnsjava SimpleResolver: random port and ID, TC → TCP, or TCP only)
+ *              (DnsTransport on Netty: a pool of UDP sockets, random ports and IDs, TC → TCP; or TCP only, pipelined)
  * </pre>
  *
  * <p>The policy ({@code internal.CachePolicy}) and the plumbing ({@code internal.Lookups}) each open with their own
@@ -89,6 +90,7 @@ public final class DnsCache implements AutoCloseable {
     private final ScheduledExecutorService executor;
     private final boolean ownsExecutor;
     private final int ednsPayloadSize;
+    private final DnsTransport transport;
     private final LatencyRecorder latency = new LatencyRecorder();
     private final Lookups lookups;
     private final CachePolicy cache;
@@ -98,6 +100,11 @@ public final class DnsCache implements AutoCloseable {
         this.ownsExecutor = b.executor == null;
         this.executor = ownsExecutor ? defaultExecutor() : b.executor;
         this.ednsPayloadSize = b.ednsPayloadSize;
+        int payload = b.ednsPayloadSize;
+        for (Builder z : b.builtZones.values()) {
+            payload = Math.max(payload, z.ednsPayloadSize);
+        }
+        this.transport = new DnsTransport(payload);
         List<Zone> zones = new ArrayList<>();
         zones.add(zone("", b));
         for (var z : b.builtZones.entrySet()) {
@@ -118,6 +125,7 @@ public final class DnsCache implements AutoCloseable {
                 b.staleClientTimeout.toNanos(),
                 b.failureTtl.toNanos());
         Upstreams upstreams = new Upstreams(
+                transport,
                 b.upstreams,
                 b.forceTcp,
                 b.ednsPayloadSize,
@@ -468,6 +476,7 @@ public final class DnsCache implements AutoCloseable {
     @Override
     public void close() {
         cache.close();
+        transport.close();
         if (ownsExecutor) {
             executor.shutdownNow();
         }

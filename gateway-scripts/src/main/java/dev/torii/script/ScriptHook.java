@@ -142,7 +142,9 @@ public final class ScriptHook implements Hook {
         }
         try {
             ConnectResult r = contexts.callConnect(v.spec, connection);
-            if (b != null) {
+            if (b != null && r instanceof ConnectResult.Later later) {
+                later.stage().whenComplete((x, error) -> settled(b, error));
+            } else if (b != null) {
                 b.success();
             }
             return r;
@@ -163,13 +165,27 @@ public final class ScriptHook implements Hook {
         }
         try {
             HookResult r = contexts.call(v.spec, phase, exchange);
-            if (b != null) {
+            if (b != null && r instanceof HookResult.Later later) {
+                later.stage().whenComplete((x, error) -> settled(b, error));
+            } else if (b != null) {
                 b.success();
             }
             return r;
         } catch (ScriptException e) {
             overran(b, e);
             throw e;
+        }
+    }
+
+    /** An async call settled: an overrun in any of its slices, or its await timeout, counts as a synchronous one. */
+    private static void settled(BreakerState b, Throwable error) {
+        Throwable e = error instanceof java.util.concurrent.CompletionException c && c.getCause() != null
+                ? c.getCause()
+                : error;
+        if (e == null) {
+            b.success();
+        } else if (e instanceof ScriptException se) {
+            overran(b, se);
         }
     }
 

@@ -97,6 +97,10 @@ public final class ScriptRuntime implements AutoCloseable {
                 time,
                 b.logSink,
                 b.maintenance == null ? () -> false : b.maintenance::enabled);
+        contexts.dnsCache(b.dnsCache);
+        if (b.awaitTimeout != null) {
+            contexts.awaitTimeout(b.awaitTimeout);
+        }
         this.reloadListener = b.reloadListener;
         this.defaultBreaker = b.breaker;
         if (!b.quiet && contexts.jitEnabled()) {
@@ -336,8 +340,29 @@ public final class ScriptRuntime implements AutoCloseable {
         private Consumer<ReloadResult> reloadListener;
         private boolean quiet;
         private MaintenanceMode maintenance;
+        private dev.torii.dns.DnsCache dnsCache;
+        private Duration awaitTimeout;
 
         private Builder() {}
+
+        /**
+         * The DNS cache that {@code torii.dns.resolve} looks names up in: the gateway's own, so scripts share its
+         * entries (default none: the function then rejects with code {@code NO_CACHE}).
+         */
+        public Builder dnsCache(dev.torii.dns.DnsCache cache) {
+            this.dnsCache = Objects.requireNonNull(cache, "cache");
+            return this;
+        }
+
+        /**
+         * How long the Promise of an {@code async} phase function may stay pending (default 10 s); past it the call
+         * fails as timed out (answered HOOK_FAILED, counted by the plugin's breaker) and the exchange goes on. Each
+         * slice of JavaScript between two awaits has the {@link #timeout(Duration)} and statement limit of a call.
+         */
+        public Builder awaitTimeout(Duration awaitTimeout) {
+            this.awaitTimeout = Objects.requireNonNull(awaitTimeout, "awaitTimeout");
+            return this;
+        }
 
         /**
          * The breaker of plugins whose manifest sets none (default {@link PluginBreaker#defaults()}: 5 overruns in
@@ -474,6 +499,9 @@ public final class ScriptRuntime implements AutoCloseable {
             }
             if (watchInterval != null && (watchInterval.toMillis() < 10 || watchInterval.toMinutes() > 60)) {
                 throw new IllegalArgumentException("watch: " + watchInterval + " (expected: 10ms to 1h)");
+            }
+            if (awaitTimeout != null && (awaitTimeout.toMillis() < 1 || awaitTimeout.toMinutes() > 10)) {
+                throw new IllegalArgumentException("awaitTimeout: " + awaitTimeout + " (expected: 1ms to 10m)");
             }
             if (rateLimitKeys < 1) {
                 throw new IllegalArgumentException("rateLimitKeys: " + rateLimitKeys + " (expected: > 0)");

@@ -148,6 +148,10 @@ public final class ToriiServer implements AutoCloseable {
                 if (plugins.watch()) {
                     sb.watch(WATCH_INTERVAL);
                 }
+                if (config.dns().isPresent()) { // torii.dns.resolve shares the gateway's DNS cache
+                    dns = config.dns().get().newCache();
+                    sb.dnsCache(dns);
+                }
                 scripts = sb.build(); // logs whether the JIT is on
             }
             ScriptRuntime runtime = scripts;
@@ -178,7 +182,9 @@ public final class ToriiServer implements AutoCloseable {
                         limitSettings.routes().size());
             }
             if (config.dns().isPresent()) {
-                dns = config.dns().get().newCache();
+                if (dns == null) {
+                    dns = config.dns().get().newCache();
+                }
                 builder.dnsCache(dns);
                 log.info(
                         "upstream host names resolve through the DNS cache (servers {})",

@@ -113,6 +113,48 @@ class ToriiServerTest {
     }
 
     @Test
+    void aPluginResolvesThroughTheConfiguredDnsCache(@TempDir Path dir) throws Exception {
+        int echoPort = freePort();
+        Path plugin = Files.createDirectories(dir.resolve("plugins/lookup"));
+        Files.writeString(plugin.resolve("plugin.json"), """
+                { "name": "lookup", "version": "1.0.0", "description": "answers a TXT record" }
+                """);
+        Files.writeString(plugin.resolve("plugin.js"), """
+                export async function onRequest(ex, cfg) {
+                  const [txt] = await torii.dns.resolve("flags.yaml.test", { type: "TXT" });
+                  return ex.respond(200, "flags: " + txt + "\\n");
+                }
+                """);
+        try (var unbound = dev.torii.testing.UnboundServer.start(java.util.List.of(
+                "local-zone: \".\" static",
+                "local-zone: \"yaml.test.\" static",
+                "local-data: \"yaml.test. 3600 IN SOA ns.yaml.test. admin.yaml.test. 1 3600 600 86400 5\"",
+                "local-data: 'flags.yaml.test. 30 IN TXT \"beta=on\"'"))) {
+            Path file = Files.writeString(dir.resolve("torii.yaml"), """
+                    listeners:
+                      - { name: web, protocol: http, address: "127.0.0.1:0" }
+                    routes:
+                      - match: { pathPrefix: / }
+                        upstream: demo
+                    upstreams:
+                      demo: { endpoints: [ "127.0.0.1:%d" ] }
+                    dns: { upstreams: [ "127.0.0.1:%d" ] }
+                    plugins:
+                      directory: plugins
+                      global: [ { name: lookup } ]
+                    """.formatted(
+                            echoPort, unbound.address().getPort()));
+            try (ToriiServer server = ToriiServer.start(ConfigLoader.load(file))) {
+                int port = server.gateway().address("web").getPort();
+                assertThat(curl("-i", "http://127.0.0.1:" + port + "/"))
+                        .startsWith("HTTP/1.1 200")
+                        .endsWith("flags: beta=on\n");
+                assertThat(server.dnsCache().orElseThrow().stats().misses()).isPositive();
+            }
+        }
+    }
+
+    @Test
     void anUpstreamWrittenAsAHostNameIsResolvedThroughTheConfiguredDnsCache(@TempDir Path dir) throws Exception {
         int echoPort = freePort();
         try (var unbound = dev.torii.testing.UnboundServer.start(java.util.List.of(

@@ -16,18 +16,19 @@ import java.util.concurrent.atomic.LongAdder;
 import org.xbill.DNS.DClass;
 import org.xbill.DNS.Message;
 import org.xbill.DNS.Name;
+import org.xbill.DNS.OPTRecord;
 import org.xbill.DNS.Rcode;
 import org.xbill.DNS.Record;
-import org.xbill.DNS.SimpleResolver;
+import org.xbill.DNS.Section;
 import org.xbill.DNS.Type;
 
 /**
  * Sends one question to the upstream servers until one answers: several attempts, each with its own deadline, on the
  * next server after a failure, with a jittered pause between attempts.
  *
- * <p>dnsjava carries the bytes ({@link SimpleResolver}: a fresh UDP socket on a random port and a random query ID per
- * attempt, the response's ID and question checked, TCP retried on a truncated UDP answer, or TCP only). The deadlines
- * are ours, on our scheduler: dnsjava's shared NIO selector notices its own timeouts only about once a second.
+ * <p>The {@link DnsTransport} carries the bytes on Netty (a pool of UDP sockets on random ports with random query IDs,
+ * the answer's ID, question and source checked, TCP retried on a truncated UDP answer, or TCP only over a kept,
+ * pipelined connection); dnsjava writes and reads the wire format. The deadlines are ours, on our scheduler.
  *
  * <p>An attempt fails on a timeout, an I/O or parse error, or an answer with an rcode other than NOERROR and NXDOMAIN
  * (SERVFAIL, REFUSED, ...): each of those is worth asking another server. A server that failed is tried last for
@@ -35,6 +36,7 @@ import org.xbill.DNS.Type;
  */
 public final class Upstreams {
     static final long FAILURE_MEMORY_NANOS = TimeUnit.SECONDS.toNanos(30);
+    private static final long TRANSPORT_MARGIN_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private final List<Server> servers;
     private final ScheduledExecutorService executor;
@@ -47,10 +49,15 @@ public final class Upstreams {
     private final LongAdder errors = new LongAdder();
     private final LongAdder timeouts = new LongAdder();
 
-    private record Server(InetSocketAddress address, SimpleResolver resolver, AtomicLong failedAt) {}
+    private final DnsTransport transport;
+    private final boolean forceTcp;
+    private final int ednsPayloadSize;
 
-    /** One dnsjava resolver per server, configured for the transport, EDNS size and timeouts given. */
+    private record Server(InetSocketAddress address, AtomicLong failedAt) {}
+
+    /** The servers of one zone, asked through {@code transport} over UDP (or TCP only), with the EDNS size given. */
     public Upstreams(
+            DnsTransport transport,
             List<InetSocketAddress> addresses,
             boolean forceTcp,
             int ednsPayloadSize,
@@ -60,9 +67,12 @@ public final class Upstreams {
             ScheduledExecutorService executor,
             Ticker ticker,
             LatencyRecorder latency) {
+        this.transport = transport;
+        addresses.forEach(transport::addServer);
+        this.forceTcp = forceTcp;
+        this.ednsPayloadSize = ednsPayloadSize;
         this.servers = addresses.stream()
-                .map(a -> new Server(
-                        a, resolver(a, forceTcp, ednsPayloadSize, queryTimeout), new AtomicLong(Long.MIN_VALUE)))
+                .map(a -> new Server(a, new AtomicLong(Long.MIN_VALUE)))
                 .toList();
         this.executor = executor;
         this.ticker = ticker;
@@ -70,21 +80,6 @@ public final class Upstreams {
         this.attempts = attempts;
         this.retryBackoffNanos = retryBackoff.toNanos();
         this.latency = latency;
-    }
-
-    private static SimpleResolver resolver(
-            InetSocketAddress address, boolean forceTcp, int ednsPayloadSize, Duration queryTimeout) {
-        SimpleResolver r = new SimpleResolver(address);
-        r.setTCP(forceTcp);
-        if (ednsPayloadSize == 0) {
-            r.setEDNS(-1);
-        } else {
-            r.setEDNS(0, ednsPayloadSize, 0, List.of());
-        }
-        // dnsjava's own timeout only frees its socket; ours (a little shorter) decides. The margin covers the NIO
-        // selector's one-second resolution so dnsjava never answers "timed out" before we do.
-        r.setTimeout(queryTimeout.plusSeconds(1));
-        return r;
     }
 
     /**
@@ -119,6 +114,9 @@ public final class Upstreams {
         }
         Server server = servers.get((first + attempt) % servers.size());
         Message query = Message.newQuery(Record.newRecord(name, type, DClass.IN));
+        if (ednsPayloadSize > 0) {
+            query.addRecord(new OPTRecord(ednsPayloadSize, 0, 0), Section.ADDITIONAL);
+        }
         queries.increment();
         long start = ticker.read();
         CompletableFuture<Message> outcome = new CompletableFuture<>();
@@ -137,7 +135,11 @@ public final class Upstreams {
                     new DnsException(DnsException.Reason.CLOSED, name + ": the DNS cache is closed"));
             return;
         }
-        server.resolver().sendAsync(query, executor).whenComplete((m, e) -> {
+        // The transport's own deadline is a backstop a little after ours, so that a timeout is always ours (TIMEOUT);
+        // ours cancels the query there.
+        CompletableFuture<Message> sent =
+                transport.send(server.address(), query, forceTcp, queryTimeoutNanos + TRANSPORT_MARGIN_NANOS);
+        sent.whenComplete((m, e) -> {
             if (e != null) {
                 outcome.completeExceptionally(e);
             } else {
@@ -146,6 +148,7 @@ public final class Upstreams {
         });
         outcome.whenComplete((response, error) -> {
             deadline.cancel(false);
+            sent.cancel(false);
             DnsException failure;
             if (error == null) {
                 int rcode = response.getRcode();

@@ -90,6 +90,13 @@ public final class ContextManager implements AutoCloseable {
     private final List<ThreadContext> all = new CopyOnWriteArrayList<>();
     private final Thread watchdog;
     private volatile boolean closed;
+    /** What {@code torii.dns.resolve} asks; null: no DNS cache, the function fails saying so. */
+    private volatile dev.torii.dns.DnsCache dns;
+    /** How long an {@code async} hook's Promise may stay pending (see {@link AsyncCall}). */
+    private volatile long awaitTimeoutNanos = DEFAULT_AWAIT_TIMEOUT_NANOS;
+
+    /** The default of {@link #awaitTimeout}: longer than a DNS lookup's attempts with their timeouts. */
+    public static final long DEFAULT_AWAIT_TIMEOUT_NANOS = 10_000_000_000L;
 
     final LongAdder failures = new LongAdder();
     final LongAdder timeouts = new LongAdder();
@@ -181,6 +188,24 @@ public final class ContextManager implements AutoCloseable {
                 shortCircuited.sum());
     }
 
+    /** The DNS cache {@code torii.dns.resolve} asks (null: none; resolving then fails with code NO_CACHE). */
+    public void dnsCache(dev.torii.dns.DnsCache cache) {
+        this.dns = cache;
+    }
+
+    dev.torii.dns.DnsCache dnsCache() {
+        return dns;
+    }
+
+    /** How long an {@code async} hook's Promise may stay pending before the call fails as TIMED_OUT. */
+    public void awaitTimeout(Duration timeout) {
+        this.awaitTimeoutNanos = timeout.toNanos();
+    }
+
+    long awaitTimeoutNanos() {
+        return awaitTimeoutNanos;
+    }
+
     /** A breaker for one attachment of {@code plugin}, counting into this manager's stats. */
     public BreakerState breakerState(String plugin, dev.torii.script.PluginBreaker settings) {
         return new BreakerState(plugin, settings, System::nanoTime, breakerTrips, shortCircuited);
@@ -234,6 +259,8 @@ public final class ContextManager implements AutoCloseable {
             tc.invoke = entry.getMember("invoke");
             tc.connect = entry.getMember("connect");
             tc.config = entry.getMember("config");
+            tc.settle = entry.getMember("settle");
+            tc.manager = this;
             created.increment();
             all.add(tc);
             return tc;
@@ -263,6 +290,8 @@ public final class ContextManager implements AutoCloseable {
         ThreadContext tc = current();
         JsExchange h = new JsExchange(exchange, phase, tc, spec, limiters);
         begin(tc, spec);
+        tc.executor = exchange.executor();
+        boolean pending = false;
         try {
             ThreadContext.Bound b = tc.bound(spec.id());
             if (b == null) {
@@ -280,11 +309,19 @@ public final class ContextManager implements AutoCloseable {
             firstCall(tc, b, phase);
             tc.phase = phase;
             Value r = tc.invoke.execute(fn, h, b.config());
+            if (phase != Phase.LOG && isPromise(r)) {
+                AsyncCall async = async(tc, spec, phase);
+                async.await(r, v -> result(spec, phase, h, v), h::finish, awaitTimeoutNanos);
+                pending = true;
+                return later(async, HookResult.class, HookResult::later);
+            }
             return result(spec, phase, h, r);
         } catch (PolyglotException e) {
             throw failure(tc, spec, HookSpec.functionName(phase), e);
         } finally {
-            h.finish();
+            if (!pending) {
+                h.finish();
+            }
             end(tc);
         }
     }
@@ -299,6 +336,8 @@ public final class ContextManager implements AutoCloseable {
         ThreadContext tc = current();
         JsConnection h = new JsConnection(connection, spec, limiters);
         begin(tc, spec);
+        tc.executor = connection.executor();
+        boolean pending = false;
         try {
             ThreadContext.Bound b = tc.bound(spec.id());
             if (b == null) {
@@ -314,26 +353,99 @@ public final class ContextManager implements AutoCloseable {
             firstCall(tc, b, Phase.CONNECT);
             tc.phase = Phase.CONNECT;
             Value r = tc.connect.execute(fn, h, b.config());
-            if (r.isNull()
-                    || r.isHostObject() && r.asHostObject() instanceof JsConnection.Rejection rj && rj.owner == h) {
-                return h.rejected() ? ConnectResult.reject() : ConnectResult.proceed();
+            if (isPromise(r)) {
+                AsyncCall async = async(tc, spec, Phase.CONNECT);
+                async.await(r, v -> connectResult(spec, h, v), h::finish, awaitTimeoutNanos);
+                pending = true;
+                return later(async, ConnectResult.class, ConnectResult::later);
             }
-            failures.increment();
-            String what = r.isHostObject() ? "a rejection made by another call" : describe(r);
-            throw new ScriptException(
-                    ScriptException.Kind.INVALID_RESULT,
-                    spec.plugin().name(),
-                    spec.plugin().scriptName(),
-                    "plugin " + spec.plugin().name() + ": onConnect in "
-                            + spec.plugin().scriptName() + " returned " + what
-                            + " (expected: nothing to go on, or the value of conn.reject())",
-                    null);
+            return connectResult(spec, h, r);
         } catch (PolyglotException e) {
             throw failure(tc, spec, "onConnect", e);
         } finally {
-            h.finish();
+            if (!pending) {
+                h.finish();
+            }
             end(tc);
         }
+    }
+
+    private ConnectResult connectResult(HookSpec spec, JsConnection h, Value r) {
+        if (r.isNull() || r.isHostObject() && r.asHostObject() instanceof JsConnection.Rejection rj && rj.owner == h) {
+            return h.rejected() ? ConnectResult.reject() : ConnectResult.proceed();
+        }
+        failures.increment();
+        String what = r.isHostObject() ? "a rejection made by another call" : describe(r);
+        throw new ScriptException(
+                ScriptException.Kind.INVALID_RESULT,
+                spec.plugin().name(),
+                spec.plugin().scriptName(),
+                "plugin " + spec.plugin().name() + ": onConnect in "
+                        + spec.plugin().scriptName() + " returned " + what
+                        + " (expected: nothing to go on, or the value of conn.reject())",
+                null);
+    }
+
+    // --- Async hooks ------------------------------------------------------------------------------------------------
+
+    private static boolean isPromise(Value r) {
+        return r.hasMembers()
+                && r.getMetaObject() != null
+                && "Promise".equals(r.getMetaObject().getMetaSimpleName());
+    }
+
+    /** The call's {@link AsyncCall}: the one {@code torii.dns.resolve} made during this slice, or a new one. */
+    private AsyncCall async(ThreadContext tc, HookSpec spec, Phase phase) {
+        AsyncCall a = tc.call;
+        return a != null ? a : new AsyncCall(this, tc, spec, phase, tc.executor);
+    }
+
+    /** The call in progress on this context, made on first use (by {@code torii.dns.resolve}). */
+    AsyncCall currentCall(ThreadContext tc) {
+        if (tc.call == null) {
+            tc.call = new AsyncCall(this, tc, tc.spec, tc.phase, tc.executor);
+        }
+        return tc.call;
+    }
+
+    /** The result now when the Promise settled during the call itself (a cache hit), else a later one. */
+    private static <R> R later(
+            AsyncCall async,
+            Class<R> type,
+            java.util.function.Function<java.util.concurrent.CompletionStage<R>, R> later) {
+        var f = async.settled;
+        if (f.isDone() && !f.isCompletedExceptionally()) {
+            return type.cast(f.join());
+        }
+        if (f.isCompletedExceptionally()) {
+            try {
+                f.join();
+            } catch (java.util.concurrent.CompletionException e) {
+                if (e.getCause() instanceof ScriptException se) {
+                    throw se;
+                }
+                throw e;
+            }
+        }
+        return later.apply(f.thenApply(type::cast));
+    }
+
+    /** Enters {@code tc} for a later slice of an async call: fresh budgets, the call's plugin and phase. */
+    void beginSlice(ThreadContext tc, HookSpec spec, Phase phase, AsyncCall call) {
+        begin(tc, spec);
+        tc.phase = phase;
+        tc.call = call;
+        // The code after an await is parsed and run cold on its first resumption in a context, as a first call is.
+        ThreadContext.Bound b = tc.bound(spec.id());
+        int first = Phase.values().length + phase.ordinal();
+        if (b != null && !b.called()[first]) {
+            b.called()[first] = true;
+            tc.deadline = System.nanoTime() + Math.max(timeoutNanos, FIRST_CALL_TIMEOUT_NANOS);
+        }
+    }
+
+    void endSlice(ThreadContext tc) {
+        end(tc);
     }
 
     /** Gives the first call of a function in this context the longer first-call deadline. */
@@ -355,6 +467,7 @@ public final class ContextManager implements AutoCloseable {
     }
 
     private static void end(ThreadContext tc) {
+        tc.call = null;
         if (!tc.state.compareAndSet(ThreadContext.RUNNING, ThreadContext.IDLE)) {
             while (tc.state.get() == ThreadContext.INTERRUPTING) {
                 Thread.onSpinWait();
@@ -378,7 +491,8 @@ public final class ContextManager implements AutoCloseable {
             Value f = ns.getMember(HookSpec.functionName(p));
             fns[p.ordinal()] = f != null && f.canExecute() ? f : null;
         }
-        var b = new ThreadContext.Bound(fns, tc.config.execute(spec.configJson()), new boolean[fns.length]);
+        // called: [phase] first call done, [phases + phase] first async resumption done (see beginSlice).
+        var b = new ThreadContext.Bound(fns, tc.config.execute(spec.configJson()), new boolean[2 * fns.length]);
         tc.bind(spec.id(), b);
         return b;
     }
@@ -404,14 +518,11 @@ public final class ContextManager implements AutoCloseable {
     }
 
     private static String describe(Value r) {
-        if (r.getMetaObject() != null && "Promise".equals(r.getMetaObject().getMetaSimpleName())) {
-            return "a Promise (phase functions are synchronous: no async, no await)";
-        }
         String s = r.toString();
         return s.length() > 60 ? s.substring(0, 57) + "..." : s;
     }
 
-    private ScriptException failure(ThreadContext tc, HookSpec spec, String fn, PolyglotException e) {
+    ScriptException failure(ThreadContext tc, HookSpec spec, String fn, PolyglotException e) {
         failures.increment();
         String where = location(spec.plugin(), e);
         String name = spec.plugin().name();

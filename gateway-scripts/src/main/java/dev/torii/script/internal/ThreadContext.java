@@ -30,6 +30,15 @@ final class ThreadContext {
 
     Value connect;
     Value config;
+    /** The prelude's {@code settle(promise, call)}: reports a Promise's outcome to an {@link AsyncCall}. */
+    Value settle;
+
+    ContextManager manager;
+    /** The event loop of the call in progress, where its async continuations run. */
+    java.util.concurrent.Executor executor;
+    /** The async state of the call in progress, once it has started asynchronous work; else null. */
+    AsyncCall call;
+
     final Map<Plugin, Value> modules = new HashMap<>();
     private Bound[] bound = new Bound[8];
 

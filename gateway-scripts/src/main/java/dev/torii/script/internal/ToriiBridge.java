@@ -129,6 +129,16 @@ public final class ToriiBridge {
         return MessageDigest.isEqual(a.getBytes(StandardCharsets.UTF_8), b.getBytes(StandardCharsets.UTF_8));
     }
 
+    /**
+     * {@code torii.dns.resolve}: looks {@code name} up in the gateway's DNS cache and calls {@code fulfil(json)} or
+     * {@code reject(code, message)} in a later slice of this call (see {@link DnsBridge}).
+     */
+    @HostAccess.Export
+    public void dnsResolve(String name, String type, Value fulfil, Value reject) {
+        Phases.check("torii.dns.resolve()", DnsBridge.PHASES, context.phase);
+        DnsBridge.resolve(context, name, type, fulfil, reject);
+    }
+
     /** Where plugin log lines go: the gateway log, or a test's list. Thread-safe. */
     public interface LogSink {
         /** One line of {@code torii.log} or {@code console.*}; {@code level} is debug, info, warn or error. */

@@ -173,6 +173,7 @@
 
   // --- torii and console -----------------------------------------------------------------------------------------
   const zones = new Map();
+  const DNS_TYPES = Object.freeze(['A', 'AAAA', 'SRV', 'TXT']);
   class SharedDict {
     #z;
     constructor(z) { this.#z = z; }
@@ -211,6 +212,26 @@
     }),
     timingSafeEqual: (a, b) => bridge.timingSafeEqual(String(a), String(b)),
     maintenance: Object.freeze({ get enabled() { return bridge.maintenanceEnabled(); } }),
+    dns: Object.freeze({
+      // A Promise of the records, through the gateway's DNS cache; rejected with an Error whose `code` says why.
+      resolve(name, opts) {
+        const type = opts == null || opts.type == null ? 'A' : String(opts.type);
+        if (!DNS_TYPES.includes(type)) {
+          throw new TypeError('torii.dns.resolve type: ' + type + ' (expected: A, AAAA, SRV or TXT)');
+        }
+        let resolve, reject;
+        const p = new Promise((res, rej) => { resolve = res; reject = rej; });
+        // Outside the Promise's executor, so that a call in a wrong phase throws instead of rejecting.
+        bridge.dnsResolve(String(name), type,
+          (json) => resolve(deepFreeze(JSON.parse(json))),
+          (code, message) => {
+            const e = new Error(message);
+            e.code = code;
+            reject(e);
+          });
+        return p;
+      },
+    }),
   });
   const console = Object.freeze({ log, info: log, debug: log.debug, warn: log.warn, error: log.error });
   Object.defineProperty(globalThis, 'torii', { value: torii, writable: false, configurable: false, enumerable: false });
@@ -236,5 +257,10 @@
     invoke: (fn, h, cfg) => fn(new Exchange(h), cfg),
     connect: (fn, h, cfg) => fn(new Connection(h), cfg),
     config: (json) => deepFreeze(JSON.parse(json)),
+    // An async hook's Promise reports how it settled to its Java call (see AsyncCall).
+    settle: (p, call) => {
+      Promise.resolve(p).then((v) => call.fulfilled(v),
+        (e) => call.rejected(e instanceof Error ? String(e.stack || e) : format([e])));
+    },
   });
 })
