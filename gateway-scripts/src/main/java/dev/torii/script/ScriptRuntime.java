@@ -25,6 +25,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.graalvm.polyglot.Source;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -68,7 +69,9 @@ public final class ScriptRuntime implements AutoCloseable {
     private final Map<Path, Tracked> tracked = new ConcurrentHashMap<>();
     private final Object reloadLock = new Object();
     private final Consumer<ReloadResult> reloadListener;
-    private final Thread watcher;
+    /** The file watcher, started at most once ({@link #watch(Duration)}); guarded by {@code this}. */
+    private Thread watcher;
+
     private final PluginBreaker defaultBreaker;
     private volatile boolean closed;
 
@@ -96,7 +99,7 @@ public final class ScriptRuntime implements AutoCloseable {
                 new RateLimiters(b.rateLimitKeys, time, b.rateLimits),
                 time,
                 b.logSink,
-                b.maintenance == null ? () -> false : b.maintenance::enabled);
+                maintenanceFlag(b.maintenance));
         this.reloadListener = b.reloadListener;
         this.defaultBreaker = b.breaker;
         if (!b.quiet && contexts.jitEnabled()) {
@@ -112,13 +115,41 @@ public final class ScriptRuntime implements AutoCloseable {
                     contexts.version());
         }
         if (b.watchInterval != null) {
-            long nanos = b.watchInterval.toNanos();
-            this.watcher =
-                    Thread.ofPlatform().name("torii-plugin-watcher").daemon().unstarted(() -> watch(nanos));
-            watcher.start();
-        } else {
-            this.watcher = null;
+            watch(b.watchInterval);
         }
+    }
+
+    private static java.util.function.BooleanSupplier maintenanceFlag(Supplier<MaintenanceMode> source) {
+        if (source == null) {
+            return () -> false;
+        }
+        return () -> {
+            MaintenanceMode m = source.get();
+            return m != null && m.enabled();
+        };
+    }
+
+    /**
+     * Starts the background thread that reloads attached plugins whose files changed, as {@link Builder#watch}
+     * does: for a runtime built before its configuration was known (the one {@code torii run} checks the
+     * configuration's plugins with and then serves them with). Thread-safe; the watcher starts at most once.
+     *
+     * @throws IllegalStateException when this runtime already watches, or is closed
+     */
+    public synchronized void watch(Duration interval) {
+        Objects.requireNonNull(interval, "interval");
+        if (interval.toMillis() < 10 || interval.toMinutes() > 60) {
+            throw new IllegalArgumentException("watch: " + interval + " (expected: 10ms to 1h)");
+        }
+        if (closed) {
+            throw new IllegalStateException("watch: the runtime is closed");
+        }
+        if (watcher != null) {
+            throw new IllegalStateException("watch: the runtime already watches its plugins' files");
+        }
+        long nanos = interval.toNanos();
+        watcher = Thread.ofPlatform().name("torii-plugin-watcher").daemon().unstarted(() -> watchLoop(nanos));
+        watcher.start();
     }
 
     /** A builder with the default budgets and bounds. */
@@ -271,7 +302,7 @@ public final class ScriptRuntime implements AutoCloseable {
         }
     }
 
-    private void watch(long intervalNanos) {
+    private void watchLoop(long intervalNanos) {
         while (!closed) {
             LockSupport.parkNanos(intervalNanos);
             if (closed) {
@@ -311,9 +342,13 @@ public final class ScriptRuntime implements AutoCloseable {
      */
     @Override
     public void close() {
-        closed = true;
-        if (watcher != null) {
-            LockSupport.unpark(watcher);
+        Thread w;
+        synchronized (this) {
+            closed = true;
+            w = watcher;
+        }
+        if (w != null) {
+            LockSupport.unpark(w);
         }
         synchronized (reloadLock) {
             contexts.close();
@@ -329,13 +364,13 @@ public final class ScriptRuntime implements AutoCloseable {
         private int maxSharedZones = 64;
         private final Map<String, Long> zoneCapacities = new LinkedHashMap<>();
         private long rateLimitKeys = 100_000;
-        private RateLimits rateLimits = RateLimits.empty();
+        private Supplier<RateLimits> rateLimits = RateLimits::empty;
         private InstantSource clock = InstantSource.system();
         private ToriiBridge.LogSink logSink = ToriiBridge.LogSink.SLF4J;
         private Duration watchInterval;
         private Consumer<ReloadResult> reloadListener;
         private boolean quiet;
-        private MaintenanceMode maintenance;
+        private Supplier<MaintenanceMode> maintenance;
 
         private Builder() {}
 
@@ -353,7 +388,19 @@ public final class ScriptRuntime implements AutoCloseable {
          * reads {@code false}).
          */
         public Builder maintenance(MaintenanceMode maintenance) {
-            this.maintenance = Objects.requireNonNull(maintenance, "maintenance");
+            Objects.requireNonNull(maintenance, "maintenance");
+            this.maintenance = () -> maintenance;
+            return this;
+        }
+
+        /**
+         * {@link #maintenance(MaintenanceMode)} for a switch made after the runtime: scripts read
+         * {@code source.get()} on each {@code torii.maintenance.enabled}, and {@code false} while it returns null. For
+         * a runtime that checks a configuration's plugins before the gateway it serves exists. {@code source} must be
+         * thread-safe and cheap.
+         */
+        public Builder maintenance(Supplier<MaintenanceMode> source) {
+            this.maintenance = Objects.requireNonNull(source, "source");
             return this;
         }
 
@@ -427,7 +474,17 @@ public final class ScriptRuntime implements AutoCloseable {
          * there; a Redis-backed name is an error naming the policy.
          */
         public Builder rateLimits(RateLimits rateLimits) {
-            this.rateLimits = Objects.requireNonNull(rateLimits, "rateLimits");
+            Objects.requireNonNull(rateLimits, "rateLimits");
+            this.rateLimits = () -> rateLimits;
+            return this;
+        }
+
+        /**
+         * {@link #rateLimits(RateLimits)} for policies made after the runtime: each named {@code ex.limit} call reads
+         * {@code source.get()} (no policy while it returns null). {@code source} must be thread-safe and cheap.
+         */
+        public Builder rateLimits(Supplier<RateLimits> source) {
+            this.rateLimits = Objects.requireNonNull(source, "source");
             return this;
         }
 
