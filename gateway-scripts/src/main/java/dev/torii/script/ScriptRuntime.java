@@ -164,7 +164,9 @@ public final class ScriptRuntime implements AutoCloseable {
      * @throws PluginException naming the file, line and column of the first problem
      */
     public Plugin loadPlugin(Path directory) {
-        return PluginLoader.load(Objects.requireNonNull(directory, "directory"), contexts);
+        Plugin plugin = PluginLoader.load(Objects.requireNonNull(directory, "directory"), contexts);
+        contexts.counters(plugin.name()); // its series exist (at zero) from the start, not from the first call
+        return plugin;
     }
 
     /**
@@ -324,6 +326,15 @@ public final class ScriptRuntime implements AutoCloseable {
     /** Counters since the runtime was built. */
     public ScriptStats stats() {
         return contexts.stats(zones.evictions());
+    }
+
+    /**
+     * Counters by plugin name (calls, failures, deadline and statement-budget overruns, breaker trips), in name order:
+     * one entry per plugin this runtime has loaded or run, so the names are the configuration's and the map stays
+     * small. A snapshot; thread-safe.
+     */
+    public java.util.SortedMap<String, PluginStats> pluginStats() {
+        return contexts.pluginStats();
     }
 
     /** Whether the optimizing Truffle runtime (the JIT) is on; see docs/scripting.md for the JVM flags. */

@@ -98,6 +98,9 @@ public final class ContextManager implements AutoCloseable {
     final LongAdder replaced = new LongAdder();
     final LongAdder breakerTrips = new LongAdder();
     final LongAdder shortCircuited = new LongAdder();
+    /** By plugin name: names come from the plugins this runtime loaded, so the map stays as small as the config. */
+    private final java.util.concurrent.ConcurrentHashMap<String, PluginCounters> byPlugin =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     public ContextManager(
             long statementLimit,
@@ -183,7 +186,21 @@ public final class ContextManager implements AutoCloseable {
 
     /** A breaker for one attachment of {@code plugin}, counting into this manager's stats. */
     public BreakerState breakerState(String plugin, dev.torii.script.PluginBreaker settings) {
-        return new BreakerState(plugin, settings, System::nanoTime, breakerTrips, shortCircuited);
+        return new BreakerState(
+                plugin, settings, System::nanoTime, breakerTrips, shortCircuited, counters(plugin).breakerTrips);
+    }
+
+    /** The counters of plugin {@code name}, made on first use. */
+    public PluginCounters counters(String name) {
+        PluginCounters c = byPlugin.get(name);
+        return c != null ? c : byPlugin.computeIfAbsent(name, n -> new PluginCounters());
+    }
+
+    /** A snapshot of every plugin's counters, by name in order. */
+    public java.util.SortedMap<String, dev.torii.script.PluginStats> pluginStats() {
+        var m = new java.util.TreeMap<String, dev.torii.script.PluginStats>();
+        byPlugin.forEach((name, c) -> m.put(name, c.snapshot()));
+        return m;
     }
 
     // --- Contexts ---------------------------------------------------------------------------------------------------
@@ -277,6 +294,7 @@ public final class ContextManager implements AutoCloseable {
             if (fn == null) {
                 return HookResult.proceed();
             }
+            counters(spec.plugin().name()).calls.increment();
             firstCall(tc, b, phase);
             tc.phase = phase;
             Value r = tc.invoke.execute(fn, h, b.config());
@@ -311,6 +329,7 @@ public final class ContextManager implements AutoCloseable {
             if (fn == null) {
                 return ConnectResult.proceed();
             }
+            counters(spec.plugin().name()).calls.increment();
             firstCall(tc, b, Phase.CONNECT);
             tc.phase = Phase.CONNECT;
             Value r = tc.connect.execute(fn, h, b.config());
@@ -319,6 +338,7 @@ public final class ContextManager implements AutoCloseable {
                 return h.rejected() ? ConnectResult.reject() : ConnectResult.proceed();
             }
             failures.increment();
+            counters(spec.plugin().name()).failures.increment();
             String what = r.isHostObject() ? "a rejection made by another call" : describe(r);
             throw new ScriptException(
                     ScriptException.Kind.INVALID_RESULT,
@@ -391,6 +411,7 @@ public final class ContextManager implements AutoCloseable {
             return HookResult.respond(reply.response());
         }
         failures.increment();
+        counters(spec.plugin().name()).failures.increment();
         String fn = HookSpec.functionName(phase);
         String what = r.isHostObject() ? "a reply made by another call" : describe(r);
         throw new ScriptException(
@@ -415,10 +436,13 @@ public final class ContextManager implements AutoCloseable {
         failures.increment();
         String where = location(spec.plugin(), e);
         String name = spec.plugin().name();
+        PluginCounters counters = counters(name);
+        counters.failures.increment();
         String head = "plugin " + name + ": " + fn;
         if (e.isResourceExhausted()) {
             tc.dead = true;
             budgets.increment();
+            counters.budgets.increment();
             return new ScriptException(
                     ScriptException.Kind.BUDGET_EXCEEDED,
                     name,
@@ -432,6 +456,7 @@ public final class ContextManager implements AutoCloseable {
         }
         if (e.isInterrupted() || e.isCancelled()) {
             timeouts.increment();
+            counters.timeouts.increment();
             return new ScriptException(
                     ScriptException.Kind.TIMED_OUT,
                     name,
