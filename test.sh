@@ -30,6 +30,7 @@ chromium          chromium      # a headless browser for tests of HTML pages (ad
 nghttp2-client    h2load        # h2load: HTTP/2 load in DistributionTest and bench/run.sh
 wrk               wrk           # HTTP/1.1 load in bench/run.sh, bench/hook-cpu.sh and bench/startup.sh
 kubernetes-client kubectl       # `kubectl kustomize` renders deploy/kubernetes (KubernetesManifestTest)
+npm               npm           # installs the pinned TypeScript compiler below (PluginTypingsTest)
 LIST
 }
 
@@ -61,6 +62,16 @@ if [ ${#need[@]} -gt 0 ]; then
   [ "$rc" -eq 0 ] || { echo "test.sh: apt-get failed ($rc)" >&2; exit "$rc"; }
 fi
 export PATH="$PATH:/usr/sbin"
+
+# The TypeScript compiler that type-checks the example and benchmark plugins against torii.d.ts (PluginTypingsTest in
+# gateway-scripts), at the version that test pins: installed from npm when tsc is missing or another version.
+torii_typescript=5.9.3
+if [ "$(tsc --version 2>/dev/null || true)" != "Version $torii_typescript" ]; then
+  echo "test.sh: installing typescript@$torii_typescript (npm)"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo npm install -g --no-fund --no-audit "typescript@$torii_typescript"
+fi
 
 if [ "${1-}" = "--install-only" ]; then
   exit 0

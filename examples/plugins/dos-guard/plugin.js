@@ -1,5 +1,10 @@
 // DoS guard: a token bucket per client IP; past the burst the client gets 429 until the bucket refills.
 // Refusals are counted per IP in the shared dictionary "dos-guard" (visible to every event loop and to Java).
+/**
+ * @param {Exchange} ex
+ * @param {any} cfg
+ * @returns {Reply | void}
+ */
 export function onRequest(ex, cfg) {
   const ip = ex.client.ip;
   if (cfg.allow.includes(ip)) return;
@@ -13,6 +18,11 @@ export function onRequest(ex, cfg) {
   ex.request.headers.set("x-client-ip", ip);
 }
 
+/**
+ * @param {Exchange} ex
+ * @param {any} cfg
+ * @returns {Reply | void}
+ */
 export function onResponse(ex, cfg) {
   if (cfg.servedBy) ex.response.headers.set("x-served-by", cfg.servedBy);
 }

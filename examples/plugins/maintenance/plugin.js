@@ -4,6 +4,11 @@
 // token and, with cfg.readOnly, safe methods pass; everyone else gets the page with Retry-After.
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 
+/**
+ * @param {Exchange} ex
+ * @param {any} cfg
+ * @returns {Reply | void}
+ */
 export function onRequest(ex, cfg) {
   if (!torii.maintenance.enabled || ex.request.path === cfg.healthPath) return;
   const token = ex.request.headers.get("x-maintenance-token");
@@ -15,6 +20,11 @@ export function onRequest(ex, cfg) {
 }
 
 // What passed during maintenance says so, e.g. for operators checking the site.
+/**
+ * @param {Exchange} ex
+ * @param {any} cfg
+ * @returns {Reply | void}
+ */
 export function onResponse(ex, cfg) {
   if (torii.maintenance.enabled) ex.response.headers.set("x-maintenance", "on");
 }

@@ -3,6 +3,11 @@
 //  2. a tenant sub-domain (acme.example.com) goes to its own backend, cfg.tenantEndpoint with {tenant} replaced:
 //     a DNS name such as acme.tenants.svc.cluster.local:8080 that the gateway resolves through its DNS cache;
 //  3. cfg.canaryPercent of clients (a stable hash of x-user, else the client IP) go to cfg.canary.
+/**
+ * @param {Exchange} ex
+ * @param {any} cfg
+ * @returns {Reply | void}
+ */
 export function onUpstream(ex, cfg) {
   const forced = ex.request.headers.get("x-upstream");
   const host = ex.request.host ?? "";
@@ -18,6 +23,11 @@ export function onUpstream(ex, cfg) {
   ex.vars.upstream = ex.upstream;
 }
 
+/**
+ * @param {Exchange} ex
+ * @param {any} cfg
+ * @returns {Reply | void}
+ */
 export function onResponse(ex, cfg) {
   ex.response.headers.set("x-upstream", ex.vars.upstream ?? "none");
 }

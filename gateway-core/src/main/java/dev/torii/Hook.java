@@ -2,6 +2,7 @@ package dev.torii;
 
 import dev.torii.tcp.ConnectResult;
 import dev.torii.tcp.Connection;
+import java.util.Set;
 
 /**
  * Code that runs in the {@link Phase phases} of every exchange it is attached to: globally on the gateway, or on one
@@ -16,6 +17,20 @@ public interface Hook {
     /** The name used in logs and metrics. */
     default String name() {
         return getClass().getSimpleName();
+    }
+
+    /**
+     * The phases this hook does something in (default: every phase). The engine skips the hook in the others among
+     * {@link Phase#REQUEST}, {@link Phase#UPSTREAM} and {@link Phase#RESPONSE}: a hook that only answers
+     * {@link #onRequest} costs nothing in the other two, and a phase none of an exchange's hooks runs in is passed
+     * straight through. {@link #onConnect}, {@link #onLog} and {@link #onRefused} are still called: they are plain
+     * method calls, which a hook without them answers by doing nothing.
+     *
+     * <p>Read for every exchange (so it may change over time, as a JavaScript plugin's exports do when it is reloaded);
+     * must be cheap, non-blocking and thread-safe: return an immutable {@link java.util.EnumSet} kept in a field.
+     */
+    default Set<Phase> phases() {
+        return HookPhases.ALL;
     }
 
     /**

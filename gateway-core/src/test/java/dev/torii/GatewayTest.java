@@ -284,6 +284,7 @@ class GatewayTest {
     }
 
     @Test
+    @SuppressWarnings("try") // s2 only holds a connection open
     void connectionsOverTheLimitAreClosedAtOnceAndCounted() throws Exception {
         TestUpstream a = upstream(NAME_A);
         Gateway g = gateway(

@@ -709,6 +709,7 @@ class WebSocketProxyTest {
 
     // ------------------------------------------------------------------ backpressure
 
+    @SuppressWarnings("try") // close() throws InterruptedException: it joins the sampler thread, on purpose
     private static final class PeakMemory implements AutoCloseable {
         final AtomicLong peak = new AtomicLong();
         private volatile boolean sampling = true;
@@ -738,6 +739,7 @@ class WebSocketProxyTest {
     private static final int FLOOD = 48;
 
     @Test
+    @SuppressWarnings("try") // PeakMemory.close() throws InterruptedException and is called early on purpose
     void manyMessagesToASlowHttp11ReaderStayWithinBoundedMemory() throws Exception {
         var in = new Received(false);
         WebSocket ws = open("/echo?flood-h1", in);
@@ -768,6 +770,7 @@ class WebSocketProxyTest {
     }
 
     @Test
+    @SuppressWarnings("try") // PeakMemory.close() throws InterruptedException and is called early on purpose
     void manyMessagesToASlowHttp2ReaderStayWithinBoundedMemory() throws Exception {
         try (var c = H2WebSocketClient.connect(address("web"))) {
             c.open("http", "ws.test", "/echo?flood-h2", Map.of());

@@ -30,6 +30,12 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@code threeNoopHooks}: three hooks of three classes that only proceed: the dispatch itself, megamorphic.
  *   <li>{@code threeHooksProceed}: all three proceed (the common case).
  *   <li>{@code threeHooksLastResponds}: the route hook answers with a precomputed response.
+ *   <li>{@code requestOnlyHooksOtherPhases} and {@code requestOnlyHooksOtherPhasesUnreported}: the UPSTREAM and
+ *       RESPONSE phases of an exchange whose three hooks (like plugins exporting only {@code onRequest}) do nothing
+ *       there, dispatched as the engine does it (ask {@link HookRunner#any}, then run with a fresh continuation):
+ *       the hooks report only {@link Phase#REQUEST} ({@link Hook#phases()}), or every phase (as every hook did
+ *       before per-phase lists), in which case each is called and looks up its pinned state on the exchange, as a
+ *       script hook does.
  * </ul>
  */
 @State(Scope.Thread)
@@ -49,6 +55,8 @@ public class HookDispatchBenchmark {
     List<Hook> routeResponds;
     List<Hook> noopGlobal;
     List<Hook> noopRoute;
+    List<Hook> requestOnly;
+    List<Hook> requestOnlyUnreported;
     Exchange exchange;
     Outcome outcome;
 
@@ -60,6 +68,9 @@ public class HookDispatchBenchmark {
         routeResponds = List.of(new PluginHook("x-client"));
         noopGlobal = List.of(new NoopA(), new NoopB());
         noopRoute = List.of(new NoopC());
+        requestOnly = List.of(new RequestOnlyHook(true), new RequestOnlyHook(true), new RequestOnlyHook(true));
+        requestOnlyUnreported =
+                List.of(new RequestOnlyHook(false), new RequestOnlyHook(false), new RequestOnlyHook(false));
         outcome = new Outcome();
         exchange = new BenchExchange(
                 "GET",
@@ -73,6 +84,56 @@ public class HookDispatchBenchmark {
                         "x-request-id", "4f1c2a9e-6b1d-4c1e-9d5f-0a7b3c2d1e0f"));
         if (threeHooksProceed() != HookResult.proceed() || threeHooksLastResponds() != BLOCKED) {
             throw new IllegalStateException("hooks do not behave as the benchmark assumes");
+        }
+    }
+
+    @Benchmark
+    public int requestOnlyHooksOtherPhases() {
+        return otherPhases(requestOnly);
+    }
+
+    @Benchmark
+    public int requestOnlyHooksOtherPhasesUnreported() {
+        return otherPhases(requestOnlyUnreported);
+    }
+
+    private int otherPhases(List<Hook> hooks) {
+        int runs = 0;
+        for (Phase phase : OTHER_PHASES) {
+            if (HookRunner.any(phase, hooks, none)) {
+                HookRunner.run(phase, hooks, none, exchange, new Outcome());
+                runs++;
+            }
+        }
+        return runs;
+    }
+
+    private static final Phase[] OTHER_PHASES = {Phase.UPSTREAM, Phase.RESPONSE};
+
+    /** Does something only in REQUEST; elsewhere looks up its per-exchange state, as a script hook's version pin. */
+    static final class RequestOnlyHook implements Hook {
+        private static final AttributeKey<String> PINNED = AttributeKey.of("pinned", String.class);
+        private static final java.util.Set<Phase> PHASES =
+                java.util.Collections.unmodifiableSet(java.util.EnumSet.of(Phase.REQUEST));
+        private final boolean reports;
+
+        RequestOnlyHook(boolean reports) {
+            this.reports = reports;
+        }
+
+        @Override
+        public java.util.Set<Phase> phases() {
+            return reports ? PHASES : Hook.super.phases();
+        }
+
+        @Override
+        public HookResult onUpstream(Exchange exchange) {
+            return exchange.get(PINNED) == null ? HookResult.proceed() : FAILED;
+        }
+
+        @Override
+        public HookResult onResponse(Exchange exchange) {
+            return exchange.get(PINNED) == null ? HookResult.proceed() : FAILED;
         }
     }
 

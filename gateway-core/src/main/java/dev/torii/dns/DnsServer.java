@@ -195,10 +195,10 @@ public final class DnsServer implements AutoCloseable {
                         // recvmmsg: up to 16 datagrams per read into one buffer.
                         .option(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE, MAX_UDP_QUERY)
                         .option(
-                                ChannelOption.RCVBUF_ALLOCATOR,
+                                ChannelOption.RECVBUF_ALLOCATOR,
                                 new FixedRecvByteBufAllocator(MAX_UDP_QUERY * DATAGRAMS_PER_READ));
             } else {
-                b.option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_UDP_QUERY));
+                b.option(ChannelOption.RECVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_UDP_QUERY));
             }
             channels.add(bindOrThrow(b.bind(udpAddress)));
         }

@@ -11,6 +11,11 @@ import java.util.List;
  * local response, or a failure. Synchronous results stay on the caller's stack (the common, cheap path); a
  * {@link HookResult.Later} suspends the run and resumes it on the exchange's event loop when the stage completes.
  *
+ * <p>A hook runs only in the phases it {@linkplain Hook#phases() reports}; callers ask {@link #any} first and skip a
+ * phase (and the continuation they would allocate for it) that none of the exchange's hooks runs in. The phases are
+ * read per exchange, not kept in per-table arrays: a plugin's exports change on a hot reload without the routing
+ * table changing, and the check is a bit test on an {@link java.util.EnumSet}.
+ *
  * <p>Not thread-safe: one run belongs to one exchange on its event loop.
  */
 public final class HookRunner {
@@ -31,9 +36,23 @@ public final class HookRunner {
 
     private HookRunner() {}
 
+    /** Whether a hook of {@code first} or {@code second} runs in {@code phase}; no allocation. */
+    public static boolean any(Phase phase, List<Hook> first, List<Hook> second) {
+        return any(phase, first) || any(phase, second);
+    }
+
+    private static boolean any(Phase phase, List<Hook> hooks) {
+        for (int i = 0, n = hooks.size(); i < n; i++) {
+            if (hooks.get(i).phases().contains(phase)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /**
-     * Runs {@code first} then {@code second} (either may be empty) for {@code phase}, which must be one of REQUEST,
-     * UPSTREAM or RESPONSE.
+     * Runs the hooks of {@code first} then {@code second} (either may be empty) that run in {@code phase}, which must be
+     * one of REQUEST, UPSTREAM or RESPONSE.
      */
     public static void run(Phase phase, List<Hook> first, List<Hook> second, Exchange exchange, Continuation next) {
         run(phase, first, second, 0, exchange, next);
@@ -44,6 +63,9 @@ public final class HookRunner {
         int total = first.size() + second.size();
         for (int i = from; i < total; i++) {
             Hook hook = i < first.size() ? first.get(i) : second.get(i - first.size());
+            if (!hook.phases().contains(phase)) {
+                continue;
+            }
             HookResult result;
             try {
                 result = invoke(phase, hook, exchange);

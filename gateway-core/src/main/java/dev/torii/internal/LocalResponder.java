@@ -140,7 +140,7 @@ final class LocalResponder {
         FullHttpResponse response = toNetty(local);
         ex.response = response;
         ex.phase = Phase.RESPONSE;
-        if (engine.hooks().isEmpty() && driver.routeHooks().isEmpty()) {
+        if (!HookRunner.any(Phase.RESPONSE, engine.hooks(), driver.routeHooks())) {
             write(response);
             return;
         }

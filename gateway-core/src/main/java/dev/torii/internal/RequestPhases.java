@@ -103,7 +103,7 @@ final class RequestPhases {
                     .fail(ProxyError.REQUEST_TOO_LARGE, null, "Content-Length " + contentLength + " is over the limit");
             return;
         }
-        if (engine.hooks().isEmpty()) {
+        if (!HookRunner.any(Phase.REQUEST, engine.hooks(), List.of())) {
             route();
         } else {
             HookRunner.run(Phase.REQUEST, engine.hooks(), List.of(), ex, new Step(this::route));
@@ -128,7 +128,7 @@ final class RequestPhases {
         ex.route = route;
         ex.upstreamName = route.upstream();
         routeHooks = route.hooks();
-        if (routeHooks.isEmpty()) {
+        if (!HookRunner.any(Phase.REQUEST, routeHooks, List.of())) {
             upstreamPhase();
         } else {
             HookRunner.run(Phase.REQUEST, routeHooks, List.of(), ex, new Step(this::upstreamPhase));
@@ -141,7 +141,7 @@ final class RequestPhases {
         }
         DefaultExchange ex = driver.current();
         ex.phase = Phase.UPSTREAM;
-        if (engine.hooks().isEmpty() && routeHooks.isEmpty()) {
+        if (!HookRunner.any(Phase.UPSTREAM, engine.hooks(), routeHooks)) {
             forward();
         } else {
             HookRunner.run(Phase.UPSTREAM, engine.hooks(), routeHooks, ex, new Step(this::forward));

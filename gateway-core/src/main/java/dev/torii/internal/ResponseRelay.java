@@ -195,7 +195,7 @@ final class ResponseRelay implements UpstreamListener {
             driver.noKeepAlive();
         }
         ex.phase = Phase.RESPONSE;
-        if (engine.hooks().isEmpty() && driver.routeHooks().isEmpty()) {
+        if (!HookRunner.any(Phase.RESPONSE, engine.hooks(), driver.routeHooks())) {
             writeResponseHead();
             return true;
         }

@@ -173,6 +173,7 @@ public final class UnboundServer implements AutoCloseable {
     }
 
     /** A port free for both TCP and UDP on 127.0.0.1 at the time of asking. */
+    @SuppressWarnings("try") // u only proves the UDP port is free too
     private static int freePort() {
         for (int i = 0; i < 20; i++) {
             try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {

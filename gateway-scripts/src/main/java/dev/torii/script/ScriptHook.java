@@ -11,8 +11,11 @@ import dev.torii.script.internal.ContextManager;
 import dev.torii.script.internal.HookSpec;
 import dev.torii.tcp.ConnectResult;
 import dev.torii.tcp.Connection;
+import java.util.Collections;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -60,11 +63,14 @@ public final class ScriptHook implements Hook {
         final boolean response;
         final boolean log;
         final boolean connect;
+        final Set<Phase> phases;
 
         Version(HookSpec spec, Map<String, Object> config) {
             this.spec = spec;
             this.config = config;
             var phases = spec.plugin().phases();
+            this.phases = Collections.unmodifiableSet(
+                    phases.isEmpty() ? EnumSet.noneOf(Phase.class) : EnumSet.copyOf(phases));
             this.request = phases.contains(Phase.REQUEST);
             this.upstream = phases.contains(Phase.UPSTREAM);
             this.response = phases.contains(Phase.RESPONSE);
@@ -90,6 +96,16 @@ public final class ScriptHook implements Hook {
     @Override
     public String name() {
         return current.get().spec.plugin().name();
+    }
+
+    /**
+     * The phases the plugin version in use exports a function for ({@code onRequest} &rarr; {@link Phase#REQUEST},
+     * ...): the engine calls this hook in no other phase. A reload that adds or drops a phase function changes it for
+     * the exchanges that start after it.
+     */
+    @Override
+    public Set<Phase> phases() {
+        return current.get().phases;
     }
 
     /** The breaker guarding this attachment ({@link PluginBreaker#off()} when none). */

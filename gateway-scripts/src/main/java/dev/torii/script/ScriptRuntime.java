@@ -25,6 +25,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.graalvm.polyglot.Source;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -68,7 +69,9 @@ public final class ScriptRuntime implements AutoCloseable {
     private final Map<Path, Tracked> tracked = new ConcurrentHashMap<>();
     private final Object reloadLock = new Object();
     private final Consumer<ReloadResult> reloadListener;
-    private final Thread watcher;
+    /** The file watcher, started at most once ({@link #watch(Duration)}); guarded by {@code this}. */
+    private Thread watcher;
+
     private final PluginBreaker defaultBreaker;
     private volatile boolean closed;
 
@@ -96,7 +99,7 @@ public final class ScriptRuntime implements AutoCloseable {
                 new RateLimiters(b.rateLimitKeys, time, b.rateLimits),
                 time,
                 b.logSink,
-                b.maintenance == null ? () -> false : b.maintenance::enabled);
+                maintenanceFlag(b.maintenance));
         contexts.dnsCache(b.dnsCache);
         if (b.awaitTimeout != null) {
             contexts.awaitTimeout(b.awaitTimeout);
@@ -116,13 +119,41 @@ public final class ScriptRuntime implements AutoCloseable {
                     contexts.version());
         }
         if (b.watchInterval != null) {
-            long nanos = b.watchInterval.toNanos();
-            this.watcher =
-                    Thread.ofPlatform().name("torii-plugin-watcher").daemon().unstarted(() -> watch(nanos));
-            watcher.start();
-        } else {
-            this.watcher = null;
+            watch(b.watchInterval);
         }
+    }
+
+    private static java.util.function.BooleanSupplier maintenanceFlag(Supplier<MaintenanceMode> source) {
+        if (source == null) {
+            return () -> false;
+        }
+        return () -> {
+            MaintenanceMode m = source.get();
+            return m != null && m.enabled();
+        };
+    }
+
+    /**
+     * Starts the background thread that reloads attached plugins whose files changed, as {@link Builder#watch}
+     * does: for a runtime built before its configuration was known (the one {@code torii run} checks the
+     * configuration's plugins with and then serves them with). Thread-safe; the watcher starts at most once.
+     *
+     * @throws IllegalStateException when this runtime already watches, or is closed
+     */
+    public synchronized void watch(Duration interval) {
+        Objects.requireNonNull(interval, "interval");
+        if (interval.toMillis() < 10 || interval.toMinutes() > 60) {
+            throw new IllegalArgumentException("watch: " + interval + " (expected: 10ms to 1h)");
+        }
+        if (closed) {
+            throw new IllegalStateException("watch: the runtime is closed");
+        }
+        if (watcher != null) {
+            throw new IllegalStateException("watch: the runtime already watches its plugins' files");
+        }
+        long nanos = interval.toNanos();
+        watcher = Thread.ofPlatform().name("torii-plugin-watcher").daemon().unstarted(() -> watchLoop(nanos));
+        watcher.start();
     }
 
     /** A builder with the default budgets and bounds. */
@@ -137,7 +168,9 @@ public final class ScriptRuntime implements AutoCloseable {
      * @throws PluginException naming the file, line and column of the first problem
      */
     public Plugin loadPlugin(Path directory) {
-        return PluginLoader.load(Objects.requireNonNull(directory, "directory"), contexts);
+        Plugin plugin = PluginLoader.load(Objects.requireNonNull(directory, "directory"), contexts);
+        contexts.counters(plugin.name()); // its series exist (at zero) from the start, not from the first call
+        return plugin;
     }
 
     /**
@@ -275,7 +308,7 @@ public final class ScriptRuntime implements AutoCloseable {
         }
     }
 
-    private void watch(long intervalNanos) {
+    private void watchLoop(long intervalNanos) {
         while (!closed) {
             LockSupport.parkNanos(intervalNanos);
             if (closed) {
@@ -299,6 +332,15 @@ public final class ScriptRuntime implements AutoCloseable {
         return contexts.stats(zones.evictions());
     }
 
+    /**
+     * Counters by plugin name (calls, failures, deadline and statement-budget overruns, breaker trips), in name order:
+     * one entry per plugin this runtime has loaded or run, so the names are the configuration's and the map stays
+     * small. A snapshot; thread-safe.
+     */
+    public java.util.SortedMap<String, PluginStats> pluginStats() {
+        return contexts.pluginStats();
+    }
+
     /** Whether the optimizing Truffle runtime (the JIT) is on; see docs/scripting.md for the JVM flags. */
     public boolean jitEnabled() {
         return contexts.jitEnabled();
@@ -315,9 +357,13 @@ public final class ScriptRuntime implements AutoCloseable {
      */
     @Override
     public void close() {
-        closed = true;
-        if (watcher != null) {
-            LockSupport.unpark(watcher);
+        Thread w;
+        synchronized (this) {
+            closed = true;
+            w = watcher;
+        }
+        if (w != null) {
+            LockSupport.unpark(w);
         }
         synchronized (reloadLock) {
             contexts.close();
@@ -333,14 +379,14 @@ public final class ScriptRuntime implements AutoCloseable {
         private int maxSharedZones = 64;
         private final Map<String, Long> zoneCapacities = new LinkedHashMap<>();
         private long rateLimitKeys = 100_000;
-        private RateLimits rateLimits = RateLimits.empty();
+        private Supplier<RateLimits> rateLimits = RateLimits::empty;
         private InstantSource clock = InstantSource.system();
         private ToriiBridge.LogSink logSink = ToriiBridge.LogSink.SLF4J;
         private Duration watchInterval;
         private Consumer<ReloadResult> reloadListener;
         private boolean quiet;
-        private MaintenanceMode maintenance;
-        private dev.torii.dns.DnsCache dnsCache;
+        private Supplier<MaintenanceMode> maintenance;
+        private Supplier<dev.torii.dns.DnsCache> dnsCache;
         private Duration awaitTimeout;
 
         private Builder() {}
@@ -350,6 +396,16 @@ public final class ScriptRuntime implements AutoCloseable {
          * entries (default none: the function then rejects with code {@code NO_CACHE}).
          */
         public Builder dnsCache(dev.torii.dns.DnsCache cache) {
+            Objects.requireNonNull(cache, "cache");
+            this.dnsCache = () -> cache;
+            return this;
+        }
+
+        /**
+         * The DNS cache as a supplier, read at each {@code torii.dns.resolve}: for a runtime made before the cache
+         * (a server checks its plugins while it reads its configuration); a null answer means none yet.
+         */
+        public Builder dnsCache(Supplier<dev.torii.dns.DnsCache> cache) {
             this.dnsCache = Objects.requireNonNull(cache, "cache");
             return this;
         }
@@ -378,7 +434,19 @@ public final class ScriptRuntime implements AutoCloseable {
          * reads {@code false}).
          */
         public Builder maintenance(MaintenanceMode maintenance) {
-            this.maintenance = Objects.requireNonNull(maintenance, "maintenance");
+            Objects.requireNonNull(maintenance, "maintenance");
+            this.maintenance = () -> maintenance;
+            return this;
+        }
+
+        /**
+         * {@link #maintenance(MaintenanceMode)} for a switch made after the runtime: scripts read
+         * {@code source.get()} on each {@code torii.maintenance.enabled}, and {@code false} while it returns null. For
+         * a runtime that checks a configuration's plugins before the gateway it serves exists. {@code source} must be
+         * thread-safe and cheap.
+         */
+        public Builder maintenance(Supplier<MaintenanceMode> source) {
+            this.maintenance = Objects.requireNonNull(source, "source");
             return this;
         }
 
@@ -452,7 +520,17 @@ public final class ScriptRuntime implements AutoCloseable {
          * there; a Redis-backed name is an error naming the policy.
          */
         public Builder rateLimits(RateLimits rateLimits) {
-            this.rateLimits = Objects.requireNonNull(rateLimits, "rateLimits");
+            Objects.requireNonNull(rateLimits, "rateLimits");
+            this.rateLimits = () -> rateLimits;
+            return this;
+        }
+
+        /**
+         * {@link #rateLimits(RateLimits)} for policies made after the runtime: each named {@code ex.limit} call reads
+         * {@code source.get()} (no policy while it returns null). {@code source} must be thread-safe and cheap.
+         */
+        public Builder rateLimits(Supplier<RateLimits> source) {
+            this.rateLimits = Objects.requireNonNull(source, "source");
             return this;
         }
 

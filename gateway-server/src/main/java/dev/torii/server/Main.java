@@ -125,16 +125,20 @@ public final class Main implements Callable<Integer> {
                 }
             });
             ServerConfig cfg;
+            // One JavaScript engine: the one that checks the plugins while the file is read then serves them (none
+            // starts when the file attaches no plugin). start() takes it over, or closes it when it fails.
+            CheckedScripts scripts = new CheckedScripts();
             try {
-                cfg = ConfigLoader.load(config);
+                cfg = ConfigLoader.load(config, scripts);
             } catch (ConfigException e) {
+                scripts.close();
                 report(spec.commandLine().getErr(), e);
                 return 1;
             }
             log.info("torii {} starting with {}", version(), config);
             ToriiServer server;
             try {
-                server = ToriiServer.start(cfg, config);
+                server = ToriiServer.start(cfg, config, scripts);
             } catch (UncheckedIOException e) {
                 // An address in use or not available: the message says which, a stack trace would only hide it, and
                 // the setting to change is named, since the quickstart's fixed ports are often taken.

@@ -126,7 +126,17 @@ public final class ToriiServer implements AutoCloseable {
      * @param configFile the configuration file, or null when there is none (reloads are then refused)
      */
     public static ToriiServer start(ServerConfig config, Path configFile) {
+        return start(config, configFile, new CheckedScripts());
+    }
+
+    /**
+     * {@link #start(ServerConfig, Path)} serving the plugins with the JavaScript runtime that checked them while
+     * {@code config} was read ({@code ConfigLoader.load(file, checked)}), so that one engine starts, not two. The server
+     * takes the runtime over (and closes it); when {@code config} attaches no plugin, a runtime made anyway is closed.
+     */
+    public static ToriiServer start(ServerConfig config, Path configFile, CheckedScripts checked) {
         Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(checked, "checked");
         PluginSettings plugins = config.plugins();
         ScriptRuntime scripts = null;
         EchoService echo = null;
@@ -143,16 +153,13 @@ public final class ToriiServer implements AutoCloseable {
         try {
             rateLimits = config.rateLimits().newRateLimits();
             if (plugins.inUse() || tcpPlugins) {
-                ScriptRuntime.Builder sb =
-                        ScriptRuntime.builder().maintenance(maintenance).rateLimits(rateLimits);
-                if (plugins.watch()) {
-                    sb.watch(WATCH_INTERVAL);
-                }
                 if (config.dns().isPresent()) { // torii.dns.resolve shares the gateway's DNS cache
                     dns = config.dns().get().newCache();
-                    sb.dnsCache(dns);
                 }
-                scripts = sb.build(); // logs whether the JIT is on
+                // The engine that checked the plugins (or a new one, which logs whether the JIT is on).
+                scripts = checked.serve(maintenance, rateLimits, dns, plugins.watch() ? WATCH_INTERVAL : null);
+            } else {
+                checked.close();
             }
             ScriptRuntime runtime = scripts;
             observability = Observability.create(config);
@@ -262,6 +269,7 @@ public final class ToriiServer implements AutoCloseable {
             if (scripts != null) {
                 scripts.close();
             }
+            checked.close();
             if (access != null) {
                 access.close();
             }

@@ -8,7 +8,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.MessageToMessageCodec;
 import io.netty.handler.codec.http.DefaultHttpContent;
-import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -147,7 +146,9 @@ public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame,
         CharSequence protocolValue = null;
         CharSequence host = null;
         StringBuilder cookies = null;
-        HttpHeaders headers = new DefaultHttpHeaders(false);
+        HttpHeaders headers = io.netty.handler.codec.http.DefaultHttpHeadersFactory.headersFactory()
+                .withValidation(false)
+                .newHeaders();
         for (Map.Entry<CharSequence, CharSequence> e : h) {
             CharSequence name = e.getKey();
             CharSequence value = e.getValue();
@@ -327,7 +328,10 @@ public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame,
         }
         if (data.isEndStream()) {
             requestEnded = true;
-            out.add(new DefaultLastHttpContent(content.retain(), false));
+            out.add(new DefaultLastHttpContent(
+                    content.retain(),
+                    io.netty.handler.codec.http.DefaultHttpHeadersFactory.trailersFactory()
+                            .withValidation(false)));
         } else {
             out.add(new DefaultHttpContent(content.retain()));
         }
@@ -342,7 +346,10 @@ public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame,
             malformed(ctx, "DATA length " + receivedLength + " does not match content-length " + declaredLength);
             return;
         }
-        LastHttpContent last = new DefaultLastHttpContent(io.netty.buffer.Unpooled.EMPTY_BUFFER, false);
+        LastHttpContent last = new DefaultLastHttpContent(
+                io.netty.buffer.Unpooled.EMPTY_BUFFER,
+                io.netty.handler.codec.http.DefaultHttpHeadersFactory.trailersFactory()
+                        .withValidation(false));
         for (Map.Entry<CharSequence, CharSequence> e : frame.headers()) {
             CharSequence name = e.getKey();
             if (name.length() > 0 && name.charAt(0) == ':') {

@@ -21,6 +21,7 @@ public final class BreakerState {
     private final LongSupplier nanoTime;
     private final LongAdder trips;
     private final LongAdder shortCircuited;
+    private final LongAdder pluginTrips;
     /** While open: when it closes (half-opens); 0 when closed. */
     private volatile long openUntil;
 
@@ -30,6 +31,18 @@ public final class BreakerState {
 
     public BreakerState(
             String plugin, PluginBreaker settings, LongSupplier nanoTime, LongAdder trips, LongAdder shortCircuited) {
+        this(plugin, settings, nanoTime, trips, shortCircuited, new LongAdder());
+    }
+
+    /** With {@code pluginTrips}, the plugin's own count of trips, incremented with {@code trips}. */
+    public BreakerState(
+            String plugin,
+            PluginBreaker settings,
+            LongSupplier nanoTime,
+            LongAdder trips,
+            LongAdder shortCircuited,
+            LongAdder pluginTrips) {
+        this.pluginTrips = pluginTrips;
         this.plugin = plugin;
         this.settings = settings;
         this.nanoTime = nanoTime;
@@ -105,6 +118,7 @@ public final class BreakerState {
             openUntil = 1;
         }
         trips.increment();
+        pluginTrips.increment();
         log.warn(
                 "plugin {}: breaker open for {}ms after {}; its calls are {}",
                 plugin,

@@ -91,7 +91,7 @@ public final class ContextManager implements AutoCloseable {
     private final Thread watchdog;
     private volatile boolean closed;
     /** What {@code torii.dns.resolve} asks; null: no DNS cache, the function fails saying so. */
-    private volatile dev.torii.dns.DnsCache dns;
+    private volatile java.util.function.Supplier<dev.torii.dns.DnsCache> dns = () -> null;
     /** How long an {@code async} hook's Promise may stay pending (see {@link AsyncCall}). */
     private volatile long awaitTimeoutNanos = DEFAULT_AWAIT_TIMEOUT_NANOS;
 
@@ -105,6 +105,9 @@ public final class ContextManager implements AutoCloseable {
     final LongAdder replaced = new LongAdder();
     final LongAdder breakerTrips = new LongAdder();
     final LongAdder shortCircuited = new LongAdder();
+    /** By plugin name: names come from the plugins this runtime loaded, so the map stays as small as the config. */
+    private final java.util.concurrent.ConcurrentHashMap<String, PluginCounters> byPlugin =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     public ContextManager(
             long statementLimit,
@@ -189,12 +192,12 @@ public final class ContextManager implements AutoCloseable {
     }
 
     /** The DNS cache {@code torii.dns.resolve} asks (null: none; resolving then fails with code NO_CACHE). */
-    public void dnsCache(dev.torii.dns.DnsCache cache) {
-        this.dns = cache;
+    public void dnsCache(java.util.function.Supplier<dev.torii.dns.DnsCache> cache) {
+        this.dns = cache == null ? () -> null : cache;
     }
 
     dev.torii.dns.DnsCache dnsCache() {
-        return dns;
+        return dns.get();
     }
 
     /** How long an {@code async} hook's Promise may stay pending before the call fails as TIMED_OUT. */
@@ -208,7 +211,21 @@ public final class ContextManager implements AutoCloseable {
 
     /** A breaker for one attachment of {@code plugin}, counting into this manager's stats. */
     public BreakerState breakerState(String plugin, dev.torii.script.PluginBreaker settings) {
-        return new BreakerState(plugin, settings, System::nanoTime, breakerTrips, shortCircuited);
+        return new BreakerState(
+                plugin, settings, System::nanoTime, breakerTrips, shortCircuited, counters(plugin).breakerTrips);
+    }
+
+    /** The counters of plugin {@code name}, made on first use. */
+    public PluginCounters counters(String name) {
+        PluginCounters c = byPlugin.get(name);
+        return c != null ? c : byPlugin.computeIfAbsent(name, n -> new PluginCounters());
+    }
+
+    /** A snapshot of every plugin's counters, by name in order. */
+    public java.util.SortedMap<String, dev.torii.script.PluginStats> pluginStats() {
+        var m = new java.util.TreeMap<String, dev.torii.script.PluginStats>();
+        byPlugin.forEach((name, c) -> m.put(name, c.snapshot()));
+        return m;
     }
 
     // --- Contexts ---------------------------------------------------------------------------------------------------
@@ -306,6 +323,7 @@ public final class ContextManager implements AutoCloseable {
             if (fn == null) {
                 return HookResult.proceed();
             }
+            counters(spec.plugin().name()).calls.increment();
             firstCall(tc, b, phase);
             tc.phase = phase;
             Value r = tc.invoke.execute(fn, h, b.config());
@@ -350,6 +368,7 @@ public final class ContextManager implements AutoCloseable {
             if (fn == null) {
                 return ConnectResult.proceed();
             }
+            counters(spec.plugin().name()).calls.increment();
             firstCall(tc, b, Phase.CONNECT);
             tc.phase = Phase.CONNECT;
             Value r = tc.connect.execute(fn, h, b.config());
@@ -375,6 +394,7 @@ public final class ContextManager implements AutoCloseable {
             return h.rejected() ? ConnectResult.reject() : ConnectResult.proceed();
         }
         failures.increment();
+        counters(spec.plugin().name()).failures.increment();
         String what = r.isHostObject() ? "a rejection made by another call" : describe(r);
         throw new ScriptException(
                 ScriptException.Kind.INVALID_RESULT,
@@ -505,6 +525,7 @@ public final class ContextManager implements AutoCloseable {
             return HookResult.respond(reply.response());
         }
         failures.increment();
+        counters(spec.plugin().name()).failures.increment();
         String fn = HookSpec.functionName(phase);
         String what = r.isHostObject() ? "a reply made by another call" : describe(r);
         throw new ScriptException(
@@ -526,10 +547,13 @@ public final class ContextManager implements AutoCloseable {
         failures.increment();
         String where = location(spec.plugin(), e);
         String name = spec.plugin().name();
+        PluginCounters counters = counters(name);
+        counters.failures.increment();
         String head = "plugin " + name + ": " + fn;
         if (e.isResourceExhausted()) {
             tc.dead = true;
             budgets.increment();
+            counters.budgets.increment();
             return new ScriptException(
                     ScriptException.Kind.BUDGET_EXCEEDED,
                     name,
@@ -543,6 +567,7 @@ public final class ContextManager implements AutoCloseable {
         }
         if (e.isInterrupted() || e.isCancelled()) {
             timeouts.increment();
+            counters.timeouts.increment();
             return new ScriptException(
                     ScriptException.Kind.TIMED_OUT,
                     name,

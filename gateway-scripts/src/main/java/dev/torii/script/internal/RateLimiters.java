@@ -21,14 +21,14 @@ public final class RateLimiters {
 
     private final Cache<Key, Bucket> buckets;
     private final TimeMeter meter;
-    private final RateLimits named;
+    private final java.util.function.Supplier<RateLimits> named;
 
     public RateLimiters(long maxBuckets, TimeSource time) {
-        this(maxBuckets, time, RateLimits.empty());
+        this(maxBuckets, time, RateLimits::empty);
     }
 
-    /** With the gateway's named policies for {@link #tryTakeNamed}. */
-    public RateLimiters(long maxBuckets, TimeSource time, RateLimits named) {
+    /** With the gateway's named policies for {@link #tryTakeNamed}, read on each call (null: none yet). */
+    public RateLimiters(long maxBuckets, TimeSource time, java.util.function.Supplier<RateLimits> named) {
         this.named = named;
         this.meter = new TimeMeter() {
             @Override
@@ -102,10 +102,14 @@ public final class RateLimiters {
      * @param api the script API, for messages ({@code ex.limit})
      */
     public boolean tryTakeNamed(String api, String key, String policy) {
-        RateLimiter l = named.get(policy);
+        RateLimits policies = named.get();
+        if (policies == null) {
+            policies = RateLimits.empty();
+        }
+        RateLimiter l = policies.get(policy);
         if (l == null) {
             var names = new java.util.TreeSet<String>();
-            named.all().forEach(x -> names.add(x.policy().name()));
+            policies.all().forEach(x -> names.add(x.policy().name()));
             throw new IllegalArgumentException(api + " policy: '" + policy + "' (expected: "
                     + (names.isEmpty() ? "a policy of the rateLimits section; it has none" : "one of " + names) + ")");
         }

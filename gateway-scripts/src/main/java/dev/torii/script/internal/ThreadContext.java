@@ -62,8 +62,10 @@ final class ThreadContext {
         this.torii = new ToriiBridge(this, zones, time, sink, maintenance);
     }
 
-    /** A hook's functions (indexed by {@link Phase#ordinal()}, null where not exported) and its config. */
-    /** A hook's functions and config in this context; {@code called} marks the functions called once already. */
+    /**
+     * A hook's functions (indexed by {@link Phase#ordinal()}, null where not exported) and its config in this context;
+     * {@code called} marks the functions called once already.
+     */
     record Bound(Value[] functions, Value config, boolean[] called) {}
 
     Bound bound(int id) {

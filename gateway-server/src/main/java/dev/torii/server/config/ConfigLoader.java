@@ -1,5 +1,6 @@
 package dev.torii.server.config;
 
+import dev.torii.script.ScriptRuntime;
 import dev.torii.server.internal.ConfigReader;
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
@@ -8,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * Reads a standalone-server configuration ({@code torii.yaml}) and validates all of it.
@@ -31,6 +33,18 @@ public final class ConfigLoader {
      * @throws ConfigException when the file cannot be read or holds any problem
      */
     public static ServerConfig load(Path file) throws ConfigException {
+        return load(file, null);
+    }
+
+    /**
+     * {@link #load(Path)} loading the file's plugins with the JavaScript runtime {@code scripts} supplies (asked for
+     * on the first plugin, never closed here), so that {@code torii run} serves the plugins with the engine that
+     * checked them instead of starting a second one.
+     *
+     * @param scripts null: a quiet runtime of the loader's own, closed before this returns
+     * @throws ConfigException when the file cannot be read or holds any problem
+     */
+    public static ServerConfig load(Path file, Supplier<ScriptRuntime> scripts) throws ConfigException {
         String source = file.toString();
         String text;
         try {
@@ -42,7 +56,7 @@ public final class ConfigLoader {
         } catch (IOException e) {
             throw new ConfigException(List.of(new ConfigError(source, 0, 0, "cannot read: " + e)));
         }
-        return ConfigReader.read(source, text, file.getParent());
+        return ConfigReader.read(source, text, file.getParent(), scripts);
     }
 
     /**

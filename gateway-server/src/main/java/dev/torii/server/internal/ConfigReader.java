@@ -2,6 +2,7 @@ package dev.torii.server.internal;
 
 import dev.torii.Listener;
 import dev.torii.route.RoutingTable;
+import dev.torii.script.ScriptRuntime;
 import dev.torii.server.config.ConfigException;
 import dev.torii.server.config.PluginSettings;
 import dev.torii.server.config.RateLimitSettings;
@@ -14,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Supplier;
 import org.snakeyaml.engine.v2.nodes.Node;
 
 /**
@@ -85,10 +87,10 @@ public final class ConfigReader {
     private final TlsReader tls;
     private final Path baseDirectory;
 
-    private ConfigReader(String source, Path baseDirectory) {
+    private ConfigReader(String source, Path baseDirectory, Supplier<ScriptRuntime> scripts) {
         this.yaml = new YamlReader(source);
         this.baseDirectory = baseDirectory;
-        this.plugins = new PluginsReader(yaml, baseDirectory);
+        this.plugins = new PluginsReader(yaml, baseDirectory, scripts);
         this.tls = new TlsReader(yaml, baseDirectory);
     }
 
@@ -110,7 +112,18 @@ public final class ConfigReader {
      * @throws ConfigException with every problem found, sorted by position
      */
     public static ServerConfig read(String source, String text, Path baseDirectory) throws ConfigException {
-        var reader = new ConfigReader(Objects.requireNonNull(source, "source"), baseDirectory);
+        return read(source, text, baseDirectory, null);
+    }
+
+    /**
+     * {@link #read(String, String, Path)} loading the plugins with the engine {@code scripts} supplies (asked for on
+     * the first plugin, never closed here), so that the engine that checked them can serve them.
+     *
+     * @param scripts null: a quiet engine of the reader's own, closed before this returns
+     */
+    public static ServerConfig read(String source, String text, Path baseDirectory, Supplier<ScriptRuntime> scripts)
+            throws ConfigException {
+        var reader = new ConfigReader(Objects.requireNonNull(source, "source"), baseDirectory, scripts);
         try {
             return reader.readDocument(text);
         } finally {

@@ -229,7 +229,63 @@ public final class Observability implements AutoCloseable {
                     "torii.script.shared.evictions",
                     "Shared dictionary entries evicted to stay within capacity.",
                     ScriptStats::sharedEvictions);
+            pluginMetrics(registry, scripts);
         };
+    }
+
+    /**
+     * Calls, errors and budget trips by plugin: one series per plugin the runtime loaded (the configuration's names,
+     * so cardinality is bounded by the config), read from {@link ScriptRuntime#pluginStats()} at scrape time.
+     */
+    private static void pluginMetrics(io.micrometer.core.instrument.MeterRegistry r, ScriptRuntime scripts) {
+        for (String plugin : scripts.pluginStats().keySet()) {
+            pluginCounter(
+                    r, scripts, plugin, "torii.plugin.calls", "Plugin phase function calls.", "", null, s -> s.calls());
+            pluginCounter(
+                    r,
+                    scripts,
+                    plugin,
+                    "torii.plugin.errors",
+                    "Plugin calls that failed (threw, returned something invalid, or ran past a budget).",
+                    "",
+                    null,
+                    s -> s.failures());
+            String trips = "Plugin budget trips: calls past the deadline (timeout) or the statement limit (statements),"
+                    + " and breaker openings (breaker).";
+            pluginCounter(r, scripts, plugin, "torii.plugin.budget.trips", trips, "kind", "timeout", s -> s.timeouts());
+            pluginCounter(
+                    r,
+                    scripts,
+                    plugin,
+                    "torii.plugin.budget.trips",
+                    trips,
+                    "kind",
+                    "statements",
+                    s -> s.budgetsExceeded());
+            pluginCounter(
+                    r, scripts, plugin, "torii.plugin.budget.trips", trips, "kind", "breaker", s -> s.breakerTrips());
+        }
+    }
+
+    private static void pluginCounter(
+            io.micrometer.core.instrument.MeterRegistry r,
+            ScriptRuntime scripts,
+            String plugin,
+            String name,
+            String help,
+            String tagKey,
+            String tagValue,
+            java.util.function.ToDoubleFunction<dev.torii.script.PluginStats> f) {
+        var b = FunctionCounter.builder(name, scripts, s -> {
+                    var stats = s.pluginStats().get(plugin);
+                    return stats == null ? 0 : f.applyAsDouble(stats);
+                })
+                .description(help)
+                .tag("plugin", plugin);
+        if (tagValue != null) {
+            b.tag(tagKey, tagValue);
+        }
+        b.register(r);
     }
 
     private static void scriptCounter(

@@ -49,6 +49,8 @@ final class PluginsReader implements AutoCloseable {
     private List<Ref> global = List.of();
     private final Map<String, Loaded> loaded = new HashMap<>();
     private ScriptRuntime runtime;
+    /** Where the engine comes from when the caller supplies one (it then outlives this reader); null: our own. */
+    private final java.util.function.Supplier<ScriptRuntime> supplied;
 
     /** One attachment as written: the plugin's name, its config as plain values, and where each value is. */
     record Ref(
@@ -67,8 +69,17 @@ final class PluginsReader implements AutoCloseable {
      *     {@code null} for the working directory
      */
     PluginsReader(YamlReader yaml, Path baseDirectory) {
+        this(yaml, baseDirectory, null);
+    }
+
+    /**
+     * @param runtime the engine to load plugins with, asked for on the first plugin and not closed by this reader (so
+     *     that {@code torii run} serves the plugins with the engine that checked them); null: a quiet one of our own
+     */
+    PluginsReader(YamlReader yaml, Path baseDirectory, java.util.function.Supplier<ScriptRuntime> runtime) {
         this.yaml = yaml;
         this.baseDirectory = baseDirectory;
+        this.supplied = runtime;
     }
 
     /** Reads the top-level {@code plugins} section; absent, plugins live in {@code plugins/} next to the file. */
@@ -327,15 +338,17 @@ final class PluginsReader implements AutoCloseable {
 
     private ScriptRuntime runtime() {
         if (runtime == null) {
-            runtime = ScriptRuntime.builder().quiet().build();
+            runtime = supplied != null
+                    ? supplied.get()
+                    : ScriptRuntime.builder().quiet().build();
         }
         return runtime;
     }
 
-    /** Closes the JavaScript engine, if one was started. */
+    /** Closes the JavaScript engine, if this reader started one of its own. */
     @Override
     public void close() {
-        if (runtime != null) {
+        if (runtime != null && supplied == null) {
             runtime.close();
             runtime = null;
         }
