@@ -29,8 +29,10 @@ import java.util.concurrent.CompletableFuture;
  * </pre>
  *
  * <p>Build with {@link #builder()}, then {@link #start()}. {@link #routingTable(RoutingTable)} swaps routes and
- * upstreams atomically; exchanges in flight finish on the table they started with. {@link #close()} stops accepting,
- * lets in-flight exchanges finish up to {@link Limits#shutdownTimeout()}, and closes idle connections.
+ * upstreams atomically; exchanges in flight finish on the table they started with. {@link #close()} drains: every
+ * request already received is answered (HTTP/1.1 with {@code Connection: close}, HTTP/2 after a two-step GOAWAY),
+ * no connection is reset, the listeners stop accepting once their queues are empty, and whatever runs at
+ * {@link Limits#shutdownTimeout()} is closed.
  *
  * <p>Thread-safe.
  */
@@ -122,8 +124,12 @@ public final class Gateway implements AutoCloseable {
     }
 
     /**
-     * Stops accepting, lets in-flight exchanges finish for up to {@code deadline}, closes idle keep-alive connections
-     * (client and upstream) and then the event loops. The future completes when everything is closed.
+     * Drains and stops: every open client connection answers what it already received and closes without a reset
+     * (HTTP/1.1: {@code Connection: close} on the response in progress or the one to a request still in the socket
+     * buffer, then a lingering close; HTTP/2: GOAWAY with last stream id 2^31-1, a second later GOAWAY with the last
+     * stream opened, then close once those streams end; TCP and tunnels run on). The listeners take what the kernel
+     * already queued and close once their accept queue stays empty. At {@code deadline} whatever is left is closed;
+     * then idle upstream connections and the event loops. The future completes when everything is closed. Any thread.
      */
     public CompletableFuture<Void> shutdown(Duration deadline) {
         if (maintenance != null) {

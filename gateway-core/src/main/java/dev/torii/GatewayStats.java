@@ -17,6 +17,8 @@ package dev.torii;
  *     {@code openConnections})
  * @param tcpConnectionsTotal connections TCP listeners accepted since start
  * @param tcpConnectionsRejected TCP connections a {@link Phase#CONNECT} hook rejected since start
+ * @param maxRequestsReached client connections that reached their request limit since start
+ *     ({@link Limits#maxRequestsPerConnection()}: HTTP/1.1 closed after the last response, HTTP/2 drained with GOAWAY)
  */
 public record GatewayStats(
         int openConnections,
@@ -30,4 +32,5 @@ public record GatewayStats(
         long http2FloodsStopped,
         int tcpConnections,
         long tcpConnectionsTotal,
-        long tcpConnectionsRejected) {}
+        long tcpConnectionsRejected,
+        long maxRequestsReached) {}

@@ -20,6 +20,10 @@ import java.time.Duration;
  * @param underscoresInHeaders whether request header fields whose names contain {@code _} are forwarded ({@code
  *     false}, the default, drops them like nginx's {@code underscores_in_headers off}: a {@code X_Forwarded_For}
  *     would otherwise reach CGI-style upstreams as {@code X-Forwarded-For})
+ * @param maxRequestsPerConnection requests one client connection may carry (nginx's {@code keepalive_requests},
+ *     Envoy's {@code max_requests_per_connection}): HTTP/1.1 gets {@code Connection: close} on the response to the
+ *     last one, HTTP/2 a graceful GOAWAY once that many streams opened; 0 (the default) for no limit. A listener's
+ *     {@link ListenerOptions#maxRequestsPerConnection()} overrides it
  */
 public record Limits(
         int maxRequestLineLength,
@@ -31,7 +35,8 @@ public record Limits(
         Duration shutdownTimeout,
         int maxConnectionsPerClient,
         PathNormalization pathNormalization,
-        boolean underscoresInHeaders) {
+        boolean underscoresInHeaders,
+        int maxRequestsPerConnection) {
 
     public Limits {
         if (pathNormalization == null) {
@@ -48,6 +53,10 @@ public record Limits(
         if (maxConnectionsPerClient < 0) {
             throw new IllegalArgumentException(
                     "maxConnectionsPerClient: " + maxConnectionsPerClient + " (expected: >= 0, 0 for no limit)");
+        }
+        if (maxRequestsPerConnection < 0) {
+            throw new IllegalArgumentException(
+                    "maxRequestsPerConnection: " + maxRequestsPerConnection + " (expected: >= 0, 0 for no limit)");
         }
         if (shutdownTimeout == null || shutdownTimeout.isNegative()) {
             throw new IllegalArgumentException("shutdownTimeout: " + shutdownTimeout + " (expected: >= 0)");
@@ -87,6 +96,7 @@ public record Limits(
         private int maxConnectionsPerClient;
         private PathNormalization pathNormalization = PathNormalization.defaults();
         private boolean underscoresInHeaders;
+        private int maxRequestsPerConnection;
 
         private Builder() {}
 
@@ -142,6 +152,12 @@ public record Limits(
             return this;
         }
 
+        /** At most {@code requests} per client connection; 0 (the default) for no limit. */
+        public Builder maxRequestsPerConnection(int requests) {
+            this.maxRequestsPerConnection = requests;
+            return this;
+        }
+
         public Limits build() {
             return new Limits(
                     maxRequestLineLength,
@@ -153,7 +169,8 @@ public record Limits(
                     shutdownTimeout,
                     maxConnectionsPerClient,
                     pathNormalization,
-                    underscoresInHeaders);
+                    underscoresInHeaders,
+                    maxRequestsPerConnection);
         }
     }
 }

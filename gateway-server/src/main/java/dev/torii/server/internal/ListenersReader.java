@@ -31,7 +31,8 @@ final class ListenersReader implements SectionReader {
             "maxPendingQueries",
             "upstream",
             "plugins",
-            "idleTimeout");
+            "idleTimeout",
+            "maxRequestsPerConnection");
     /** Listener keys that only {@code protocol: tcp} takes. */
     private static final List<String> TCP_LISTENER_KEYS = List.of("upstream", "plugins", "idleTimeout");
 
@@ -149,6 +150,14 @@ final class ListenersReader implements SectionReader {
                         f.entries().get(key).getKeyNode(),
                         f.path(key) + ": only for listeners with protocol dns (this one is '"
                                 + (protocol == null ? "http" : protocol) + "')");
+            }
+        }
+        Node maxRequests = f.value("maxRequestsPerConnection");
+        if (maxRequests != null) {
+            // -1 lifts the gateway's limit for this listener; 0 (or no key) keeps it.
+            Long n = yaml.integer(maxRequests, f.path("maxRequestsPerConnection"), -1, Integer.MAX_VALUE);
+            if (n != null) {
+                listener = listener.withOptions(listener.options().withMaxRequestsPerConnection(n.intValue()));
             }
         }
         return listener;
