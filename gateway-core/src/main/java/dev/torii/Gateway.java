@@ -118,6 +118,20 @@ public final class Gateway implements AutoCloseable {
         engine.routingTable(Objects.requireNonNull(table, "table"));
     }
 
+    /**
+     * Applies {@code listeners} as the HTTP and HTTPS listeners while running (a configuration reload): unchanged
+     * listeners keep their sockets and connections, a listener whose address stays takes its new TLS and options for
+     * new connections, new addresses are bound, removed listeners drain (their connections answer what they received
+     * and close without a reset; see {@link #shutdown}). New certificates load and new addresses bind before anything
+     * changes; a failure changes nothing. TCP listeners stay as built. Blocks while binding; not on an event loop.
+     *
+     * @throws java.io.UncheckedIOException when a new address cannot be bound (the message names the listener)
+     * @throws IllegalArgumentException when a certificate cannot be loaded or a name repeats
+     */
+    public void listeners(List<Listener> listeners) {
+        engine.listeners(List.copyOf(listeners));
+    }
+
     /** Counters of what the gateway is doing now. */
     public GatewayStats stats() {
         return engine.stats();

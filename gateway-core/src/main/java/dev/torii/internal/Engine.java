@@ -104,6 +104,10 @@ public final class Engine {
      */
     static final long GOAWAY_GRACE_MILLIS = 1000;
 
+    /** Set on a listener's server channel once a reload removed it: the connections it still accepts drain. */
+    private static final io.netty.util.AttributeKey<Boolean> LISTENER_DRAINING =
+            io.netty.util.AttributeKey.valueOf("torii.listener.draining");
+
     /** Set on an HTTP/2 connection once its drain began (its first GOAWAY went out). */
     private static final io.netty.util.AttributeKey<Boolean> GOAWAY_SENT =
             io.netty.util.AttributeKey.valueOf("torii.goaway");
@@ -116,7 +120,7 @@ public final class Engine {
         }
     }
 
-    private final List<Listener> listeners;
+    private volatile List<Listener> listeners;
     /** The name of the listener that accepted a client connection, as {@link dev.torii.Exchange#listener()} says. */
     static final io.netty.util.AttributeKey<String> LISTENER = io.netty.util.AttributeKey.valueOf("torii.listener");
 
@@ -130,7 +134,7 @@ public final class Engine {
     private final EndpointResolver resolver;
     private final FastThreadLocal<ConnectionPool> pools = new FastThreadLocal<>();
     private final List<ConnectionPool> allPools = new CopyOnWriteArrayList<>();
-    private final Map<String, Channel> bound = new LinkedHashMap<>();
+    private final Map<String, Channel> bound = java.util.Collections.synchronizedMap(new LinkedHashMap<>());
     private final ChannelGroup clients = new DefaultChannelGroup("torii-clients", GlobalEventExecutor.INSTANCE);
     private final AtomicInteger openConnections = new AtomicInteger();
     private final AtomicInteger activeExchanges = new AtomicInteger();
@@ -144,9 +148,9 @@ public final class Engine {
     private final LongAdder malformedHttp2 = new LongAdder();
     private final LongAdder http2Floods = new LongAdder();
     private final LongAdder maxRequestsReached = new LongAdder();
-    private final Map<String, Integer> maxRequestsByListener = new HashMap<>();
+    private final Map<String, Integer> maxRequestsByListener = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile boolean draining;
-    private final Map<String, TlsTermination> tls = new LinkedHashMap<>();
+    private final Map<String, TlsTermination> tls = new java.util.concurrent.ConcurrentHashMap<>();
     private ScheduledExecutorService tlsReloader;
     private final String via11;
     private final String via2;
@@ -224,35 +228,7 @@ public final class Engine {
                 ioThreads, new DefaultThreadFactory("torii-io", true), transport.ioHandlerFactory());
         try {
             for (Listener l : listeners) {
-                InetSocketAddress address = new InetSocketAddress(l.host(), l.port());
-                Channel ch;
-                try {
-                    ch = new ServerBootstrap()
-                            .group(group)
-                            .channel(transport.serverChannel())
-                            .handler(new AcceptCounter())
-                            .option(ChannelOption.SO_BACKLOG, 1024)
-                            .option(ChannelOption.SO_REUSEADDR, true)
-                            .childOption(ChannelOption.AUTO_READ, false)
-                            .childOption(ChannelOption.TCP_NODELAY, true)
-                            .childHandler(new ClientInitializer(l))
-                            .bind(address)
-                            .sync()
-                            .channel();
-                } catch (Exception e) {
-                    throw new UncheckedIOException(
-                            "listener '" + l.name() + "': cannot bind " + l.host() + ":" + l.port() + ": "
-                                    + e.getMessage(),
-                            e instanceof java.io.IOException io ? io : new BindException(String.valueOf(e)));
-                }
-                bound.put(l.name(), ch);
-                log.info(
-                        "listener '{}' ({}) on {} [{} transport, {} event loops]",
-                        l.name(),
-                        l.protocol(),
-                        ch.localAddress(),
-                        transport.name(),
-                        ioThreads);
+                bound.put(l.name(), bindHttp(l));
             }
             for (TcpListener l : tcpListeners) {
                 bindTcp(l);
@@ -268,6 +244,154 @@ public final class Engine {
             stopTlsReloader();
             throw e;
         }
+    }
+
+    /** Binds HTTP/HTTPS listener {@code l}; the message of a failure names it and its address. */
+    private Channel bindHttp(Listener l) {
+        InetSocketAddress address = new InetSocketAddress(l.host(), l.port());
+        Channel ch;
+        try {
+            ch = new ServerBootstrap()
+                    .group(group)
+                    .channel(transport.serverChannel())
+                    .handler(new AcceptCounter())
+                    .option(ChannelOption.SO_BACKLOG, 1024)
+                    .option(ChannelOption.SO_REUSEADDR, true)
+                    .childOption(ChannelOption.AUTO_READ, false)
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childHandler(new ClientInitializer(l))
+                    .bind(address)
+                    .sync()
+                    .channel();
+        } catch (Exception e) {
+            throw new UncheckedIOException(
+                    "listener '" + l.name() + "': cannot bind " + l.host() + ":" + l.port() + ": " + e.getMessage(),
+                    e instanceof java.io.IOException io ? io : new BindException(String.valueOf(e)));
+        }
+        log.info(
+                "listener '{}' ({}) on {} [{} transport, {} event loops]",
+                l.name(),
+                l.protocol(),
+                ch.localAddress(),
+                transport.name(),
+                ioThreads);
+        return ch;
+    }
+
+    /**
+     * Applies {@code next} as the HTTP and HTTPS listeners (a reload): a listener whose name and address stay keeps
+     * its socket and its connections, and takes its new settings (TLS, options) for the connections it accepts from
+     * now on; a new listener, or one whose address changed, is bound; a removed one (or the old socket of a moved one)
+     * drains like a shutdown does, for that listener only. Certificates load and new addresses bind before anything
+     * changes: when one fails, every socket bound for this call is closed again and nothing changed.
+     *
+     * @throws UncheckedIOException when a new address cannot be bound (the message names the listener)
+     * @throws IllegalArgumentException when a certificate cannot be loaded, or a name repeats
+     */
+    public synchronized void listeners(List<Listener> next) {
+        if (group == null || draining) {
+            throw new IllegalStateException("listeners: the gateway is not running");
+        }
+        var names = new java.util.HashSet<String>();
+        for (Listener l : next) {
+            if (!names.add(l.name())) {
+                throw new IllegalArgumentException(
+                        "listener '" + l.name() + "': defined twice (expected: unique names)");
+            }
+            for (TcpListener t : tcpListeners) {
+                if (t.name().equals(l.name())) {
+                    throw new IllegalArgumentException(
+                            "listener '" + l.name() + "': a running tcp listener has this name (expected: unique)");
+                }
+            }
+        }
+        var old = new LinkedHashMap<String, Listener>();
+        for (Listener l : listeners) {
+            old.put(l.name(), l);
+        }
+        var terminations = new HashMap<String, TlsTermination>();
+        for (Listener l : next) {
+            Listener before = old.get(l.name());
+            if (l.tls() != null) {
+                TlsTermination running = tls.get(l.name());
+                terminations.put(
+                        l.name(),
+                        running != null && before != null && l.tls().equals(before.tls())
+                                ? running
+                                : new TlsTermination(l.name(), l.tls()));
+            }
+        }
+        var fresh = new LinkedHashMap<String, Channel>();
+        try {
+            for (Listener l : next) {
+                Listener before = old.get(l.name());
+                if (before == null || !sameAddress(before, l)) {
+                    fresh.put(l.name(), bindHttp(l));
+                }
+            }
+        } catch (RuntimeException e) {
+            fresh.values().forEach(Channel::close);
+            throw e;
+        }
+        // Nothing can fail from here on.
+        var retired = new ArrayList<Channel>();
+        for (Listener l : old.values()) {
+            Listener after = next.stream()
+                    .filter(n -> n.name().equals(l.name()))
+                    .findFirst()
+                    .orElse(null);
+            if (after == null || fresh.containsKey(l.name())) {
+                Channel server = bound.remove(l.name());
+                if (server != null) {
+                    retired.add(server);
+                }
+                if (after == null) {
+                    tls.remove(l.name());
+                    maxRequestsByListener.remove(l.name());
+                }
+                log.info("listener '{}' on {}:{} removed: it drains", l.name(), l.host(), l.port());
+            }
+        }
+        for (Listener l : next) {
+            maxRequestsByListener.put(l.name(), l.options().maxRequestsPerConnection(limits));
+            TlsTermination t = terminations.get(l.name());
+            if (t != null) {
+                tls.put(l.name(), t);
+            } else {
+                tls.remove(l.name());
+            }
+        }
+        bound.putAll(fresh);
+        listeners = List.copyOf(next);
+        for (Channel server : retired) {
+            retire(server);
+        }
+    }
+
+    private static boolean sameAddress(Listener a, Listener b) {
+        return a.host().equals(b.host()) && a.port() == b.port();
+    }
+
+    /**
+     * Drains one listener: the connections it accepted drain (as on shutdown), connections it still takes from its
+     * queue drain as they start, and its socket closes once its accept queue stays empty.
+     */
+    private void retire(Channel server) {
+        server.attr(LISTENER_DRAINING).set(Boolean.TRUE);
+        for (Channel ch : clients) {
+            if (ch.parent() == server) {
+                drain(ch);
+            }
+        }
+        AcceptCounter counter = server.pipeline().get(AcceptCounter.class);
+        long deadline = System.nanoTime() + limits.shutdownTimeout().toNanos();
+        closeWhenQuiet(server, counter, counter.accepted, System.nanoTime(), 0, deadline, new CompletableFuture<>());
+    }
+
+    /** Whether client connection {@code connection} must drain: the gateway or its listener is draining. */
+    public boolean draining(Channel connection) {
+        Channel server = connection == null ? null : connection.parent();
+        return draining || (server != null && server.hasAttr(LISTENER_DRAINING));
     }
 
     /** Checks certificate files for changes off the event loops, at the shortest interval any listener asks for. */
@@ -452,7 +576,7 @@ public final class Engine {
         protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
             if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
                 Http2Connections.configure(ctx.channel(), Engine.this, true);
-                if (draining) {
+                if (draining(ctx.channel())) {
                     // The drain's event reached this connection before it knew its protocol.
                     drain(ctx.channel());
                 }

@@ -175,7 +175,7 @@ public final class ProxyHandler extends ChannelDuplexHandler {
         }
         started = true;
         maxRequests = engine.maxRequestsPerConnection(listenerName());
-        if (engine.draining()) {
+        if (engine.draining(adapter.http2() ? ctx.channel().parent() : ctx.channel())) {
             // Accepted in the drain's accept grace, or its protocol became known after the drain began.
             drain();
         }

@@ -360,8 +360,15 @@ public final class ToriiServer implements AutoCloseable {
                                         + "' forwards to it (listeners need a restart)");
                     }
                 }
+                // Listeners before the table: a new address that cannot bind refuses the whole reload, unchanged.
+                gateway.listeners(next.listeners());
                 gateway.routingTable(table);
-                notApplied = ReloadStats.unappliedChanges(startText, text);
+                var unapplied = new ArrayList<>(ReloadStats.unappliedChanges(startText, text));
+                if (!next.tcpListeners().equals(config.tcpListeners())
+                        || !next.dnsListeners().equals(config.dnsListeners())) {
+                    unapplied.add("listeners (tcp, dns)");
+                }
+                notApplied = List.copyOf(unapplied);
             } catch (ConfigException e) {
                 e.errors().stream().map(ConfigError::toString).forEach(errors::add);
             } catch (IOException e) {
