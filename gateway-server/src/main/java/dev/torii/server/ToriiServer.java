@@ -91,6 +91,8 @@ public final class ToriiServer implements AutoCloseable {
     private String startText = "";
 
     private ReloadStats reloads;
+    /** Reloads on changes of the configuration file ({@code reload.watch}); null when off. */
+    private dev.torii.server.internal.ConfigWatcher watcher;
 
     private ToriiServer(
             ServerConfig config,
@@ -234,6 +236,14 @@ public final class ToriiServer implements AutoCloseable {
                         a.port(),
                         server.adminRoutes(),
                         config.observability().effectiveAdminToken().orElse(null));
+            }
+            if (config.reload().watch() && configFile != null && gateway != null) {
+                try {
+                    server.watcher = dev.torii.server.internal.ConfigWatcher.start(
+                            configFile, config.reload().debounce(), server::reload);
+                } catch (IOException e) {
+                    log.warn("cannot watch {} ({}); reload with SIGHUP or POST /reload", configFile, e.toString());
+                }
             }
             server.ready = true;
             return server;
@@ -513,6 +523,9 @@ public final class ToriiServer implements AutoCloseable {
             return;
         }
         ready = false; // readiness probes fail from now on, so traffic moves elsewhere first
+        if (watcher != null) {
+            watcher.close();
+        }
         log.info(
                 "shutting down (in-flight exchanges get up to {})",
                 Units.format(config.limits().shutdownTimeout()));

@@ -90,6 +90,7 @@ final class ConfigDraft {
     MaintenanceSettings maintenance = MaintenanceSettings.defaults();
     GuardSettings guards = GuardSettings.defaults();
     ObservabilitySettings observed = ObservabilitySettings.defaults();
+    dev.torii.server.config.ReloadSettings reload = dev.torii.server.config.ReloadSettings.DEFAULTS;
 
     ConfigDraft(YamlReader yaml, Path baseDirectory, PluginsReader plugins, TlsReader tls, Node root) {
         this.yaml = yaml;
