@@ -363,6 +363,10 @@ public final class Engine {
         }
         bound.putAll(fresh);
         listeners = List.copyOf(next);
+        if (tlsReloader == null) {
+            // The first https listener with a reload interval came with this reload.
+            startTlsReloader();
+        }
         for (Channel server : retired) {
             retire(server);
         }
