@@ -31,8 +31,10 @@ import java.util.concurrent.CompletableFuture;
  * </pre>
  *
  * <p>Build with {@link #builder()}, then {@link #start()}. {@link #routingTable(RoutingTable)} swaps routes and
- * upstreams atomically; exchanges in flight finish on the table they started with. {@link #close()} stops accepting,
- * lets in-flight exchanges finish up to {@link Limits#shutdownTimeout()}, and closes idle connections.
+ * upstreams atomically; exchanges in flight finish on the table they started with. {@link #close()} drains: every
+ * request already received is answered (HTTP/1.1 with {@code Connection: close}, HTTP/2 after a two-step GOAWAY),
+ * no connection is reset, the listeners stop accepting once their queues are empty, and whatever runs at
+ * {@link Limits#shutdownTimeout()} is closed.
  *
  * <p>Thread-safe.
  */
@@ -138,14 +140,32 @@ public final class Gateway implements AutoCloseable {
         return engine.upstreamHealth();
     }
 
+    /**
+     * Applies {@code listeners} as the HTTP and HTTPS listeners while running (a configuration reload): unchanged
+     * listeners keep their sockets and connections, a listener whose address stays takes its new TLS and options for
+     * new connections, new addresses are bound, removed listeners drain (their connections answer what they received
+     * and close without a reset; see {@link #shutdown}). New certificates load and new addresses bind before anything
+     * changes; a failure changes nothing. TCP listeners stay as built. Blocks while binding; not on an event loop.
+     *
+     * @throws java.io.UncheckedIOException when a new address cannot be bound (the message names the listener)
+     * @throws IllegalArgumentException when a certificate cannot be loaded or a name repeats
+     */
+    public void listeners(List<Listener> listeners) {
+        engine.listeners(List.copyOf(listeners));
+    }
+
     /** Counters of what the gateway is doing now. */
     public GatewayStats stats() {
         return engine.stats();
     }
 
     /**
-     * Stops accepting, lets in-flight exchanges finish for up to {@code deadline}, closes idle keep-alive connections
-     * (client and upstream) and then the event loops. The future completes when everything is closed.
+     * Drains and stops: every open client connection answers what it already received and closes without a reset
+     * (HTTP/1.1: {@code Connection: close} on the response in progress or the one to a request still in the socket
+     * buffer, then a lingering close; HTTP/2: GOAWAY with last stream id 2^31-1, a second later GOAWAY with the last
+     * stream opened, then close once those streams end; TCP and tunnels run on). The listeners take what the kernel
+     * already queued and close once their accept queue stays empty. At {@code deadline} whatever is left is closed;
+     * then idle upstream connections and the event loops. The future completes when everything is closed. Any thread.
      */
     public CompletableFuture<Void> shutdown(Duration deadline) {
         if (maintenance != null) {

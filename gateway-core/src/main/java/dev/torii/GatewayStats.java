@@ -19,6 +19,8 @@ package dev.torii;
  * @param tcpConnectionsRejected TCP connections a {@link Phase#CONNECT} hook rejected since start
  * @param http2FloodsByKind {@code http2FloodsStopped} by {@link Http2Limits.Flood kind} (every kind present, 0 when
  *     none), unmodifiable
+ * @param maxRequestsReached client connections that reached their request limit since start
+ *     ({@link Limits#maxRequestsPerConnection()}: HTTP/1.1 closed after the last response, HTTP/2 drained with GOAWAY)
  */
 public record GatewayStats(
         int openConnections,
@@ -33,7 +35,8 @@ public record GatewayStats(
         int tcpConnections,
         long tcpConnectionsTotal,
         long tcpConnectionsRejected,
-        java.util.Map<Http2Limits.Flood, Long> http2FloodsByKind) {
+        java.util.Map<Http2Limits.Flood, Long> http2FloodsByKind,
+        long maxRequestsReached) {
     public GatewayStats {
         http2FloodsByKind = java.util.Collections.unmodifiableMap(new java.util.EnumMap<>(http2FloodsByKind));
     }

@@ -22,6 +22,10 @@ import java.util.Optional;
  * @param underscoresInHeaders whether request header fields whose names contain {@code _} are forwarded ({@code
  *     false}, the default, drops them like nginx's {@code underscores_in_headers off}: a {@code X_Forwarded_For}
  *     would otherwise reach CGI-style upstreams as {@code X-Forwarded-For})
+ * @param maxRequestsPerConnection requests one client connection may carry (nginx's {@code keepalive_requests},
+ *     Envoy's {@code max_requests_per_connection}): HTTP/1.1 gets {@code Connection: close} on the response to the
+ *     last one, HTTP/2 a graceful GOAWAY once that many streams opened; 0 (the default) for no limit. A listener's
+ *     {@link ListenerOptions#maxRequestsPerConnection()} overrides it
  */
 public record Limits(
         int maxRequestLineLength,
@@ -35,7 +39,8 @@ public record Limits(
         PathNormalization pathNormalization,
         boolean underscoresInHeaders,
         Optional<Bandwidth> newConnectionsPerClient,
-        Optional<MinBodyRate> minRequestBodyRate) {
+        Optional<MinBodyRate> minRequestBodyRate,
+        int maxRequestsPerConnection) {
 
     public Limits {
         if (minRequestBodyRate == null) {
@@ -58,6 +63,10 @@ public record Limits(
         if (maxConnectionsPerClient < 0) {
             throw new IllegalArgumentException(
                     "maxConnectionsPerClient: " + maxConnectionsPerClient + " (expected: >= 0, 0 for no limit)");
+        }
+        if (maxRequestsPerConnection < 0) {
+            throw new IllegalArgumentException(
+                    "maxRequestsPerConnection: " + maxRequestsPerConnection + " (expected: >= 0, 0 for no limit)");
         }
         if (shutdownTimeout == null || shutdownTimeout.isNegative()) {
             throw new IllegalArgumentException("shutdownTimeout: " + shutdownTimeout + " (expected: >= 0)");
@@ -99,6 +108,7 @@ public record Limits(
         private boolean underscoresInHeaders;
         private Optional<Bandwidth> newConnectionsPerClient = Optional.empty();
         private Optional<MinBodyRate> minRequestBodyRate = Optional.empty();
+        private int maxRequestsPerConnection;
 
         private Builder() {}
 
@@ -169,6 +179,12 @@ public record Limits(
             return this;
         }
 
+        /** At most {@code requests} per client connection; 0 (the default) for no limit. */
+        public Builder maxRequestsPerConnection(int requests) {
+            this.maxRequestsPerConnection = requests;
+            return this;
+        }
+
         public Limits build() {
             return new Limits(
                     maxRequestLineLength,
@@ -182,7 +198,8 @@ public record Limits(
                     pathNormalization,
                     underscoresInHeaders,
                     newConnectionsPerClient,
-                    minRequestBodyRate);
+                    minRequestBodyRate,
+                    maxRequestsPerConnection);
         }
     }
 }

@@ -386,7 +386,8 @@ class GatewayTest {
             s.getOutputStream().write("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes());
             slow.awaitHeads(1);
             CompletableFuture<Void> closed = g.shutdown(Duration.ofSeconds(10));
-            assertThatThrownBy(() -> new Socket("127.0.0.1", port).close()).isInstanceOf(IOException.class);
+            // The listener closes once its accept queue is empty (a queued connection would be reset otherwise).
+            awaitRefused(port);
             assertThat(closed).isNotDone();
             responder.get(10, TimeUnit.SECONDS).respond(200, List.of(), "bye\n");
             String response = new String(readAll(s.getInputStream()));
@@ -414,6 +415,19 @@ class GatewayTest {
             g.shutdown(Duration.ofMillis(200)).get(10, TimeUnit.SECONDS);
             assertThat(s.getInputStream().read()).isEqualTo(-1);
         }
+    }
+
+    /** Polls (bounded: 100 tries, 50 ms apart) until connecting to {@code port} is refused. */
+    private static void awaitRefused(int port) throws Exception {
+        for (int i = 0; i < 100; i++) {
+            try (var probe = new Socket("127.0.0.1", port)) {
+                probe.setSoLinger(true, 0);
+            } catch (IOException refused) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        assertThatThrownBy(() -> new Socket("127.0.0.1", port).close()).isInstanceOf(IOException.class);
     }
 
     private static byte[] readAll(InputStream in) throws IOException {

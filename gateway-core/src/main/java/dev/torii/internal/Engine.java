@@ -26,6 +26,7 @@ import dev.torii.route.RoutingTable;
 import dev.torii.tcp.TcpListener;
 import dev.torii.upstream.Upstream;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
@@ -36,6 +37,8 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.flow.FlowControlHandler;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
@@ -49,6 +52,7 @@ import java.io.UncheckedIOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -71,8 +75,44 @@ import org.slf4j.LoggerFactory;
 public final class Engine {
     private static final Logger log = LoggerFactory.getLogger(Engine.class);
 
-    /** User event telling a client connection to finish its exchange and close. */
+    /**
+     * User event telling a client connection to finish its exchange and close: HTTP/1.1 answers what it already
+     * received with {@code Connection: close}, HTTP/2 closes after its last stream (the GOAWAY frames went out
+     * before, see {@link #drain(Channel)}), TCP and tunnels run until the shutdown deadline.
+     */
     public static final Object DRAIN = new Object();
+
+    /**
+     * While draining, a listener closes once its event loop ran a whole window of this length, on time, without
+     * accepting a connection. Connections the kernel completed but Netty did not accept yet sit in the listen queue,
+     * and closing a listening socket resets them: a client whose request was sent would see a reset. A fixed grace is
+     * not enough, since a loop may be late by seconds (a cold JVM's first connections); a window in which the loop was
+     * late does not count, and each accepted connection is served and drained like the ones open before.
+     */
+    static final long ACCEPT_QUIET_MILLIS = 100;
+
+    /**
+     * At most this many on-time windows of {@link #ACCEPT_QUIET_MILLIS} with accepts before a draining listener closes
+     * anyway: clients that reconnect at once after {@code Connection: close} would otherwise keep it open until the
+     * deadline. Late windows do not count, so a stalled loop still empties its queue first.
+     */
+    static final int ACCEPT_MAX_WINDOWS = 10;
+
+    /**
+     * How long an HTTP/2 connection keeps taking new streams after the first GOAWAY of a drain (last stream id
+     * 2^31-1: "stop opening streams"), before the second one names the last stream it will serve. Streams the client
+     * opened before it read the first GOAWAY are still served (the two-step shutdown of RFC 9113 section 6.8, as
+     * Envoy and Go's server do it).
+     */
+    static final long GOAWAY_GRACE_MILLIS = 1000;
+
+    /** Set on a listener's server channel once a reload removed it: the connections it still accepts drain. */
+    private static final io.netty.util.AttributeKey<Boolean> LISTENER_DRAINING =
+            io.netty.util.AttributeKey.valueOf("torii.listener.draining");
+
+    /** Set on an HTTP/2 connection once its drain began (its first GOAWAY went out). */
+    private static final io.netty.util.AttributeKey<Boolean> GOAWAY_SENT =
+            io.netty.util.AttributeKey.valueOf("torii.goaway");
 
     /** A routing table with the runtime state of its upstreams. Immutable (the states are thread-safe). */
     public record Snapshot(RoutingTable table, Map<String, UpstreamState> states) {
@@ -82,7 +122,7 @@ public final class Engine {
         }
     }
 
-    private final List<Listener> listeners;
+    private volatile List<Listener> listeners;
     /** The name of the listener that accepted a client connection, as {@link dev.torii.Exchange#listener()} says. */
     static final io.netty.util.AttributeKey<String> LISTENER = io.netty.util.AttributeKey.valueOf("torii.listener");
 
@@ -96,7 +136,7 @@ public final class Engine {
     private final EndpointResolver resolver;
     private final FastThreadLocal<ConnectionPool> pools = new FastThreadLocal<>();
     private final List<ConnectionPool> allPools = new CopyOnWriteArrayList<>();
-    private final Map<String, Channel> bound = new LinkedHashMap<>();
+    private final Map<String, Channel> bound = java.util.Collections.synchronizedMap(new LinkedHashMap<>());
     private final ChannelGroup clients = new DefaultChannelGroup("torii-clients", GlobalEventExecutor.INSTANCE);
     private final AtomicInteger openConnections = new AtomicInteger();
     private final AtomicInteger activeExchanges = new AtomicInteger();
@@ -112,7 +152,10 @@ public final class Engine {
     private final LongAdder slowRequestBodies = new LongAdder();
     private final LongAdder[] http2FloodsByKind = newAdders(Http2Limits.Flood.values().length);
     private final FloodLog floodLog = new FloodLog(FloodLog.DEFAULT_INTERVAL, FloodLog.DEFAULT_MAX_CLIENTS);
-    private final Map<String, TlsTermination> tls = new LinkedHashMap<>();
+    private final LongAdder maxRequestsReached = new LongAdder();
+    private final Map<String, Integer> maxRequestsByListener = new java.util.concurrent.ConcurrentHashMap<>();
+    private volatile boolean draining;
+    private final Map<String, TlsTermination> tls = new java.util.concurrent.ConcurrentHashMap<>();
     private ScheduledExecutorService tlsReloader;
     private final String via11;
     private final String via2;
@@ -159,6 +202,9 @@ public final class Engine {
         this.via2 = "2 " + forwarding.viaName();
         this.trustedProxies = Cidr.parseAll(forwarding.trustedProxies());
         this.snapshot = snapshotOf(table, Map.of());
+        for (Listener l : listeners) {
+            maxRequestsByListener.put(l.name(), l.options().maxRequestsPerConnection(limits));
+        }
     }
 
     private static Snapshot snapshotOf(RoutingTable table, Map<String, UpstreamState> previous) {
@@ -190,34 +236,7 @@ public final class Engine {
                 ioThreads, new DefaultThreadFactory("torii-io", true), transport.ioHandlerFactory());
         try {
             for (Listener l : listeners) {
-                InetSocketAddress address = new InetSocketAddress(l.host(), l.port());
-                Channel ch;
-                try {
-                    ch = new ServerBootstrap()
-                            .group(group)
-                            .channel(transport.serverChannel())
-                            .option(ChannelOption.SO_BACKLOG, 1024)
-                            .option(ChannelOption.SO_REUSEADDR, true)
-                            .childOption(ChannelOption.AUTO_READ, false)
-                            .childOption(ChannelOption.TCP_NODELAY, true)
-                            .childHandler(new ClientInitializer(l))
-                            .bind(address)
-                            .sync()
-                            .channel();
-                } catch (Exception e) {
-                    throw new UncheckedIOException(
-                            "listener '" + l.name() + "': cannot bind " + l.host() + ":" + l.port() + ": "
-                                    + e.getMessage(),
-                            e instanceof java.io.IOException io ? io : new BindException(String.valueOf(e)));
-                }
-                bound.put(l.name(), ch);
-                log.info(
-                        "listener '{}' ({}) on {} [{} transport, {} event loops]",
-                        l.name(),
-                        l.protocol(),
-                        ch.localAddress(),
-                        transport.name(),
-                        ioThreads);
+                bound.put(l.name(), bindHttp(l));
             }
             for (TcpListener l : tcpListeners) {
                 bindTcp(l);
@@ -235,6 +254,158 @@ public final class Engine {
             stopTlsReloader();
             throw e;
         }
+    }
+
+    /** Binds HTTP/HTTPS listener {@code l}; the message of a failure names it and its address. */
+    private Channel bindHttp(Listener l) {
+        InetSocketAddress address = new InetSocketAddress(l.host(), l.port());
+        Channel ch;
+        try {
+            ch = new ServerBootstrap()
+                    .group(group)
+                    .channel(transport.serverChannel())
+                    .handler(new AcceptCounter())
+                    .option(ChannelOption.SO_BACKLOG, 1024)
+                    .option(ChannelOption.SO_REUSEADDR, true)
+                    .childOption(ChannelOption.AUTO_READ, false)
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childHandler(new ClientInitializer(l))
+                    .bind(address)
+                    .sync()
+                    .channel();
+        } catch (Exception e) {
+            throw new UncheckedIOException(
+                    "listener '" + l.name() + "': cannot bind " + l.host() + ":" + l.port() + ": " + e.getMessage(),
+                    e instanceof java.io.IOException io ? io : new BindException(String.valueOf(e)));
+        }
+        log.info(
+                "listener '{}' ({}) on {} [{} transport, {} event loops]",
+                l.name(),
+                l.protocol(),
+                ch.localAddress(),
+                transport.name(),
+                ioThreads);
+        return ch;
+    }
+
+    /**
+     * Applies {@code next} as the HTTP and HTTPS listeners (a reload): a listener whose name and address stay keeps
+     * its socket and its connections, and takes its new settings (TLS, options) for the connections it accepts from
+     * now on; a new listener, or one whose address changed, is bound; a removed one (or the old socket of a moved one)
+     * drains like a shutdown does, for that listener only. Certificates load and new addresses bind before anything
+     * changes: when one fails, every socket bound for this call is closed again and nothing changed.
+     *
+     * @throws UncheckedIOException when a new address cannot be bound (the message names the listener)
+     * @throws IllegalArgumentException when a certificate cannot be loaded, or a name repeats
+     */
+    public synchronized void listeners(List<Listener> next) {
+        if (group == null || draining) {
+            throw new IllegalStateException("listeners: the gateway is not running");
+        }
+        var names = new java.util.HashSet<String>();
+        for (Listener l : next) {
+            if (!names.add(l.name())) {
+                throw new IllegalArgumentException(
+                        "listener '" + l.name() + "': defined twice (expected: unique names)");
+            }
+            for (TcpListener t : tcpListeners) {
+                if (t.name().equals(l.name())) {
+                    throw new IllegalArgumentException(
+                            "listener '" + l.name() + "': a running tcp listener has this name (expected: unique)");
+                }
+            }
+        }
+        var old = new LinkedHashMap<String, Listener>();
+        for (Listener l : listeners) {
+            old.put(l.name(), l);
+        }
+        var terminations = new HashMap<String, TlsTermination>();
+        for (Listener l : next) {
+            Listener before = old.get(l.name());
+            if (l.tls() != null) {
+                TlsTermination running = tls.get(l.name());
+                terminations.put(
+                        l.name(),
+                        running != null && before != null && l.tls().equals(before.tls())
+                                ? running
+                                : new TlsTermination(l.name(), l.tls()));
+            }
+        }
+        var fresh = new LinkedHashMap<String, Channel>();
+        try {
+            for (Listener l : next) {
+                Listener before = old.get(l.name());
+                if (before == null || !sameAddress(before, l)) {
+                    fresh.put(l.name(), bindHttp(l));
+                }
+            }
+        } catch (RuntimeException e) {
+            fresh.values().forEach(Channel::close);
+            throw e;
+        }
+        // Nothing can fail from here on.
+        var retired = new ArrayList<Channel>();
+        for (Listener l : old.values()) {
+            Listener after = next.stream()
+                    .filter(n -> n.name().equals(l.name()))
+                    .findFirst()
+                    .orElse(null);
+            if (after == null || fresh.containsKey(l.name())) {
+                Channel server = bound.remove(l.name());
+                if (server != null) {
+                    retired.add(server);
+                }
+                if (after == null) {
+                    tls.remove(l.name());
+                    maxRequestsByListener.remove(l.name());
+                }
+                log.info("listener '{}' on {}:{} removed: it drains", l.name(), l.host(), l.port());
+            }
+        }
+        for (Listener l : next) {
+            maxRequestsByListener.put(l.name(), l.options().maxRequestsPerConnection(limits));
+            TlsTermination t = terminations.get(l.name());
+            if (t != null) {
+                tls.put(l.name(), t);
+            } else {
+                tls.remove(l.name());
+            }
+        }
+        bound.putAll(fresh);
+        listeners = List.copyOf(next);
+        if (tlsReloader == null) {
+            // The first https listener with a reload interval came with this reload.
+            startTlsReloader();
+        }
+        for (Channel server : retired) {
+            retire(server);
+        }
+    }
+
+    private static boolean sameAddress(Listener a, Listener b) {
+        return a.host().equals(b.host()) && a.port() == b.port();
+    }
+
+    /**
+     * Drains one listener: the connections it accepted drain (as on shutdown), connections it still takes from its
+     * queue drain as they start, and its socket closes once its accept queue stays empty.
+     */
+    private void retire(Channel server) {
+        server.attr(LISTENER_DRAINING).set(Boolean.TRUE);
+        for (Channel ch : clients) {
+            if (ch.parent() == server) {
+                drain(ch);
+            }
+        }
+        AcceptCounter counter = server.pipeline().get(AcceptCounter.class);
+        long deadline = System.nanoTime() + limits.shutdownTimeout().toNanos();
+        closeWhenQuiet(server, counter, counter.accepted, System.nanoTime(), 0, deadline, new CompletableFuture<>());
+    }
+
+    /** Whether client connection {@code connection} must drain: the gateway or its listener is draining. */
+    public boolean draining(Channel connection) {
+        Channel server = connection == null ? null : connection.parent();
+        return draining || (server != null && server.hasAttr(LISTENER_DRAINING));
     }
 
     /** Checks certificate files for changes off the event loops, at the shortest interval any listener asks for. */
@@ -282,6 +453,7 @@ public final class Engine {
             ch = new ServerBootstrap()
                     .group(tcpGroup)
                     .channel(tcpTransport.serverChannel())
+                    .handler(new AcceptCounter())
                     .option(ChannelOption.SO_BACKLOG, 1024)
                     .option(ChannelOption.SO_REUSEADDR, true)
                     .childOption(ChannelOption.AUTO_READ, false)
@@ -315,7 +487,9 @@ public final class Engine {
     }
 
     private boolean admit(Channel ch, String listener) {
-        if (openConnections.incrementAndGet() > limits.maxConnections() || shutdown != null) {
+        // While draining, the listeners still take what the kernel queued (see ACCEPT_QUIET_MILLIS): those connections
+        // are served and drained like the ones open before, never reset.
+        if (openConnections.incrementAndGet() > limits.maxConnections()) {
             openConnections.decrementAndGet();
             rejectedConnections.increment();
             ch.close();
@@ -343,6 +517,9 @@ public final class Engine {
             });
         }
         clients.add(ch);
+        if (draining) {
+            log.debug("connection {} accepted while draining", ch.remoteAddress());
+        }
         return true;
     }
 
@@ -414,6 +591,10 @@ public final class Engine {
         protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
             if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
                 Http2Connections.configure(ctx.channel(), Engine.this, true);
+                if (draining(ctx.channel())) {
+                    // The drain's event reached this connection before it knew its protocol.
+                    drain(ctx.channel());
+                }
             } else {
                 ctx.channel().config().setAutoRead(false);
                 initHttp1(ctx.channel(), decoderConfig(), true, false);
@@ -653,7 +834,8 @@ public final class Engine {
                 tcpConnections.get(),
                 tcpConnectionsTotal.sum(),
                 tcpConnectionsRejected.sum(),
-                http2FloodsByKind());
+                http2FloodsByKind(),
+                maxRequestsReached.sum());
     }
 
     private java.util.Map<Http2Limits.Flood, Long> http2FloodsByKind() {
@@ -672,6 +854,83 @@ public final class Engine {
         return adders;
     }
 
+    /** Whether a drain began ({@link #shutdown}): every connection serves what it received, then closes. */
+    public boolean draining() {
+        return draining;
+    }
+
+    /**
+     * The request limit per client connection of listener {@code listenerName} (its own, else the gateway's); 0 for
+     * none.
+     */
+    int maxRequestsPerConnection(String listenerName) {
+        Integer max = listenerName == null ? null : maxRequestsByListener.get(listenerName);
+        return max == null ? limits.maxRequestsPerConnection() : max;
+    }
+
+    /** Counts a client connection that reached its request limit (and closes, or drains for HTTP/2). Thread-safe. */
+    void countMaxRequestsReached() {
+        maxRequestsReached.increment();
+    }
+
+    /**
+     * Starts draining client connection {@code ch}, on its event loop: an HTTP/2 connection gets a GOAWAY with last
+     * stream id 2^31-1 now and, {@link #GOAWAY_GRACE_MILLIS} later, a GOAWAY with the last stream it opened, then
+     * closes once those streams are done (Netty's graceful shutdown of its connection handler, bounded by
+     * {@link Limits#shutdownTimeout()}); any other connection gets {@link #DRAIN}. Idempotent; any thread.
+     */
+    public void drain(Channel ch) {
+        if (ch.eventLoop().inEventLoop()) {
+            drainOnLoop(ch);
+        } else {
+            ch.eventLoop().execute(() -> drainOnLoop(ch));
+        }
+    }
+
+    private void drainOnLoop(Channel ch) {
+        if (!ch.isActive()) {
+            return;
+        }
+        Http2FrameCodec codec = ch.pipeline().get(Http2FrameCodec.class);
+        if (codec == null) {
+            ch.pipeline().fireUserEventTriggered(DRAIN);
+            return;
+        }
+        if (ch.attr(GOAWAY_SENT).setIfAbsent(Boolean.TRUE) != null) {
+            return;
+        }
+        ChannelHandlerContext codecCtx = ch.pipeline().context(codec);
+        codec.goAway(
+                codecCtx, Integer.MAX_VALUE, Http2Error.NO_ERROR.code(), Unpooled.EMPTY_BUFFER, codecCtx.newPromise());
+        codecCtx.flush();
+        ch.eventLoop()
+                .schedule(
+                        () -> {
+                            if (!ch.isActive()) {
+                                return;
+                            }
+                            int last = codec.connection().remote().lastStreamCreated();
+                            codec.goAway(
+                                    codecCtx,
+                                    last,
+                                    Http2Error.NO_ERROR.code(),
+                                    Unpooled.EMPTY_BUFFER,
+                                    codecCtx.newPromise());
+                            codecCtx.flush();
+                            // The connection's guard closes it: with a GOAWAY sent, Netty's close waits for the
+                            // open streams (up to the graceful shutdown timeout) instead of cutting them.
+                            ch.pipeline().fireUserEventTriggered(DRAIN);
+                        },
+                        GOAWAY_GRACE_MILLIS,
+                        TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Drains and stops: readiness is the caller's (the server says "not ready" first); here every open client
+     * connection {@link #drain drains} at once, the listeners keep taking what the kernel already queued for
+     * {@link #ACCEPT_QUIET_MILLIS} and then close, and once every connection closed (or {@code deadline} passed, when
+     * the rest are closed) the pools, the resolver and the event loops stop. The future completes then.
+     */
     public synchronized CompletableFuture<Void> shutdown(Duration deadline) {
         if (shutdown != null) {
             return shutdown;
@@ -683,37 +942,88 @@ public final class Engine {
             return shutdown;
         }
         shutdown = new CompletableFuture<>();
-        for (Channel server : bound.values()) {
-            server.close().syncUninterruptibly();
-        }
-        var drained = new CompletableFuture<Void>();
-        clients.newCloseFuture().addListener(f -> drained.complete(null));
+        long deadlineNanos = System.nanoTime() + deadline.toNanos();
+        draining = true;
+        log.info("draining {} client connection(s)", clients.size());
         for (Channel ch : clients) {
-            ch.eventLoop().execute(() -> ch.pipeline().fireUserEventTriggered(DRAIN));
+            drain(ch);
         }
-        drained.completeOnTimeout(null, deadline.toMillis(), TimeUnit.MILLISECONDS)
-                .whenComplete((v, e) -> {
-                    int left = clients.size();
-                    if (left > 0) {
-                        log.warn(
-                                "shutdown deadline of {} ms passed: closing {} connections still busy",
-                                deadline.toMillis(),
-                                left);
-                    }
-                    clients.close().awaitUninterruptibly();
-                    for (ConnectionPool p : allPools) {
-                        p.closeAsync();
-                    }
-                    if (healthChecks != null) {
-                        healthChecks.close();
-                    }
-                    resolver.close();
-                    stopTlsReloader();
-                    if (tcpGroup != null && tcpGroup != group) {
-                        tcpGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS);
-                    }
-                    group.shutdownGracefully(0, 2, TimeUnit.SECONDS).addListener(f -> shutdown.complete(null));
-                });
+        var closing = new ArrayList<CompletableFuture<Void>>();
+        for (Channel server : bound.values()) {
+            var closed = new CompletableFuture<Void>();
+            closing.add(closed);
+            AcceptCounter counter = server.pipeline().get(AcceptCounter.class);
+            closeWhenQuiet(server, counter, counter.accepted, System.nanoTime(), 0, deadlineNanos, closed);
+        }
+        var listenersClosed = CompletableFuture.allOf(closing.toArray(CompletableFuture[]::new));
+        listenersClosed.thenRun(() -> {
+            // Now no connection can join: wait for the ones there are (also those accepted in the grace).
+            var drained = new CompletableFuture<Void>();
+            clients.newCloseFuture().addListener(f -> drained.complete(null));
+            long left = Math.max(0, deadlineNanos - System.nanoTime());
+            drained.completeOnTimeout(null, left, TimeUnit.NANOSECONDS)
+                    .whenComplete((v, e) -> finishShutdown(deadline));
+        });
         return shutdown;
+    }
+
+    /** Closes listener {@code server} once a window passes on time without an accept (or at the deadline). */
+    private static void closeWhenQuiet(
+            Channel server,
+            AcceptCounter counter,
+            long acceptedBefore,
+            long checkedAt,
+            int busyWindows,
+            long deadlineNanos,
+            CompletableFuture<Void> closed) {
+        server.eventLoop()
+                .schedule(
+                        () -> {
+                            long now = System.nanoTime();
+                            boolean late = now - checkedAt > TimeUnit.MILLISECONDS.toNanos(3 * ACCEPT_QUIET_MILLIS);
+                            long accepted = counter.accepted;
+                            int busy = late ? busyWindows : busyWindows + 1;
+                            if ((accepted == acceptedBefore && !late)
+                                    || busy >= ACCEPT_MAX_WINDOWS
+                                    || now - deadlineNanos >= 0) {
+                                log.debug("drain: closing listener {}", server.localAddress());
+                                server.close().addListener(f -> closed.complete(null));
+                            } else {
+                                closeWhenQuiet(server, counter, accepted, now, busy, deadlineNanos, closed);
+                            }
+                        },
+                        ACCEPT_QUIET_MILLIS,
+                        TimeUnit.MILLISECONDS);
+    }
+
+    /** Counts the connections a listener accepted, on its event loop (for {@link #closeWhenQuiet}). */
+    private static final class AcceptCounter extends io.netty.channel.ChannelInboundHandlerAdapter {
+        long accepted;
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            accepted++;
+            ctx.fireChannelRead(msg);
+        }
+    }
+
+    private void finishShutdown(Duration deadline) {
+        int left = clients.size();
+        if (left > 0) {
+            log.warn("shutdown deadline of {} ms passed: closing {} connections still busy", deadline.toMillis(), left);
+        }
+        clients.close().awaitUninterruptibly();
+        for (ConnectionPool p : allPools) {
+            p.closeAsync();
+        }
+        if (healthChecks != null) {
+            healthChecks.close();
+        }
+        resolver.close();
+        stopTlsReloader();
+        if (tcpGroup != null && tcpGroup != group) {
+            tcpGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+        }
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).addListener(f -> shutdown.complete(null));
     }
 }

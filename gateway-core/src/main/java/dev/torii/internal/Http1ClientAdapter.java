@@ -87,7 +87,11 @@ final class Http1ClientAdapter implements ClientAdapter {
             awaitNextRequest();
         } else {
             handler.exchange().moveToClosed();
-            handler.ctx().writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            if (handler.closing()) {
+                handler.lingeringClose();
+            } else {
+                handler.ctx().writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            }
         }
     }
 
@@ -99,8 +103,8 @@ final class Http1ClientAdapter implements ClientAdapter {
     private void awaitNextRequest() {
         ChannelHandlerContext ctx = handler.ctx();
         if (handler.closing() || !ctx.channel().isActive()) {
-            handler.exchange().moveToClosed();
-            ctx.close();
+            // Draining or at its request limit: the response said Connection: close; end without a reset.
+            handler.lingeringClose();
             return;
         }
         // Before the read: the next head may arrive within it.

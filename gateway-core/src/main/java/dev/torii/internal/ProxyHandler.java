@@ -90,6 +90,16 @@ public final class ProxyHandler extends ChannelDuplexHandler {
         connection.attr(LISTENER_OPTIONS).set(options);
     }
 
+    /** Streams opened on an HTTP/2 connection, counted against its request limit (on the connection's loop). */
+    private static final AttributeKey<int[]> STREAMS = AttributeKey.valueOf("torii.streams");
+
+    /**
+     * How long an idle HTTP/1.1 connection that is told to drain waits for a request the client already sent (still
+     * in the socket buffer, or on its way) before it closes: a read is asked for at once, so one in the buffer
+     * arrives within one event-loop turn; the rest is margin for a loaded loop.
+     */
+    private static final long DRAIN_READ_GRACE_MILLIS = 100;
+
     /** Keeps the SNI name {@code hostname} (or {@code null}) of the TLS connection {@code connection}. */
     static void rememberServerName(Channel connection, String hostname) {
         connection.attr(RAW_SERVER_NAME).set(hostname);
@@ -112,6 +122,12 @@ public final class ProxyHandler extends ChannelDuplexHandler {
     private boolean firstRequest = true;
     /** This connection's path normalisation (the listener's own, or the gateway's), looked up at the first request. */
     private PathNormalization pathNormalization;
+    /** Closing: output shut, input read and dropped until the client closes (no reset for a late request). */
+    private boolean lingering;
+    /** Requests this HTTP/1.1 connection carried. */
+    private int requests;
+    /** This connection's request limit (0: none), known once started. */
+    private int maxRequests;
 
     private ScheduledFuture<?> timer;
     private long timerAt;
@@ -174,6 +190,11 @@ public final class ProxyHandler extends ChannelDuplexHandler {
             return;
         }
         started = true;
+        maxRequests = engine.maxRequestsPerConnection(listenerName());
+        if (engine.draining(adapter.http2() ? ctx.channel().parent() : ctx.channel())) {
+            // Accepted in the drain's accept grace, or its protocol became known after the drain began.
+            drain();
+        }
         waitSince = now();
         headStart = waitSince;
         ensureTimer(waitSince + engine.limits().headerReadTimeout().toNanos());
@@ -216,13 +237,83 @@ public final class ProxyHandler extends ChannelDuplexHandler {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt == Engine.DRAIN) {
-            closing = true;
-            if (exchange.current() == null) {
-                ctx.close();
-            }
+            drain();
             return;
         }
         ctx.fireUserEventTriggered(evt);
+    }
+
+    /**
+     * The gateway drains: no exchange starts after the ones the client already sent. An HTTP/2 stream drains its
+     * connection (GOAWAY, see {@link Engine#drain}). An HTTP/1.1 connection answers its exchange in progress with
+     * {@code Connection: close}; an idle one reads once more, since a request may wait unread in the socket buffer
+     * (reads are explicit) and closing over unread bytes would reset the connection, and closes cleanly if none came.
+     */
+    private void drain() {
+        if (adapter.http2()) {
+            if (ctx.channel().parent() != null) {
+                engine.drain(ctx.channel().parent());
+            }
+            return;
+        }
+        if (closing) {
+            return;
+        }
+        closing = true;
+        log.debug("drain {}: exchange in progress {}", ctx.channel(), exchange.current() != null);
+        if (exchange.current() == null && started) {
+            readClient();
+            ctx.executor().schedule(this::closeIfIdle, DRAIN_READ_GRACE_MILLIS, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void closeIfIdle() {
+        if (exchange.current() == null
+                && !bytesSinceLastExchange
+                && ctx.channel().isActive()) {
+            lingeringClose();
+        }
+        // Else a request arrived: it is answered with Connection: close, then the connection closes.
+        // A head in progress is held to the header read timeout as always.
+    }
+
+    /**
+     * Closes an HTTP/1.1 connection without resetting it: the output is shut (FIN, after TLS's close_notify), then
+     * whatever the client still sends is read and dropped until it closes its side (or the header read timeout
+     * passes). Closing with unread bytes would make the kernel answer RST, and a client whose request crossed the FIN
+     * would see a reset instead of a clean end (nginx's lingering close).
+     */
+    void lingeringClose() {
+        if (lingering) {
+            return;
+        }
+        lingering = true;
+        log.debug("lingering close {}", ctx.channel());
+        closing = true;
+        cancelTimer();
+        exchange.moveToClosed();
+        Channel ch = ctx.channel();
+        if (!(ch instanceof io.netty.channel.socket.DuplexChannel duplex) || !ch.isActive()) {
+            ctx.close();
+            return;
+        }
+        SslHandler ssl = ch.pipeline().get(SslHandler.class);
+        io.netty.channel.ChannelFuture flushed =
+                ssl != null ? ssl.closeOutbound() : ctx.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER);
+        flushed.addListener(f -> {
+            if (ch.isActive()) {
+                duplex.shutdownOutput();
+            }
+        });
+        ch.config().setAutoRead(true);
+        ctx.read();
+        ctx.executor()
+                .schedule(
+                        () -> {
+                            ctx.close();
+                        },
+                        engine.limits().headerReadTimeout().toNanos(),
+                        TimeUnit.NANOSECONDS);
     }
 
     @Override
@@ -255,6 +346,10 @@ public final class ProxyHandler extends ChannelDuplexHandler {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         clientReadPending = false;
+        if (lingering) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
         if (msg instanceof HttpRequest request) {
             boolean failed = request.decoderResult().isFailure();
             onRequestHead(request);
@@ -313,6 +408,7 @@ public final class ProxyHandler extends ChannelDuplexHandler {
         }
         firstRequest = false;
         bytesSinceLastExchange = false;
+        countRequest();
         exchange.begin(request);
     }
 
@@ -346,6 +442,34 @@ public final class ProxyHandler extends ChannelDuplexHandler {
         exchange.moveToClosed();
         ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
         closing = true;
+    }
+
+    /**
+     * Counts a request against the connection's limit: HTTP/1.1 answers the last one with {@code Connection: close};
+     * an HTTP/2 connection drains (GOAWAY) once that many streams opened.
+     */
+    private void countRequest() {
+        if (maxRequests <= 0) {
+            return;
+        }
+        if (adapter.http2()) {
+            Channel connection = ctx.channel().parent();
+            if (connection == null) {
+                return;
+            }
+            int[] streams = connection.attr(STREAMS).get();
+            if (streams == null) {
+                streams = new int[1];
+                connection.attr(STREAMS).set(streams);
+            }
+            if (++streams[0] == maxRequests) {
+                engine.countMaxRequestsReached();
+                engine.drain(connection);
+            }
+        } else if (++requests >= maxRequests && !closing) {
+            engine.countMaxRequestsReached();
+            closing = true;
+        }
     }
 
     /**
@@ -466,7 +590,7 @@ public final class ProxyHandler extends ChannelDuplexHandler {
 
     private void onTimer() {
         timer = null;
-        if (!ctx.channel().isActive()) {
+        if (!ctx.channel().isActive() || lingering) {
             return;
         }
         long now = now();

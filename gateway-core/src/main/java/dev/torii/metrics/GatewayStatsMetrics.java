@@ -100,6 +100,11 @@ public final class GatewayStatsMetrics implements MeterBinder {
                 "torii.tcp.connections.rejected",
                 "TCP connections a CONNECT hook rejected.",
                 GatewayStats::tcpConnectionsRejected);
+        counter(
+                registry,
+                "torii.connections.max.requests",
+                "Client connections closed (HTTP/1.1) or drained (HTTP/2) at their request limit per connection.",
+                GatewayStats::maxRequestsReached);
         if (maintenance != null) {
             Gauge.builder("torii.maintenance", maintenance, m -> m.enabled() ? 1 : 0)
                     .description("1 while maintenance mode is on (switch or flag file), 0 otherwise.")

@@ -158,6 +158,7 @@ public final class Main implements Callable<Integer> {
                 return 1;
             }
             running.set(server);
+            Signals.exitZeroOnTerm();
             CountDownLatch stopped = new CountDownLatch(1);
             // SIGTERM/SIGINT run shutdown hooks; the JVM exits once they return, so the hook does the graceful close.
             Runtime.getRuntime()

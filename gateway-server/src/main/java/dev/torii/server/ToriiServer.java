@@ -91,6 +91,8 @@ public final class ToriiServer implements AutoCloseable {
     private String startText = "";
 
     private ReloadStats reloads;
+    /** Reloads on changes of the configuration file ({@code reload.watch}); null when off. */
+    private dev.torii.server.internal.ConfigWatcher watcher;
 
     private ToriiServer(
             ServerConfig config,
@@ -251,6 +253,14 @@ public final class ToriiServer implements AutoCloseable {
                         server.adminRoutes(),
                         config.observability().effectiveAdminToken().orElse(null));
             }
+            if (config.reload().watch() && configFile != null && gateway != null) {
+                try {
+                    server.watcher = dev.torii.server.internal.ConfigWatcher.start(
+                            configFile, config.reload().debounce(), server::reload);
+                } catch (IOException e) {
+                    log.warn("cannot watch {} ({}); reload with SIGHUP or POST /reload", configFile, e.toString());
+                }
+            }
             server.ready = true;
             return server;
         } catch (RuntimeException e) {
@@ -377,8 +387,15 @@ public final class ToriiServer implements AutoCloseable {
                                         + "' forwards to it (listeners need a restart)");
                     }
                 }
+                // Listeners before the table: a new address that cannot bind refuses the whole reload, unchanged.
+                gateway.listeners(next.listeners());
                 gateway.routingTable(table);
-                notApplied = ReloadStats.unappliedChanges(startText, text);
+                var unapplied = new ArrayList<>(ReloadStats.unappliedChanges(startText, text));
+                if (!next.tcpListeners().equals(config.tcpListeners())
+                        || !next.dnsListeners().equals(config.dnsListeners())) {
+                    unapplied.add("listeners (tcp, dns)");
+                }
+                notApplied = List.copyOf(unapplied);
             } catch (ConfigException e) {
                 e.errors().stream().map(ConfigError::toString).forEach(errors::add);
             } catch (IOException e) {
@@ -523,6 +540,9 @@ public final class ToriiServer implements AutoCloseable {
             return;
         }
         ready = false; // readiness probes fail from now on, so traffic moves elsewhere first
+        if (watcher != null) {
+            watcher.close();
+        }
         log.info(
                 "shutting down (in-flight exchanges get up to {})",
                 Units.format(config.limits().shutdownTimeout()));

@@ -36,6 +36,7 @@ import java.util.function.Function;
  *     {@link dev.torii.server.ToriiServer} adds them when it starts
  * @param guards the maintenance switch's Redis sharing, windows, routes and bypasses, and the access lists
  * @param observability the access log, tracing and the admin API's token
+ * @param reload whether the server reloads when its configuration file changes ({@link ReloadSettings#DEFAULTS}: no)
  */
 public record ServerConfig(
         List<Listener> listeners,
@@ -53,7 +54,8 @@ public record ServerConfig(
         MaintenanceSettings maintenance,
         RateLimitSettings rateLimits,
         GuardSettings guards,
-        ObservabilitySettings observability) {
+        ObservabilitySettings observability,
+        ReloadSettings reload) {
 
     public ServerConfig {
         listeners = List.copyOf(listeners);
@@ -71,6 +73,7 @@ public record ServerConfig(
         Objects.requireNonNull(rateLimits, "rateLimits");
         Objects.requireNonNull(guards, "guards");
         Objects.requireNonNull(observability, "observability");
+        Objects.requireNonNull(reload, "reload");
     }
 
     /**

@@ -96,6 +96,7 @@ final class ConfigDraft {
     record Located(Node node, String path) {}
 
     ObservabilitySettings observed = ObservabilitySettings.defaults();
+    dev.torii.server.config.ReloadSettings reload = dev.torii.server.config.ReloadSettings.DEFAULTS;
 
     ConfigDraft(YamlReader yaml, Path baseDirectory, PluginsReader plugins, TlsReader tls, Node root) {
         this.yaml = yaml;

@@ -58,6 +58,7 @@ public final class ConfigReader {
             new SectionReader.Entry(DnsReader.KEYS, DnsReader::new),
             new SectionReader.Entry(AdminReader.KEYS, AdminReader::new),
             new SectionReader.Entry(MaintenanceReader.KEYS, MaintenanceReader::new),
+            new SectionReader.Entry(ReloadReader.KEYS, ReloadReader::new),
             new SectionReader.Entry(
                     List.of("accessLog", "tracing"),
                     d -> top -> d.observed = d.observability.read(top.value("accessLog"), top.value("tracing"))),
@@ -177,6 +178,7 @@ public final class ConfigReader {
                 d.maintenance,
                 rateLimitSettings,
                 d.guards,
-                d.observed);
+                d.observed,
+                d.reload);
     }
 }

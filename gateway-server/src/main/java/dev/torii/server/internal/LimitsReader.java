@@ -28,7 +28,8 @@ final class LimitsReader implements SectionReader {
             "shutdownTimeout",
             "http2",
             "pathNormalization",
-            "underscoresInHeaders");
+            "underscoresInHeaders",
+            "maxRequestsPerConnection");
     private static final List<String> FORWARDING_KEYS = List.of("via", "viaName", "xForwarded", "trustedProxies");
 
     private final ConfigDraft draft;
@@ -92,6 +93,11 @@ final class LimitsReader implements SectionReader {
             b.pathNormalization(pn);
         }
         yaml.set(f, "underscoresInHeaders", yaml::bool, b::underscoresInHeaders);
+        yaml.set(
+                f,
+                "maxRequestsPerConnection",
+                (n, p) -> yaml.integer(n, p, 0, Integer.MAX_VALUE),
+                v -> b.maxRequestsPerConnection(v.intValue()));
         Http2Limits h2 = draft.tls.readHttp2Limits(f.value("http2"), f.path("http2"));
         if (h2 != null) {
             draft.http2Limits = h2;

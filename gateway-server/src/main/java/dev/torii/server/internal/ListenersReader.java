@@ -35,7 +35,8 @@ final class ListenersReader implements SectionReader {
             "idleTimeout",
             "newConnectionsPerClient",
             "access",
-            "pathNormalization");
+            "pathNormalization",
+            "maxRequestsPerConnection");
     /** Listener keys that only {@code protocol: tcp} takes. */
     private static final List<String> TCP_LISTENER_KEYS = List.of("upstream", "plugins", "idleTimeout");
 
@@ -169,6 +170,14 @@ final class ListenersReader implements SectionReader {
                         f.entries().get(key).getKeyNode(),
                         f.path(key) + ": only for listeners with protocol dns (this one is '"
                                 + (protocol == null ? "http" : protocol) + "')");
+            }
+        }
+        Node maxRequests = f.value("maxRequestsPerConnection");
+        if (maxRequests != null) {
+            // -1 lifts the gateway's limit for this listener; 0 (or no key) keeps it.
+            Long n = yaml.integer(maxRequests, f.path("maxRequestsPerConnection"), -1, Integer.MAX_VALUE);
+            if (n != null) {
+                listener = listener.withOptions(listener.options().withMaxRequestsPerConnection(n.intValue()));
             }
         }
         return listener;

@@ -20,8 +20,11 @@ import org.snakeyaml.engine.v2.api.LoadSettings;
  * {@code /metrics} and the admin API's {@code /reload} view. Thread-safe.
  */
 public final class ReloadStats {
-    /** The top-level sections a reload applies; every other one needs a restart. */
-    public static final List<String> APPLIED_SECTIONS = List.of("routes", "upstreams");
+    /**
+     * The top-level sections a reload applies; every other one needs a restart. Of {@code listeners}, the http and
+     * https ones (added, removed, changed); tcp and dns listeners need a restart.
+     */
+    public static final List<String> APPLIED_SECTIONS = List.of("routes", "upstreams", "listeners");
 
     private final AtomicLong ok = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();

@@ -40,4 +40,18 @@ public final class Signals {
             log.warn("SIGHUP cannot be handled here ({}); reload through the admin API's POST /reload", e.getMessage());
         }
     }
+
+    /**
+     * Makes SIGTERM exit the process with status 0 once the shutdown hooks (the graceful drain) returned, instead of
+     * the JVM's 143: a drain that completed is a clean stop, and Kubernetes, systemd and supervisors read any other
+     * status as a failure. Logs and goes on where unsupported (the JVM's default then applies).
+     */
+    public static void exitZeroOnTerm() {
+        try {
+            // System.exit runs the shutdown hooks on this (the signal's) thread's behalf and returns only by halting.
+            Signal.handle(new Signal("TERM"), s -> System.exit(0));
+        } catch (IllegalArgumentException | UnsupportedOperationException e) {
+            log.warn("SIGTERM cannot be handled here ({}); the process exits with the JVM's status", e.getMessage());
+        }
+    }
 }

@@ -184,7 +184,7 @@ class ConfigLoaderTest {
                         "torii.yaml:5:1: configuration: unknown key 'upstream' (did you mean 'upstreams'?)",
                         "torii.yaml:7:1: configuration: unknown key 'colour' (expected one of: rateLimits, rateLimit,"
                                 + " redis, listeners, routes, upstreams, limits, forwarding, ioThreads, demo,"
-                                + " plugins, dns, admin, maintenance, accessLog, tracing, access)");
+                                + " plugins, dns, admin, maintenance, reload, accessLog, tracing, access)");
     }
 
     @Test
