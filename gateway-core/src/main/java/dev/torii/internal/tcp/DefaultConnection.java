@@ -19,6 +19,9 @@ final class DefaultConnection implements Connection {
     private final RoutingTable table;
     private Map<AttributeKey<?>, Object> attributes;
     String upstreamName;
+    /** The ClientHello's server name, set before CONNECT hooks run on a listener with SNI routing. */
+    String sni;
+
     Endpoint endpointOverride;
     /** Whether CONNECT hooks are still running: the backend choice may change only then. */
     boolean choosing = true;
@@ -51,6 +54,11 @@ final class DefaultConnection implements Connection {
     @Override
     public InetSocketAddress localAddress() {
         return local;
+    }
+
+    @Override
+    public String sni() {
+        return sni;
     }
 
     @Override

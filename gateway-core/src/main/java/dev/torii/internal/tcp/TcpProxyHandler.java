@@ -4,6 +4,7 @@ import dev.torii.Hook;
 import dev.torii.internal.Engine;
 import dev.torii.internal.upstream.UpstreamState;
 import dev.torii.tcp.ConnectResult;
+import dev.torii.tcp.SniRouting;
 import dev.torii.tcp.TcpListener;
 import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.Upstream;
@@ -17,6 +18,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.ssl.SniCompletionEvent;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
@@ -81,6 +83,20 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     // ------------------------------------------------------------------ CONNECT phase
 
     @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        SniRouting sni = listener.options().sni();
+        if (sni != null) {
+            ctx.pipeline()
+                    .addBefore(
+                            ctx.name(),
+                            "sni",
+                            new ClientHelloPeekHandler(
+                                    sni.maxClientHelloBytes(),
+                                    sni.clientHelloTimeout().toMillis()));
+        }
+    }
+
+    @Override
     public void channelActive(ChannelHandlerContext ctx) {
         client = ctx.channel();
         engine.tcpConnectionStarted();
@@ -91,8 +107,32 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                 client.eventLoop(),
                 engine.snapshot().table(),
                 listener.upstream());
-        runHooks(0);
+        if (listener.options().sni() != null) {
+            // The ClientHello comes first: its server name chooses the upstream before the hooks run.
+            client.read();
+        } else {
+            runHooks(0);
+        }
         ctx.fireChannelActive();
+    }
+
+    private void serverNameKnown(SniCompletionEvent event) {
+        if (!event.isSuccess()) {
+            // Too slow, too long or not TLS at all: the parser closes the connection.
+            log.debug("{}: no ClientHello: {}", conn, event.cause().toString());
+            client.close();
+            return;
+        }
+        conn.sni = event.hostname();
+        String upstream = listener.options().sni().upstreamFor(conn.sni, listener.upstream());
+        if (upstream == null) {
+            log.debug("{}: server name '{}' has no route; refused", conn, conn.sni);
+            engine.tcpConnectionRejected();
+            client.close();
+            return;
+        }
+        conn.upstreamName = upstream;
+        runHooks(0);
     }
 
     private Hook hook(int i) {
@@ -301,7 +341,9 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof ChannelInputShutdownEvent) {
+        if (evt instanceof SniCompletionEvent sni) {
+            serverNameKnown(sni);
+        } else if (evt instanceof ChannelInputShutdownEvent) {
             clientInputEnded = true;
             if (connected) {
                 shutdownOutputAfterFlush(backend);
