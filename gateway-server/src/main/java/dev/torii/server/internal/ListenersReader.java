@@ -31,9 +31,10 @@ final class ListenersReader implements SectionReader {
             "maxPendingQueries",
             "upstream",
             "plugins",
-            "idleTimeout");
+            "idleTimeout",
+            "sni");
     /** Listener keys that only {@code protocol: tcp} takes. */
-    private static final List<String> TCP_LISTENER_KEYS = List.of("upstream", "plugins", "idleTimeout");
+    private static final List<String> TCP_LISTENER_KEYS = List.of("upstream", "plugins", "idleTimeout", "sni");
 
     private static final List<String> LISTENER_LATER = List.of();
     private static final List<String> SUPPORTED_PROTOCOLS = List.of("http", "https", "tcp", "dns");
@@ -159,7 +160,19 @@ final class ListenersReader implements SectionReader {
         boolean addressOk = address != null && claimAddress(f, path, name, address, true);
         Node upstreamNode = f.value("upstream");
         String upstream = null;
-        if (upstreamNode == null) {
+        Node sniNode = f.value("sni");
+        TcpSniReader.Read sni =
+                sniNode == null ? null : new TcpSniReader(yaml).read(sniNode, f.path("sni"), upstreamNode != null);
+        if (upstreamNode == null && sniNode != null) {
+            // With SNI routing the upstream for names without a route is sni.default (or none: refused).
+            if (sni != null && sni.defaultUpstream() != null) {
+                upstream = sni.defaultUpstream();
+                upstreamNode = sni.defaultNode();
+            } else if (sni != null) {
+                upstream = sni.routing().routes().values().iterator().next();
+                upstreamNode = sni.upstreamNodes().values().iterator().next();
+            }
+        } else if (upstreamNode == null) {
             yaml.error(
                     f.node(),
                     path + ": missing key 'upstream' (expected: the upstream a TCP listener's connections go to)");
@@ -180,12 +193,20 @@ final class ListenersReader implements SectionReader {
         try {
             listener = TcpListener.builder(name, address, upstream)
                     .idleTimeout(idle)
+                    .options(
+                            sni == null
+                                    ? dev.torii.ListenerOptions.DEFAULTS
+                                    : dev.torii.ListenerOptions.DEFAULTS.withSni(sni.routing()))
                     .build();
         } catch (IllegalArgumentException e) {
             yaml.error(f.value("address"), YamlReader.relabel(f.path("address"), e.getMessage()));
             return;
         }
         draft.tcpRefs.add(new ConfigDraft.TcpRef(listener, upstreamNode, path, refs));
+        if (sni != null) {
+            sni.upstreamNodes()
+                    .forEach((pattern, node) -> draft.sniRoutes.put(f.path("sni") + ".routes." + pattern, node));
+        }
     }
 
     /**
@@ -233,7 +254,9 @@ final class ListenersReader implements SectionReader {
     static void checkTcpUpstreams(ConfigDraft draft) {
         Map<String, Upstream> upstreams = draft.upstreams;
         for (ConfigDraft.TcpRef t : draft.tcpRefs) {
-            if (!upstreams.containsKey(t.listener().upstream())) {
+            // A listener refusing names without an SNI route names a route's upstream: checked with the routes below.
+            boolean sniRoute = draft.sniRoutes.containsValue(t.upstreamNode());
+            if (!sniRoute && !upstreams.containsKey(t.listener().upstream())) {
                 draft.yaml.error(
                         t.upstreamNode(),
                         t.path() + ".upstream: '" + t.listener().upstream() + "' ("
@@ -243,5 +266,17 @@ final class ListenersReader implements SectionReader {
                                 + ")");
             }
         }
+        draft.sniRoutes.forEach((path, node) -> {
+            String name = draft.yaml.string(node, path);
+            if (name != null && !upstreams.containsKey(name)) {
+                draft.yaml.error(
+                        node,
+                        path + ": '" + name + "' ("
+                                + (upstreams.isEmpty()
+                                        ? "expected: an upstream defined under upstreams; none is"
+                                        : "expected one of: " + String.join(", ", upstreams.keySet()))
+                                + ")");
+            }
+        });
     }
 }
