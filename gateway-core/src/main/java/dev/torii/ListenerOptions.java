@@ -9,16 +9,34 @@ package dev.torii;
  * the connections that listener accepts.
  *
  * @param sni SNI passthrough routing of a TCP listener ({@link dev.torii.tcp.SniRouting}), or {@code null}
+ * @param proxyProtocol the PROXY protocol accepted from trusted peers (HTTP, HTTPS and TCP listeners), or {@code null}
+ * @param sendProxyProtocol the PROXY protocol header a TCP listener sends to its backends, or {@code null}: none
  */
-public record ListenerOptions(dev.torii.tcp.SniRouting sni) {
+public record ListenerOptions(
+        dev.torii.tcp.SniRouting sni,
+        dev.torii.proxyprotocol.ProxyProtocolAccept proxyProtocol,
+        dev.torii.proxyprotocol.ProxyProtocolVersion sendProxyProtocol) {
     /** The options of a listener that sets none of its own. */
-    public static final ListenerOptions DEFAULTS = new ListenerOptions(null);
+    public static final ListenerOptions DEFAULTS = new ListenerOptions(null, null, null);
 
     /**
      * These options with SNI passthrough routing ({@code null}: none). TCP listeners only: the gateway refuses an HTTP
      * listener that has it.
      */
     public ListenerOptions withSni(dev.torii.tcp.SniRouting sni) {
-        return new ListenerOptions(sni);
+        return new ListenerOptions(sni, proxyProtocol, sendProxyProtocol);
+    }
+
+    /** These options accepting the PROXY protocol from trusted peers ({@code null}: not accepted). */
+    public ListenerOptions withProxyProtocol(dev.torii.proxyprotocol.ProxyProtocolAccept proxyProtocol) {
+        return new ListenerOptions(sni, proxyProtocol, sendProxyProtocol);
+    }
+
+    /**
+     * These options sending a PROXY protocol header of this version to each backend connection ({@code null}: none).
+     * TCP listeners only.
+     */
+    public ListenerOptions withSendProxyProtocol(dev.torii.proxyprotocol.ProxyProtocolVersion sendProxyProtocol) {
+        return new ListenerOptions(sni, proxyProtocol, sendProxyProtocol);
     }
 }

@@ -13,7 +13,9 @@ import java.util.concurrent.Executor;
 /** The engine's {@link Connection}. Confined to the connection's event loop. */
 final class DefaultConnection implements Connection {
     private final String listener;
-    private final InetSocketAddress client;
+    /** The TCP peer, or the PROXY protocol header's source once a trusted peer's header was read. */
+    InetSocketAddress client;
+
     private final InetSocketAddress local;
     private final Executor loop;
     private final RoutingTable table;

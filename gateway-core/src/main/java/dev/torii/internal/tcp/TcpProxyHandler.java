@@ -2,7 +2,10 @@ package dev.torii.internal.tcp;
 
 import dev.torii.Hook;
 import dev.torii.internal.Engine;
+import dev.torii.internal.proxyprotocol.ClientAddresses;
+import dev.torii.internal.proxyprotocol.ProxyProtocolHandler;
 import dev.torii.internal.upstream.UpstreamState;
+import dev.torii.proxyprotocol.ProxyProtocolVersion;
 import dev.torii.tcp.ConnectResult;
 import dev.torii.tcp.SniRouting;
 import dev.torii.tcp.TcpListener;
@@ -18,10 +21,16 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.codec.haproxy.HAProxyCommand;
+import io.netty.handler.codec.haproxy.HAProxyMessage;
+import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
+import io.netty.handler.codec.haproxy.HAProxyProtocolVersion;
+import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
 import io.netty.handler.ssl.SniCompletionEvent;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
+import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -70,6 +79,8 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
      * reads anyway when the client half-closes (EPOLLRDHUP), so this holds at most one read batch.
      */
     private ArrayDeque<Object> early;
+    /** Whether a trusted peer's PROXY protocol header is still to come (nothing else runs before it). */
+    private boolean awaitingProxyHeader;
 
     private boolean flushClient;
 
@@ -84,6 +95,10 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
+        awaitingProxyHeader = ProxyProtocolHandler.installBefore(
+                ctx.pipeline(),
+                ctx.name(),
+                ProxyProtocolHandler.Trust.of(listener.options().proxyProtocol()));
         SniRouting sni = listener.options().sni();
         if (sni != null) {
             ctx.pipeline()
@@ -107,13 +122,22 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                 client.eventLoop(),
                 engine.snapshot().table(),
                 listener.upstream());
+        if (awaitingProxyHeader) {
+            // The PROXY header comes first: it says who the client is before anything else runs.
+            client.read();
+        } else {
+            clientAddressKnown();
+        }
+        ctx.fireChannelActive();
+    }
+
+    private void clientAddressKnown() {
         if (listener.options().sni() != null) {
-            // The ClientHello comes first: its server name chooses the upstream before the hooks run.
+            // The ClientHello comes next: its server name chooses the upstream before the hooks run.
             client.read();
         } else {
             runHooks(0);
         }
-        ctx.fireChannelActive();
     }
 
     private void serverNameKnown(SniCompletionEvent event) {
@@ -257,6 +281,9 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
             }
             if (done.isSuccess()) {
                 connected = true;
+                if (listener.options().sendProxyProtocol() != null) {
+                    sendProxyHeader(listener.options().sendProxyProtocol());
+                }
                 if (early != null) {
                     for (Object m; (m = early.poll()) != null; ) {
                         backend.write(m, backend.voidPromise());
@@ -288,6 +315,27 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                     done.cause().toString());
             client.close();
         });
+    }
+
+    /** Tells the backend who the client is, before any of the client's bytes. */
+    private void sendProxyHeader(ProxyProtocolVersion version) {
+        InetSocketAddress src = conn.clientAddress();
+        InetSocketAddress dst = conn.localAddress();
+        boolean v6 = src.getAddress() instanceof Inet6Address;
+        String dstIp = dst.getAddress() instanceof Inet6Address == v6
+                ? dst.getAddress().getHostAddress()
+                : v6 ? "::" : "0.0.0.0"; // both addresses must be of one family
+        var header = new HAProxyMessage(
+                version == ProxyProtocolVersion.V1 ? HAProxyProtocolVersion.V1 : HAProxyProtocolVersion.V2,
+                HAProxyCommand.PROXY,
+                v6 ? HAProxyProxiedProtocol.TCP6 : HAProxyProxiedProtocol.TCP4,
+                src.getAddress().getHostAddress(),
+                dstIp,
+                src.getPort(),
+                dst.getPort());
+        backend.pipeline().addFirst("proxy-protocol-encoder", HAProxyMessageEncoder.INSTANCE);
+        backend.writeAndFlush(header, backend.voidPromise());
+        backend.pipeline().remove("proxy-protocol-encoder");
     }
 
     private void endpointDone() {
@@ -341,7 +389,11 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof SniCompletionEvent sni) {
+        if (evt == ProxyProtocolHandler.DONE) {
+            awaitingProxyHeader = false;
+            conn.client = ClientAddresses.of(client);
+            clientAddressKnown();
+        } else if (evt instanceof SniCompletionEvent sni) {
             serverNameKnown(sni);
         } else if (evt instanceof ChannelInputShutdownEvent) {
             clientInputEnded = true;
