@@ -32,9 +32,11 @@ final class ListenersReader implements SectionReader {
             "upstream",
             "plugins",
             "idleTimeout",
-            "sni");
+            "sni",
+            "proxyProtocol");
     /** Listener keys that only {@code protocol: tcp} takes. */
-    private static final List<String> TCP_LISTENER_KEYS = List.of("upstream", "plugins", "idleTimeout", "sni");
+    private static final List<String> TCP_LISTENER_KEYS =
+            List.of("upstream", "plugins", "idleTimeout", "sni", "proxyProtocol");
 
     private static final List<String> LISTENER_LATER = List.of();
     private static final List<String> SUPPORTED_PROTOCOLS = List.of("http", "https", "tcp", "dns");
@@ -181,22 +183,26 @@ final class ListenersReader implements SectionReader {
         }
         Duration idle =
                 yaml.valueOr(f, "idleTimeout", (n, p) -> yaml.duration(n, p, false), TcpListener.DEFAULT_IDLE_TIMEOUT);
+        dev.torii.ListenerOptions options = sni == null
+                ? dev.torii.ListenerOptions.DEFAULTS
+                : dev.torii.ListenerOptions.DEFAULTS.withSni(sni.routing());
+        Node proxyNode = f.value("proxyProtocol");
+        if (proxyNode != null) {
+            options = new ProxyProtocolReader(yaml).read(proxyNode, f.path("proxyProtocol"), options);
+        }
         List<PluginsReader.Ref> refs = List.of();
         Node pluginsNode = f.value("plugins");
         if (pluginsNode != null) {
             refs = draft.plugins.readList(pluginsNode, f.path("plugins"));
         }
-        if (!addressOk || upstream == null || idle == null || yaml.errorCount() != before) {
+        if (!addressOk || upstream == null || idle == null || options == null || yaml.errorCount() != before) {
             return;
         }
         TcpListener listener;
         try {
             listener = TcpListener.builder(name, address, upstream)
                     .idleTimeout(idle)
-                    .options(
-                            sni == null
-                                    ? dev.torii.ListenerOptions.DEFAULTS
-                                    : dev.torii.ListenerOptions.DEFAULTS.withSni(sni.routing()))
+                    .options(options)
                     .build();
         } catch (IllegalArgumentException e) {
             yaml.error(f.value("address"), YamlReader.relabel(f.path("address"), e.getMessage()));
