@@ -33,7 +33,8 @@ final class ListenersReader implements SectionReader {
             "plugins",
             "idleTimeout",
             "sni",
-            "proxyProtocol");
+            "proxyProtocol",
+            "maxConnections");
     /** Listener keys that only {@code protocol: tcp} takes. */
     private static final List<String> TCP_LISTENER_KEYS =
             List.of("upstream", "plugins", "idleTimeout", "sni", "proxyProtocol");
@@ -143,8 +144,20 @@ final class ListenersReader implements SectionReader {
             return null;
         }
         if ("dns".equals(protocol)) {
+            if (f.value("maxConnections") != null) {
+                yaml.error(
+                        f.value("maxConnections"),
+                        f.path("maxConnections") + ": not for dns listeners (expected: maxTcpConnections)");
+            }
             new DnsReader(draft).readListener(f, name, address, listener, protocolNode);
             return null;
+        }
+        Long max = yaml.valueOr(f, "maxConnections", (n, p) -> yaml.integer(n, p, 0, Integer.MAX_VALUE), 0L);
+        if (max == null || yaml.errorCount() != before) {
+            return null;
+        }
+        if (max > 0) {
+            listener = listener.withOptions(listener.options().withMaxConnections(max.intValue()));
         }
         for (String key : DnsReader.LISTENER_KEYS) {
             if (f.value(key) != null) {
@@ -186,6 +199,10 @@ final class ListenersReader implements SectionReader {
         dev.torii.ListenerOptions options = sni == null
                 ? dev.torii.ListenerOptions.DEFAULTS
                 : dev.torii.ListenerOptions.DEFAULTS.withSni(sni.routing());
+        Long max = yaml.valueOr(f, "maxConnections", (n, p) -> yaml.integer(n, p, 0, Integer.MAX_VALUE), 0L);
+        if (max != null && max > 0) {
+            options = options.withMaxConnections(max.intValue());
+        }
         Node proxyNode = f.value("proxyProtocol");
         if (proxyNode != null) {
             options = new ProxyProtocolReader(yaml).read(proxyNode, f.path("proxyProtocol"), options);

@@ -50,6 +50,22 @@ class TcpProxyProtocolConfigTest {
     }
 
     @Test
+    void maxConnectionsIsReadForTcpAndHttpListenersAndRefusedForDns() throws Exception {
+        ServerConfig c = ConfigLoader.parse("torii.yaml", """
+                listeners:
+                  - { name: web, address: "127.0.0.1:8080", maxConnections: 5000 }
+                  - { name: cache, protocol: tcp, address: "127.0.0.1:6380", upstream: redis, maxConnections: 100 }
+                """ + UPSTREAMS);
+        assertThat(c.listeners().getFirst().options().maxConnections()).isEqualTo(5000);
+        assertThat(c.tcpListeners().getFirst().listener().options().maxConnections())
+                .isEqualTo(100);
+        assertThat(errors("""
+                        listeners:
+                          - { name: web, address: "127.0.0.1:8080", maxConnections: -1 }
+                        """ + UPSTREAMS)).singleElement().asString().contains("listeners[0].maxConnections");
+    }
+
+    @Test
     void mistakesAreReportedWithTheirLines() {
         assertThat(errors("""
                         listeners:
