@@ -82,6 +82,7 @@ public final class Gateway implements AutoCloseable {
         }
         if (b.meterRegistry != null) {
             all.add(new RequestMetrics(b.meterRegistry));
+            all.add(new dev.torii.metrics.TcpMetrics(b.meterRegistry));
         }
         all.addAll(b.hooks);
         return List.copyOf(all);

@@ -8,10 +8,12 @@ import dev.torii.internal.upstream.UpstreamState;
 import dev.torii.proxyprotocol.ProxyProtocolVersion;
 import dev.torii.tcp.ConnectResult;
 import dev.torii.tcp.SniRouting;
+import dev.torii.tcp.TcpConnectionLog;
 import dev.torii.tcp.TcpListener;
 import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.Upstream;
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -32,6 +34,8 @@ import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.List;
 import org.slf4j.Logger;
@@ -81,6 +85,13 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     private ArrayDeque<Object> early;
     /** Whether a trusted peer's PROXY protocol header is still to come (nothing else runs before it). */
     private boolean awaitingProxyHeader;
+    // For the connection log and metrics (TcpConnectionLog).
+    private long startNanos;
+    private Instant start;
+    private long bytesFromClient;
+    private long bytesToClient;
+    private boolean rejected;
+    private InetSocketAddress backendAddress;
 
     private boolean flushClient;
 
@@ -114,6 +125,8 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         client = ctx.channel();
+        startNanos = System.nanoTime();
+        start = Instant.now();
         engine.tcpConnectionStarted();
         conn = new DefaultConnection(
                 listener.name(),
@@ -151,6 +164,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
         String upstream = listener.options().sni().upstreamFor(conn.sni, listener.upstream());
         if (upstream == null) {
             log.debug("{}: server name '{}' has no route; refused", conn, conn.sni);
+            rejected = true;
             engine.tcpConnectionRejected();
             client.close();
             return;
@@ -189,6 +203,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         if (result == ConnectResult.reject()) {
             log.debug("{} rejected by hook {}", conn, hook.name());
+            rejected = true;
             engine.tcpConnectionRejected();
             client.close();
             return false;
@@ -281,6 +296,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
             }
             if (done.isSuccess()) {
                 connected = true;
+                backendAddress = address;
                 if (listener.options().sendProxyProtocol() != null) {
                     sendProxyHeader(listener.options().sendProxyProtocol());
                 }
@@ -349,6 +365,9 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof ByteBuf b) {
+            bytesFromClient += b.readableBytes();
+        }
         if (backend != null && connected && backend.isActive()) {
             backend.write(msg, backend.voidPromise());
             flushBackend = true;
@@ -426,6 +445,9 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
             closeAfterFlush(backend);
         }
         engine.tcpConnectionFinished();
+        if (conn != null) {
+            connectionClosed();
+        }
         ctx.fireChannelInactive();
     }
 
@@ -435,6 +457,31 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
             log.debug("{} failed", conn, cause);
         }
         ctx.close();
+    }
+
+    /** Hands the connection's record to the global hooks (connection log, metrics). */
+    private void connectionClosed() {
+        var record = new TcpConnectionLog(
+                listener.name(),
+                conn.client,
+                conn.sni,
+                rejected ? null : conn.upstreamName,
+                backendAddress,
+                start,
+                Duration.ofNanos(System.nanoTime() - startNanos),
+                bytesFromClient,
+                bytesToClient,
+                rejected
+                        ? TcpConnectionLog.Outcome.REJECTED
+                        : connected ? TcpConnectionLog.Outcome.CLOSED : TcpConnectionLog.Outcome.NO_BACKEND);
+        for (int i = 0; i < globalHooks.size(); i++) {
+            Hook h = globalHooks.get(i);
+            try {
+                h.onConnectionClosed(record);
+            } catch (RuntimeException e) {
+                log.warn("hook {} failed on a closed TCP connection of {}: {}", h.name(), conn, e.toString());
+            }
+        }
     }
 
     private void finishIfBothEnded() {
@@ -466,6 +513,9 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     private final class BackendHandler extends ChannelInboundHandlerAdapter {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof ByteBuf b) {
+                bytesToClient += b.readableBytes();
+            }
             if (client.isActive()) {
                 client.write(msg, client.voidPromise());
                 flushClient = true;
