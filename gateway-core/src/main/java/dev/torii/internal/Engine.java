@@ -170,7 +170,7 @@ public final class Engine {
      * reads off reaches, and then fails the next wait for writability (epoll_ctl MOD: ENOENT), losing the bytes
      * queued for a slow client. NIO has no such state.
      */
-    private final Transport tcpTransport = transport.name().equals("nio") ? transport : Transport.nio();
+    private final Transport tcpTransport = Transport.forTcp(transport);
 
     private EventLoopGroup tcpGroup;
     /** The active health checks of the current snapshot's upstreams; from {@link #start()} on. */

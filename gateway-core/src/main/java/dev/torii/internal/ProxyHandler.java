@@ -515,7 +515,9 @@ public final class ProxyHandler extends ChannelDuplexHandler {
     }
 
     InetSocketAddress clientAddress() {
-        return ctx.channel().remoteAddress() instanceof InetSocketAddress a ? a : UNKNOWN_CLIENT;
+        // The PROXY protocol header's source when a trusted peer sent one, else the TCP peer.
+        InetSocketAddress a = dev.torii.internal.proxyprotocol.ClientAddresses.of(ctx.channel());
+        return a != null ? a : UNKNOWN_CLIENT;
     }
 
     private static ProxyError decodeError(Throwable cause) {
