@@ -44,11 +44,6 @@ public record Listener(String name, Protocol protocol, String host, int port, Se
             throw new IllegalArgumentException(
                     "listener '" + name + "' sni: SNI passthrough routing is for TCP listeners (expected: none here)");
         }
-        if (options.proxyProtocol() != null) {
-            // Accepting it needs the header decoder first in the HTTP pipeline (Engine's initializer), not wired yet.
-            throw new IllegalArgumentException("listener '" + name
-                    + "' proxyProtocol: not supported on HTTP listeners yet (expected: a TCP listener)");
-        }
         if (options.sendProxyProtocol() != null) {
             throw new IllegalArgumentException("listener '" + name
                     + "' sendProxyProtocol: sending PROXY headers is for TCP listeners (expected: none here)");

@@ -578,6 +578,12 @@ public final class Engine {
                         })
                         .addLast("alpn", new AlpnHandler());
             }
+            // A trusted balancer's PROXY header precedes TLS and HTTP: its decoder goes first, and the client address
+            // it names is the exchanges' (X-Forwarded-For, rate-limit keys, IP lists, logs).
+            dev.torii.internal.proxyprotocol.ProxyProtocolHandler.install(
+                    ch,
+                    dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust.of(
+                            listener.options().proxyProtocol()));
         }
     }
 

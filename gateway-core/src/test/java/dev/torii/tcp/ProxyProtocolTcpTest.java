@@ -171,10 +171,6 @@ class ProxyProtocolTcpTest {
         assertThatThrownBy(() -> Listener.http("web", "127.0.0.1:0")
                         .withOptions(ListenerOptions.DEFAULTS.withSendProxyProtocol(ProxyProtocolVersion.V2)))
                 .hasMessageContaining("for TCP listeners");
-        assertThatThrownBy(() -> Listener.http("web", "127.0.0.1:0")
-                        .withOptions(
-                                ListenerOptions.DEFAULTS.withProxyProtocol(ProxyProtocolAccept.from("10.0.0.0/8"))))
-                .hasMessageContaining("not supported on HTTP listeners yet");
     }
 
     private static byte[] readToEnd(Socket s) throws IOException {

@@ -41,8 +41,7 @@ final class ListenersReader implements SectionReader {
             "proxyProtocol",
             "maxConnections");
     /** Listener keys that only {@code protocol: tcp} takes. */
-    private static final List<String> TCP_LISTENER_KEYS =
-            List.of("upstream", "plugins", "idleTimeout", "sni", "proxyProtocol");
+    private static final List<String> TCP_LISTENER_KEYS = List.of("upstream", "plugins", "idleTimeout", "sni");
 
     private static final List<String> LISTENER_LATER = List.of();
     private static final List<String> SUPPORTED_PROTOCOLS = List.of("http", "https", "tcp", "dns");
@@ -162,6 +161,9 @@ final class ListenersReader implements SectionReader {
             listener = listener.withOptions(listener.options().withPathNormalization(pathNormalization));
         }
         if ("dns".equals(protocol)) {
+            if (f.value("proxyProtocol") != null) {
+                yaml.error(f.value("proxyProtocol"), f.path("proxyProtocol") + ": not for dns listeners");
+            }
             if (f.value("maxConnections") != null) {
                 yaml.error(
                         f.value("maxConnections"),
@@ -173,6 +175,19 @@ final class ListenersReader implements SectionReader {
         Long max = yaml.valueOr(f, "maxConnections", (n, p) -> yaml.integer(n, p, 0, Integer.MAX_VALUE), 0L);
         if (max != null && max > 0) {
             listener = listener.withOptions(listener.options().withMaxConnections(max.intValue()));
+        }
+        Node proxyNode = f.value("proxyProtocol");
+        if (proxyNode != null) {
+            dev.torii.ListenerOptions withProxy =
+                    new ProxyProtocolReader(yaml).read(proxyNode, f.path("proxyProtocol"), listener.options());
+            if (withProxy != null && withProxy.sendProxyProtocol() != null) {
+                yaml.error(
+                        proxyNode,
+                        f.path("proxyProtocol") + ".send: only a TCP listener sends PROXY headers (expected: accept"
+                                + " and trustedCidrs here; HTTP upstreams get X-Forwarded-For)");
+            } else if (withProxy != null) {
+                listener = listener.withOptions(withProxy);
+            }
         }
         listener = listener.withOptions(readOptions(f, listener.options()));
         readGuards(f, name, false);

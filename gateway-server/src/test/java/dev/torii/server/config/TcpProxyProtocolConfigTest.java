@@ -66,13 +66,23 @@ class TcpProxyProtocolConfigTest {
     }
 
     @Test
+    void anHttpListenerAcceptsTheProxyProtocolFromTrustedPeers() throws Exception {
+        ServerConfig c = ConfigLoader.parse("torii.yaml", """
+                listeners:
+                  - { name: web, address: "127.0.0.1:8080", proxyProtocol: { accept: true, trustedCidrs: [ 10.0.0.0/8 ] } }
+                """ + UPSTREAMS);
+        assertThat(c.listeners().getFirst().options().proxyProtocol().trustedCidrs())
+                .containsExactly("10.0.0.0/8");
+    }
+
+    @Test
     void mistakesAreReportedWithTheirLines() {
         assertThat(errors("""
                         listeners:
                           - { name: a, protocol: tcp, address: "127.0.0.1:1", upstream: redis, proxyProtocol: { accept: true } }
                           - { name: b, protocol: tcp, address: "127.0.0.1:2", upstream: redis,
                               proxyProtocol: { accept: true, trustedCidrs: [ 10.0.0.0/33 ], send: v3 } }
-                          - { name: c, address: "127.0.0.1:3", proxyProtocol: { accept: true, trustedCidrs: [ 10.0.0.0/8 ] } }
+                          - { name: c, address: "127.0.0.1:3", proxyProtocol: { accept: true, trustedCidrs: [ 10.0.0.0/8 ], send: v2 } }
                         """ + UPSTREAMS))
                 .anySatisfy(
                         e -> assertThat(e).contains("listeners[0].proxyProtocol: accept: true without trustedCidrs"))
@@ -80,7 +90,8 @@ class TcpProxyProtocolConfigTest {
                         .contains("listeners[1].proxyProtocol.trustedCidrs[0]: ")
                         .contains("'10.0.0.0/33'"))
                 .anySatisfy(e -> assertThat(e).contains("listeners[1].proxyProtocol.send: 'v3' (expected: v1 or v2)"))
-                .anySatisfy(e -> assertThat(e).contains("listeners[2].proxyProtocol: only a TCP listener has it"))
+                .anySatisfy(e -> assertThat(e)
+                        .contains("listeners[2].proxyProtocol.send: only a TCP listener sends PROXY headers"))
                 .hasSize(4);
     }
 }
