@@ -770,6 +770,11 @@ public final class Engine {
         upstreamConnectionsOpened.increment();
     }
 
+    /** Counts a TCP listener's backend connect that failed (refused, timed out). Thread-safe. */
+    public void upstreamConnectFailed() {
+        upstreamConnectsFailed.increment();
+    }
+
     /** Counts a TCP listener connection accepted and now open. Thread-safe. */
     public void tcpConnectionStarted() {
         tcpConnections.incrementAndGet();

@@ -278,7 +278,6 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     private void connect(Endpoint endpoint, InetSocketAddress address) {
         Upstream settings = upstreamState != null ? upstreamState.upstream : null;
         long timeoutMillis = settings != null ? settings.connectTimeout().toMillis() : DEFAULT_CONNECT_TIMEOUT_MILLIS;
-        engine.upstreamConnectionOpened();
         ChannelFuture f = new Bootstrap()
                 .group(client.eventLoop())
                 .channel(engine.tcpTransport().channel())
@@ -295,6 +294,8 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             if (done.isSuccess()) {
+                // Counted like the HTTP pools': opened when the connect succeeded, failed apart.
+                engine.upstreamConnectionOpened();
                 connected = true;
                 backendAddress = address;
                 if (listener.options().sendProxyProtocol() != null) {
@@ -315,6 +316,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                 backend.read();
                 return;
             }
+            engine.upstreamConnectFailed();
             endpointDone();
             backend = null;
             boolean another = conn.endpointOverride == null && upstreamState.size() > 1;
