@@ -87,7 +87,8 @@ public final class Engine {
      * accepting a connection. Connections the kernel completed but Netty did not accept yet sit in the listen queue,
      * and closing a listening socket resets them: a client whose request was sent would see a reset. A fixed grace is
      * not enough, since a loop may be late by seconds (a cold JVM's first connections); a window in which the loop was
-     * late does not count, and each accepted connection is served and drained like the ones open before.
+     * late does not count, and each accepted connection is served and drained like the ones open before. A quiet
+     * window is confirmed after one more pass of the loop over its I/O (see {@link #closeWhenQuiet}).
      */
     static final long ACCEPT_QUIET_MILLIS = 100;
 
@@ -397,9 +398,8 @@ public final class Engine {
                 drain(ch);
             }
         }
-        AcceptCounter counter = server.pipeline().get(AcceptCounter.class);
         long deadline = System.nanoTime() + limits.shutdownTimeout().toNanos();
-        closeWhenQuiet(server, counter, counter.accepted, System.nanoTime(), 0, deadline, new CompletableFuture<>());
+        startQuietWindows(server, deadline, new CompletableFuture<>());
     }
 
     /** Whether client connection {@code connection} must drain: the gateway or its listener is draining. */
@@ -963,8 +963,7 @@ public final class Engine {
         for (Channel server : bound.values()) {
             var closed = new CompletableFuture<Void>();
             closing.add(closed);
-            AcceptCounter counter = server.pipeline().get(AcceptCounter.class);
-            closeWhenQuiet(server, counter, counter.accepted, System.nanoTime(), 0, deadlineNanos, closed);
+            startQuietWindows(server, deadlineNanos, closed);
         }
         var listenersClosed = CompletableFuture.allOf(closing.toArray(CompletableFuture[]::new));
         listenersClosed.thenRun(() -> {
@@ -978,7 +977,29 @@ public final class Engine {
         return shutdown;
     }
 
-    /** Closes listener {@code server} once a window passes on time without an accept (or at the deadline). */
+    /**
+     * Starts {@link #closeWhenQuiet} for listener {@code server}, on its loop: the accept count the first window starts
+     * from is the loop's own (read from another thread, it could already include an accept the loop is still busy
+     * with, and a window with no further accept would look quiet).
+     */
+    private static void startQuietWindows(Channel server, long deadlineNanos, CompletableFuture<Void> closed) {
+        AcceptCounter counter = server.pipeline().get(AcceptCounter.class);
+        server.eventLoop()
+                .execute(() ->
+                        closeWhenQuiet(server, counter, counter.accepted, System.nanoTime(), 0, deadlineNanos, closed));
+    }
+
+    /**
+     * Closes listener {@code server} once a window passes on time without an accept (or at the deadline).
+     *
+     * <p>A window without accepts is not enough: its check may run before the loop looked at the connections that
+     * queued while it was busy. A loop that accepts also sets up the connections it hands to itself, inline, while it
+     * handles its I/O (a cold JVM loads classes then, for hundreds of milliseconds); the connections that reach the
+     * listen queue meanwhile are seen at its next I/O pass, but a check that fell due meanwhile runs first, as the
+     * loop runs its tasks between two I/O passes. So a quiet window closes the listener only after a confirmation
+     * scheduled from it: scheduled tasks are taken in at the start of a task run, so it runs after at least one more
+     * I/O pass, which accepts whatever had queued by the time of the check.
+     */
     private static void closeWhenQuiet(
             Channel server,
             AcceptCounter counter,
@@ -994,17 +1015,57 @@ public final class Engine {
                             boolean late = now - checkedAt > TimeUnit.MILLISECONDS.toNanos(3 * ACCEPT_QUIET_MILLIS);
                             long accepted = counter.accepted;
                             int busy = late ? busyWindows : busyWindows + 1;
-                            if ((accepted == acceptedBefore && !late)
-                                    || busy >= ACCEPT_MAX_WINDOWS
-                                    || now - deadlineNanos >= 0) {
-                                log.debug("drain: closing listener {}", server.localAddress());
-                                server.close().addListener(f -> closed.complete(null));
+                            if (busy >= ACCEPT_MAX_WINDOWS || now - deadlineNanos >= 0) {
+                                closeListener(server, closed);
+                            } else if (accepted == acceptedBefore && !late) {
+                                confirmQuiet(server, counter, accepted, busy, deadlineNanos, closed);
                             } else {
                                 closeWhenQuiet(server, counter, accepted, now, busy, deadlineNanos, closed);
                             }
                         },
                         ACCEPT_QUIET_MILLIS,
                         TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * After a quiet window of {@link #closeWhenQuiet}: once the loop handled its I/O again, closes listener
+     * {@code server} if it accepted nothing meanwhile, else goes on with another window. On the listener's loop.
+     */
+    private static void confirmQuiet(
+            Channel server,
+            AcceptCounter counter,
+            long acceptedBefore,
+            int busyWindows,
+            long deadlineNanos,
+            CompletableFuture<Void> closed) {
+        // Scheduled, not executed: a task executed now would run in this same task run, before the next I/O pass.
+        server.eventLoop()
+                .schedule(
+                        () -> {
+                            if (counter.accepted == acceptedBefore) {
+                                closeListener(server, closed);
+                            } else {
+                                log.debug(
+                                        "drain: listener {} accepted {} queued connection(s) after a quiet window",
+                                        server.localAddress(),
+                                        counter.accepted - acceptedBefore);
+                                closeWhenQuiet(
+                                        server,
+                                        counter,
+                                        counter.accepted,
+                                        System.nanoTime(),
+                                        busyWindows,
+                                        deadlineNanos,
+                                        closed);
+                            }
+                        },
+                        1,
+                        TimeUnit.MILLISECONDS);
+    }
+
+    private static void closeListener(Channel server, CompletableFuture<Void> closed) {
+        log.debug("drain: closing listener {}", server.localAddress());
+        server.close().addListener(f -> closed.complete(null));
     }
 
     /** Counts the connections a listener accepted, on its event loop (for {@link #closeWhenQuiet}). */
