@@ -126,7 +126,12 @@ public final class Engine {
     /** The name of the listener that accepted a client connection, as {@link dev.torii.Exchange#listener()} says. */
     static final io.netty.util.AttributeKey<String> LISTENER = io.netty.util.AttributeKey.valueOf("torii.listener");
 
-    private final List<Hook> hooks;
+    /**
+     * The global hooks. Volatile: a configuration reload swaps in a new list ({@link #hooks(List)}); an exchange reads
+     * it once, when its head is decoded, and keeps that list for its REQUEST, UPSTREAM and RESPONSE phases.
+     */
+    private volatile List<Hook> hooks;
+
     private final Limits limits;
     private final Http2Limits http2Limits;
     private final Forwarding forwarding;
@@ -678,6 +683,15 @@ public final class Engine {
     /** The global hooks, in order. */
     public List<Hook> hooks() {
         return hooks;
+    }
+
+    /**
+     * Swaps in {@code hooks} as the global hooks of every exchange whose head is decoded from now on (and of every TCP
+     * connection accepted from now on); exchanges in flight keep the list they started with, except for their LOG
+     * phase, which runs the list current when they finish.
+     */
+    public void hooks(List<Hook> hooks) {
+        this.hooks = List.copyOf(hooks);
     }
 
     public Limits limits() {

@@ -356,6 +356,10 @@ final class ExchangeDriver {
         return phases.routeHooks();
     }
 
+    List<Hook> globalHooks() {
+        return phases.globalHooks();
+    }
+
     boolean webSocket() {
         return phases.webSocket();
     }

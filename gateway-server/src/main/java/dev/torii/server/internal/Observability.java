@@ -2,6 +2,7 @@ package dev.torii.server.internal;
 
 import dev.torii.Gateway;
 import dev.torii.GatewayStats;
+import dev.torii.Hook;
 import dev.torii.Listener;
 import dev.torii.dns.DnsCache;
 import dev.torii.dns.DnsCacheStats;
@@ -65,6 +66,9 @@ public final class Observability implements AutoCloseable {
     private final ServerMetrics metrics = new ServerMetrics();
     private final AccessLog accessLog;
     private final OpenTelemetrySdk openTelemetry;
+    /** Tracing then the access log (each when configured): made once, so a reload can keep the same instances. */
+    private final List<Hook> hooks;
+
     private StatusSampler sampler;
     private Gateway gateway;
     private DnsCache dns;
@@ -75,6 +79,14 @@ public final class Observability implements AutoCloseable {
         this.config = config;
         this.accessLog = accessLog;
         this.openTelemetry = openTelemetry;
+        List<Hook> h = new ArrayList<>(2);
+        if (openTelemetry != null) {
+            h.add(new TracingHook(openTelemetry));
+        }
+        if (accessLog != null) {
+            h.add(accessLog);
+        }
+        this.hooks = List.copyOf(h);
     }
 
     /**
@@ -139,13 +151,16 @@ public final class Observability implements AutoCloseable {
      */
     public Gateway.Builder configure(Gateway.Builder builder) {
         builder.meterRegistry(metrics.registry());
-        if (openTelemetry != null) {
-            builder.hook(new TracingHook(openTelemetry));
-        }
-        if (accessLog != null) {
-            builder.hook(accessLog);
-        }
+        hooks.forEach(builder::hook);
         return builder;
+    }
+
+    /**
+     * The hooks {@link #configure} adds (tracing, then the access log; each when configured), the same instances every
+     * time: a configuration reload that rebuilds the gateway's global hooks puts these first again.
+     */
+    public List<Hook> hooks() {
+        return hooks;
     }
 
     /** Binds the meters of what was started (each may be null or empty). */
