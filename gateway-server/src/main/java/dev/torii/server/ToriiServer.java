@@ -389,7 +389,9 @@ public final class ToriiServer implements AutoCloseable {
                     if (nextAccess != null) {
                         nextAccess.start(); // reads the list files: a broken one refuses the reload
                     }
-                    List<Hook> hooks = globalHooks(next, nextLimits, nextAccess, scripts);
+                    // Observability's hooks first, as at start-up; an unchanged access log or tracing is kept.
+                    List<Hook> hooks = new ArrayList<>(observability.prepare(next.observability()));
+                    hooks.addAll(globalHooks(next, nextLimits, nextAccess, scripts));
                     RoutingTable table = next.rateLimits()
                             .withRouteHooks(next.routingTable(), nextLimits, ErrorResponder.plainText());
                     if (next.plugins().routes().values().stream().anyMatch(l -> !l.isEmpty())) {
@@ -411,11 +413,13 @@ public final class ToriiServer implements AutoCloseable {
                     gateway.hooks(hooks);
                     accessGuard.use(nextAccess);
                 } catch (RuntimeException e) {
+                    observability.abort();
                     if (nextAccess != null) {
                         nextAccess.close();
                     }
                     throw e;
                 }
+                observability.commit(); // closes a replaced access log (its queued lines written) or tracing SDK
                 AccessControl oldAccess = access;
                 access = nextAccess;
                 if (oldAccess != null) {

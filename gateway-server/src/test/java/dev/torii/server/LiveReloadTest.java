@@ -176,6 +176,57 @@ class LiveReloadTest {
         }
     }
 
+    @Test
+    void aReloadStartsMovesAndKeepsTheAccessLog(@TempDir Path dir) throws Exception {
+        try (EchoService echo = EchoService.start("127.0.0.1", 0)) {
+            int port = freePort();
+            String base = BASE.formatted(port, echo.address().getPort());
+            Path file = dir.resolve("torii.yaml");
+            Path first = dir.resolve("first.log");
+            Path second = dir.resolve("second.log");
+            Files.writeString(file, base);
+            try (ToriiServer server = ToriiServer.start(ConfigLoader.load(file), file)) {
+                assertThat(status(port, "/a?n=0")).isEqualTo(200);
+
+                Files.writeString(file, base + "accessLog: { format: json, path: first.log }\n");
+                ConfigReloadResult started = server.reload();
+                assertThat(started.applied()).isTrue();
+                assertThat(started.notApplied()).isEmpty();
+                assertThat(status(port, "/a?n=1")).isEqualTo(200);
+                awaitLine(first, "n=1");
+
+                // Another section changes: the running access log stays in place.
+                Files.writeString(
+                        file,
+                        base.replace(
+                                        "upstreams:",
+                                        "  - { name: c, match: { pathPrefix: /c }, upstream: demo }\nupstreams:")
+                                + "accessLog: { format: json, path: first.log }\n");
+                assertThat(server.reload().applied()).isTrue();
+                assertThat(status(port, "/c?n=2")).isEqualTo(200);
+                awaitLine(first, "n=2");
+
+                Files.writeString(file, base + "accessLog: { format: json, path: second.log }\n");
+                assertThat(server.reload().applied()).isTrue();
+                assertThat(status(port, "/a?n=3")).isEqualTo(200);
+                awaitLine(second, "n=3");
+                assertThat(Files.readString(first)).doesNotContain("n=3").doesNotContain("n=0");
+            }
+        }
+    }
+
+    /** Polls (bounded: 100 tries, 50 ms apart) until {@code log} has a line containing {@code text}. */
+    private static void awaitLine(Path log, String text) throws Exception {
+        for (int i = 0; i < 100; i++) {
+            if (Files.exists(log) && Files.readString(log).contains(text)) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError(
+                log + " has no line with " + text + ": " + (Files.exists(log) ? Files.readString(log) : "(no file)"));
+    }
+
     private static String plugins(String global) {
         return "plugins:\n  watch: false\n  global: " + global + "\n";
     }

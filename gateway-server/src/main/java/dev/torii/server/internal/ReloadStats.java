@@ -26,8 +26,8 @@ public final class ReloadStats {
      * {@code watch}. Of the rate limits, the policies ({@code rateLimits}) and the global list ({@code rateLimit});
      * the {@code redis} connection needs a restart.
      */
-    public static final List<String> APPLIED_SECTIONS =
-            List.of("routes", "upstreams", "listeners", "plugins", "rateLimits", "rateLimit", "access");
+    public static final List<String> APPLIED_SECTIONS = List.of(
+            "routes", "upstreams", "listeners", "plugins", "rateLimits", "rateLimit", "access", "accessLog", "tracing");
 
     private final AtomicLong ok = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
