@@ -173,6 +173,48 @@ public final class Gateway implements AutoCloseable {
         engine.listeners(List.copyOf(listeners));
     }
 
+    /** The limits in use now. */
+    public Limits limits() {
+        return engine.limits();
+    }
+
+    /**
+     * Applies {@code next} while running (a configuration reload): timeouts, sizes, {@code maxConnections},
+     * {@code maxRequestsPerConnection}, path normalization and the other per-request checks take the new values for
+     * what happens from now on (a request already past a check is not checked again). {@code maxConnectionsPerClient}
+     * and {@code newConnectionsPerClient} feed connection guards made when the gateway was built: they keep their
+     * running values, and their names are returned when {@code next} changes them. Any thread; not concurrently with
+     * {@link #listeners}.
+     *
+     * @return the names of the settings {@code next} changes that keep running as built (empty when all applied)
+     */
+    public List<String> limits(Limits next) {
+        Objects.requireNonNull(next, "next");
+        Limits running = engine.limits();
+        List<String> kept = new ArrayList<>(2);
+        if (next.maxConnectionsPerClient() != running.maxConnectionsPerClient()) {
+            kept.add("maxConnectionsPerClient");
+        }
+        if (!next.newConnectionsPerClient().equals(running.newConnectionsPerClient())) {
+            kept.add("newConnectionsPerClient");
+        }
+        engine.limits(new Limits(
+                next.maxRequestLineLength(),
+                next.maxHeaderSize(),
+                next.maxRequestBodySize(),
+                next.headerReadTimeout(),
+                next.idleTimeout(),
+                next.maxConnections(),
+                next.shutdownTimeout(),
+                running.maxConnectionsPerClient(),
+                next.pathNormalization(),
+                next.underscoresInHeaders(),
+                running.newConnectionsPerClient(),
+                next.minRequestBodyRate(),
+                next.maxRequestsPerConnection()));
+        return List.copyOf(kept);
+    }
+
     /** Counters of what the gateway is doing now. */
     public GatewayStats stats() {
         return engine.stats();

@@ -132,7 +132,13 @@ public final class Engine {
      */
     private volatile List<Hook> hooks;
 
-    private final Limits limits;
+    /**
+     * Volatile: a configuration reload swaps in new limits ({@link #limits(Limits)}); each check reads the current
+     * value, so a new value applies to the next request head, body chunk or timer armed (connection-count guards built
+     * from it by {@code Gateway} stay as built).
+     */
+    private volatile Limits limits;
+
     private final Http2Limits http2Limits;
     private final Forwarding forwarding;
     private final ErrorResponder errorResponder;
@@ -696,6 +702,17 @@ public final class Engine {
 
     public Limits limits() {
         return limits;
+    }
+
+    /**
+     * Swaps in {@code next} for every check made from now on, and the per-listener request caps derived from it.
+     * Called by the reloading thread (which also calls {@link #listeners(List)}, so the two do not race).
+     */
+    public void limits(Limits next) {
+        this.limits = java.util.Objects.requireNonNull(next, "next");
+        for (Listener l : listeners) {
+            maxRequestsByListener.put(l.name(), l.options().maxRequestsPerConnection(next));
+        }
     }
 
     /** The HTTP/2 limits of client connections. */

@@ -380,6 +380,7 @@ public final class ToriiServer implements AutoCloseable {
                             "plugins are attached but none ran at start-up: plugins need a restart");
                 }
                 // Build everything new before anything changes: a failure below refuses the whole reload.
+                List<String> limitsKept = List.of();
                 RateLimits nextLimits =
                         rateLimits.withPolicies(next.rateLimits().policies().values());
                 AccessControl nextAccess = null;
@@ -412,6 +413,7 @@ public final class ToriiServer implements AutoCloseable {
                     gateway.routingTable(table);
                     gateway.hooks(hooks);
                     accessGuard.use(nextAccess);
+                    limitsKept = gateway.limits(next.limits());
                 } catch (RuntimeException e) {
                     observability.abort();
                     if (nextAccess != null) {
@@ -431,6 +433,10 @@ public final class ToriiServer implements AutoCloseable {
                 // New policies get their meters (unchanged ones are registered already: Micrometer keeps those).
                 nextLimits.metrics().bindTo(observability.metrics().registry());
                 var unapplied = new ArrayList<>(ReloadStats.unappliedChanges(startText, text));
+                limitsKept.forEach(k -> unapplied.add("limits." + k));
+                if (!next.http2Limits().equals(config.http2Limits())) {
+                    unapplied.add("limits.http2"); // read when a connection's HTTP/2 codec is made
+                }
                 if (next.plugins().watch() != config.plugins().watch()) {
                     unapplied.add("plugins.watch");
                 }

@@ -215,6 +215,35 @@ class LiveReloadTest {
         }
     }
 
+    @Test
+    void aReloadAppliesLimitsToTheNextRequestAndNamesThoseThatNeedARestart(@TempDir Path dir) throws Exception {
+        try (EchoService echo = EchoService.start("127.0.0.1", 0)) {
+            int port = freePort();
+            String base = BASE.formatted(port, echo.address().getPort());
+            Path file = dir.resolve("torii.yaml");
+            Files.writeString(file, base);
+            try (ToriiServer server = ToriiServer.start(ConfigLoader.load(file), file)) {
+                assertThat(post(port, "/a", 100)).isEqualTo(200);
+
+                Files.writeString(file, base + "limits: { maxRequestBodySize: 10 }\n");
+                ConfigReloadResult smaller = server.reload();
+                assertThat(smaller.applied()).isTrue();
+                assertThat(smaller.notApplied()).isEmpty();
+                assertThat(post(port, "/a", 100)).isEqualTo(413);
+                assertThat(post(port, "/a", 5)).isEqualTo(200);
+
+                Files.writeString(file, base + "limits: { maxRequestBodySize: 1000, maxConnectionsPerClient: 7 }\n");
+                ConfigReloadResult partly = server.reload();
+                assertThat(partly.applied()).isTrue();
+                assertThat(partly.notApplied()).containsExactly("limits.maxConnectionsPerClient");
+                assertThat(post(port, "/a", 100)).isEqualTo(200);
+                assertThat(server.gateway().limits().maxConnectionsPerClient())
+                        .as("kept as built")
+                        .isZero();
+            }
+        }
+    }
+
     /** Polls (bounded: 100 tries, 50 ms apart) until {@code log} has a line containing {@code text}. */
     private static void awaitLine(Path log, String text) throws Exception {
         for (int i = 0; i < 100; i++) {
@@ -243,6 +272,16 @@ class LiveReloadTest {
     private String body(int port, String path) throws Exception {
         HttpResponse<String> r = client.send(request(port, path), HttpResponse.BodyHandlers.ofString());
         return r.statusCode() + " " + r.body();
+    }
+
+    private int post(int port, String path, int bodySize) throws Exception {
+        return client.send(
+                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                                .timeout(Duration.ofSeconds(10))
+                                .POST(HttpRequest.BodyPublishers.ofString("x".repeat(bodySize)))
+                                .build(),
+                        HttpResponse.BodyHandlers.discarding())
+                .statusCode();
     }
 
     private int status(int port, String path) throws Exception {
