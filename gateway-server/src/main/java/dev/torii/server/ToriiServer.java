@@ -69,6 +69,9 @@ public final class ToriiServer implements AutoCloseable {
     private static final Duration WATCH_INTERVAL = Duration.ofSeconds(1);
 
     private final ServerConfig config;
+    /** The configuration last applied (the start one, then each applied reload's); on the reloading thread. */
+    private ServerConfig applied;
+
     private final Gateway gateway;
     private final EchoService demoEcho;
     private final ScriptRuntime scripts;
@@ -108,6 +111,7 @@ public final class ToriiServer implements AutoCloseable {
             List<DnsServer> dnsServers,
             MaintenanceMode maintenance) {
         this.config = config;
+        this.applied = config;
         this.gateway = gateway;
         this.demoEcho = demoEcho;
         this.scripts = scripts;
@@ -384,6 +388,8 @@ public final class ToriiServer implements AutoCloseable {
                 RateLimits nextLimits =
                         rateLimits.withPolicies(next.rateLimits().policies().values());
                 AccessControl nextAccess = null;
+                // Carries the new maintenance settings to the running switch; never started (no poller, no Redis).
+                MaintenanceMode freshMaintenance = next.guards().newMaintenanceMode(next.maintenance());
                 try {
                     nextAccess =
                             next.guards().newAccessControl(next.forwarding()).orElse(null);
@@ -414,7 +420,9 @@ public final class ToriiServer implements AutoCloseable {
                     gateway.hooks(hooks);
                     accessGuard.use(nextAccess);
                     limitsKept = gateway.limits(next.limits());
+                    applyMaintenance(next, freshMaintenance);
                 } catch (RuntimeException e) {
+                    freshMaintenance.close();
                     observability.abort();
                     if (nextAccess != null) {
                         nextAccess.close();
@@ -434,6 +442,13 @@ public final class ToriiServer implements AutoCloseable {
                 nextLimits.metrics().bindTo(observability.metrics().registry());
                 var unapplied = new ArrayList<>(ReloadStats.unappliedChanges(startText, text));
                 limitsKept.forEach(k -> unapplied.add("limits." + k));
+                if (!next.maintenance().file().equals(config.maintenance().file())
+                        || !next.guards()
+                                .maintenanceRedisKey()
+                                .equals(config.guards().maintenanceRedisKey())) {
+                    unapplied.add("maintenance.file/redis"); // a poller thread and a Redis connection of their own
+                }
+                applied = next;
                 if (!next.http2Limits().equals(config.http2Limits())) {
                     unapplied.add("limits.http2"); // read when a connection's HTTP/2 codec is made
                 }
@@ -482,6 +497,26 @@ public final class ToriiServer implements AutoCloseable {
             log.error("configuration reload refused ({} problem(s)); the running configuration stays", errors.size());
         }
         return result;
+    }
+
+    /**
+     * Gives the running maintenance switch the settings of {@code next}: the request policy always, the windows and
+     * the switch (with its routes) only when the file changed them since the last applied configuration, so a reload
+     * does not undo what the admin API switched. The switch built to carry them is never started.
+     */
+    private void applyMaintenance(ServerConfig next, MaintenanceMode fresh) {
+        try {
+            boolean switchChanged =
+                    next.maintenance().enabled() != applied.maintenance().enabled()
+                            || !next.guards()
+                                    .maintenanceRoutes()
+                                    .equals(applied.guards().maintenanceRoutes());
+            boolean windowsChanged =
+                    !next.guards().windows().equals(applied.guards().windows());
+            maintenance.reconfigure(fresh, switchChanged, windowsChanged);
+        } finally {
+            fresh.close();
+        }
     }
 
     /** Reload counts and the last result ({@code ok}, {@code failed}, {@code lastResult}, {@code lastTime}). */

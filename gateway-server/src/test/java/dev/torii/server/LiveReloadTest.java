@@ -244,6 +244,40 @@ class LiveReloadTest {
         }
     }
 
+    @Test
+    void aReloadAppliesMaintenanceSettingsAndDoesNotUndoWhatTheAdminApiSwitched(@TempDir Path dir) throws Exception {
+        try (EchoService echo = EchoService.start("127.0.0.1", 0)) {
+            int port = freePort();
+            String base = BASE.formatted(port, echo.address().getPort());
+            Path file = dir.resolve("torii.yaml");
+            Files.writeString(file, base + "maintenance: { enabled: false, retryAfter: 10s }\n");
+            try (ToriiServer server = ToriiServer.start(ConfigLoader.load(file), file)) {
+                assertThat(status(port, "/a")).isEqualTo(200);
+
+                Files.writeString(file, base + "maintenance: { enabled: true, retryAfter: 42s }\n");
+                ConfigReloadResult on = server.reload();
+                assertThat(on.applied()).isTrue();
+                assertThat(on.notApplied()).isEmpty();
+                HttpResponse<Void> closed = client.send(request(port, "/a"), HttpResponse.BodyHandlers.discarding());
+                assertThat(closed.statusCode()).isEqualTo(503);
+                assertThat(closed.headers().firstValue("retry-after")).hasValue("42");
+
+                // Switched off through the admin API; a reload that changes only the page settings keeps it off.
+                server.maintenance().disable(dev.torii.maintenance.MaintenanceSource.ADMIN);
+                Files.writeString(file, base + "maintenance: { enabled: true, retryAfter: 43s }\n");
+                assertThat(server.reload().applied()).isTrue();
+                assertThat(status(port, "/a")).isEqualTo(200);
+                assertThat(server.maintenance().retryAfter()).hasSeconds(43);
+
+                Files.writeString(file, base + "maintenance: { enabled: false, retryAfter: 43s, routes: [ a ] }\n");
+                assertThat(server.reload().applied()).isTrue();
+                assertThat(status(port, "/a"))
+                        .as("route a put in maintenance by the file")
+                        .isEqualTo(503);
+            }
+        }
+    }
+
     /** Polls (bounded: 100 tries, 50 ms apart) until {@code log} has a line containing {@code text}. */
     private static void awaitLine(Path log, String text) throws Exception {
         for (int i = 0; i < 100; i++) {

@@ -25,7 +25,8 @@ public final class ReloadStats {
      * https ones (added, removed, changed); tcp and dns listeners need a restart. Of {@code plugins}, everything but
      * {@code watch}. Of the rate limits, the policies ({@code rateLimits}) and the global list ({@code rateLimit});
      * the {@code redis} connection needs a restart. Of {@code limits}, all but {@code maxConnectionsPerClient},
-     * {@code newConnectionsPerClient} and {@code http2} (named apart when they change).
+     * {@code newConnectionsPerClient} and {@code http2} (named apart when they change). Of {@code maintenance}, all but
+     * the flag {@code file} and {@code redis}.
      */
     public static final List<String> APPLIED_SECTIONS = List.of(
             "routes",
@@ -37,7 +38,8 @@ public final class ReloadStats {
             "access",
             "accessLog",
             "tracing",
-            "limits");
+            "limits",
+            "maintenance");
 
     private final AtomicLong ok = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
