@@ -44,6 +44,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -390,7 +392,21 @@ public final class ToriiServer implements AutoCloseable {
                 AccessControl nextAccess = null;
                 // Carries the new maintenance settings to the running switch; never started (no poller, no Redis).
                 MaintenanceMode freshMaintenance = next.guards().newMaintenanceMode(next.maintenance());
+                AdminServer nextAdmin = null;
+                boolean adminChanged = !next.admin().equals(applied.admin())
+                        || !next.observability()
+                                .effectiveAdminToken()
+                                .equals(applied.observability().effectiveAdminToken());
                 try {
+                    if (adminChanged && next.admin().isPresent()) {
+                        // Bound before anything is swapped: an address in use refuses the whole reload.
+                        AdminSettings a = next.admin().get();
+                        nextAdmin = AdminServer.start(
+                                a.host(),
+                                a.port(),
+                                adminRoutes(),
+                                next.observability().effectiveAdminToken().orElse(null));
+                    }
                     nextAccess =
                             next.guards().newAccessControl(next.forwarding()).orElse(null);
                     if (nextAccess != null) {
@@ -422,6 +438,9 @@ public final class ToriiServer implements AutoCloseable {
                     limitsKept = gateway.limits(next.limits());
                     applyMaintenance(next, freshMaintenance);
                 } catch (RuntimeException e) {
+                    if (nextAdmin != null) {
+                        nextAdmin.close();
+                    }
                     freshMaintenance.close();
                     observability.abort();
                     if (nextAccess != null) {
@@ -430,6 +449,18 @@ public final class ToriiServer implements AutoCloseable {
                     throw e;
                 }
                 observability.commit(); // closes a replaced access log (its queued lines written) or tracing SDK
+                if (adminChanged) {
+                    AdminServer oldAdmin = admin;
+                    admin = nextAdmin;
+                    if (oldAdmin != null) {
+                        // Not on this thread: a POST /reload runs on the old server's own event loop, which must
+                        // first write this reload's answer. A second later, off every event loop, it closes.
+                        CompletableFuture.runAsync(
+                                oldAdmin::close,
+                                CompletableFuture.delayedExecutor(1, TimeUnit.SECONDS, r -> Thread.ofVirtual()
+                                        .start(r)));
+                    }
+                }
                 AccessControl oldAccess = access;
                 access = nextAccess;
                 if (oldAccess != null) {

@@ -278,6 +278,43 @@ class LiveReloadTest {
         }
     }
 
+    @Test
+    void aReloadMovesTheAdminApiEvenWhenAskedThroughIt(@TempDir Path dir) throws Exception {
+        try (EchoService echo = EchoService.start("127.0.0.1", 0)) {
+            int port = freePort();
+            int adminPort = freePort();
+            int movedPort = freePort();
+            String base = BASE.formatted(port, echo.address().getPort());
+            Path file = dir.resolve("torii.yaml");
+            Files.writeString(file, base + "admin: { address: \"127.0.0.1:%d\" }\n".formatted(adminPort));
+            try (ToriiServer server = ToriiServer.start(ConfigLoader.load(file), file)) {
+                assertThat(status(adminPort, "/healthz")).isEqualTo(200);
+
+                Files.writeString(file, base + "admin: { address: \"127.0.0.1:%d\" }\n".formatted(movedPort));
+                HttpResponse<String> moved = client.send(
+                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + "/reload"))
+                                .POST(HttpRequest.BodyPublishers.noBody())
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertThat(moved.statusCode()).isEqualTo(200);
+                assertThat(moved.body()).contains("\"applied\":true").contains("\"changedButNeedRestart\":[]");
+                assertThat(statusOnNewConnection(movedPort, "/healthz")).isEqualTo(200);
+                ConfigReloadTest.awaitRefused(adminPort);
+
+                // An address in use refuses the whole reload; the admin API stays where it is.
+                try (ServerSocket taken = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+                    Files.writeString(
+                            file,
+                            base.replace("pathPrefix: /a", "pathPrefix: /z")
+                                    + "admin: { address: \"127.0.0.1:%d\" }\n".formatted(taken.getLocalPort()));
+                    assertThat(server.reload().applied()).isFalse();
+                }
+                assertThat(statusOnNewConnection(movedPort, "/healthz")).isEqualTo(200);
+                assertThat(status(port, "/a")).isEqualTo(200);
+            }
+        }
+    }
+
     /** Polls (bounded: 100 tries, 50 ms apart) until {@code log} has a line containing {@code text}. */
     private static void awaitLine(Path log, String text) throws Exception {
         for (int i = 0; i < 100; i++) {

@@ -26,7 +26,7 @@ public final class ReloadStats {
      * {@code watch}. Of the rate limits, the policies ({@code rateLimits}) and the global list ({@code rateLimit});
      * the {@code redis} connection needs a restart. Of {@code limits}, all but {@code maxConnectionsPerClient},
      * {@code newConnectionsPerClient} and {@code http2} (named apart when they change). Of {@code maintenance}, all but
-     * the flag {@code file} and {@code redis}.
+     * the flag {@code file} and {@code redis}. {@code admin}: a new address or token starts a new admin server.
      */
     public static final List<String> APPLIED_SECTIONS = List.of(
             "routes",
@@ -39,7 +39,8 @@ public final class ReloadStats {
             "accessLog",
             "tracing",
             "limits",
-            "maintenance");
+            "maintenance",
+            "admin");
 
     private final AtomicLong ok = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();

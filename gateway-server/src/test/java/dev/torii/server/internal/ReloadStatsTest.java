@@ -26,8 +26,9 @@ class ReloadStatsTest {
         // http/https listeners, limits and access are applied (tcp and dns listeners and the parts of limits that
         // cannot change live are named by ToriiServer.reload, from the parsed config).
         assertThat(ReloadStats.unappliedChanges(BASE, more)).containsExactly("ioThreads");
-        assertThat(ReloadStats.unappliedChanges(BASE, BASE.replace("admin: { address: \"127.0.0.1:9901\" }\n", "")))
-                .containsExactly("admin");
+        assertThat(ReloadStats.unappliedChanges(
+                        BASE, BASE.replace("admin:", "dns: { servers: [ \"127.0.0.1:53\" ] }\nadmin:")))
+                .containsExactly("dns");
     }
 
     @Test
