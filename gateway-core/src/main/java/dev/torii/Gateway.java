@@ -43,13 +43,16 @@ public final class Gateway implements AutoCloseable {
     private final MaintenanceMode maintenance;
     /** The endpoint health series, when a registry was given: a table swap may bring new endpoints. */
     private final dev.torii.metrics.UpstreamHealthMetrics healthMetrics;
+    /** The hooks the gateway puts before the added ones (maintenance, request metrics); {@link #hooks} keeps them. */
+    private final List<Hook> ownHooks;
 
     private Gateway(Builder b) {
         this.maintenance = b.maintenance;
+        this.ownHooks = ownHooks(b);
         this.engine = new Engine(
                 List.copyOf(b.listeners),
                 b.routingTable,
-                allHooks(b),
+                concat(ownHooks, b.hooks),
                 b.limits,
                 b.http2Limits,
                 b.forwarding,
@@ -88,17 +91,33 @@ public final class Gateway implements AutoCloseable {
         }
     }
 
-    private static List<Hook> allHooks(Builder b) {
-        var all = new ArrayList<Hook>(b.hooks.size() + 2);
+    private static List<Hook> ownHooks(Builder b) {
+        var own = new ArrayList<Hook>(2);
         if (b.maintenance != null) {
-            all.add(b.maintenance.hook(b.errorResponder));
+            own.add(b.maintenance.hook(b.errorResponder));
         }
         if (b.meterRegistry != null) {
-            all.add(new RequestMetrics(b.meterRegistry));
-            all.add(new dev.torii.metrics.TcpMetrics(b.meterRegistry));
+            own.add(new RequestMetrics(b.meterRegistry));
+            own.add(new dev.torii.metrics.TcpMetrics(b.meterRegistry));
         }
-        all.addAll(b.hooks);
+        return List.copyOf(own);
+    }
+
+    private static List<Hook> concat(List<Hook> first, List<Hook> then) {
+        var all = new ArrayList<Hook>(first.size() + then.size());
+        all.addAll(first);
+        all.addAll(then);
         return List.copyOf(all);
+    }
+
+    /**
+     * Replaces the global hooks added with {@link Builder#hook} by {@code hooks} (a configuration reload): the
+     * gateway's own hooks (maintenance, request metrics) stay first. Exchanges whose head is decoded from now on run
+     * the new list, as do TCP connections accepted from now on; exchanges in flight finish their REQUEST, UPSTREAM and
+     * RESPONSE phases with the list they started with. Any thread.
+     */
+    public void hooks(List<Hook> hooks) {
+        engine.hooks(concat(ownHooks, List.copyOf(hooks)));
     }
 
     /** A builder with no listeners, an empty routing table and default limits. */
@@ -167,6 +186,48 @@ public final class Gateway implements AutoCloseable {
      */
     public void listeners(List<Listener> listeners) {
         engine.listeners(List.copyOf(listeners));
+    }
+
+    /** The limits in use now. */
+    public Limits limits() {
+        return engine.limits();
+    }
+
+    /**
+     * Applies {@code next} while running (a configuration reload): timeouts, sizes, {@code maxConnections},
+     * {@code maxRequestsPerConnection}, path normalization and the other per-request checks take the new values for
+     * what happens from now on (a request already past a check is not checked again). {@code maxConnectionsPerClient}
+     * and {@code newConnectionsPerClient} feed connection guards made when the gateway was built: they keep their
+     * running values, and their names are returned when {@code next} changes them. Any thread; not concurrently with
+     * {@link #listeners}.
+     *
+     * @return the names of the settings {@code next} changes that keep running as built (empty when all applied)
+     */
+    public List<String> limits(Limits next) {
+        Objects.requireNonNull(next, "next");
+        Limits running = engine.limits();
+        List<String> kept = new ArrayList<>(2);
+        if (next.maxConnectionsPerClient() != running.maxConnectionsPerClient()) {
+            kept.add("maxConnectionsPerClient");
+        }
+        if (!next.newConnectionsPerClient().equals(running.newConnectionsPerClient())) {
+            kept.add("newConnectionsPerClient");
+        }
+        engine.limits(new Limits(
+                next.maxRequestLineLength(),
+                next.maxHeaderSize(),
+                next.maxRequestBodySize(),
+                next.headerReadTimeout(),
+                next.idleTimeout(),
+                next.maxConnections(),
+                next.shutdownTimeout(),
+                running.maxConnectionsPerClient(),
+                next.pathNormalization(),
+                next.underscoresInHeaders(),
+                running.newConnectionsPerClient(),
+                next.minRequestBodyRate(),
+                next.maxRequestsPerConnection()));
+        return List.copyOf(kept);
     }
 
     /** Counters of what the gateway is doing now. */

@@ -127,8 +127,19 @@ public final class Engine {
     /** The name of the listener that accepted a client connection, as {@link dev.torii.Exchange#listener()} says. */
     static final io.netty.util.AttributeKey<String> LISTENER = io.netty.util.AttributeKey.valueOf("torii.listener");
 
-    private final List<Hook> hooks;
-    private final Limits limits;
+    /**
+     * The global hooks. Volatile: a configuration reload swaps in a new list ({@link #hooks(List)}); an exchange reads
+     * it once, when its head is decoded, and keeps that list for its REQUEST, UPSTREAM and RESPONSE phases.
+     */
+    private volatile List<Hook> hooks;
+
+    /**
+     * Volatile: a configuration reload swaps in new limits ({@link #limits(Limits)}); each check reads the current
+     * value, so a new value applies to the next request head, body chunk or timer armed (connection-count guards built
+     * from it by {@code Gateway} stay as built).
+     */
+    private volatile Limits limits;
+
     private final Http2Limits http2Limits;
     private final Forwarding forwarding;
     private final ErrorResponder errorResponder;
@@ -686,8 +697,28 @@ public final class Engine {
         return hooks;
     }
 
+    /**
+     * Swaps in {@code hooks} as the global hooks of every exchange whose head is decoded from now on (and of every TCP
+     * connection accepted from now on); exchanges in flight keep the list they started with, except for their LOG
+     * phase, which runs the list current when they finish.
+     */
+    public void hooks(List<Hook> hooks) {
+        this.hooks = List.copyOf(hooks);
+    }
+
     public Limits limits() {
         return limits;
+    }
+
+    /**
+     * Swaps in {@code next} for every check made from now on, and the per-listener request caps derived from it.
+     * Called by the reloading thread (which also calls {@link #listeners(List)}, so the two do not race).
+     */
+    public void limits(Limits next) {
+        this.limits = java.util.Objects.requireNonNull(next, "next");
+        for (Listener l : listeners) {
+            maxRequestsByListener.put(l.name(), l.options().maxRequestsPerConnection(next));
+        }
     }
 
     /** The HTTP/2 limits of client connections. */

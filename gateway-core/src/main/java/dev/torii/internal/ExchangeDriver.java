@@ -369,6 +369,10 @@ final class ExchangeDriver {
         return phases.routeHooks();
     }
 
+    List<Hook> globalHooks() {
+        return phases.globalHooks();
+    }
+
     boolean webSocket() {
         return phases.webSocket();
     }

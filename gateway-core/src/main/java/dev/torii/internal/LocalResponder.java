@@ -140,11 +140,11 @@ final class LocalResponder {
         FullHttpResponse response = toNetty(local);
         ex.response = response;
         ex.phase = Phase.RESPONSE;
-        if (!HookRunner.any(Phase.RESPONSE, engine.hooks(), driver.routeHooks())) {
+        if (!HookRunner.any(Phase.RESPONSE, driver.globalHooks(), driver.routeHooks())) {
             write(response);
             return;
         }
-        HookRunner.run(Phase.RESPONSE, engine.hooks(), driver.routeHooks(), ex, new HookRunner.Continuation() {
+        HookRunner.run(Phase.RESPONSE, driver.globalHooks(), driver.routeHooks(), ex, new HookRunner.Continuation() {
             @Override
             public void proceed() {
                 write(response);

@@ -49,6 +49,8 @@ final class RequestPhases {
     // Per exchange; reset by reset().
     private Engine.Snapshot snapshot;
     private List<Hook> routeHooks = List.of();
+    /** The engine's global hooks when the head was decoded: a reload swapping them does not split an exchange. */
+    private List<Hook> globalHooks = List.of();
     /** The client sent {@code TE: trailers}: passed on to an HTTP/2 upstream (gRPC needs it), where TE may only say that. */
     private boolean trailersAccepted;
     /** The request asks for a WebSocket upgrade (decided when it is forwarded, after the REQUEST hooks). */
@@ -66,6 +68,11 @@ final class RequestPhases {
         return routeHooks;
     }
 
+    /** The global hooks of the exchange in progress (read once, when its head was decoded). */
+    List<Hook> globalHooks() {
+        return globalHooks;
+    }
+
     boolean webSocket() {
         return webSocket;
     }
@@ -74,6 +81,7 @@ final class RequestPhases {
     void begin(HttpRequest request) {
         adapter.requestAccepted(request);
         snapshot = engine.snapshot();
+        globalHooks = engine.hooks();
         String host = RequestChecks.host(request);
         RequestChecks.toOriginForm(request);
         var ex = new DefaultExchange(
@@ -103,10 +111,10 @@ final class RequestPhases {
                     .fail(ProxyError.REQUEST_TOO_LARGE, null, "Content-Length " + contentLength + " is over the limit");
             return;
         }
-        if (!HookRunner.any(Phase.REQUEST, engine.hooks(), List.of())) {
+        if (!HookRunner.any(Phase.REQUEST, globalHooks, List.of())) {
             route();
         } else {
-            HookRunner.run(Phase.REQUEST, engine.hooks(), List.of(), ex, new Step(this::route));
+            HookRunner.run(Phase.REQUEST, globalHooks, List.of(), ex, new Step(this::route));
         }
     }
 
@@ -141,10 +149,10 @@ final class RequestPhases {
         }
         DefaultExchange ex = driver.current();
         ex.phase = Phase.UPSTREAM;
-        if (!HookRunner.any(Phase.UPSTREAM, engine.hooks(), routeHooks)) {
+        if (!HookRunner.any(Phase.UPSTREAM, globalHooks, routeHooks)) {
             forward();
         } else {
-            HookRunner.run(Phase.UPSTREAM, engine.hooks(), routeHooks, ex, new Step(this::forward));
+            HookRunner.run(Phase.UPSTREAM, globalHooks, routeHooks, ex, new Step(this::forward));
         }
     }
 

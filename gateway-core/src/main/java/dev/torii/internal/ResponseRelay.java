@@ -195,11 +195,11 @@ final class ResponseRelay implements UpstreamListener {
             driver.noKeepAlive();
         }
         ex.phase = Phase.RESPONSE;
-        if (!HookRunner.any(Phase.RESPONSE, engine.hooks(), driver.routeHooks())) {
+        if (!HookRunner.any(Phase.RESPONSE, driver.globalHooks(), driver.routeHooks())) {
             writeResponseHead();
             return true;
         }
-        HookRunner.run(Phase.RESPONSE, engine.hooks(), driver.routeHooks(), ex, new HookRunner.Continuation() {
+        HookRunner.run(Phase.RESPONSE, driver.globalHooks(), driver.routeHooks(), ex, new HookRunner.Continuation() {
             @Override
             public void proceed() {
                 writeResponseHead();

@@ -83,7 +83,11 @@ public final class MaintenanceMode implements AutoCloseable {
     private final Path file;
     private final Duration pollInterval;
     /** How a request is treated while maintenance applies to it: bypasses and the page. */
-    private final MaintenancePolicy policy;
+    private volatile MaintenancePolicy policy;
+    /** What the policies {@link #reconfigure} replaced answered and let through, so the counters never go down. */
+    private final java.util.concurrent.atomic.LongAdder answeredBefore = new java.util.concurrent.atomic.LongAdder();
+
+    private final java.util.concurrent.atomic.LongAdder bypassedBefore = new java.util.concurrent.atomic.LongAdder();
 
     private final InstantSource clock;
     private final RedisSwitch redis;
@@ -335,8 +339,35 @@ public final class MaintenanceMode implements AutoCloseable {
                 redis != null && redis.connected(),
                 redis == null ? 0 : redis.outages(),
                 switches.get(),
-                policy.answered(),
-                policy.bypassed());
+                answeredBefore.sum() + policy.answered(),
+                bypassedBefore.sum() + policy.bypassed());
+    }
+
+    /**
+     * Takes the settings of {@code fresh} (a switch built from a reloaded configuration, never started) while running:
+     * always its request policy (page, {@code Retry-After}, bypasses, whether to respond); its windows when
+     * {@code windows} (they replace the running ones, those added through the admin API too); its switch and routes
+     * when {@code switchAndRoutes}. The caller passes those flags as "the file changed them", so a reload does not undo what
+     * the admin API switched. The flag file, the poll interval and Redis stay as started. Any thread.
+     */
+    public synchronized void reconfigure(MaintenanceMode fresh, boolean switchAndRoutes, boolean windows) {
+        Objects.requireNonNull(fresh, "fresh");
+        MaintenancePolicy old = policy;
+        policy = fresh.policy;
+        answeredBefore.add(old.answered());
+        bypassedBefore.add(old.bypassed());
+        if (windows) {
+            this.windows = fresh.windows;
+        }
+        if (switchAndRoutes) {
+            if (switchOn != fresh.switchOn) {
+                switches.incrementAndGet();
+            }
+            switchOn = fresh.switchOn;
+            routesOn = fresh.routesOn;
+        }
+        log.info("maintenance settings reloaded: {}", this);
+        checkSchedule();
     }
 
     /**

@@ -56,6 +56,36 @@ public final class RateLimits implements AutoCloseable {
         return new RateLimits(Map.copyOf(map), store);
     }
 
+    /**
+     * Limiters for {@code policies} (a configuration reload) on this instance's Redis store: a policy equal to one of
+     * this instance's keeps its limiter, with its buckets (clients keep what they have spent); a new or changed policy
+     * gets a new limiter with full buckets. The result shares the store, so only one of the two may be closed: close
+     * the newest, and drop this one without closing it.
+     *
+     * @throws IllegalArgumentException on a duplicate name, or a Redis policy when this instance has no store (the
+     *     {@code redis} connection is made at start-up)
+     */
+    public RateLimits withPolicies(Collection<RateLimitPolicy> policies) {
+        var map = new LinkedHashMap<String, RateLimiter>();
+        var fresh = new ArrayList<RateLimitPolicy>();
+        for (RateLimitPolicy p : policies) {
+            RateLimiter old = limiters.get(p.name());
+            if (old != null && old.policy().equals(p)) {
+                if (map.putIfAbsent(p.name(), old) != null) {
+                    throw new IllegalArgumentException("policy '" + p.name() + "' (expected: unique names)");
+                }
+            } else {
+                fresh.add(p);
+            }
+        }
+        for (RateLimiter l : of(fresh, store).limiters.values()) {
+            if (map.putIfAbsent(l.policy().name(), l) != null) {
+                throw new IllegalArgumentException("policy '" + l.policy().name() + "' (expected: unique names)");
+            }
+        }
+        return new RateLimits(Map.copyOf(map), store);
+    }
+
     /** The limiter of policy {@code name}, or {@code null}. */
     public RateLimiter get(String name) {
         return limiters.get(name);

@@ -71,6 +71,11 @@ public final class CheckedScripts implements Supplier<ScriptRuntime>, AutoClosea
         return r;
     }
 
+    /** The policies a configuration reload swapped in: {@code ex.limit} calls read them from now on. */
+    void rateLimits(RateLimits rateLimits) {
+        this.rateLimits.set(rateLimits);
+    }
+
     /** Closes the engine unless a server took it over (or none was made). */
     @Override
     public synchronized void close() {

@@ -7,8 +7,9 @@ import java.util.Objects;
 /**
  * What one configuration reload did ({@link ToriiServer#reload()}, SIGHUP, {@code POST /reload}). Immutable.
  *
- * <p>A reload applies routes and upstreams only; every other section needs a restart. {@code notApplied} names the
- * top-level sections that differ from the running file but were left as they run.
+ * <p>A reload applies the sections {@code ReloadStats.APPLIED_SECTIONS} lists; every other section needs a restart.
+ * {@code notApplied} names the top-level sections (or {@code section.key} for the parts of an applied section that
+ * cannot change live) that differ from the running file but were left as they run.
  *
  * @param applied whether the new routing table is in place (false: the file was refused and the old one runs on)
  * @param time when the reload finished

@@ -44,6 +44,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -69,6 +71,9 @@ public final class ToriiServer implements AutoCloseable {
     private static final Duration WATCH_INTERVAL = Duration.ofSeconds(1);
 
     private final ServerConfig config;
+    /** The configuration last applied (the start one, then each applied reload's); on the reloading thread. */
+    private ServerConfig applied;
+
     private final Gateway gateway;
     private final EchoService demoEcho;
     private final ScriptRuntime scripts;
@@ -78,10 +83,15 @@ public final class ToriiServer implements AutoCloseable {
     private final List<DnsServer> dnsServers;
     private final MaintenanceMode maintenance;
     private volatile AdminServer admin;
-    /** The running rate limits (set once in {@link #start}, before the server is handed out). */
-    private RateLimits rateLimits = RateLimits.empty();
+    /** The running rate limits: set in {@link #start}, swapped by {@link #reload()}. */
+    private volatile RateLimits rateLimits = RateLimits.empty();
 
     private volatile AccessControl access;
+    /** The gateway's connection guard of the access lists; {@link #reload()} swaps the lists behind it. */
+    private dev.torii.server.internal.AccessGuard accessGuard;
+    /** The engine's policy source for {@code ex.limit}; a reload points it at the new policies. */
+    private CheckedScripts checked;
+
     private Observability observability;
     private volatile boolean ready;
 
@@ -103,6 +113,7 @@ public final class ToriiServer implements AutoCloseable {
             List<DnsServer> dnsServers,
             MaintenanceMode maintenance) {
         this.config = config;
+        this.applied = config;
         this.gateway = gateway;
         this.demoEcho = demoEcho;
         this.scripts = scripts;
@@ -168,17 +179,15 @@ public final class ToriiServer implements AutoCloseable {
             Gateway.Builder builder =
                     observability.configure(config.gatewayBuilder(use -> runtime.hook(use.plugin(), use.config()))
                             .maintenance(maintenance));
-            // Access lists first among the hooks (after maintenance), so a refused client reaches no plugin.
             access = config.guards().newAccessControl(config.forwarding()).orElse(null);
             if (access != null) {
-                builder.hook(access.start().hook(ErrorResponder.plainText()));
-                // Listener lists also close a refused address at accept, before TLS or a TCP backend.
-                builder.connectionGuard(access.connectionGuard());
+                access.start();
             }
-            // Rate limits run before plugins: refusing a flood should cost as little as possible.
+            // Listener lists also close a refused address at accept, before TLS or a TCP backend. Always installed,
+            // so that a reload may add access lists.
+            var guard = new dev.torii.server.internal.AccessGuard(access);
+            builder.connectionGuard(guard);
             RateLimitSettings limitSettings = config.rateLimits();
-            limitSettings.globalHooks(rateLimits, ErrorResponder.plainText()).forEach(builder::hook);
-            limitSettings.listenerHooks(rateLimits, ErrorResponder.plainText()).forEach(builder::hook);
             RoutingTable limitedTable =
                     limitSettings.withRouteHooks(config.routingTable(), rateLimits, ErrorResponder.plainText());
             builder.routingTable(limitedTable);
@@ -199,10 +208,8 @@ public final class ToriiServer implements AutoCloseable {
                         "upstream host names resolve through the DNS cache (servers {})",
                         config.dns().get().upstreams());
             }
+            globalHooks(config, rateLimits, access, scripts).forEach(builder::hook);
             if (plugins.inUse()) {
-                for (PluginUse use : plugins.global()) {
-                    builder.hook(scripts.hook(use.plugin(), use.config()));
-                }
                 builder.routingTable(withPlugins(limitedTable, plugins.routes(), scripts));
                 log.info(
                         "plugins: {} global, {} on routes, from directory {}{}",
@@ -237,6 +244,8 @@ public final class ToriiServer implements AutoCloseable {
             }
             server.rateLimits = rateLimits;
             server.access = access;
+            server.accessGuard = guard;
+            server.checked = checked;
             server.observability = observability;
             observability.started(
                     gateway,
@@ -342,11 +351,12 @@ public final class ToriiServer implements AutoCloseable {
     }
 
     /**
-     * Reads the configuration file again, validates all of it and, when it is valid, swaps the gateway's routing
-     * table (routes and upstreams, with their rate-limit and plugin hooks) atomically: exchanges already routed
-     * finish on the old table. Every other section (listeners, admin, dns, plugins settings, limits, rate-limit
-     * policies, maintenance, guards, observability) keeps running as started; those that changed in the file are
-     * named in the result and logged at WARN. A file with problems is refused: each {@code FILE:LINE:COLUMN} error is
+     * Reads the configuration file again, validates all of it (plugins are checked by the serving JavaScript engine)
+     * and, when it is valid, applies the http and https listeners, then swaps the gateway's routing table (routes and
+     * upstreams, with their rate-limit and plugin hooks) and its global hooks (access lists, rate limits, global
+     * plugins) atomically: exchanges already started finish with the old ones. Rate-limit policies that did not
+     * change keep their buckets. Every other section ({@link ReloadStats#APPLIED_SECTIONS} lists the applied ones)
+     * keeps running as started; those that changed in the file are named in the result and logged at WARN. A file with problems is refused: each {@code FILE:LINE:COLUMN} error is
      * logged at ERROR and returned, and the running configuration stays.
      *
      * <p>Thread-safe; reloads are serialized. Blocks while the file is read and validated (plugins included), so it
@@ -367,30 +377,115 @@ public final class ToriiServer implements AutoCloseable {
             String source = file.toString();
             try {
                 String text = Files.readString(file, StandardCharsets.UTF_8);
-                ServerConfig next = ConfigReader.read(source, text, file.getParent());
-                RoutingTable table =
-                        next.rateLimits().withRouteHooks(next.routingTable(), rateLimits, ErrorResponder.plainText());
-                if (next.plugins().routes().values().stream().anyMatch(l -> !l.isEmpty())) {
-                    if (scripts == null) {
-                        throw new IllegalStateException(
-                                "routes attach plugins but none ran at start-up: plugins need a restart");
-                    }
-                    table = withPlugins(table, next.plugins().routes(), scripts);
+                // The serving engine checks the plugins (no second engine starts); a refused reload leaves its
+                // hooks as they are.
+                ServerConfig next =
+                        ConfigReader.read(source, text, file.getParent(), scripts == null ? null : () -> scripts);
+                if (scripts == null && next.plugins().inUse()) {
+                    throw new IllegalStateException(
+                            "plugins are attached but none ran at start-up: plugins need a restart");
                 }
-                for (var t : config.tcpListeners()) {
-                    // The running TCP listeners stay as started, so the upstreams they forward to must stay too.
-                    if (table.upstream(t.listener().upstream()) == null) {
-                        throw new IllegalStateException(
-                                "upstream '" + t.listener().upstream()
-                                        + "' is removed but the running tcp listener '"
-                                        + t.listener().name()
-                                        + "' forwards to it (listeners need a restart)");
+                // Build everything new before anything changes: a failure below refuses the whole reload.
+                List<String> limitsKept = List.of();
+                RateLimits nextLimits =
+                        rateLimits.withPolicies(next.rateLimits().policies().values());
+                AccessControl nextAccess = null;
+                // Carries the new maintenance settings to the running switch; never started (no poller, no Redis).
+                MaintenanceMode freshMaintenance = next.guards().newMaintenanceMode(next.maintenance());
+                AdminServer nextAdmin = null;
+                boolean adminChanged = !next.admin().equals(applied.admin())
+                        || !next.observability()
+                                .effectiveAdminToken()
+                                .equals(applied.observability().effectiveAdminToken());
+                try {
+                    if (adminChanged && next.admin().isPresent()) {
+                        // Bound before anything is swapped: an address in use refuses the whole reload.
+                        AdminSettings a = next.admin().get();
+                        nextAdmin = AdminServer.start(
+                                a.host(),
+                                a.port(),
+                                adminRoutes(),
+                                next.observability().effectiveAdminToken().orElse(null));
+                    }
+                    nextAccess =
+                            next.guards().newAccessControl(next.forwarding()).orElse(null);
+                    if (nextAccess != null) {
+                        nextAccess.start(); // reads the list files: a broken one refuses the reload
+                    }
+                    // Observability's hooks first, as at start-up; an unchanged access log or tracing is kept.
+                    List<Hook> hooks = new ArrayList<>(observability.prepare(next.observability()));
+                    hooks.addAll(globalHooks(next, nextLimits, nextAccess, scripts));
+                    RoutingTable table = next.rateLimits()
+                            .withRouteHooks(next.routingTable(), nextLimits, ErrorResponder.plainText());
+                    if (next.plugins().routes().values().stream().anyMatch(l -> !l.isEmpty())) {
+                        table = withPlugins(table, next.plugins().routes(), scripts);
+                    }
+                    for (var t : config.tcpListeners()) {
+                        // The running TCP listeners stay as started, so the upstreams they forward to must stay too.
+                        if (table.upstream(t.listener().upstream()) == null) {
+                            throw new IllegalStateException(
+                                    "upstream '" + t.listener().upstream()
+                                            + "' is removed but the running tcp listener '"
+                                            + t.listener().name()
+                                            + "' forwards to it (listeners need a restart)");
+                        }
+                    }
+                    // Listeners before the swap: a new address that cannot bind refuses the whole reload, unchanged.
+                    gateway.listeners(next.listeners());
+                    gateway.routingTable(table);
+                    gateway.hooks(hooks);
+                    accessGuard.use(nextAccess);
+                    limitsKept = gateway.limits(next.limits());
+                    applyMaintenance(next, freshMaintenance);
+                } catch (RuntimeException e) {
+                    if (nextAdmin != null) {
+                        nextAdmin.close();
+                    }
+                    freshMaintenance.close();
+                    observability.abort();
+                    if (nextAccess != null) {
+                        nextAccess.close();
+                    }
+                    throw e;
+                }
+                observability.commit(); // closes a replaced access log (its queued lines written) or tracing SDK
+                if (adminChanged) {
+                    AdminServer oldAdmin = admin;
+                    admin = nextAdmin;
+                    if (oldAdmin != null) {
+                        // Not on this thread: a POST /reload runs on the old server's own event loop, which must
+                        // first write this reload's answer. A second later, off every event loop, it closes.
+                        CompletableFuture.runAsync(
+                                oldAdmin::close,
+                                CompletableFuture.delayedExecutor(1, TimeUnit.SECONDS, r -> Thread.ofVirtual()
+                                        .start(r)));
                     }
                 }
-                // Listeners before the table: a new address that cannot bind refuses the whole reload, unchanged.
-                gateway.listeners(next.listeners());
-                gateway.routingTable(table);
+                AccessControl oldAccess = access;
+                access = nextAccess;
+                if (oldAccess != null) {
+                    oldAccess.close(); // its list watcher; exchanges in flight may still ask it, which stays valid
+                }
+                // The old limits share the Redis store with the new ones: dropped, not closed.
+                rateLimits = nextLimits;
+                checked.rateLimits(nextLimits);
+                // New policies get their meters (unchanged ones are registered already: Micrometer keeps those).
+                nextLimits.metrics().bindTo(observability.metrics().registry());
                 var unapplied = new ArrayList<>(ReloadStats.unappliedChanges(startText, text));
+                limitsKept.forEach(k -> unapplied.add("limits." + k));
+                if (!next.maintenance().file().equals(config.maintenance().file())
+                        || !next.guards()
+                                .maintenanceRedisKey()
+                                .equals(config.guards().maintenanceRedisKey())) {
+                    unapplied.add("maintenance.file/redis"); // a poller thread and a Redis connection of their own
+                }
+                applied = next;
+                if (!next.http2Limits().equals(config.http2Limits())) {
+                    unapplied.add("limits.http2"); // read when a connection's HTTP/2 codec is made
+                }
+                if (next.plugins().watch() != config.plugins().watch()) {
+                    unapplied.add("plugins.watch");
+                }
                 if (!next.tcpListeners().equals(config.tcpListeners())
                         || !next.dnsListeners().equals(config.dnsListeners())) {
                     unapplied.add("listeners (tcp, dns)");
@@ -435,6 +530,26 @@ public final class ToriiServer implements AutoCloseable {
         return result;
     }
 
+    /**
+     * Gives the running maintenance switch the settings of {@code next}: the request policy always, the windows and
+     * the switch (with its routes) only when the file changed them since the last applied configuration, so a reload
+     * does not undo what the admin API switched. The switch built to carry them is never started.
+     */
+    private void applyMaintenance(ServerConfig next, MaintenanceMode fresh) {
+        try {
+            boolean switchChanged =
+                    next.maintenance().enabled() != applied.maintenance().enabled()
+                            || !next.guards()
+                                    .maintenanceRoutes()
+                                    .equals(applied.guards().maintenanceRoutes());
+            boolean windowsChanged =
+                    !next.guards().windows().equals(applied.guards().windows());
+            maintenance.reconfigure(fresh, switchChanged, windowsChanged);
+        } finally {
+            fresh.close();
+        }
+    }
+
     /** Reload counts and the last result ({@code ok}, {@code failed}, {@code lastResult}, {@code lastTime}). */
     public Map<String, Object> reloadStats() {
         return reloads.asMap();
@@ -442,6 +557,28 @@ public final class ToriiServer implements AutoCloseable {
 
     private AdminResponse maintenanceState() {
         return MaintenanceAdmin.state(maintenance);
+    }
+
+    /**
+     * The global hooks after the observability ones (which {@link Observability#configure} adds first, so tracing sees
+     * every answer): the access lists first (after maintenance), so a refused client reaches no plugin; then the rate
+     * limits, before plugins, since refusing a flood should cost as little as possible; then the global plugins.
+     *
+     * @throws IllegalArgumentException when a policy named by {@code rateLimit} or a listener is unknown
+     */
+    private static List<Hook> globalHooks(
+            ServerConfig config, RateLimits limits, AccessControl access, ScriptRuntime scripts) {
+        List<Hook> hooks = new ArrayList<>();
+        if (access != null) {
+            hooks.add(access.hook(ErrorResponder.plainText()));
+        }
+        RateLimitSettings limitSettings = config.rateLimits();
+        hooks.addAll(limitSettings.globalHooks(limits, ErrorResponder.plainText()));
+        hooks.addAll(limitSettings.listenerHooks(limits, ErrorResponder.plainText()));
+        for (PluginUse use : config.plugins().global()) {
+            hooks.add(scripts.hook(use.plugin(), use.config()));
+        }
+        return hooks;
     }
 
     /** {@code table} with the hooks of each route's plugins added after the route's own hooks. */

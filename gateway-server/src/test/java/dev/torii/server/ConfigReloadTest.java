@@ -150,17 +150,24 @@ class ConfigReloadTest {
                         .isEqualTo(429);
                 assertThat(get(webPort, "/a")).isEqualTo(200);
 
-                // A policy added to the file does not run until a restart, so a route naming it is refused.
+                // A policy added to the file runs from the reload on; one the file does not define is refused.
                 Files.writeString(
                         file,
                         limits + "  two: { rate: 5 }\n"
                                 + CONFIG.formatted(webPort, ROUTE_B + "    rateLimit: two\n", echoPort, adminPort));
+                assertThat(server.reload().applied()).isTrue();
+                assertThat(get(webPort, "/b"))
+                        .as("the new policy's bucket is full")
+                        .isEqualTo(200);
+                Files.writeString(
+                        file,
+                        limits + CONFIG.formatted(webPort, ROUTE_B + "    rateLimit: three\n", echoPort, adminPort));
                 ConfigReloadResult refused = server.reload();
                 assertThat(refused.applied()).isFalse();
-                assertThat(refused.errors()).singleElement().asString().contains("two");
+                assertThat(refused.errors()).singleElement().asString().contains("three");
                 assertThat(get(webPort, "/b"))
                         .as("the old route and its limit stay")
-                        .isEqualTo(429);
+                        .isEqualTo(200);
             }
         }
     }

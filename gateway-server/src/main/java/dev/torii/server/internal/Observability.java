@@ -2,6 +2,7 @@ package dev.torii.server.internal;
 
 import dev.torii.Gateway;
 import dev.torii.GatewayStats;
+import dev.torii.Hook;
 import dev.torii.Listener;
 import dev.torii.dns.DnsCache;
 import dev.torii.dns.DnsCacheStats;
@@ -63,8 +64,19 @@ public final class Observability implements AutoCloseable {
 
     private final ServerConfig config;
     private final ServerMetrics metrics = new ServerMetrics();
-    private final AccessLog accessLog;
-    private final OpenTelemetrySdk openTelemetry;
+    // Volatile: a configuration reload replaces them (prepare, then commit or abort, on the reloading thread).
+    private volatile AccessLog accessLog;
+    private volatile OpenTelemetrySdk openTelemetry;
+    /** Tracing then the access log (each when configured): made once, so a reload can keep the same instances. */
+    private volatile List<Hook> hooks;
+    /** The settings {@link #accessLog} and {@link #openTelemetry} were made from. */
+    private ObservabilitySettings settings;
+    /** What {@link #prepare} made and {@link #commit} installs; null when nothing is pending. */
+    private Prepared pending;
+
+    private record Prepared(
+            ObservabilitySettings settings, AccessLog accessLog, OpenTelemetrySdk openTelemetry, List<Hook> hooks) {}
+
     private StatusSampler sampler;
     private Gateway gateway;
     private DnsCache dns;
@@ -75,6 +87,19 @@ public final class Observability implements AutoCloseable {
         this.config = config;
         this.accessLog = accessLog;
         this.openTelemetry = openTelemetry;
+        this.settings = config.observability();
+        this.hooks = hooksOf(openTelemetry, accessLog);
+    }
+
+    private static List<Hook> hooksOf(OpenTelemetrySdk openTelemetry, AccessLog accessLog) {
+        List<Hook> h = new ArrayList<>(2);
+        if (openTelemetry != null) {
+            h.add(new TracingHook(openTelemetry));
+        }
+        if (accessLog != null) {
+            h.add(accessLog);
+        }
+        return List.copyOf(h);
     }
 
     /**
@@ -84,23 +109,121 @@ public final class Observability implements AutoCloseable {
      */
     public static Observability create(ServerConfig config) {
         ObservabilitySettings s = config.observability();
+        AccessLog accessLog = newAccessLog(s);
+        OpenTelemetrySdk otel = s.tracing().map(Observability::openTelemetry).orElse(null);
+        Observability o = new Observability(config, accessLog, otel);
+        if (accessLog != null && accessLog.path() != null) {
+            // The current log, whichever a reload made.
+            Signals.onUsr1(() -> {
+                AccessLog current = o.accessLog;
+                if (current != null) {
+                    current.reopen();
+                }
+            });
+        }
+        return o;
+    }
+
+    private static AccessLog newAccessLog(ObservabilitySettings s) {
         AccessLog accessLog = s.accessLog()
                 .map(a -> AccessLog.builder()
                         .format(a.format())
                         .path(a.path().orElse(null))
                         .build())
                 .orElse(null);
-        OpenTelemetrySdk otel = s.tracing().map(Observability::openTelemetry).orElse(null);
         if (accessLog != null) {
             log.info(
                     "access log: {} lines to {}",
                     accessLog.format().name().toLowerCase(java.util.Locale.ROOT),
                     accessLog.path() == null ? "stdout" : accessLog.path());
-            if (accessLog.path() != null) {
-                Signals.onUsr1(accessLog::reopen);
-            }
         }
-        return new Observability(config, accessLog, otel);
+        return accessLog;
+    }
+
+    /**
+     * A configuration reload, step one: makes the access log and the tracing SDK of {@code next} where they differ
+     * from the running ones (an unchanged one is kept, the same instance) and returns the hooks {@link #configure}
+     * would add with them. Nothing runs on them until {@link #commit()}; {@link #abort()} closes what this made. On
+     * the reloading thread only.
+     *
+     * @throws UncheckedIOException when the new access log file cannot be opened
+     */
+    public synchronized List<Hook> prepare(ObservabilitySettings next) {
+        abort();
+        boolean logSame = next.accessLog().equals(settings.accessLog());
+        boolean tracingSame = next.tracing().equals(settings.tracing());
+        if (logSame && tracingSame) {
+            pending = new Prepared(next, accessLog, openTelemetry, hooks);
+            return hooks;
+        }
+        AccessLog a = logSame ? accessLog : newAccessLog(next);
+        OpenTelemetrySdk o;
+        try {
+            o = tracingSame
+                    ? openTelemetry
+                    : next.tracing().map(Observability::openTelemetry).orElse(null);
+        } catch (RuntimeException e) {
+            if (!logSame && a != null) {
+                a.close();
+            }
+            throw e;
+        }
+        List<Hook> h;
+        if (tracingSame && hooks.size() > 0 && openTelemetry != null) {
+            // Keep the running tracing hook instance: exchanges in flight end their spans on it.
+            List<Hook> kept = new ArrayList<>(2);
+            kept.add(hooks.get(0));
+            if (a != null) {
+                kept.add(a);
+            }
+            h = List.copyOf(kept);
+        } else {
+            h = hooksOf(o, a);
+        }
+        pending = new Prepared(next, a, o, h);
+        return h;
+    }
+
+    /**
+     * Step two: the hooks {@link #prepare} returned now run; the access log and tracing SDK they replaced are closed
+     * (the log's queued lines are written first; spans batched are exported). Binds the new access log's meters.
+     */
+    public synchronized void commit() {
+        Prepared p = pending;
+        if (p == null) {
+            return;
+        }
+        pending = null;
+        AccessLog oldLog = accessLog;
+        OpenTelemetrySdk oldTracing = openTelemetry;
+        accessLog = p.accessLog();
+        openTelemetry = p.openTelemetry();
+        hooks = p.hooks();
+        settings = p.settings();
+        if (oldLog != null && oldLog != accessLog) {
+            oldLog.close();
+        }
+        if (accessLog != null && accessLog != oldLog) {
+            metrics.bind(List.of(accessLog));
+        }
+        if (oldTracing != null && oldTracing != openTelemetry) {
+            oldTracing.getSdkTracerProvider().shutdown().join(5, TimeUnit.SECONDS);
+        }
+    }
+
+    /** Closes what {@link #prepare} made for a reload that was refused; the running ones stay. */
+    public synchronized void abort() {
+        Prepared p = pending;
+        pending = null;
+        if (p == null) {
+            return;
+        }
+        if (p.accessLog() != null && p.accessLog() != accessLog) {
+            p.accessLog().close();
+        }
+        if (p.openTelemetry() != null && p.openTelemetry() != openTelemetry) {
+            p.openTelemetry().getSdkTracerProvider().shutdown().join(5, TimeUnit.SECONDS);
+        }
     }
 
     private static OpenTelemetrySdk openTelemetry(ObservabilitySettings.Tracing t) {
@@ -139,13 +262,16 @@ public final class Observability implements AutoCloseable {
      */
     public Gateway.Builder configure(Gateway.Builder builder) {
         builder.meterRegistry(metrics.registry());
-        if (openTelemetry != null) {
-            builder.hook(new TracingHook(openTelemetry));
-        }
-        if (accessLog != null) {
-            builder.hook(accessLog);
-        }
+        hooks.forEach(builder::hook);
         return builder;
+    }
+
+    /**
+     * The hooks {@link #configure} adds (tracing, then the access log; each when configured), the same instances every
+     * time: a configuration reload that rebuilds the gateway's global hooks puts these first again.
+     */
+    public List<Hook> hooks() {
+        return hooks;
     }
 
     /** Binds the meters of what was started (each may be null or empty). */

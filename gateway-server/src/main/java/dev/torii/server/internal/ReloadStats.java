@@ -22,9 +22,25 @@ import org.snakeyaml.engine.v2.api.LoadSettings;
 public final class ReloadStats {
     /**
      * The top-level sections a reload applies; every other one needs a restart. Of {@code listeners}, the http and
-     * https ones (added, removed, changed); tcp and dns listeners need a restart.
+     * https ones (added, removed, changed); tcp and dns listeners need a restart. Of {@code plugins}, everything but
+     * {@code watch}. Of the rate limits, the policies ({@code rateLimits}) and the global list ({@code rateLimit});
+     * the {@code redis} connection needs a restart. Of {@code limits}, all but {@code maxConnectionsPerClient},
+     * {@code newConnectionsPerClient} and {@code http2} (named apart when they change). Of {@code maintenance}, all but
+     * the flag {@code file} and {@code redis}. {@code admin}: a new address or token starts a new admin server.
      */
-    public static final List<String> APPLIED_SECTIONS = List.of("routes", "upstreams", "listeners");
+    public static final List<String> APPLIED_SECTIONS = List.of(
+            "routes",
+            "upstreams",
+            "listeners",
+            "plugins",
+            "rateLimits",
+            "rateLimit",
+            "access",
+            "accessLog",
+            "tracing",
+            "limits",
+            "maintenance",
+            "admin");
 
     private final AtomicLong ok = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();

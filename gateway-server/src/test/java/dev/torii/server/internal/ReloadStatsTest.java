@@ -15,15 +15,20 @@ class ReloadStatsTest {
             """;
 
     @Test
-    void routesUpstreamsAndListenersChangesAreAppliedSoOnlyOtherSectionsAreNamed() {
+    void changesOfAppliedSectionsAreNotNamedOnlyThoseOfOtherSections() {
         String routesOnly = BASE.replace("pathPrefix: /", "pathPrefix: /api").replace("9000", "9001");
         assertThat(ReloadStats.unappliedChanges(BASE, routesOnly)).isEmpty();
 
-        String more = BASE.replace("8080", "8081").replace("admin:", "limits: { maxConnections: 5 }\nadmin:");
-        // http/https listeners are applied (tcp and dns ones are named by ToriiServer.reload, from the parsed config).
-        assertThat(ReloadStats.unappliedChanges(BASE, more)).containsExactly("limits");
-        assertThat(ReloadStats.unappliedChanges(BASE, BASE.replace("admin: { address: \"127.0.0.1:9901\" }\n", "")))
-                .containsExactly("admin");
+        String more = BASE.replace("8080", "8081")
+                .replace(
+                        "admin:",
+                        "limits: { maxConnections: 5 }\nioThreads: 2\naccess: { deny: [ 10.0.0.1 ] }\nadmin:");
+        // http/https listeners, limits and access are applied (tcp and dns listeners and the parts of limits that
+        // cannot change live are named by ToriiServer.reload, from the parsed config).
+        assertThat(ReloadStats.unappliedChanges(BASE, more)).containsExactly("ioThreads");
+        assertThat(ReloadStats.unappliedChanges(
+                        BASE, BASE.replace("admin:", "dns: { servers: [ \"127.0.0.1:53\" ] }\nadmin:")))
+                .containsExactly("dns");
     }
 
     @Test
