@@ -16,7 +16,7 @@
 # The backend's and the client's processes are not counted: only the Torii process. Stops exactly the PIDs it started.
 #
 # Usage: bench/idle.sh [run|help]
-# Knobs (env): N=10000 SOURCES=8 PARALLEL=200 (connections opened at once) SETTLE=5 (s) KINDS="tcp http h2"
+# Knobs (env): N=10000 (N_TCP=N for the tcp kind, lowered to fit ulimit -n) SOURCES=8 PARALLEL=200 (connections opened at once) SETTLE=5 (s) KINDS="tcp http h2"
 #   GOAL_MIB=256 HISTO=1 TORII_THREADS=1 P_BACKEND=18301 P_TORII=18302
 #   TORII_HOME=<repo>/gateway-server/target/torii  JAVA_OPTS, TORII_OPTS (as bin/torii reads them)
 #   SKIP_INSTALL=1 (fail instead of apt-get installing nginx, python3, curl)  WORK=$TMPDIR/torii-idlebench
@@ -26,6 +26,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 WORK=${WORK:-${TMPDIR:-/tmp}/torii-idlebench}
 N=${N:-10000}
+N_TCP=${N_TCP:-$N}
 SOURCES=${SOURCES:-8}
 PARALLEL=${PARALLEL:-200}
 SETTLE=${SETTLE:-5}
@@ -73,9 +74,17 @@ install_deps() {
 raise_nofile() {
   local want=$((2 * N + 4096))
   if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$want" ]; then
-    ulimit -Hn "$want" 2>/dev/null || die "ulimit -Hn is $(ulimit -Hn) < $want and cannot be raised (run as root, or a smaller N)"
+    ulimit -Hn "$want" 2>/dev/null || say "note: ulimit -Hn stays $(ulimit -Hn) (< $want: no CAP_SYS_RESOURCE here)"
   fi
   ulimit -n "$want" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+  local lim; lim=$(ulimit -n)
+  [ "$lim" = unlimited ] && return 0
+  [ "$lim" -ge $((N + 400)) ] || die "ulimit -n is $lim < N + 400 = $((N + 400)) (a smaller N, or raise the hard limit)"
+  # The tcp kind needs two descriptors per connection in Torii: it gets as many connections as fit.
+  if [ "$lim" -lt $((2 * N + 400)) ]; then
+    N_TCP=$(( (lim - 400) / 2 ))
+    say "note: ulimit -n $lim: the tcp kind holds N_TCP=$N_TCP connections (2 descriptors each in Torii), the others N=$N"
+  fi
 }
 
 # ---------------------------------------------------------------- process control (as bench/run.sh)
@@ -184,15 +193,15 @@ EOC
 
 # One kind: RSS before, open N, RSS held, close; appends a table row.
 measure() { # kind
-  local kind=$1 port=$((P_TORII + 1)) jvm=$JVM
-  [ "$kind" = tcp ] && port=$P_TORII
+  local kind=$1 port=$((P_TORII + 1)) jvm=$JVM n=$N
+  [ "$kind" = tcp ] && { port=$P_TORII; n=$N_TCP; }
   # A few requests first, so that the first kind does not pay for the classes all kinds load.
   python3 "$HERE/idle_client.py" "$kind" 127.0.0.1 "$port" 20 2 20 >/dev/null 2>&1 </dev/null & local w=$!
   sleep 2; kill "$w" 2>/dev/null || true; wait "$w" 2>/dev/null || true
   sleep 1
   local before; before=$(rss_kib "$jvm")
   local out="$WORK/logs/client-$kind.out"
-  python3 "$HERE/idle_client.py" "$kind" 127.0.0.1 "$port" "$N" "$SOURCES" "$PARALLEL" >"$out" 2>&1 </dev/null &
+  python3 "$HERE/idle_client.py" "$kind" 127.0.0.1 "$port" "$n" "$SOURCES" "$PARALLEL" >"$out" 2>&1 </dev/null &
   local cpid=$! cst; cst=$(starttime "$cpid"); echo "client-$kind $cpid $cst" >>"$PIDFILE"
   local t0=$SECONDS
   until grep -q '^READY' "$out" 2>/dev/null; do
@@ -211,9 +220,9 @@ measure() { # kind
   stop_one "$cpid" "$cst"
   local t1=$SECONDS
   while [ "$(established "$port")" -gt 5 ] && [ $((SECONDS - t1)) -lt 60 ]; do sleep 0.5; done
-  local per=$(( (held - before) * 1024 / N ))
+  local per=$(( (held - before) * 1024 / n ))
   say "$kind: $ready established=$est open=${open_s}s rss before=${before}KiB held=${held}KiB heap_used=${heap:-?} => $per B/conn"
-  printf '%-5s %6s %8s %9.1f %9.1f %9.1f %8d %10s %s\n' "$kind" "$N" "${ready#READY }" "$(echo "$before/1024" | bc -l)" \
+  printf '%-5s %6s %8s %9.1f %9.1f %9.1f %8d %10s %s\n' "$kind" "$n" "${ready#READY }" "$(echo "$before/1024" | bc -l)" \
     "$(echo "$held/1024" | bc -l)" "$(echo "($held-$before)/1024" | bc -l)" "$per" "${heap:-?}" \
     "$([ "$held" -le $((GOAL_MIB * 1024)) ] && echo yes || echo NO)" >>"$TABLE.rows"
 }
@@ -246,7 +255,7 @@ case ${1:-run} in
       printf '%-5s %6s %8s %9s %9s %9s %8s %10s %s\n' kind conns client "RSS0 MiB" "held MiB" "delta MiB" "B/conn" "heap used" "<= ${GOAL_MIB} MiB"
       cat "$TABLE.rows"; echo
       echo "RSS0 = Torii's VmRSS before the kind's connections, held = with all of them open and idle ($SETTLE s after the last"
-      echo "opened), B/conn = (held - RSS0) / N. tcp: each connection also holds an upstream connection. heap used = jcmd GC.heap_info."
+      echo "opened), B/conn = (held - RSS0) / conns. tcp: each connection also holds an upstream connection. heap used = jcmd GC.heap_info."
       [ -z "$HISTO" ] || echo "heap histograms (top 20 classes) while held: $HISTOS"
     } | tee "$TABLE"
     rm -f "$TABLE.rows"
