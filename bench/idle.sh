@@ -215,7 +215,7 @@ measure() { # kind
   held=$(rss_kib "$jvm"); est=$(established "$port")
   heap=$("$JCMD" "$jvm" GC.heap_info 2>/dev/null | awk '/ total .* used / {for (i=1;i<=NF;i++) if ($i=="used") {print $(i+1); exit}}')
   if [ -n "$HISTO" ]; then
-    { echo "== $kind: $ready, RSS ${held} KiB"; "$JCMD" "$jvm" GC.class_histogram 2>/dev/null | head -25; echo; } >>"$HISTOS"
+    { echo "== $kind: $ready, RSS ${held} KiB"; "$JCMD" "$jvm" GC.class_histogram 2>/dev/null | awk 'NR <= 25 || /^Total/'; echo; } >>"$HISTOS"
   fi
   stop_one "$cpid" "$cst"
   local t1=$SECONDS
