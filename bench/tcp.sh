@@ -1,0 +1,342 @@
+#!/usr/bin/env bash
+# bench/tcp.sh - L4 (TCP) proxying: Torii's tcp listener against nginx stream and HAProxy mode tcp, on loopback.
+#
+# Starts, on 127.0.0.1 only, each proxy with one worker/thread and two listeners:
+#   backends  iperf3 -s :P_IPERF (18201), nginx HTTP "/" -> 200 "ok\n", one worker :P_WEB (18202)
+#   nginx     stream { server { proxy_pass } } (ngx_stream_module)  :P_NGINX+0 (iperf) / +1 (web)   (18210)
+#   haproxy   mode tcp, nbthread 1                                  :P_HAPROXY+0 / +1               (18220)
+#   torii     protocol: tcp listeners, ioThreads 1 (default NIO)    :P_TORII+0 / +1                 (18230)
+#   torii-uring  the same with -Dtorii.transport=io_uring (URING=1)  :P_URING+0 / +1                (18240)
+# Two benches per round, interleaved (round 1: direct nginx haproxy torii torii-uring, round 2: ...):
+#   bulk   iperf3 -c ... -t DURATION, one stream (P_STREAMS), client -> server; Gbit/s received
+#   conn   wrk -H 'Connection: close' -c CONNS -d DURATION: one small request and response per TCP connection,
+#          so each request is a new connection through the proxy and a new upstream connection; connections/s
+# prints median and min-max per target, and the ratio to nginx (median and min-max of per-round ratios);
+# stops exactly the processes it started, by PID.
+#
+# Usage: bench/tcp.sh [run|summarize RAW.tsv|help]       (default: run)
+# Knobs (env): REPS=3 DURATION=10 CONNS=50 P_STREAMS=1 WARMUP=5 TORII_WARMUP=20 (s of conn load before measuring)
+#   URING=1 (the io_uring row; empty to skip) TORII_THREADS=1 PROXY_WORKERS=1
+#   P_IPERF=18201 P_WEB=18202 P_NGINX=18210 P_HAPROXY=18220 P_TORII=18230 P_URING=18240
+#   TORII_HOME=<repo>/gateway-server/target/torii (build it with ./mvnw -B -q -DskipTests package)
+#   SKIP_INSTALL=1 (fail instead of apt-get installing iperf3, nginx, libnginx-mod-stream, haproxy, wrk)
+#   WORK=$TMPDIR/torii-tcpbench  GAP=1 (s between runs)  JAVA_OPTS, TORII_OPTS (as bin/torii reads them)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+WORK=${WORK:-${TMPDIR:-/tmp}/torii-tcpbench}
+REPS=${REPS:-3}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-50}
+P_STREAMS=${P_STREAMS:-1}
+WARMUP=${WARMUP:-5}
+TORII_WARMUP=${TORII_WARMUP:-20}
+URING=${URING-1}
+TORII_THREADS=${TORII_THREADS:-1}
+PROXY_WORKERS=${PROXY_WORKERS:-1}
+P_IPERF=${P_IPERF:-18201}
+P_WEB=${P_WEB:-18202}
+P_NGINX=${P_NGINX:-18210}
+P_HAPROXY=${P_HAPROXY:-18220}
+P_TORII=${P_TORII:-18230}
+P_URING=${P_URING:-18240}
+TORII_HOME=${TORII_HOME:-$ROOT/gateway-server/target/torii}
+SKIP_INSTALL=${SKIP_INSTALL:-}
+GAP=${GAP:-1}
+export PATH=$PATH:/usr/sbin:/sbin
+
+PIDFILE=$WORK/run/pids
+STAMP=$(date +%Y%m%d-%H%M%S)
+RAW=$WORK/results/tcp-raw-$STAMP.tsv
+LOG=$WORK/results/tcp-log-$STAMP.txt
+TABLE=$WORK/results/tcp-table-$STAMP.txt
+STREAM_SO=/usr/lib/nginx/modules/ngx_stream_module.so
+
+say() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$LOG" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+# nginx's stream module: built in, or the Debian dynamic module (libnginx-mod-stream).
+stream_builtin() { nginx -V 2>&1 | tr ' ' '\n' | grep -qx -- '--with-stream'; }
+
+install_deps() {
+  local need=()
+  command -v iperf3  >/dev/null || need+=(iperf3)
+  command -v nginx   >/dev/null || need+=(nginx)
+  command -v nginx >/dev/null && { stream_builtin || [ -f "$STREAM_SO" ] || need+=(libnginx-mod-stream); }
+  command -v haproxy >/dev/null || need+=(haproxy)
+  command -v wrk     >/dev/null || need+=(wrk)
+  command -v curl    >/dev/null || need+=(curl)
+  command -v ss      >/dev/null || need+=(iproute2)
+  command -v jq      >/dev/null || need+=(jq)
+  [ ${#need[@]} -eq 0 ] && return 0
+  [ -n "$SKIP_INSTALL" ] && die "missing: ${need[*]} (SKIP_INSTALL is set)"
+  [ "$(id -u)" = 0 ] || die "missing: ${need[*]} (install them, or run as root to let this script apt-get them)"
+  say "installing: ${need[*]}"
+  # A temporary policy-rc.d keeps Debian's maintainer scripts from starting system nginx/haproxy/iperf3 services.
+  local guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; guard=1
+  fi
+  local rc=0
+  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+      -o DPkg::Lock::Timeout=600 "${need[@]}"; } >>"$LOG" 2>&1 || rc=$?
+  [ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d
+  [ $rc -eq 0 ] || die "apt-get install ${need[*]} failed (see $LOG)"
+}
+
+# ---------------------------------------------------------------- process control (as bench/run.sh)
+starttime() { local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; set -- $s; echo "${20}"; }
+alive() { local want=$2 s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; set -- $s
+  [ "$1" != Z ] && [ "${20}" = "$want" ]; }
+start_bg() { # name cmd...
+  local name=$1; shift
+  "$@" >"$WORK/logs/$name.out" 2>&1 </dev/null 9>&- &
+  local pid=$!
+  echo "$name $pid $(starttime $pid)" >>"$PIDFILE"
+  say "started $name pid=$pid: $*"
+}
+stop_all() {
+  [ -f "$PIDFILE" ] || return 0
+  local name pid st i left
+  while read -r name pid st; do
+    if alive "$pid" "$st"; then kill "$pid" 2>/dev/null || true; say "stopping $name pid=$pid"; fi
+  done <"$PIDFILE"
+  for i in $(seq 1 100); do
+    left=0
+    while read -r name pid st; do alive "$pid" "$st" && left=1; done <"$PIDFILE"
+    [ $left -eq 0 ] && break
+    sleep 0.1
+  done
+  while read -r name pid st; do
+    if alive "$pid" "$st"; then say "pid $pid ($name) ignored TERM for 10 s: KILL"; kill -KILL "$pid" 2>/dev/null || true; fi
+  done <"$PIDFILE"
+  rm -f "$PIDFILE"
+}
+port_busy() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
+wait_port() { # port timeout_s
+  local end=$((SECONDS + $2))
+  while [ $SECONDS -lt $end ]; do port_busy "$1" && return 0; sleep 0.2; done
+  return 1
+}
+wait_ok() { # url timeout_s
+  local end=$((SECONDS + $2))
+  while [ $SECONDS -lt $end ]; do
+    [ "$(curl -s --max-time 2 "$1" 2>/dev/null)" = ok ] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------- configs
+write_configs() {
+  mkdir -p "$WORK"/{conf,run,logs,www,results}
+  local u g; u=$(id -un); g=$(id -gn)
+  printf 'ok\n' >"$WORK/www/index.txt"; chmod -R a+rX "$WORK/www"
+  cat >"$WORK/conf/web.conf" <<EOC
+# Backend of the conn bench: one request per connection, "ok\n".
+worker_processes 1;
+user $u $g;
+worker_rlimit_nofile 20000;
+daemon off;
+pid $WORK/run/web.pid;
+error_log $WORK/logs/web.error.log warn;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    server_tokens off;
+    default_type text/plain;
+    server {
+        listen 127.0.0.1:$P_WEB reuseport backlog=4096;
+        location = / { return 200 "ok\n"; }
+    }
+}
+EOC
+  local load=""; stream_builtin || load="load_module $STREAM_SO;"
+  cat >"$WORK/conf/stream.conf" <<EOC
+# Peer: nginx stream (L4) proxy, $PROXY_WORKERS worker(s).
+$load
+worker_processes $PROXY_WORKERS;
+user $u $g;
+worker_rlimit_nofile 20000;
+daemon off;
+pid $WORK/run/stream.pid;
+error_log $WORK/logs/stream.error.log warn;
+events { worker_connections 8192; }
+stream {
+    tcp_nodelay on;
+    server { listen 127.0.0.1:$P_NGINX reuseport backlog=4096;       proxy_pass 127.0.0.1:$P_IPERF; }
+    server { listen 127.0.0.1:$((P_NGINX + 1)) reuseport backlog=4096; proxy_pass 127.0.0.1:$P_WEB; }
+}
+EOC
+  cat >"$WORK/conf/haproxy.cfg" <<EOC
+# Peer: HAProxy mode tcp, $PROXY_WORKERS thread(s).
+global
+    nbthread $PROXY_WORKERS
+    maxconn 8192
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client  60s
+    timeout server  60s
+frontend iperf
+    bind 127.0.0.1:$P_HAPROXY
+    default_backend iperf
+frontend web
+    bind 127.0.0.1:$((P_HAPROXY + 1))
+    default_backend web
+backend iperf
+    server s1 127.0.0.1:$P_IPERF
+backend web
+    server s1 127.0.0.1:$P_WEB
+EOC
+  local p
+  for p in "$P_TORII" "$P_URING"; do
+    cat >"$WORK/conf/torii-$p.yaml" <<EOC
+# Torii under test: two tcp listeners, $TORII_THREADS I/O thread(s).
+ioThreads: $TORII_THREADS
+listeners:
+  - { name: iperf, protocol: tcp, address: "127.0.0.1:$p", upstream: iperf }
+  - { name: web, protocol: tcp, address: "127.0.0.1:$((p + 1))", upstream: web }
+upstreams:
+  iperf: { endpoints: [ "127.0.0.1:$P_IPERF" ] }
+  web: { endpoints: [ "127.0.0.1:$P_WEB" ] }
+EOC
+  done
+}
+
+start_all() {
+  mkdir -p "$WORK"/{conf,run,logs,www,results}
+  if [ -f "$PIDFILE" ]; then say "pid file left by an earlier run: stopping those PIDs"; stop_all; fi
+  : >"$PIDFILE"
+  local p ports=("$P_IPERF" "$P_WEB" "$P_NGINX" $((P_NGINX + 1)) "$P_HAPROXY" $((P_HAPROXY + 1)) "$P_TORII" $((P_TORII + 1)))
+  [ -z "$URING" ] || ports+=("$P_URING" $((P_URING + 1)))
+  for p in "${ports[@]}"; do port_busy "$p" && die "port $p is already in use (override the P_* knobs)"; done
+  write_configs
+  nginx -t -q -p "$WORK" -e "$WORK/logs/web.stderr.log" -c "$WORK/conf/web.conf" >>"$LOG" 2>&1 || die "nginx -t web.conf (see $LOG)"
+  nginx -t -q -p "$WORK" -e "$WORK/logs/stream.stderr.log" -c "$WORK/conf/stream.conf" >>"$LOG" 2>&1 || die "nginx -t stream.conf (see $LOG)"
+  haproxy -c -q -f "$WORK/conf/haproxy.cfg" >>"$LOG" 2>&1 || die "haproxy -c (see $LOG)"
+  start_bg iperf3 iperf3 -s -B 127.0.0.1 -p "$P_IPERF"
+  start_bg web nginx -p "$WORK" -e "$WORK/logs/web.stderr.log" -c "$WORK/conf/web.conf"
+  start_bg nginx nginx -p "$WORK" -e "$WORK/logs/stream.stderr.log" -c "$WORK/conf/stream.conf"
+  start_bg haproxy haproxy -W -db -f "$WORK/conf/haproxy.cfg"
+  start_bg torii "$TORII_HOME/bin/torii" run --config "$WORK/conf/torii-$P_TORII.yaml"
+  [ -z "$URING" ] || TORII_OPTS="${TORII_OPTS:-} -Dtorii.transport=io_uring" \
+      start_bg torii-uring "$TORII_HOME/bin/torii" run --config "$WORK/conf/torii-$P_URING.yaml"
+  wait_port "$P_IPERF" 10 || die "iperf3 did not listen on $P_IPERF"
+  local name port
+  while read -r name port; do
+    wait_ok "http://127.0.0.1:$((port + 1))/" 60 || die "$name: no 'ok' through 127.0.0.1:$((port + 1)) (see $WORK/logs/)"
+  done < <(targets | awk '{print $1, $2}')
+  if [ -n "$URING" ]; then
+    grep -qi "io_uring" "$WORK/logs/torii-uring.out" || say "note: torii-uring's log does not mention io_uring (see $WORK/logs/torii-uring.out)"
+  fi
+}
+
+# targets, in the order measured in each round: "name iperf_port" (web port = iperf port + 1; direct: P_IPERF, P_WEB)
+targets() {
+  echo "direct $P_IPERF"
+  echo "nginx $P_NGINX"
+  echo "haproxy $P_HAPROXY"
+  echo "torii $P_TORII"
+  [ -z "$URING" ] || echo "torii-uring $P_URING"
+}
+web_port() { [ "$1" = "$P_IPERF" ] && echo "$P_WEB" || echo $(($1 + 1)); }
+
+# ---------------------------------------------------------------- runs
+# raw TSV: round bench target value (bulk: Gbit/s received; conn: connections/s) errors
+run_bulk() { # round target port
+  local out="$WORK/results/$STAMP-bulk-$2-r$1.json" v err=0
+  timeout $((DURATION + 30)) iperf3 -c 127.0.0.1 -p "$3" -t "$DURATION" -P "$P_STREAMS" -J >"$out" 2>&1 || err=1
+  v=$(jq -r '.end.sum_received.bits_per_second // empty' "$out" 2>/dev/null | awk '{printf "%.2f", $1/1e9}')
+  [ -n "$v" ] || { v=NA; err=1; }
+  printf '%s\tbulk\t%s\t%s\t%s\n' "$1" "$2" "$v" "$err" >>"$RAW"
+  say "$(printf 'r%s bulk %-12s %s Gbit/s' "$1" "$2" "$v")"
+  sleep "$GAP"
+}
+run_conn() { # round target port
+  local out="$WORK/results/$STAMP-conn-$2-r$1.txt" v err
+  timeout $((DURATION + 30)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s -H 'Connection: close' \
+      "http://127.0.0.1:$(web_port "$3")/" </dev/null >"$out" 2>&1 || true
+  v=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out"); [ -n "$v" ] || v=NA
+  err=$(awk '/Socket errors:/ {gsub(",", ""); s=$4+$6+$8+$10} /Non-2xx/ {s+=$NF} END {print s+0}' "$out")
+  printf '%s\tconn\t%s\t%s\t%s\n' "$1" "$2" "$v" "$err" >>"$RAW"
+  say "$(printf 'r%s conn %-12s %s conn/s (errors %s)' "$1" "$2" "$v" "$err")"
+  sleep "$GAP"
+}
+
+warmup() {
+  local name port secs
+  while read -r name port; do
+    secs=$WARMUP; [[ $name == torii* ]] && secs=$TORII_WARMUP
+    say "warm-up $name: ${secs}s conn load, 3 s bulk"
+    timeout $((secs + 20)) wrk -t1 -c"$CONNS" -d"${secs}s" -H 'Connection: close' "http://127.0.0.1:$(web_port "$port")/" \
+        </dev/null >/dev/null 2>&1 || true
+    timeout 30 iperf3 -c 127.0.0.1 -p "$port" -t 3 >/dev/null 2>&1 || true
+  done < <(targets)
+}
+
+bench_all() {
+  printf 'round\tbench\ttarget\tvalue\terrors\n' >"$RAW"
+  warmup
+  local r name port
+  for r in $(seq 1 "$REPS"); do
+    while read -r name port; do run_bulk "$r" "$name" "$port"; done < <(targets)
+    while read -r name port; do run_conn "$r" "$name" "$port"; done < <(targets)
+  done
+  { versions; echo; summarize "$RAW"; } | tee "$TABLE"
+  say "raw: $RAW  table: $TABLE  log: $LOG"
+}
+
+versions() {
+  echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)   git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  echo "machine: $(nproc) cpus, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "nginx:   $(nginx -v 2>&1 | sed 's/.*: //')   haproxy: $(haproxy -v 2>&1 | head -1 | awk '{print $3}')   iperf3: $(iperf3 -v 2>&1 | head -1 | awk '{print $2}')"
+  echo "setup:   reps=$REPS duration=${DURATION}s conns=$CONNS iperf3_streams=$P_STREAMS torii_ioThreads=$TORII_THREADS proxy_workers=$PROXY_WORKERS"
+}
+
+# Per (bench, target): median and min-max; x nginx = median (min-max) over rounds of value / nginx's value in the same round.
+summarize() {
+  awk -F'\t' '
+    function srt(s, a,   n, i, j, t) { n=split(s, a, " "); for (i=2;i<=n;i++) { t=a[i]+0; j=i-1; while (j>0 && a[j]+0>t) { a[j+1]=a[j]; j-- }; a[j+1]=t }; return n }
+    function med(s,   a, n) { n=srt(s, a); return (n%2) ? a[(n+1)/2] : (a[n/2]+a[n/2+1])/2 }
+    function mn(s,   a) { srt(s, a); return a[1] }
+    function mx(s,   a, n) { n=srt(s, a); return a[n] }
+    NR==1 { next }
+    { key=$2" "$3; if (!(key in seen)) { seen[key]=1; order[++k]=key }; tot[key]++; err[key]+=$5 }
+    $4=="NA" { next }
+    { v[key]=v[key]" "$4; n[key]++; byr[key SUBSEP $1]=$4; rounds[$1]=1 }
+    END {
+      printf "%-5s %-12s %5s %10s %19s %18s %6s\n", "bench", "target", "runs", "median", "min-max", "x nginx", "errors"
+      for (i=1;i<=k;i++) {
+        key=order[i]; split(key, f, " "); ref=f[1]" nginx"; l=""
+        for (r in rounds) if (((key SUBSEP r) in byr) && ((ref SUBSEP r) in byr) && byr[ref SUBSEP r] > 0) l=l" "byr[key SUBSEP r]/byr[ref SUBSEP r]
+        x=(l=="") ? "-" : sprintf("%.2f (%.2f-%.2f)", med(l), mn(l), mx(l))
+        if (!(key in n)) { printf "%-5s %-12s %2d/%-2d  (no usable run)\n", f[1], f[2], 0, tot[key]; continue }
+        printf "%-5s %-12s %2d/%-2d %10.2f %9.2f-%-9.2f %18s %6d\n", f[1], f[2], n[key], tot[key], med(v[key]), mn(v[key]), mx(v[key]), x, err[key]
+      }
+      print ""
+      print "bulk = iperf3, one TCP stream client -> server, Gbit/s received; conn = wrk -H \"Connection: close\", connections/s"
+      print "(one small HTTP request and response per connection, a new upstream connection each). Medians over rounds, min-max;"
+      print "x nginx = median (min-max) over rounds of value / nginx stream'"'"'s value in the same round (runs of a round are back to back)."
+    }' "$1"
+}
+
+# ---------------------------------------------------------------- main
+mkdir -p "$WORK/results" "$WORK/run" "$WORK/logs"
+case ${1:-run} in
+  run)
+    exec 9>"$WORK/run/lock"
+    flock -n 9 || die "another bench/tcp.sh is using $WORK (set WORK to run two at once)"
+    install_deps
+    [ -x "$TORII_HOME/bin/torii" ] || die "$TORII_HOME/bin/torii is missing: ./mvnw -B -q -DskipTests package"
+    trap 'stop_all' EXIT
+    trap 'exit 130' INT TERM
+    versions | tee -a "$LOG" >&2
+    start_all
+    bench_all
+    ;;
+  summarize) summarize "${2:?usage: tcp.sh summarize RAW.tsv}" ;;
+  help|-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' ;;
+  *) die "unknown command '$1' (expected: run, summarize RAW.tsv or help)" ;;
+esac
