@@ -144,6 +144,8 @@ public final class Engine {
     private final LongAdder rejectedConnections = new LongAdder();
     private final LongAdder upstreamConnectionsOpened = new LongAdder();
     private final LongAdder upstreamConnectsFailed = new LongAdder();
+    private final dev.torii.internal.upstream.UpstreamCounters upstreamCounters =
+            new dev.torii.internal.upstream.UpstreamCounters();
     private final LongAdder guardedConnections = new LongAdder();
     private volatile List<ConnectionGuard> guards = List.of();
     private final LongAdder bareErrors = new LongAdder();
@@ -670,6 +672,16 @@ public final class Engine {
         return out;
     }
 
+    /** The pools and connects of every upstream that has had any, sorted by name. Thread-safe. */
+    public List<dev.torii.upstream.UpstreamPoolStats> upstreamPools() {
+        return upstreamCounters.list();
+    }
+
+    /** Where connects are counted by upstream and reason (a failed DNS lookup of an endpoint, say). */
+    public dev.torii.internal.upstream.UpstreamCounters upstreamCounters() {
+        return upstreamCounters;
+    }
+
     /** The current routing table and upstream states; an exchange reads it once, when its head is decoded. */
     public Snapshot snapshot() {
         return snapshot;
@@ -747,7 +759,8 @@ public final class Engine {
     ConnectionPool pool(EventLoop loop) {
         ConnectionPool p = pools.get();
         if (p == null) {
-            p = new ConnectionPool(loop, transport.channel(), upstreamConnectionsOpened, upstreamConnectsFailed);
+            p = new ConnectionPool(
+                    loop, transport.channel(), upstreamConnectionsOpened, upstreamConnectsFailed, upstreamCounters);
             pools.set(p);
             allPools.add(p);
         }

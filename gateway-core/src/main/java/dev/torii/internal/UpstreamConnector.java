@@ -5,6 +5,7 @@ import dev.torii.internal.upstream.ConnectionPool;
 import dev.torii.internal.upstream.UpstreamConnection;
 import dev.torii.internal.upstream.UpstreamState;
 import dev.torii.route.RetryPolicy;
+import dev.torii.upstream.ConnectFailure;
 import dev.torii.upstream.Endpoint;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpMethod;
@@ -156,6 +157,7 @@ final class UpstreamConnector {
                 return;
             }
             if (!f.isSuccess()) {
+                engine.upstreamCounters().connectFailed(upstreamState.upstream.name(), ConnectFailure.DNS);
                 driver.responder().fail(ProxyError.DNS_FAILED, f.cause(), "cannot resolve " + endpoint.host());
                 return;
             }
