@@ -127,6 +127,9 @@ public final class Engine {
     static final io.netty.util.AttributeKey<String> LISTENER = io.netty.util.AttributeKey.valueOf("torii.listener");
 
     private final List<Hook> hooks;
+    /** The global hooks that want to hear of each upstream attempt. */
+    private final List<dev.torii.UpstreamAttemptListener> attemptListeners;
+
     private final Limits limits;
     private final Http2Limits http2Limits;
     private final Forwarding forwarding;
@@ -195,6 +198,10 @@ public final class Engine {
         this.listeners = listeners;
         this.resolver = new EndpointResolver(dnsCache);
         this.hooks = hooks;
+        this.attemptListeners = hooks.stream()
+                .filter(h -> h instanceof dev.torii.UpstreamAttemptListener)
+                .map(h -> (dev.torii.UpstreamAttemptListener) h)
+                .toList();
         this.limits = limits;
         this.http2Limits = http2Limits;
         this.forwarding = forwarding;
@@ -685,6 +692,11 @@ public final class Engine {
     /** The current routing table and upstream states; an exchange reads it once, when its head is decoded. */
     public Snapshot snapshot() {
         return snapshot;
+    }
+
+    /** The global hooks that are {@link dev.torii.UpstreamAttemptListener}s, in order. */
+    List<dev.torii.UpstreamAttemptListener> attemptListeners() {
+        return attemptListeners;
     }
 
     /** The global hooks, in order. */
