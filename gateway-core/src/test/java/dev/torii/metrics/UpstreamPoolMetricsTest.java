@@ -63,6 +63,31 @@ class UpstreamPoolMetricsTest {
     }
 
     @Test
+    void anHttp2ConnectionIsInUseWhileItCarriesAStreamAndIdleWithout() throws Exception {
+        var registry = new SimpleMeterRegistry();
+        // The server reads the upload only after 3 s: the stream stays open that long.
+        try (var upstream = dev.torii.testing.Http2TestServer.start(3000);
+                Gateway gateway = gateway(
+                        registry,
+                        Upstream.builder("app").endpoint(upstream.endpoint()).protocol(UpstreamProtocol.H2C))) {
+            var response = HTTP.sendAsync(
+                    HttpRequest.newBuilder(URI.create(
+                                    "http://127.0.0.1:" + gateway.address("web").getPort() + "/upload"))
+                            .POST(HttpRequest.BodyPublishers.ofString("payload"))
+                            .timeout(Duration.ofSeconds(20))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            await(() -> connections(registry, "app", "in_use") == 1 || response.isDone());
+            assertThat(response).isNotDone();
+            assertThat(connections(registry, "app", "idle")).isZero();
+            assertThat(response.get(20, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+            await(() -> connections(registry, "app", "idle") == 1);
+            assertThat(connections(registry, "app", "in_use")).isZero();
+            assertThat(connects(registry, "app", "ok", "none")).isEqualTo(1);
+        }
+    }
+
+    @Test
     void aClosedPortCountsAsRefused() throws Exception {
         var registry = new SimpleMeterRegistry();
         int closed;
