@@ -36,6 +36,7 @@ final class OtlpReceiver implements AutoCloseable {
     private final HttpServer server;
     private final List<Span> spans = new CopyOnWriteArrayList<>();
     private final List<String> contentTypes = new CopyOnWriteArrayList<>();
+    private final List<String> errors = new CopyOnWriteArrayList<>();
 
     OtlpReceiver() {
         try {
@@ -46,7 +47,15 @@ final class OtlpReceiver implements AutoCloseable {
         server.createContext("/v1/traces", ex -> {
             byte[] body = ex.getRequestBody().readAllBytes();
             contentTypes.add(String.valueOf(ex.getRequestHeaders().getFirst("Content-Type")));
-            spans.addAll(decodeRequest(body));
+            try {
+                spans.addAll(decodeRequest(body));
+            } catch (RuntimeException e) {
+                // Answered all the same, so that the exporter does not wait out its timeout; the test sees errors().
+                errors.add(e.toString());
+                ex.sendResponseHeaders(400, -1);
+                ex.close();
+                return;
+            }
             ex.sendResponseHeaders(200, -1);
             ex.close();
         });
@@ -59,6 +68,11 @@ final class OtlpReceiver implements AutoCloseable {
 
     List<Span> spans() {
         return List.copyOf(spans);
+    }
+
+    /** Requests that could not be decoded, and why. */
+    List<String> errors() {
+        return List.copyOf(errors);
     }
 
     List<String> contentTypes() {

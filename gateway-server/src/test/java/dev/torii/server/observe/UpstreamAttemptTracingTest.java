@@ -74,7 +74,8 @@ class UpstreamAttemptTracingTest {
                 // Spans come in batches: wait for a trace with two attempts rather than read the first batch.
                 await(
                         () -> traces.stream().anyMatch(t -> clientSpans(otlp, t).size() == 2),
-                        "a request with two attempts at the OTLP receiver: " + otlp.spans());
+                        "a request with two attempts at the OTLP receiver: " + otlp.spans() + " " + otlp.errors() + " "
+                                + otlp.contentTypes());
                 String retriedTrace = traces.stream()
                         .filter(t -> clientSpans(otlp, t).size() == 2)
                         .findFirst()
