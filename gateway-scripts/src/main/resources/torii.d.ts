@@ -160,6 +160,11 @@ interface Connection {
   readonly local: { readonly ip: string; readonly port: number };
   /** The TCP listener's name. */
   readonly listener: string;
+  /**
+   * The server name of the client's TLS ClientHello (lower case), read without terminating TLS on a listener with
+   * SNI routing (`sni:`); null when the listener has none, the client sent no name or did not speak TLS.
+   */
+  readonly sni: string | null;
   /** The upstream the connection will go to: the listener's, unless a hook chose another. */
   readonly upstream: string;
   /** The endpoint chosen with useEndpoint ("host:port"), or null: load balancing decides. */

@@ -64,6 +64,20 @@ public final class Gateway implements AutoCloseable {
         if (b.limits.maxConnectionsPerClient() > 0) {
             guards.add(new ClientConnectionLimit(b.limits.maxConnectionsPerClient()));
         }
+        var perListener = new java.util.HashMap<String, Integer>();
+        b.listeners.forEach(l -> {
+            if (l.options().maxConnections() > 0) {
+                perListener.put(l.name(), l.options().maxConnections());
+            }
+        });
+        b.tcpListeners.forEach(l -> {
+            if (l.options().maxConnections() > 0) {
+                perListener.put(l.name(), l.options().maxConnections());
+            }
+        });
+        if (!perListener.isEmpty()) {
+            guards.add(new dev.torii.internal.tcp.ListenerConnectionLimit(perListener));
+        }
         engine.connectionGuards(guards);
         if (b.meterRegistry != null) {
             new GatewayStatsMetrics(engine::stats, b.maintenance).bindTo(b.meterRegistry);
@@ -87,6 +101,7 @@ public final class Gateway implements AutoCloseable {
         }
         if (b.meterRegistry != null) {
             all.add(new RequestMetrics(b.meterRegistry));
+            all.add(new dev.torii.metrics.TcpMetrics(b.meterRegistry));
         }
         all.addAll(b.hooks);
         return List.copyOf(all);

@@ -67,4 +67,11 @@ public interface Hook {
      * on the connection's event loop, in the order added; the access log and the request metrics implement it.
      */
     default void onRefused(ExchangeLog log) {}
+
+    /**
+     * A TCP listener's connection closed: {@code log} is its record (addresses, chosen upstream, bytes, duration,
+     * outcome). Runs for the gateway's global hooks, on the connection's event loop, in the order added, after both
+     * sides are closed; the access log (connection log) and the TCP metrics implement it. Must not block.
+     */
+    default void onConnectionClosed(dev.torii.tcp.TcpConnectionLog log) {}
 }

@@ -40,6 +40,14 @@ public record Listener(String name, Protocol protocol, String host, int port, Se
     public Listener {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(options, "options");
+        if (options.sni() != null) {
+            throw new IllegalArgumentException(
+                    "listener '" + name + "' sni: SNI passthrough routing is for TCP listeners (expected: none here)");
+        }
+        if (options.sendProxyProtocol() != null) {
+            throw new IllegalArgumentException("listener '" + name
+                    + "' sendProxyProtocol: sending PROXY headers is for TCP listeners (expected: none here)");
+        }
         Objects.requireNonNull(protocol, "protocol");
         if (host == null || host.isBlank()) {
             throw new IllegalArgumentException(

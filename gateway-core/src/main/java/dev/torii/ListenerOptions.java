@@ -19,13 +19,21 @@ import java.util.Optional;
  * @param maxRequestsPerConnection requests one client connection of this listener may carry (see
  *     {@link Limits#maxRequestsPerConnection()}); 0 (the default) uses the gateway's limit, -1 lifts it for this
  *     listener
+ * @param sni SNI passthrough routing of a TCP listener ({@link dev.torii.tcp.SniRouting}), or {@code null}
+ * @param proxyProtocol the PROXY protocol accepted from trusted peers (HTTP, HTTPS and TCP listeners), or {@code null}
+ * @param sendProxyProtocol the PROXY protocol header a TCP listener sends to its backends, or {@code null}: none
+ * @param maxConnections the most client connections open at once on this listener, {@code 0} for no limit of its own
  */
 public record ListenerOptions(
         Optional<Bandwidth> newConnectionsPerClient,
         PathNormalization pathNormalization,
-        int maxRequestsPerConnection) {
+        int maxRequestsPerConnection,
+        dev.torii.tcp.SniRouting sni,
+        dev.torii.proxyprotocol.ProxyProtocolAccept proxyProtocol,
+        dev.torii.proxyprotocol.ProxyProtocolVersion sendProxyProtocol,
+        int maxConnections) {
     /** The options of a listener that sets none of its own. */
-    public static final ListenerOptions DEFAULTS = new ListenerOptions(Optional.empty(), null, 0);
+    public static final ListenerOptions DEFAULTS = new ListenerOptions(Optional.empty(), null, 0, null, null, null, 0);
 
     public ListenerOptions {
         Objects.requireNonNull(newConnectionsPerClient, "newConnectionsPerClient");
@@ -33,12 +41,21 @@ public record ListenerOptions(
             throw new IllegalArgumentException("maxRequestsPerConnection: " + maxRequestsPerConnection
                     + " (expected: > 0, 0 for the gateway's limit, -1 for none)");
         }
+        if (maxConnections < 0) {
+            throw new IllegalArgumentException("maxConnections: " + maxConnections + " (expected: >= 0)");
+        }
     }
 
     /** These options with at most {@code rate} new connections per client address on this listener. */
     public ListenerOptions withNewConnectionsPerClient(Bandwidth rate) {
         return new ListenerOptions(
-                Optional.of(Objects.requireNonNull(rate, "rate")), pathNormalization, maxRequestsPerConnection);
+                Optional.of(Objects.requireNonNull(rate, "rate")),
+                pathNormalization,
+                maxRequestsPerConnection,
+                sni,
+                proxyProtocol,
+                sendProxyProtocol,
+                maxConnections);
     }
 
     /**
@@ -46,12 +63,26 @@ public record ListenerOptions(
      * null}: the gateway-wide one again).
      */
     public ListenerOptions withPathNormalization(PathNormalization normalization) {
-        return new ListenerOptions(newConnectionsPerClient, normalization, maxRequestsPerConnection);
+        return new ListenerOptions(
+                newConnectionsPerClient,
+                normalization,
+                maxRequestsPerConnection,
+                sni,
+                proxyProtocol,
+                sendProxyProtocol,
+                maxConnections);
     }
 
     /** These options with {@code requests} as the listener's request limit per connection (see the component). */
     public ListenerOptions withMaxRequestsPerConnection(int requests) {
-        return new ListenerOptions(newConnectionsPerClient, pathNormalization, requests);
+        return new ListenerOptions(
+                newConnectionsPerClient,
+                pathNormalization,
+                requests,
+                sni,
+                proxyProtocol,
+                sendProxyProtocol,
+                maxConnections);
     }
 
     /** The request limit per connection in effect on this listener, given the gateway's {@code limits}; 0 for none. */
@@ -59,5 +90,62 @@ public record ListenerOptions(
         return maxRequestsPerConnection == 0
                 ? limits.maxRequestsPerConnection()
                 : Math.max(0, maxRequestsPerConnection);
+    }
+
+    /**
+     * These options with at most {@code maxConnections} client connections open at once on this listener (0: no limit
+     * of its own; {@link Limits#maxConnections()} still applies). More are closed at accept.
+     */
+    public ListenerOptions withMaxConnections(int maxConnections) {
+        return new ListenerOptions(
+                newConnectionsPerClient,
+                pathNormalization,
+                maxRequestsPerConnection,
+                sni,
+                proxyProtocol,
+                sendProxyProtocol,
+                maxConnections);
+    }
+
+    /**
+     * These options with SNI passthrough routing ({@code null}: none). TCP listeners only: the gateway refuses an HTTP
+     * listener that has it.
+     */
+    public ListenerOptions withSni(dev.torii.tcp.SniRouting sni) {
+        return new ListenerOptions(
+                newConnectionsPerClient,
+                pathNormalization,
+                maxRequestsPerConnection,
+                sni,
+                proxyProtocol,
+                sendProxyProtocol,
+                maxConnections);
+    }
+
+    /** These options accepting the PROXY protocol from trusted peers ({@code null}: not accepted). */
+    public ListenerOptions withProxyProtocol(dev.torii.proxyprotocol.ProxyProtocolAccept proxyProtocol) {
+        return new ListenerOptions(
+                newConnectionsPerClient,
+                pathNormalization,
+                maxRequestsPerConnection,
+                sni,
+                proxyProtocol,
+                sendProxyProtocol,
+                maxConnections);
+    }
+
+    /**
+     * These options sending a PROXY protocol header of this version to each backend connection ({@code null}: none).
+     * TCP listeners only.
+     */
+    public ListenerOptions withSendProxyProtocol(dev.torii.proxyprotocol.ProxyProtocolVersion sendProxyProtocol) {
+        return new ListenerOptions(
+                newConnectionsPerClient,
+                pathNormalization,
+                maxRequestsPerConnection,
+                sni,
+                proxyProtocol,
+                sendProxyProtocol,
+                maxConnections);
     }
 }

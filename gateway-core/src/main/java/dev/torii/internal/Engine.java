@@ -175,7 +175,7 @@ public final class Engine {
      * reads off reaches, and then fails the next wait for writability (epoll_ctl MOD: ENOENT), losing the bytes
      * queued for a slow client. NIO has no such state.
      */
-    private final Transport tcpTransport = transport.name().equals("nio") ? transport : Transport.nio();
+    private final Transport tcpTransport = Transport.forTcp(transport);
 
     private EventLoopGroup tcpGroup;
     /** The active health checks of the current snapshot's upstreams; from {@link #start()} on. */
@@ -587,6 +587,12 @@ public final class Engine {
                         })
                         .addLast("alpn", new AlpnHandler());
             }
+            // A trusted balancer's PROXY header precedes TLS and HTTP: its decoder goes first, and the client address
+            // it names is the exchanges' (X-Forwarded-For, rate-limit keys, IP lists, logs).
+            dev.torii.internal.proxyprotocol.ProxyProtocolHandler.install(
+                    ch,
+                    dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust.of(
+                            listener.options().proxyProtocol()));
         }
     }
 
@@ -787,6 +793,11 @@ public final class Engine {
     /** Counts an upstream connection opened. Thread-safe. */
     public void upstreamConnectionOpened() {
         upstreamConnectionsOpened.increment();
+    }
+
+    /** Counts a TCP listener's backend connect that failed (refused, timed out). Thread-safe. */
+    public void upstreamConnectFailed() {
+        upstreamConnectsFailed.increment();
     }
 
     /** Counts a TCP listener connection accepted and now open. Thread-safe. */

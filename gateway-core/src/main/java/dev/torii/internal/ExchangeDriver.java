@@ -157,6 +157,19 @@ final class ExchangeDriver {
         return ex == owner && state == CONNECTING;
     }
 
+    /** Whether no part of the exchange (if any) went upstream yet: hooks, routing or connecting in progress. */
+    boolean nothingSentUpstream() {
+        return switch (state) {
+            case IDLE, REQUEST_HOOKS, ROUTING, UPSTREAM_HOOKS, CONNECTING -> true;
+            default -> false;
+        };
+    }
+
+    /** Whether the client side is an HTTP/2 stream (one of many on its connection). */
+    boolean multiplexed() {
+        return adapter.http2();
+    }
+
     boolean responseComplete() {
         return state == FINISHING || state == TUNNEL;
     }

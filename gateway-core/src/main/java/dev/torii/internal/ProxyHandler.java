@@ -25,6 +25,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
@@ -239,6 +240,15 @@ public final class ProxyHandler extends ChannelDuplexHandler {
         if (evt == Engine.DRAIN) {
             drain();
             return;
+        }
+        if (evt instanceof Http2ResetFrame && exchange.nothingSentUpstream()) {
+            // The client reset the stream before its request went upstream (a rapid-reset flood does it stream after
+            // stream): the exchange ends now, which cancels its connect or its place in the pool's queue, instead of
+            // when the stream channel closes, which it does only on a read (reads are explicit) and so after the
+            // request was written. The read lets the channel take the stream's end and close, without a RST_STREAM
+            // in answer to the client's (RFC 9113 section 5.4.2).
+            exchange.clientClosed();
+            ctx.read();
         }
         ctx.fireUserEventTriggered(evt);
     }
@@ -515,7 +525,9 @@ public final class ProxyHandler extends ChannelDuplexHandler {
     }
 
     InetSocketAddress clientAddress() {
-        return ctx.channel().remoteAddress() instanceof InetSocketAddress a ? a : UNKNOWN_CLIENT;
+        // The PROXY protocol header's source when a trusted peer sent one, else the TCP peer.
+        InetSocketAddress a = dev.torii.internal.proxyprotocol.ClientAddresses.of(ctx.channel());
+        return a != null ? a : UNKNOWN_CLIENT;
     }
 
     private static ProxyError decodeError(Throwable cause) {

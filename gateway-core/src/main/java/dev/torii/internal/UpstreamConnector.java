@@ -71,6 +71,17 @@ final class UpstreamConnector {
     void connect(DefaultExchange ex, UpstreamState upstream) {
         this.upstreamState = upstream;
         this.policy = ex.route == null ? null : ex.route.retry();
+        if (driver.multiplexed()) {
+            // An HTTP/2 stream's RST_STREAM may sit in the same read as its HEADERS (a rapid-reset flood sends them
+            // together): connect once the loop has handled that read, so that a stream reset meanwhile neither takes
+            // an idle connection and writes its request on it, nor opens a connection of its own.
+            loop.execute(() -> {
+                if (driver.connecting(ex)) {
+                    connect(ex, -1);
+                }
+            });
+            return;
+        }
         connect(ex, -1);
     }
 

@@ -4,6 +4,7 @@ import dev.torii.AttributeKey;
 import dev.torii.Exchange;
 import dev.torii.ExchangeLog;
 import dev.torii.Hook;
+import dev.torii.tcp.TcpConnectionLog;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
@@ -70,7 +71,9 @@ public final class AccessLog implements Hook, MeterBinder, AutoCloseable {
 
     private final AccessLogFormat format;
     private final Path path;
-    private final BlockingQueue<AccessLogEntry> queue;
+    /** {@link AccessLogEntry} and {@link TcpConnectionLog} items, formatted on the writer thread. */
+    private final BlockingQueue<Object> queue;
+
     private final LongAdder dropped = new LongAdder();
     private final LongAdder written = new LongAdder();
     private final AtomicBoolean reopen = new AtomicBoolean();
@@ -151,6 +154,18 @@ public final class AccessLog implements Hook, MeterBinder, AutoCloseable {
         return true;
     }
 
+    /**
+     * The connection log: one line per closed TCP listener connection, in this log's format (JSON with
+     * {@code "type":"tcp"}, or nginx stream's default line in the combined format). Never blocks; a full queue drops
+     * the line and counts it.
+     */
+    @Override
+    public void onConnectionClosed(TcpConnectionLog connection) {
+        if (closed.get() || !queue.offer(connection)) {
+            dropped.increment();
+        }
+    }
+
     /** Asks the writer thread to close the file and open it again by its path (a no-op on standard output). */
     public void reopen() {
         reopen.set(true);
@@ -205,11 +220,11 @@ public final class AccessLog implements Hook, MeterBinder, AutoCloseable {
     }
 
     private void writeLoop() {
-        List<AccessLogEntry> batch = new ArrayList<>(256);
+        List<Object> batch = new ArrayList<>(256);
         StringBuilder line = new StringBuilder(512);
         try {
             while (true) {
-                AccessLogEntry first = queue.poll(1, TimeUnit.SECONDS);
+                Object first = queue.poll(1, TimeUnit.SECONDS);
                 if (reopen.compareAndSet(true, false)) {
                     reopenNow();
                 }
@@ -219,7 +234,7 @@ public final class AccessLog implements Hook, MeterBinder, AutoCloseable {
                 batch.add(first);
                 queue.drainTo(batch, 255);
                 boolean stop = false;
-                for (AccessLogEntry e : batch) {
+                for (Object e : batch) {
                     if (e == STOP) {
                         stop = true;
                         break;
@@ -228,7 +243,11 @@ public final class AccessLog implements Hook, MeterBinder, AutoCloseable {
                         continue;
                     }
                     line.setLength(0);
-                    line.append(AccessLogLines.format(format, e)).append('\n');
+                    line.append(
+                                    e instanceof TcpConnectionLog t
+                                            ? AccessLogLines.format(format, t)
+                                            : AccessLogLines.format(format, (AccessLogEntry) e))
+                            .append('\n');
                     write(line);
                 }
                 batch.clear();

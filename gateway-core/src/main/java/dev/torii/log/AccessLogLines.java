@@ -2,6 +2,7 @@ package dev.torii.log;
 
 import dev.torii.ExchangeLog;
 import dev.torii.internal.JsonText;
+import dev.torii.tcp.TcpConnectionLog;
 import java.net.InetSocketAddress;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -19,6 +20,43 @@ final class AccessLogLines {
 
     static String format(AccessLogFormat format, AccessLogEntry e) {
         return format == AccessLogFormat.JSON ? json(e) : combined(e);
+    }
+
+    /**
+     * A TCP listener connection: JSON with {@code "type":"tcp"}, or, in the combined format, nginx {@code stream}'s
+     * usual line {@code $remote_addr [$time_local] TCP $status $bytes_sent $bytes_received $session_time
+     * "$upstream_addr"} with nginx's statuses (200 proxied, 403 rejected, 502 no backend).
+     */
+    static String format(AccessLogFormat format, TcpConnectionLog t) {
+        String client = t.client() == null ? null : ip(t.client());
+        String endpoint = t.backend() == null ? null : hostPort(t.backend());
+        if (format != AccessLogFormat.JSON) {
+            int status =
+                    switch (t.outcome()) {
+                        case CLOSED -> 200;
+                        case REJECTED -> 403;
+                        case NO_BACKEND -> 502;
+                    };
+            return (client == null ? "-" : client) + " [" + NGINX.format(t.start()) + "] TCP " + status + ' '
+                    + t.bytesToClient() + ' ' + t.bytesFromClient() + ' '
+                    + String.format(Locale.ROOT, "%.3f", t.duration().toNanos() / 1e9) + " \""
+                    + (endpoint == null ? "-" : endpoint) + '"';
+        }
+        StringBuilder b = new StringBuilder(256);
+        b.append('{');
+        str(b, "time", ISO.format(t.start()));
+        str(b, "type", "tcp");
+        str(b, "listener", t.listener());
+        str(b, "client", client);
+        str(b, "sni", t.sni());
+        str(b, "upstream", t.upstream());
+        str(b, "endpoint", endpoint);
+        str(b, "outcome", t.outcome().tag());
+        num(b, "bytesIn", t.bytesFromClient());
+        num(b, "bytesOut", t.bytesToClient());
+        millis(b, "durationMs", t.duration().toNanos());
+        b.setLength(b.length() - 1);
+        return b.append('}').toString();
     }
 
     static String combined(AccessLogEntry e) {

@@ -100,10 +100,18 @@ public final class RedisStore implements AutoCloseable {
             closed = true;
             c = connection;
         }
-        if (c != null && c.isDone() && !c.isCompletedExceptionally()) {
-            c.join().close();
+        if (c != null) {
+            // A connect still in progress is waited for (bounded) and closed too: a connection the client's event
+            // loops are torn down under never gets its channelUnregistered, and its read buffer is never released.
+            try {
+                c.get(2, java.util.concurrent.TimeUnit.SECONDS).close();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                log.debug("redis store {}: closing while its connection failed: {}", display, e.toString());
+            }
         }
-        client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        client.shutdown(Duration.ofMillis(100), Duration.ofSeconds(5));
     }
 
     @Override

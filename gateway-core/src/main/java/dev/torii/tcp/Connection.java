@@ -23,6 +23,14 @@ public interface Connection {
     /** The local address the client connected to. */
     InetSocketAddress localAddress();
 
+    /**
+     * The server name the client sent in its TLS ClientHello (lower case), or {@code null}: the listener has no
+     * {@link SniRouting}, the client sent no name, or it did not speak TLS. Read without terminating TLS.
+     */
+    default String sni() {
+        return null;
+    }
+
     /** The upstream the connection will go to: the listener's, unless a hook chose another. */
     String upstream();
 

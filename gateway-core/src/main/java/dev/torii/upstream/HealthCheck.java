@@ -12,7 +12,11 @@ import java.util.TreeSet;
  * endpoint is marked unhealthy and the load balancer skips it; after {@code healthyThreshold} passed checks in a row it
  * is healthy again (and an ejection by {@link OutlierDetection} ends). Endpoints start healthy. Immutable.
  *
- * @param path the request target, starting with {@code /}
+ * <p>A check without a {@code path} ({@link #tcp()}) is a TCP connect check (Envoy's {@code tcp_health_check}, HAProxy's
+ * plain {@code check}): it passes when the connection (and the TLS handshake, for a TLS upstream) completes within
+ * {@code timeout}. It is the check for the upstreams of TCP listeners, whose endpoints may speak any protocol.
+ *
+ * @param path the request target, starting with {@code /}; {@code null} for a TCP connect check
  * @param expectedStatuses the statuses that pass (non-empty, each 100-599)
  * @param host the {@code Host} header sent, or null for the endpoint's {@code host:port}
  * @param interval the time between two checks of one endpoint
@@ -33,8 +37,7 @@ public record HealthCheck(
         Duration jitter) {
 
     public HealthCheck {
-        Objects.requireNonNull(path, "path");
-        if (!path.startsWith("/") || path.chars().anyMatch(c -> c <= ' ' || c == 0x7f)) {
+        if (path != null && (!path.startsWith("/") || path.chars().anyMatch(c -> c <= ' ' || c == 0x7f))) {
             throw new IllegalArgumentException(
                     "path: '" + path + "' (expected: a request target starting with /, no spaces)");
         }
@@ -85,6 +88,24 @@ public record HealthCheck(
                 2,
                 3,
                 Duration.ofSeconds(1));
+    }
+
+    /** A TCP connect check every 5 s, timeout 2 s, 2 to become healthy, 3 to become unhealthy, 1 s jitter. */
+    public static HealthCheck tcp() {
+        return new HealthCheck(
+                null,
+                statusRange(200, 399),
+                null,
+                Duration.ofSeconds(5),
+                Duration.ofSeconds(2),
+                2,
+                3,
+                Duration.ofSeconds(1));
+    }
+
+    /** Whether this is a TCP connect check (no request is sent). */
+    public boolean connectOnly() {
+        return path == null;
     }
 
     /** This check with {@code interval}, {@code timeout} and no jitter: handy in tests. */

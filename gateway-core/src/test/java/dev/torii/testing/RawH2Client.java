@@ -54,6 +54,9 @@ public final class RawH2Client implements AutoCloseable {
     private final Socket socket;
     private final DataInputStream in;
     private final OutputStream out;
+    /** Frames kept for one write (see {@link #batch()}), or null. */
+    private ByteArrayOutputStream batch;
+
     private final DefaultHttp2HeadersEncoder encoder =
             new DefaultHttp2HeadersEncoder(Http2HeadersEncoder.NEVER_SENSITIVE, true);
     private final DefaultHttp2HeadersDecoder decoder = new DefaultHttp2HeadersDecoder(false, 1 << 20);
@@ -232,12 +235,28 @@ public final class RawH2Client implements AutoCloseable {
         head[6] = (byte) (streamId >>> 16);
         head[7] = (byte) (streamId >>> 8);
         head[8] = (byte) streamId;
-        out.write(head);
-        out.write(payload);
+        OutputStream to = batch != null ? batch : out;
+        to.write(head);
+        to.write(payload);
+        return this;
+    }
+
+    /**
+     * The frames written from now until {@link #flush()} go out in one write (so, on loopback, in one read of the
+     * server's), e.g. a HEADERS with the RST_STREAM that cancels it, as a rapid-reset flood sends them.
+     */
+    public RawH2Client batch() {
+        if (batch == null) {
+            batch = new ByteArrayOutputStream();
+        }
         return this;
     }
 
     public RawH2Client flush() throws IOException {
+        if (batch != null) {
+            out.write(batch.toByteArray());
+            batch = null;
+        }
         out.flush();
         return this;
     }

@@ -608,6 +608,7 @@ public final class ScriptTester implements AutoCloseable {
         private final InetSocketAddress client;
         private String upstream;
         private Endpoint endpoint;
+        private String sni;
         private final Map<AttributeKey<?>, Object> attributes = new IdentityHashMap<>();
         boolean choosing;
 
@@ -641,6 +642,17 @@ public final class ScriptTester implements AutoCloseable {
         @Override
         public Endpoint endpoint() {
             return endpoint;
+        }
+
+        /** Sets the TLS server name the connection reports in {@link #sni()} (default {@code null}); returns this. */
+        public TestConnection sni(String serverName) {
+            this.sni = serverName;
+            return this;
+        }
+
+        @Override
+        public String sni() {
+            return sni;
         }
 
         @Override

@@ -13,12 +13,17 @@ import java.util.concurrent.Executor;
 /** The engine's {@link Connection}. Confined to the connection's event loop. */
 final class DefaultConnection implements Connection {
     private final String listener;
-    private final InetSocketAddress client;
+    /** The TCP peer, or the PROXY protocol header's source once a trusted peer's header was read. */
+    InetSocketAddress client;
+
     private final InetSocketAddress local;
     private final Executor loop;
     private final RoutingTable table;
     private Map<AttributeKey<?>, Object> attributes;
     String upstreamName;
+    /** The ClientHello's server name, set before CONNECT hooks run on a listener with SNI routing. */
+    String sni;
+
     Endpoint endpointOverride;
     /** Whether CONNECT hooks are still running: the backend choice may change only then. */
     boolean choosing = true;
@@ -51,6 +56,11 @@ final class DefaultConnection implements Connection {
     @Override
     public InetSocketAddress localAddress() {
         return local;
+    }
+
+    @Override
+    public String sni() {
+        return sni;
     }
 
     @Override

@@ -2,12 +2,18 @@ package dev.torii.internal.tcp;
 
 import dev.torii.Hook;
 import dev.torii.internal.Engine;
+import dev.torii.internal.proxyprotocol.ClientAddresses;
+import dev.torii.internal.proxyprotocol.ProxyProtocolHandler;
 import dev.torii.internal.upstream.UpstreamState;
+import dev.torii.proxyprotocol.ProxyProtocolVersion;
 import dev.torii.tcp.ConnectResult;
+import dev.torii.tcp.SniRouting;
+import dev.torii.tcp.TcpConnectionLog;
 import dev.torii.tcp.TcpListener;
 import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.Upstream;
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -17,10 +23,19 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.codec.haproxy.HAProxyCommand;
+import io.netty.handler.codec.haproxy.HAProxyMessage;
+import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
+import io.netty.handler.codec.haproxy.HAProxyProtocolVersion;
+import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
+import io.netty.handler.ssl.SniCompletionEvent;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
+import java.net.Inet6Address;
 import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.List;
 import org.slf4j.Logger;
@@ -68,6 +83,15 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
      * reads anyway when the client half-closes (EPOLLRDHUP), so this holds at most one read batch.
      */
     private ArrayDeque<Object> early;
+    /** Whether a trusted peer's PROXY protocol header is still to come (nothing else runs before it). */
+    private boolean awaitingProxyHeader;
+    // For the connection log and metrics (TcpConnectionLog).
+    private long startNanos;
+    private Instant start;
+    private long bytesFromClient;
+    private long bytesToClient;
+    private boolean rejected;
+    private InetSocketAddress backendAddress;
 
     private boolean flushClient;
 
@@ -81,8 +105,28 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     // ------------------------------------------------------------------ CONNECT phase
 
     @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        awaitingProxyHeader = ProxyProtocolHandler.installBefore(
+                ctx.pipeline(),
+                ctx.name(),
+                ProxyProtocolHandler.Trust.of(listener.options().proxyProtocol()));
+        SniRouting sni = listener.options().sni();
+        if (sni != null) {
+            ctx.pipeline()
+                    .addBefore(
+                            ctx.name(),
+                            "sni",
+                            new ClientHelloPeekHandler(
+                                    sni.maxClientHelloBytes(),
+                                    sni.clientHelloTimeout().toMillis()));
+        }
+    }
+
+    @Override
     public void channelActive(ChannelHandlerContext ctx) {
         client = ctx.channel();
+        startNanos = System.nanoTime();
+        start = Instant.now();
         engine.tcpConnectionStarted();
         conn = new DefaultConnection(
                 listener.name(),
@@ -91,8 +135,42 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                 client.eventLoop(),
                 engine.snapshot().table(),
                 listener.upstream());
-        runHooks(0);
+        if (awaitingProxyHeader) {
+            // The PROXY header comes first: it says who the client is before anything else runs.
+            client.read();
+        } else {
+            clientAddressKnown();
+        }
         ctx.fireChannelActive();
+    }
+
+    private void clientAddressKnown() {
+        if (listener.options().sni() != null) {
+            // The ClientHello comes next: its server name chooses the upstream before the hooks run.
+            client.read();
+        } else {
+            runHooks(0);
+        }
+    }
+
+    private void serverNameKnown(SniCompletionEvent event) {
+        if (!event.isSuccess()) {
+            // Too slow, too long or not TLS at all: the parser closes the connection.
+            log.debug("{}: no ClientHello: {}", conn, event.cause().toString());
+            client.close();
+            return;
+        }
+        conn.sni = event.hostname();
+        String upstream = listener.options().sni().upstreamFor(conn.sni, listener.upstream());
+        if (upstream == null) {
+            log.debug("{}: server name '{}' has no route; refused", conn, conn.sni);
+            rejected = true;
+            engine.tcpConnectionRejected();
+            client.close();
+            return;
+        }
+        conn.upstreamName = upstream;
+        runHooks(0);
     }
 
     private Hook hook(int i) {
@@ -125,6 +203,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         if (result == ConnectResult.reject()) {
             log.debug("{} rejected by hook {}", conn, hook.name());
+            rejected = true;
             engine.tcpConnectionRejected();
             client.close();
             return false;
@@ -199,7 +278,6 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     private void connect(Endpoint endpoint, InetSocketAddress address) {
         Upstream settings = upstreamState != null ? upstreamState.upstream : null;
         long timeoutMillis = settings != null ? settings.connectTimeout().toMillis() : DEFAULT_CONNECT_TIMEOUT_MILLIS;
-        engine.upstreamConnectionOpened();
         ChannelFuture f = new Bootstrap()
                 .group(client.eventLoop())
                 .channel(engine.tcpTransport().channel())
@@ -216,7 +294,13 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             if (done.isSuccess()) {
+                // Counted like the HTTP pools': opened when the connect succeeded, failed apart.
+                engine.upstreamConnectionOpened();
                 connected = true;
+                backendAddress = address;
+                if (listener.options().sendProxyProtocol() != null) {
+                    sendProxyHeader(listener.options().sendProxyProtocol());
+                }
                 if (early != null) {
                     for (Object m; (m = early.poll()) != null; ) {
                         backend.write(m, backend.voidPromise());
@@ -232,6 +316,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                 backend.read();
                 return;
             }
+            engine.upstreamConnectFailed();
             endpointDone();
             backend = null;
             boolean another = conn.endpointOverride == null && upstreamState.size() > 1;
@@ -250,6 +335,27 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
         });
     }
 
+    /** Tells the backend who the client is, before any of the client's bytes. */
+    private void sendProxyHeader(ProxyProtocolVersion version) {
+        InetSocketAddress src = conn.clientAddress();
+        InetSocketAddress dst = conn.localAddress();
+        boolean v6 = src.getAddress() instanceof Inet6Address;
+        String dstIp = dst.getAddress() instanceof Inet6Address == v6
+                ? dst.getAddress().getHostAddress()
+                : v6 ? "::" : "0.0.0.0"; // both addresses must be of one family
+        var header = new HAProxyMessage(
+                version == ProxyProtocolVersion.V1 ? HAProxyProtocolVersion.V1 : HAProxyProtocolVersion.V2,
+                HAProxyCommand.PROXY,
+                v6 ? HAProxyProxiedProtocol.TCP6 : HAProxyProxiedProtocol.TCP4,
+                src.getAddress().getHostAddress(),
+                dstIp,
+                src.getPort(),
+                dst.getPort());
+        backend.pipeline().addFirst("proxy-protocol-encoder", HAProxyMessageEncoder.INSTANCE);
+        backend.writeAndFlush(header, backend.voidPromise());
+        backend.pipeline().remove("proxy-protocol-encoder");
+    }
+
     private void endpointDone() {
         if (endpointIndex >= 0) {
             upstreamState.finished(endpointIndex);
@@ -261,6 +367,9 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof ByteBuf b) {
+            bytesFromClient += b.readableBytes();
+        }
         if (backend != null && connected && backend.isActive()) {
             backend.write(msg, backend.voidPromise());
             flushBackend = true;
@@ -301,7 +410,13 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof ChannelInputShutdownEvent) {
+        if (evt == ProxyProtocolHandler.DONE) {
+            awaitingProxyHeader = false;
+            conn.client = ClientAddresses.of(client);
+            clientAddressKnown();
+        } else if (evt instanceof SniCompletionEvent sni) {
+            serverNameKnown(sni);
+        } else if (evt instanceof ChannelInputShutdownEvent) {
             clientInputEnded = true;
             if (connected) {
                 shutdownOutputAfterFlush(backend);
@@ -332,6 +447,9 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
             closeAfterFlush(backend);
         }
         engine.tcpConnectionFinished();
+        if (conn != null) {
+            connectionClosed();
+        }
         ctx.fireChannelInactive();
     }
 
@@ -341,6 +459,31 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
             log.debug("{} failed", conn, cause);
         }
         ctx.close();
+    }
+
+    /** Hands the connection's record to the global hooks (connection log, metrics). */
+    private void connectionClosed() {
+        var record = new TcpConnectionLog(
+                listener.name(),
+                conn.client,
+                conn.sni,
+                rejected ? null : conn.upstreamName,
+                backendAddress,
+                start,
+                Duration.ofNanos(System.nanoTime() - startNanos),
+                bytesFromClient,
+                bytesToClient,
+                rejected
+                        ? TcpConnectionLog.Outcome.REJECTED
+                        : connected ? TcpConnectionLog.Outcome.CLOSED : TcpConnectionLog.Outcome.NO_BACKEND);
+        for (int i = 0; i < globalHooks.size(); i++) {
+            Hook h = globalHooks.get(i);
+            try {
+                h.onConnectionClosed(record);
+            } catch (RuntimeException e) {
+                log.warn("hook {} failed on a closed TCP connection of {}: {}", h.name(), conn, e.toString());
+            }
+        }
     }
 
     private void finishIfBothEnded() {
@@ -372,6 +515,9 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     private final class BackendHandler extends ChannelInboundHandlerAdapter {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof ByteBuf b) {
+                bytesToClient += b.readableBytes();
+            }
             if (client.isActive()) {
                 client.write(msg, client.voidPromise());
                 flushClient = true;

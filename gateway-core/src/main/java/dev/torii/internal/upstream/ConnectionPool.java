@@ -48,7 +48,9 @@ import org.slf4j.LoggerFactory;
  * <p>HTTP/1.1 (plain or TLS), per endpoint: up to {@code maxConnectionsPerEndpoint} connections; idle ones kept LIFO
  * (the warmest first) up to {@code maxIdlePerEndpoint} and closed after {@code idleTimeout}; when all are busy, up to
  * {@code maxPendingAcquires} requests wait (at most {@code connectTimeout}) for one to come back, and more get
- * {@link ProxyError#POOL_EXHAUSTED}.
+ * {@link ProxyError#POOL_EXHAUSTED}. A connect whose exchange
+ * left before it completed (its client reset the stream) is taken over by the next exchange of the endpoint rather
+ * than another connect opened, and the connection goes idle when nobody took it (see {@link Connecting}).
  *
  * <p>HTTP/2 (h2c or TLS h2), per endpoint: up to {@code maxConnectionsPerEndpoint} shared connections; an exchange
  * gets a new stream on the oldest connection with room ({@code SETTINGS_MAX_CONCURRENT_STREAMS} not reached, no GOAWAY
@@ -194,9 +196,14 @@ public final class ConnectionPool {
                 return null;
             }
         }
+        Connecting orphan = pool.orphans.pollFirst();
+        if (orphan != null) {
+            // A connect whose exchange left (its client stream was reset) is adopted rather than another opened.
+            orphan.callback = callback;
+            return orphan.handleFor(callback);
+        }
         if (pool.open < upstream.maxConnectionsPerEndpoint()) {
-            connect(pool, callback);
-            return null;
+            return connect(pool, callback).handleFor(callback);
         }
         if (pool.waiters.size() >= upstream.maxPendingAcquires()) {
             callback.failed(
@@ -217,9 +224,10 @@ public final class ConnectionPool {
 
     // ------------------------------------------------------------------ HTTP/1.1
 
-    private void connect(EndpointPool pool, AcquireCallback callback) {
+    private Connecting connect(EndpointPool pool, AcquireCallback callback) {
         pool.open++;
         UpstreamConnection connection = new UpstreamConnection(pool);
+        Connecting attempt = new Connecting(pool, callback);
         Upstream settings = pool.settings;
         SslContext ssl = pool.state.sslContext;
         ChannelFuture f = bootstrap
@@ -252,14 +260,17 @@ public final class ConnectionPool {
             if (!done.isSuccess()) {
                 failed.increment();
                 counters.connectFailed(settings.name(), UpstreamCounters.reasonOf(done.cause()));
-                failConnect(callback, done.cause());
+                AcquireCallback owner = attempt.finish();
+                if (owner != null) {
+                    failConnect(owner, done.cause());
+                }
                 return;
             }
             SslHandler tls = f.channel().pipeline().get(SslHandler.class);
             if (tls == null) {
                 opened.increment();
                 counters.connected(settings.name());
-                callback.acquired(connection);
+                attempt.connected(connection);
                 publish(pool);
                 return;
             }
@@ -267,7 +278,7 @@ public final class ConnectionPool {
                 if (h.isSuccess()) {
                     opened.increment();
                     counters.connected(settings.name());
-                    callback.acquired(connection);
+                    attempt.connected(connection);
                     publish(pool);
                 } else {
                     failed.increment();
@@ -275,10 +286,14 @@ public final class ConnectionPool {
                     counters.connectFailed(settings.name(), ConnectFailure.TLS);
                     logTlsFailure(pool, h.cause());
                     f.channel().close();
-                    callback.failed(ProxyError.CONNECT_FAILED, h.cause());
+                    AcquireCallback owner = attempt.finish();
+                    if (owner != null) {
+                        owner.failed(ProxyError.CONNECT_FAILED, h.cause());
+                    }
                 }
             });
         });
+        return attempt;
     }
 
     private static void failConnect(AcquireCallback callback, Throwable cause) {
@@ -328,8 +343,19 @@ public final class ConnectionPool {
             return;
         }
         connection.reused = true;
+        offer(connection);
+    }
+
+    /** A usable HTTP/1.1 connection no exchange holds: to the first waiter, else idle (within the idle limit). */
+    private void offer(UpstreamConnection connection) {
+        EndpointPool pool = connection.pool;
+        if (closed || !connection.channel.isActive()) {
+            connection.channel.close();
+            return;
+        }
         Waiter w = pool.waiters.pollFirst();
         if (w != null) {
+            w.queued = false;
             w.timeout.cancel(false);
             w.callback.acquired(connection);
             return;
@@ -344,16 +370,88 @@ public final class ConnectionPool {
         connection.channel.read();
     }
 
+    /** Connections open or opening to {@code address} (any upstream, protocol and TLS name), for tests. */
+    int openTo(InetSocketAddress address) {
+        int n = 0;
+        for (Map.Entry<Key, EndpointPool> e : pools.entrySet()) {
+            if (e.getKey().address().equals(address)) {
+                n += e.getValue().open;
+            }
+        }
+        return n;
+    }
+
     private void onClosed(UpstreamConnection connection) {
         EndpointPool pool = connection.pool;
         pool.open--;
         pool.idle.remove(connection);
         Waiter w = pool.waiters.pollFirst();
         if (w != null && !closed) {
+            w.queued = false;
             w.timeout.cancel(false);
-            connect(pool, w.callback);
+            w.connecting = connect(pool, w.callback);
         }
         publish(pool);
+    }
+
+    /**
+     * An HTTP/1.1 connect in progress, for the exchange that asked for it. When that exchange leaves first (its
+     * client reset the stream), the connect is not cancelled: the first exchange waiting for a connection takes it
+     * over, else the next acquire adopts it, else the connection goes idle once connected. Cancelling it instead
+     * would let a client that opens and resets streams open and close upstream connections at its own pace; this way
+     * a burst of such streams costs at most the connects already in progress.
+     */
+    private final class Connecting {
+        final EndpointPool pool;
+        /** The exchange's callback; null once the exchange left (an orphan) or the connect ended. */
+        AcquireCallback callback;
+
+        boolean done;
+
+        Connecting(EndpointPool pool, AcquireCallback callback) {
+            this.pool = pool;
+            this.callback = callback;
+        }
+
+        /** The handle of the exchange behind {@code owner}: it cancels the connect only while that exchange holds it. */
+        Pending handleFor(AcquireCallback owner) {
+            return () -> cancelFor(owner);
+        }
+
+        /** The exchange behind {@code owner} left: the connect passes to a waiter, or waits to be adopted. */
+        void cancelFor(AcquireCallback owner) {
+            if (done || callback != owner) {
+                return;
+            }
+            Waiter w = pool.waiters.pollFirst();
+            if (w != null) {
+                w.queued = false;
+                w.timeout.cancel(false);
+                w.connecting = this;
+                callback = w.callback;
+                return;
+            }
+            callback = null;
+            pool.orphans.addLast(this);
+        }
+
+        /** The connect ended: returns the callback of the exchange that holds it, or null when none does. */
+        AcquireCallback finish() {
+            done = true;
+            pool.orphans.remove(this);
+            AcquireCallback owner = callback;
+            callback = null;
+            return owner;
+        }
+
+        void connected(UpstreamConnection connection) {
+            AcquireCallback owner = finish();
+            if (owner != null) {
+                owner.acquired(connection);
+            } else {
+                offer(connection);
+            }
+        }
     }
 
     // ------------------------------------------------------------------ HTTP/2
@@ -712,6 +810,8 @@ public final class ConnectionPool {
 
         final ArrayDeque<UpstreamConnection> idle = new ArrayDeque<>();
         final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
+        /** HTTP/1.1 connects in progress whose exchange left: the next acquire adopts one (see {@link Connecting}). */
+        final ArrayDeque<Connecting> orphans = new ArrayDeque<>();
         /** HTTP/2 connections, oldest first. */
         final ArrayList<Http2UpstreamConnection> http2 = new ArrayList<>();
 
@@ -774,6 +874,8 @@ public final class ConnectionPool {
         final AcquireCallback callback;
         ScheduledFuture<?> timeout;
         boolean queued = true;
+        /** The connect this waiter was given when it left the queue (HTTP/1.1), cancelled with it. */
+        Connecting connecting;
 
         Waiter(EndpointPool pool, AcquireCallback callback) {
             this.pool = pool;
@@ -796,6 +898,8 @@ public final class ConnectionPool {
             if (pool.waiters.remove(this)) {
                 queued = false;
                 timeout.cancel(false);
+            } else if (connecting != null) {
+                connecting.cancelFor(callback);
             }
         }
     }

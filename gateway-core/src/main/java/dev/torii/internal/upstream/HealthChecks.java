@@ -38,7 +38,8 @@ import org.slf4j.LoggerFactory;
  * resolves the endpoint, opens a connection of its own (never a pooled one, so a check cannot take a connection from
  * a request or be answered by a connection that is about to go stale), sends {@code GET path} with
  * {@code Connection: close} and judges the response head's status; the connection is then closed. For an HTTP/2
- * upstream (h2c or h2) the check is the connect and the TLS handshake, since the endpoint may not speak HTTP/1.1.
+ * upstream (h2c or h2) the check is the connect and the TLS handshake, since the endpoint may not speak HTTP/1.1; a
+ * {@link HealthCheck#connectOnly() TCP connect check} (the upstreams of TCP listeners) is the connect alone.
  *
  * <p>{@link #update} follows routing-table swaps: probes of upstream states that left the table stop, states that
  * came in get probes. Health itself lives in the {@link UpstreamState} (kept per endpoint across swaps), so a swap
@@ -171,7 +172,9 @@ public final class HealthChecks implements AutoCloseable {
         }
 
         private void connect(Attempt attempt, Endpoint endpoint, InetSocketAddress address) {
-            boolean http2 = state.upstream.protocol().http2();
+            // An HTTP/2 upstream may not speak HTTP/1.1, and a TCP connect check sends nothing: both pass on connect
+            // (and the TLS handshake).
+            boolean http2 = state.upstream.protocol().http2() || check.connectOnly();
             ChannelFuture f = new Bootstrap()
                     .group(loop)
                     .channel(channelClass)

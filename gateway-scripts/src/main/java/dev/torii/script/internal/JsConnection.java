@@ -77,6 +77,12 @@ public final class JsConnection {
     }
 
     @HostAccess.Export
+    public String sni() {
+        check("conn.sni");
+        return conn.sni();
+    }
+
+    @HostAccess.Export
     public String upstream() {
         check("conn.upstream");
         return conn.upstream();

@@ -157,6 +157,7 @@
     get client() { return { ip: this.#h.clientIp(), port: this.#h.clientPort() }; }
     get local() { return { ip: this.#h.localIp(), port: this.#h.localPort() }; }
     get listener() { return this.#h.listener(); }
+    get sni() { return this.#h.sni(); }
     get upstream() { return this.#h.upstream(); }
     get endpoint() { return this.#h.endpoint(); }
     useUpstream(name) { this.#h.useUpstream(String(name)); }

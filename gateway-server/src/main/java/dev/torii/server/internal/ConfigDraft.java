@@ -71,6 +71,8 @@ final class ConfigDraft {
     final Map<Node, String> dnsProtocolNodes = new LinkedHashMap<>();
 
     final List<TcpRef> tcpRefs = new ArrayList<>();
+    /** Each TCP listener's SNI route ({@code listeners[i].sni.routes.NAME}) to the node naming its upstream. */
+    final Map<String, Node> sniRoutes = new LinkedHashMap<>();
     /**
      * Every listener's {@code host:port} (port 0 excepted), whatever else is wrong with the listener, so that a clash
      * with another listener or with the admin and demo addresses is reported in the same run as the listener's other

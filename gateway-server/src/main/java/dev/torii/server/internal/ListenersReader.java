@@ -36,9 +36,12 @@ final class ListenersReader implements SectionReader {
             "newConnectionsPerClient",
             "access",
             "pathNormalization",
-            "maxRequestsPerConnection");
+            "maxRequestsPerConnection",
+            "sni",
+            "proxyProtocol",
+            "maxConnections");
     /** Listener keys that only {@code protocol: tcp} takes. */
-    private static final List<String> TCP_LISTENER_KEYS = List.of("upstream", "plugins", "idleTimeout");
+    private static final List<String> TCP_LISTENER_KEYS = List.of("upstream", "plugins", "idleTimeout", "sni");
 
     private static final List<String> LISTENER_LATER = List.of();
     private static final List<String> SUPPORTED_PROTOCOLS = List.of("http", "https", "tcp", "dns");
@@ -158,8 +161,33 @@ final class ListenersReader implements SectionReader {
             listener = listener.withOptions(listener.options().withPathNormalization(pathNormalization));
         }
         if ("dns".equals(protocol)) {
+            if (f.value("proxyProtocol") != null) {
+                yaml.error(f.value("proxyProtocol"), f.path("proxyProtocol") + ": not for dns listeners");
+            }
+            if (f.value("maxConnections") != null) {
+                yaml.error(
+                        f.value("maxConnections"),
+                        f.path("maxConnections") + ": not for dns listeners (expected: maxTcpConnections)");
+            }
             new DnsReader(draft).readListener(f, name, address, listener, protocolNode);
             return null;
+        }
+        Long max = yaml.valueOr(f, "maxConnections", (n, p) -> yaml.integer(n, p, 0, Integer.MAX_VALUE), 0L);
+        if (max != null && max > 0) {
+            listener = listener.withOptions(listener.options().withMaxConnections(max.intValue()));
+        }
+        Node proxyNode = f.value("proxyProtocol");
+        if (proxyNode != null) {
+            dev.torii.ListenerOptions withProxy =
+                    new ProxyProtocolReader(yaml).read(proxyNode, f.path("proxyProtocol"), listener.options());
+            if (withProxy != null && withProxy.sendProxyProtocol() != null) {
+                yaml.error(
+                        proxyNode,
+                        f.path("proxyProtocol") + ".send: only a TCP listener sends PROXY headers (expected: accept"
+                                + " and trustedCidrs here; HTTP upstreams get X-Forwarded-For)");
+            } else if (withProxy != null) {
+                listener = listener.withOptions(withProxy);
+            }
         }
         listener = listener.withOptions(readOptions(f, listener.options()));
         readGuards(f, name, false);
@@ -188,7 +216,19 @@ final class ListenersReader implements SectionReader {
         boolean addressOk = address != null && claimAddress(f, path, name, address, true);
         Node upstreamNode = f.value("upstream");
         String upstream = null;
-        if (upstreamNode == null) {
+        Node sniNode = f.value("sni");
+        TcpSniReader.Read sni =
+                sniNode == null ? null : new TcpSniReader(yaml).read(sniNode, f.path("sni"), upstreamNode != null);
+        if (upstreamNode == null && sniNode != null) {
+            // With SNI routing the upstream for names without a route is sni.default (or none: refused).
+            if (sni != null && sni.defaultUpstream() != null) {
+                upstream = sni.defaultUpstream();
+                upstreamNode = sni.defaultNode();
+            } else if (sni != null) {
+                upstream = sni.routing().routes().values().iterator().next();
+                upstreamNode = sni.upstreamNodes().values().iterator().next();
+            }
+        } else if (upstreamNode == null) {
             yaml.error(
                     f.node(),
                     path + ": missing key 'upstream' (expected: the upstream a TCP listener's connections go to)");
@@ -197,16 +237,29 @@ final class ListenersReader implements SectionReader {
         }
         Duration idle =
                 yaml.valueOr(f, "idleTimeout", (n, p) -> yaml.duration(n, p, false), TcpListener.DEFAULT_IDLE_TIMEOUT);
+        dev.torii.ListenerOptions options = sni == null
+                ? dev.torii.ListenerOptions.DEFAULTS
+                : dev.torii.ListenerOptions.DEFAULTS.withSni(sni.routing());
+        Long max = yaml.valueOr(f, "maxConnections", (n, p) -> yaml.integer(n, p, 0, Integer.MAX_VALUE), 0L);
+        if (max != null && max > 0) {
+            options = options.withMaxConnections(max.intValue());
+        }
+        Node proxyNode = f.value("proxyProtocol");
+        if (proxyNode != null) {
+            options = new ProxyProtocolReader(yaml).read(proxyNode, f.path("proxyProtocol"), options);
+        }
         List<PluginsReader.Ref> refs = List.of();
         Node pluginsNode = f.value("plugins");
         if (pluginsNode != null) {
             refs = draft.plugins.readList(pluginsNode, f.path("plugins"));
         }
-        dev.torii.ListenerOptions options = readOptions(f, dev.torii.ListenerOptions.DEFAULTS);
+        if (options != null) {
+            options = readOptions(f, options);
+        }
         if (name != null) {
             readGuards(f, name, true);
         }
-        if (!addressOk || upstream == null || idle == null || yaml.errorCount() != before) {
+        if (!addressOk || upstream == null || idle == null || options == null || yaml.errorCount() != before) {
             return;
         }
         TcpListener listener;
@@ -220,6 +273,10 @@ final class ListenersReader implements SectionReader {
             return;
         }
         draft.tcpRefs.add(new ConfigDraft.TcpRef(listener, upstreamNode, path, refs));
+        if (sni != null) {
+            sni.upstreamNodes()
+                    .forEach((pattern, node) -> draft.sniRoutes.put(f.path("sni") + ".routes." + pattern, node));
+        }
     }
 
     /**
@@ -294,7 +351,9 @@ final class ListenersReader implements SectionReader {
     static void checkTcpUpstreams(ConfigDraft draft) {
         Map<String, Upstream> upstreams = draft.upstreams;
         for (ConfigDraft.TcpRef t : draft.tcpRefs) {
-            if (!upstreams.containsKey(t.listener().upstream())) {
+            // A listener refusing names without an SNI route names a route's upstream: checked with the routes below.
+            boolean sniRoute = draft.sniRoutes.containsValue(t.upstreamNode());
+            if (!sniRoute && !upstreams.containsKey(t.listener().upstream())) {
                 draft.yaml.error(
                         t.upstreamNode(),
                         t.path() + ".upstream: '" + t.listener().upstream() + "' ("
@@ -304,5 +363,17 @@ final class ListenersReader implements SectionReader {
                                 + ")");
             }
         }
+        draft.sniRoutes.forEach((path, node) -> {
+            String name = draft.yaml.string(node, path);
+            if (name != null && !upstreams.containsKey(name)) {
+                draft.yaml.error(
+                        node,
+                        path + ": '" + name + "' ("
+                                + (upstreams.isEmpty()
+                                        ? "expected: an upstream defined under upstreams; none is"
+                                        : "expected one of: " + String.join(", ", upstreams.keySet()))
+                                + ")");
+            }
+        });
     }
 }

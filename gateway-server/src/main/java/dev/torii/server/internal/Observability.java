@@ -388,7 +388,13 @@ public final class Observability implements AutoCloseable {
             m.put("loadBalancing", u.loadBalancing().toString());
             m.put("maxConnectionsPerEndpoint", u.maxConnectionsPerEndpoint());
             m.put("outlierDetection", u.outlierDetection() != null);
-            m.put("healthCheck", u.healthCheck() != null ? u.healthCheck().path() : null);
+            m.put(
+                    "healthCheck",
+                    u.healthCheck() == null
+                            ? null
+                            : u.healthCheck().connectOnly()
+                                    ? "tcp connect"
+                                    : u.healthCheck().path());
             m.put("panic", u.panic());
             m.put("health", endpointHealth(u.name()));
             out.add(m);

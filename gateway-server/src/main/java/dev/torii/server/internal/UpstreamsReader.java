@@ -49,6 +49,7 @@ final class UpstreamsReader implements SectionReader {
     private static final List<String> OUTLIER_KEYS =
             List.of("consecutiveFailures", "baseEjectionTime", "maxEjectionTime", "maxEjectionPercent");
     private static final List<String> HEALTH_CHECK_KEYS = List.of(
+            "protocol",
             "path",
             "expectedStatuses",
             "host",
@@ -226,7 +227,8 @@ final class UpstreamsReader implements SectionReader {
 
     /**
      * {@code healthCheck: { path: /healthz, expectedStatuses: [200, "200-399", 2xx], host: h, interval: 5s,
-     * timeout: 2s, healthyThreshold: 2, unhealthyThreshold: 3, jitter: 1s }}; {@code path} required.
+     * timeout: 2s, healthyThreshold: 2, unhealthyThreshold: 3, jitter: 1s }}; {@code path} required, unless {@code
+     * protocol: tcp} (a TCP connect check, for the upstreams of TCP listeners).
      */
     private HealthCheck readHealthCheck(Node node, String path) {
         Fields f = yaml.fields(node, path, HEALTH_CHECK_KEYS, List.of());
@@ -234,11 +236,26 @@ final class UpstreamsReader implements SectionReader {
             return null;
         }
         int before = yaml.errorCount();
-        String checkPath = yaml.requiredString(f, "path");
-        if (checkPath == null) {
+        String kind = yaml.valueOr(f, "protocol", (n, p) -> yaml.string(n, p), "http");
+        boolean tcp = "tcp".equals(kind);
+        if (kind != null && !tcp && !"http".equals(kind)) {
+            yaml.error(f.value("protocol"), f.path("protocol") + ": '" + kind + "' (expected: http or tcp)");
             return null;
         }
-        HealthCheck d = HealthCheck.of(checkPath.startsWith("/") ? checkPath : "/");
+        if (tcp) {
+            for (String httpOnly : List.of("path", "expectedStatuses", "host")) {
+                if (f.value(httpOnly) != null) {
+                    yaml.error(
+                            f.value(httpOnly),
+                            f.path(httpOnly) + ": only for protocol: http checks (a tcp check only connects)");
+                }
+            }
+        }
+        String checkPath = tcp ? null : yaml.requiredString(f, "path");
+        if (!tcp && checkPath == null) {
+            return null;
+        }
+        HealthCheck d = tcp ? HealthCheck.tcp() : HealthCheck.of(checkPath.startsWith("/") ? checkPath : "/");
         Set<Integer> statuses = d.expectedStatuses();
         Node statusesNode = f.value("expectedStatuses");
         if (statusesNode != null) {

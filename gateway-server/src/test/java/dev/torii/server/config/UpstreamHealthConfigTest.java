@@ -73,6 +73,28 @@ class UpstreamHealthConfigTest {
     }
 
     @Test
+    void aTcpConnectCheckTakesNoHttpKeys() throws Exception {
+        ServerConfig c = ConfigLoader.parse("torii.yaml", HEAD + """
+                    healthCheck: { protocol: tcp, interval: 1s, timeout: 200ms }
+                """);
+        HealthCheck hc = c.routingTable().upstream("app").healthCheck();
+        assertThat(hc.connectOnly()).isTrue();
+        assertThat(hc.interval()).isEqualTo(java.time.Duration.ofSeconds(1));
+        assertThat(errors(HEAD + """
+                    healthCheck: { protocol: tcp, path: /healthz }
+                """))
+                .singleElement()
+                .asString()
+                .contains("healthCheck.path: only for protocol: http checks");
+        assertThat(errors(HEAD + """
+                    healthCheck: { protocol: udp }
+                """))
+                .singleElement()
+                .asString()
+                .contains("healthCheck.protocol: 'udp' (expected: http or tcp)");
+    }
+
+    @Test
     void badHealthSettingsAreReportedAtTheirPosition() {
         assertThat(errors(HEAD + """
                     outlierDetection: { consecutiveFailures: 0, maxEjectionPercent: 101, baseEjectionTime: 1m, maxEjectionTime: 10s }
@@ -94,8 +116,8 @@ class UpstreamHealthConfigTest {
                                 + " 100-599, a range such as 200-399, or a class such as 2xx)",
                         "torii.yaml:11:41: upstreams.app.healthCheck.expectedStatuses[3]: '300-200' (expected:"
                                 + " statuses within 100-599, low-high)",
-                        "torii.yaml:14:7: upstreams.app.healthCheck: unknown key 'retries' (expected one of: path,"
-                                + " expectedStatuses, host, interval, timeout, healthyThreshold, unhealthyThreshold,"
+                        "torii.yaml:14:7: upstreams.app.healthCheck: unknown key 'retries' (expected one of:"
+                                + " protocol, path, expectedStatuses, host, interval, timeout, healthyThreshold, unhealthyThreshold,"
                                 + " jitter)",
                         "torii.yaml:15:12: upstreams.app.panic: 'maybe' (expected: true or false)");
     }
