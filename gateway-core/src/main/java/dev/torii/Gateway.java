@@ -45,6 +45,8 @@ public final class Gateway implements AutoCloseable {
     private final dev.torii.metrics.UpstreamHealthMetrics healthMetrics;
     /** The hooks the gateway puts before the added ones (maintenance, request metrics); {@link #hooks} keeps them. */
     private final List<Hook> ownHooks;
+    /** The upstream pool and connect series, when a registry was given: a table swap may bring new upstreams. */
+    private final dev.torii.metrics.UpstreamPoolMetrics poolMetrics;
 
     private Gateway(Builder b) {
         this.maintenance = b.maintenance;
@@ -86,8 +88,12 @@ public final class Gateway implements AutoCloseable {
             GuardMetrics.slowRequestBodies(engine::slowRequestBodies).bindTo(b.meterRegistry);
             healthMetrics = new dev.torii.metrics.UpstreamHealthMetrics(engine::upstreamHealth);
             healthMetrics.bindTo(b.meterRegistry);
+            poolMetrics = new dev.torii.metrics.UpstreamPoolMetrics(
+                    () -> engine.routingTable().upstreams().keySet(), engine::upstreamPools);
+            poolMetrics.bindTo(b.meterRegistry);
         } else {
             healthMetrics = null;
+            poolMetrics = null;
         }
     }
 
@@ -164,6 +170,17 @@ public final class Gateway implements AutoCloseable {
         if (healthMetrics != null) {
             healthMetrics.refresh();
         }
+        if (poolMetrics != null) {
+            poolMetrics.refresh();
+        }
+    }
+
+    /**
+     * The connection pools (in use, idle) and connects (ok, failed by reason) of every upstream that has had a
+     * connection or a connect, summed over the event loops, sorted by upstream name. A snapshot; thread-safe.
+     */
+    public java.util.List<dev.torii.upstream.UpstreamPoolStats> upstreamPools() {
+        return engine.upstreamPools();
     }
 
     /**

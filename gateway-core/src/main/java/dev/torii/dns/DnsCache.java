@@ -464,6 +464,19 @@ public final class DnsCache implements AutoCloseable {
                 new DnsCacheStats.Histogram(LatencyRecorder.UPPER_BOUNDS, latency.snapshot()));
     }
 
+    /**
+     * Answers from upstream DNS servers that the transport dropped because their ID, question or source matched no
+     * query in flight (spoofs, answers that came after their query timed out). Cheap; thread-safe.
+     */
+    public long upstreamAnswersDropped() {
+        return transport.dropped();
+    }
+
+    /** UDP answers from upstream DNS servers that came truncated (TC) and were asked again over TCP. Thread-safe. */
+    public long upstreamAnswersTruncated() {
+        return transport.truncated();
+    }
+
     /** Drops every cached answer and remembered failure (lookups in flight still store theirs). */
     public void invalidateAll() {
         cache.invalidateAll();

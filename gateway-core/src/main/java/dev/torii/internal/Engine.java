@@ -140,6 +140,9 @@ public final class Engine {
      */
     private volatile Limits limits;
 
+    /** The global hooks that want to hear of each upstream attempt; swapped with {@link #hooks}. */
+    private volatile List<dev.torii.UpstreamAttemptListener> attemptListeners;
+
     private final Http2Limits http2Limits;
     private final Forwarding forwarding;
     private final ErrorResponder errorResponder;
@@ -156,6 +159,8 @@ public final class Engine {
     private final LongAdder rejectedConnections = new LongAdder();
     private final LongAdder upstreamConnectionsOpened = new LongAdder();
     private final LongAdder upstreamConnectsFailed = new LongAdder();
+    private final dev.torii.internal.upstream.UpstreamCounters upstreamCounters =
+            new dev.torii.internal.upstream.UpstreamCounters();
     private final LongAdder guardedConnections = new LongAdder();
     private volatile List<ConnectionGuard> guards = List.of();
     private final LongAdder bareErrors = new LongAdder();
@@ -205,6 +210,7 @@ public final class Engine {
         this.listeners = listeners;
         this.resolver = new EndpointResolver(dnsCache);
         this.hooks = hooks;
+        this.attemptListeners = attemptListenersOf(hooks);
         this.limits = limits;
         this.http2Limits = http2Limits;
         this.forwarding = forwarding;
@@ -217,6 +223,13 @@ public final class Engine {
         for (Listener l : listeners) {
             maxRequestsByListener.put(l.name(), l.options().maxRequestsPerConnection(limits));
         }
+    }
+
+    private static List<dev.torii.UpstreamAttemptListener> attemptListenersOf(List<Hook> hooks) {
+        return hooks.stream()
+                .filter(h -> h instanceof dev.torii.UpstreamAttemptListener)
+                .map(h -> (dev.torii.UpstreamAttemptListener) h)
+                .toList();
     }
 
     private static Snapshot snapshotOf(RoutingTable table, Map<String, UpstreamState> previous) {
@@ -687,9 +700,24 @@ public final class Engine {
         return out;
     }
 
+    /** The pools and connects of every upstream that has had any, sorted by name. Thread-safe. */
+    public List<dev.torii.upstream.UpstreamPoolStats> upstreamPools() {
+        return upstreamCounters.list();
+    }
+
+    /** Where connects are counted by upstream and reason (a failed DNS lookup of an endpoint, say). */
+    public dev.torii.internal.upstream.UpstreamCounters upstreamCounters() {
+        return upstreamCounters;
+    }
+
     /** The current routing table and upstream states; an exchange reads it once, when its head is decoded. */
     public Snapshot snapshot() {
         return snapshot;
+    }
+
+    /** The global hooks that are {@link dev.torii.UpstreamAttemptListener}s, in order. */
+    List<dev.torii.UpstreamAttemptListener> attemptListeners() {
+        return attemptListeners;
     }
 
     /** The global hooks, in order. */
@@ -704,6 +732,7 @@ public final class Engine {
      */
     public void hooks(List<Hook> hooks) {
         this.hooks = List.copyOf(hooks);
+        this.attemptListeners = attemptListenersOf(this.hooks);
     }
 
     public Limits limits() {
@@ -784,7 +813,8 @@ public final class Engine {
     ConnectionPool pool(EventLoop loop) {
         ConnectionPool p = pools.get();
         if (p == null) {
-            p = new ConnectionPool(loop, transport.channel(), upstreamConnectionsOpened, upstreamConnectsFailed);
+            p = new ConnectionPool(
+                    loop, transport.channel(), upstreamConnectionsOpened, upstreamConnectsFailed, upstreamCounters);
             pools.set(p);
             allPools.add(p);
         }

@@ -429,6 +429,7 @@ final class ExchangeDriver {
             return false;
         }
         upstream.attemptFailed(error.name());
+        upstream.endAttempt(0, error);
         if (state != FORWARDING || responseStarted || relay.started()) {
             return false;
         }
@@ -604,6 +605,10 @@ final class ExchangeDriver {
         }
         if (done.status == 0) {
             done.status = done.error == null ? 200 : done.error.status();
+        }
+        if (upstream != null) {
+            // An attempt still open got no response head: it ends with the exchange's error.
+            upstream.endAttempt(0, done.error);
         }
         done.finish(now());
         engine.exchangeFinished(done);

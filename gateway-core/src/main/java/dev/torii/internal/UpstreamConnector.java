@@ -5,6 +5,7 @@ import dev.torii.internal.upstream.ConnectionPool;
 import dev.torii.internal.upstream.UpstreamConnection;
 import dev.torii.internal.upstream.UpstreamState;
 import dev.torii.route.RetryPolicy;
+import dev.torii.upstream.ConnectFailure;
 import dev.torii.upstream.Endpoint;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpMethod;
@@ -44,6 +45,8 @@ final class UpstreamConnector {
     private RetryPolicy policy;
     /** The exchange holds a place in its upstream's retry budget (given back when it ends). */
     private boolean inRetryBudget;
+    /** The exchange whose attempt was started and not ended yet (for the attempt listeners), or null. */
+    private DefaultExchange attemptOf;
 
     /** What went wrong with an attempt, for {@link #mayRetry}. */
     enum Failure {
@@ -155,6 +158,7 @@ final class UpstreamConnector {
             upstreamState.started(endpointIndex);
         }
         ex.attempts++;
+        startAttempt(ex, endpoint);
         InetSocketAddress literal = endpointIndex >= 0 ? upstreamState.literalAddress(endpointIndex) : null;
         if (literal != null) {
             ex.upstreamAddress = literal;
@@ -167,6 +171,8 @@ final class UpstreamConnector {
                 return;
             }
             if (!f.isSuccess()) {
+                endAttempt(0, ProxyError.DNS_FAILED);
+                engine.upstreamCounters().connectFailed(upstreamState.upstream.name(), ConnectFailure.DNS);
                 driver.responder().fail(ProxyError.DNS_FAILED, f.cause(), "cannot resolve " + endpoint.host());
                 return;
             }
@@ -221,6 +227,7 @@ final class UpstreamConnector {
      * endpoint for outlier detection, anything else as a success.
      */
     void responded(int status) {
+        endAttempt(status, null);
         if (status >= 500) {
             attemptFailed("status " + status);
         } else if (!outcomeRecorded && endpointIndex >= 0 && upstreamState != null) {
@@ -234,6 +241,41 @@ final class UpstreamConnector {
         if (!outcomeRecorded && endpointIndex >= 0 && upstreamState != null) {
             outcomeRecorded = true;
             upstreamState.failed(endpointIndex, why);
+        }
+    }
+
+    private void startAttempt(DefaultExchange ex, Endpoint endpoint) {
+        endAttempt(0, null);
+        var listeners = engine.attemptListeners();
+        if (listeners.isEmpty()) {
+            return;
+        }
+        attemptOf = ex;
+        for (var l : listeners) {
+            try {
+                l.attemptStarted(ex, ex.attempts, endpoint);
+            } catch (RuntimeException e) {
+                log.warn("attempt listener {} failed", l, e);
+            }
+        }
+    }
+
+    /**
+     * The current attempt ended with {@code status} (0: no response) or {@code error}: the attempt listeners hear of
+     * it, once per attempt (later calls do nothing).
+     */
+    void endAttempt(int status, ProxyError error) {
+        DefaultExchange ex = attemptOf;
+        if (ex == null) {
+            return;
+        }
+        attemptOf = null;
+        for (var l : engine.attemptListeners()) {
+            try {
+                l.attemptEnded(ex, ex.attempts, status, error, ex.upstreamAddress);
+            } catch (RuntimeException e) {
+                log.warn("attempt listener {} failed", l, e);
+            }
         }
     }
 
@@ -255,6 +297,7 @@ final class UpstreamConnector {
 
     /** Forgets the finished exchange. */
     void reset() {
+        attemptOf = null;
         if (inRetryBudget) {
             inRetryBudget = false;
             if (upstreamState != null) {
@@ -305,6 +348,7 @@ final class UpstreamConnector {
             if (!driver.connecting(owner)) {
                 return;
             }
+            endAttempt(0, error);
             boolean retryable = error == ProxyError.CONNECT_FAILED || error == ProxyError.UPSTREAM_TIMEOUT;
             if (retryable) {
                 attemptFailed(error + " (" + cause + ")");

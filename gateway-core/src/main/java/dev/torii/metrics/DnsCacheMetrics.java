@@ -15,17 +15,20 @@ import java.util.function.ToDoubleFunction;
  * ({@code hit}, {@code stale}, {@code miss}), {@code torii_dns_cache_coalesced_total}, {@code _refreshes_total},
  * {@code _rejected_total}, {@code _upstream_queries_total}, {@code _upstream_errors_total},
  * {@code _upstream_timeouts_total} and the gauges {@code torii_dns_cache_in_flight}, {@code _queued},
- * {@code _entries}. The upstream latency histogram has fixed buckets of its own that Micrometer cannot take as they
+ * {@code _entries}, and the transport's {@code torii_dns_cache_upstream_dropped_total} and {@code
+ * torii_dns_cache_upstream_truncated_total}. The upstream latency histogram has fixed buckets of its own that Micrometer cannot take as they
  * are; the standalone server exports it in its Prometheus registry ({@code torii_dns_cache_upstream_latency_seconds}).
  * Thread-safe.
  */
 public final class DnsCacheMetrics implements MeterBinder {
     private final Snapshot<DnsCacheStats> stats;
+    private final DnsCache cache;
 
     /** Meters of {@code cache}. */
     public DnsCacheMetrics(DnsCache cache) {
         Objects.requireNonNull(cache, "cache");
         this.stats = new Snapshot<>(cache::stats);
+        this.cache = cache;
     }
 
     @Override
@@ -73,6 +76,13 @@ public final class DnsCacheMetrics implements MeterBinder {
         gauge(r, "torii.dns.cache.in.flight", "Upstream lookups in flight now.", DnsCacheStats::inFlight);
         gauge(r, "torii.dns.cache.queued", "Lookups waiting for an in-flight slot now.", DnsCacheStats::queued);
         gauge(r, "torii.dns.cache.entries", "Cached answers (approximate).", DnsCacheStats::entries);
+        FunctionCounter.builder("torii.dns.cache.upstream.dropped", cache, DnsCache::upstreamAnswersDropped)
+                .description("Answers from upstream DNS servers dropped: no query in flight matched their ID, question"
+                        + " or source (spoofs, late answers).")
+                .register(r);
+        FunctionCounter.builder("torii.dns.cache.upstream.truncated", cache, DnsCache::upstreamAnswersTruncated)
+                .description("UDP answers from upstream DNS servers that came truncated and were asked again over TCP.")
+                .register(r);
     }
 
     private void counter(MeterRegistry r, String name, String help, ToDoubleFunction<DnsCacheStats> f) {

@@ -6,7 +6,10 @@ import dev.torii.ExchangeLog;
 import dev.torii.Headers;
 import dev.torii.Hook;
 import dev.torii.HookResult;
+import dev.torii.ProxyError;
+import dev.torii.UpstreamAttemptListener;
 import dev.torii.log.AccessLog;
+import dev.torii.upstream.Endpoint;
 import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanKind;
@@ -21,26 +24,30 @@ import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 
 /**
- * OpenTelemetry tracing as a hook: a server span per exchange and a client span for its upstream call, with the W3C
+ * OpenTelemetry tracing as a hook: a server span per exchange and a client span per upstream attempt, with the W3C
  * {@code traceparent}/{@code tracestate} of the client continued and sent on upstream.
  *
  * <pre>
  * REQUEST   extract the client's context from the request headers; start the SERVER span (child of it)
- * UPSTREAM  start the CLIENT span (child of the server span); inject its context into the upstream request headers
- * LOG       end both with the ExchangeLog's status, error, endpoint and retries; the trace id goes to the access log
+ * attempt   per upstream attempt (the first try and each retry): a CLIENT span (child of the server span) with
+ *           the attempt number ({@code torii.attempt}), the endpoint, and the status or error it ended with; its
+ *           context goes into that attempt's request headers
+ * LOG       end the server span with the ExchangeLog's status, error and route; the trace id goes to the access log
  * </pre>
  *
  * A request answered before the REQUEST hooks of this hook ran (by maintenance mode, say) still gets its server span,
- * made in LOG from the record's start time. The client span covers every attempt of the exchange (the engine has no
- * per-attempt callback yet; retries are an attribute) and ends with the exchange. Add it as the first global hook so
- * that its REQUEST step runs before any hook that may answer.
+ * made in LOG from the record's start time. The attempts come through {@link UpstreamAttemptListener}, which the
+ * engine calls for global hooks. Add it as the first global hook so that its REQUEST step runs before any hook that
+ * may answer.
  *
  * <p>Which spans are kept is the {@link OpenTelemetry} instance's business (its sampler and exporter): with the no-op
  * instance this hook costs a few allocations per exchange. Thread-safe (no state besides the exchange's attributes).
  */
-public final class TracingHook implements Hook {
+public final class TracingHook implements Hook, UpstreamAttemptListener {
     private static final AttributeKey<Span> SERVER = AttributeKey.of("otelServerSpan", Span.class);
     private static final AttributeKey<Span> CLIENT = AttributeKey.of("otelClientSpan", Span.class);
+    /** The attempt number (1 for the first) on each CLIENT span. */
+    static final String ATTEMPT = "torii.attempt";
 
     private static final TextMapGetter<Headers> GETTER = new TextMapGetter<>() {
         @Override
@@ -95,24 +102,60 @@ public final class TracingHook implements Hook {
         return HookResult.proceed();
     }
 
+    /**
+     * Starts the attempt's CLIENT span (child of the server span) and puts its context in the request headers, so the
+     * upstream's parent is this attempt.
+     */
     @Override
-    public HookResult onUpstream(Exchange exchange) {
+    public void attemptStarted(Exchange exchange, int attempt, Endpoint endpoint) {
         Span server = exchange.get(SERVER);
         if (server == null) {
-            return HookResult.proceed();
+            return;
         }
         Span client = tracer.spanBuilder(exchange.request().method())
                 .setParent(Context.root().with(server))
                 .setSpanKind(SpanKind.CLIENT)
                 .setAttribute("http.request.method", exchange.request().method())
+                .setAttribute(ATTEMPT, attempt)
+                .setAttribute("server.address", endpoint.host())
+                .setAttribute("server.port", endpoint.port())
+                .setAttribute("torii.endpoint", endpoint.authority())
                 .startSpan();
+        if (attempt > 1) {
+            client.setAttribute("http.request.resend_count", attempt - 1);
+        }
         if (exchange.upstream() != null) {
             client.setAttribute("torii.upstream", exchange.upstream());
         }
         exchange.set(CLIENT, client);
-        // Replaces whatever traceparent the client sent: the upstream's parent is this hop.
+        // Replaces whatever traceparent the client (or the previous attempt) put there: the upstream's parent is this
+        // attempt.
         propagator.inject(Context.root().with(client), exchange.request().headers(), SETTER);
-        return HookResult.proceed();
+    }
+
+    /** Ends the attempt's span with the upstream's status, or the error when none came. */
+    @Override
+    public void attemptEnded(Exchange exchange, int attempt, int status, ProxyError error, InetSocketAddress address) {
+        Span client = exchange.get(CLIENT);
+        if (client == null) {
+            return;
+        }
+        exchange.set(CLIENT, null);
+        if (address != null && address.getAddress() != null) {
+            client.setAttribute("network.peer.address", address.getAddress().getHostAddress());
+            client.setAttribute("network.peer.port", address.getPort());
+        }
+        if (status > 0) {
+            client.setAttribute("http.response.status_code", status);
+            if (status >= 500) {
+                client.setAttribute("error.type", String.valueOf(status));
+                client.setStatus(StatusCode.ERROR);
+            }
+        } else if (error != null) {
+            client.setAttribute("error.type", error.name());
+            client.setStatus(StatusCode.ERROR);
+        }
+        client.end();
     }
 
     @Override
@@ -141,22 +184,9 @@ public final class TracingHook implements Hook {
         }
         Span client = exchange.get(CLIENT);
         if (client != null) {
-            if (log.upstreamAddress() != null) {
-                InetSocketAddress a = log.upstreamAddress();
-                client.setAttribute(
-                        "server.address",
-                        a.getAddress() == null
-                                ? a.getHostString()
-                                : a.getAddress().getHostAddress());
-                client.setAttribute("server.port", a.getPort());
-            }
-            if (log.upstreamHeadersNanos() >= 0) {
-                client.setAttribute("http.response.status_code", log.status());
-            }
-            if (log.attempts() > 1) {
-                client.setAttribute("http.request.resend_count", log.attempts() - 1);
-            }
-            if (log.error() != null && log.upstreamHeadersNanos() < 0) {
+            // An attempt the engine did not end (it should not happen): it ends with the exchange.
+            exchange.set(CLIENT, null);
+            if (log.error() != null) {
                 client.setAttribute("error.type", log.error().name());
                 client.setStatus(StatusCode.ERROR);
             }

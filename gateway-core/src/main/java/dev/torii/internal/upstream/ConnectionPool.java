@@ -2,6 +2,7 @@ package dev.torii.internal.upstream;
 
 import dev.torii.ProxyError;
 import dev.torii.internal.tls.ClientTls;
+import dev.torii.upstream.ConnectFailure;
 import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.Upstream;
 import dev.torii.upstream.UpstreamProtocol;
@@ -96,6 +97,10 @@ public final class ConnectionPool {
     private final LongAdder opened;
     private final LongAdder failed;
     private final Map<Key, EndpointPool> pools = new HashMap<>();
+    private final UpstreamCounters counters;
+    /** This loop's in-use and idle counts by upstream name, summed with the other loops' by {@link #counters}. */
+    private final Map<String, UpstreamCounters.PoolGauge> gauges;
+
     private ScheduledFuture<?> sweeper;
     private boolean closed;
 
@@ -109,6 +114,21 @@ public final class ConnectionPool {
      * for HTTP/2 the peer's SETTINGS) are counted in {@code opened}, those that did not in {@code failed}.
      */
     public ConnectionPool(EventLoop loop, Class<? extends Channel> channelClass, LongAdder opened, LongAdder failed) {
+        this(loop, channelClass, opened, failed, new UpstreamCounters());
+    }
+
+    /**
+     * As {@link #ConnectionPool(EventLoop, Class, LongAdder, LongAdder)}, also counting connects by upstream and reason
+     * and publishing this loop's in-use and idle connections in {@code counters}.
+     */
+    public ConnectionPool(
+            EventLoop loop,
+            Class<? extends Channel> channelClass,
+            LongAdder opened,
+            LongAdder failed,
+            UpstreamCounters counters) {
+        this.counters = counters;
+        this.gauges = counters.newPool();
         this.failed = failed;
         this.loop = loop;
         this.opened = opened;
@@ -133,6 +153,23 @@ public final class ConnectionPool {
             InetSocketAddress address,
             boolean fresh,
             AcquireCallback callback) {
+        EndpointPool[] touched = new EndpointPool[1];
+        try {
+            return acquire(state, endpoint, address, fresh, callback, touched);
+        } finally {
+            if (touched[0] != null) {
+                publish(touched[0]);
+            }
+        }
+    }
+
+    private Pending acquire(
+            UpstreamState state,
+            Endpoint endpoint,
+            InetSocketAddress address,
+            boolean fresh,
+            AcquireCallback callback,
+            EndpointPool[] touched) {
         if (closed) {
             callback.failed(ProxyError.CONNECT_FAILED, new IllegalStateException("gateway is shutting down"));
             return null;
@@ -141,7 +178,9 @@ public final class ConnectionPool {
         String tlsName = upstream.protocol().tls() ? ClientTls.peerName(upstream, endpoint) : null;
         EndpointPool pool = pools.computeIfAbsent(
                 new Key(upstream.name(), upstream.protocol(), address, tlsName),
-                k -> new EndpointPool(address, tlsName));
+                k -> new EndpointPool(
+                        address, tlsName, gauges.computeIfAbsent(k.upstream(), n -> new UpstreamCounters.PoolGauge())));
+        touched[0] = pool;
         pool.state = state;
         pool.settings = upstream;
         if (sweeper == null) {
@@ -220,6 +259,7 @@ public final class ConnectionPool {
         f.addListener(done -> {
             if (!done.isSuccess()) {
                 failed.increment();
+                counters.connectFailed(settings.name(), UpstreamCounters.reasonOf(done.cause()));
                 AcquireCallback owner = attempt.finish();
                 if (owner != null) {
                     failConnect(owner, done.cause());
@@ -229,15 +269,21 @@ public final class ConnectionPool {
             SslHandler tls = f.channel().pipeline().get(SslHandler.class);
             if (tls == null) {
                 opened.increment();
+                counters.connected(settings.name());
                 attempt.connected(connection);
+                publish(pool);
                 return;
             }
             tls.handshakeFuture().addListener(h -> {
                 if (h.isSuccess()) {
                     opened.increment();
+                    counters.connected(settings.name());
                     attempt.connected(connection);
+                    publish(pool);
                 } else {
                     failed.increment();
+                    // Whatever the cause (an alert, a close, the handshake timeout), it failed at the TLS stage.
+                    counters.connectFailed(settings.name(), ConnectFailure.TLS);
                     logTlsFailure(pool, h.cause());
                     f.channel().close();
                     AcquireCallback owner = attempt.finish();
@@ -277,6 +323,11 @@ public final class ConnectionPool {
 
     /** Gives a connection back: kept for reuse when {@code reusable}, closed otherwise. A stream is always closed. */
     public void release(UpstreamConnection connection, boolean reusable) {
+        release0(connection, reusable);
+        publish(connection.pool);
+    }
+
+    private void release0(UpstreamConnection connection, boolean reusable) {
         connection.detach();
         EndpointPool pool = connection.pool;
         if (connection.parent != null) {
@@ -340,6 +391,7 @@ public final class ConnectionPool {
             w.timeout.cancel(false);
             w.connecting = connect(pool, w.callback);
         }
+        publish(pool);
     }
 
     /**
@@ -470,6 +522,7 @@ public final class ConnectionPool {
                 stream.channel = ch;
                 ch.closeFuture().addListener(x -> streamClosed(parent));
                 callback.acquired(stream);
+                publish(parent.pool);
             } else {
                 streamClosed(parent);
                 callback.failed(ProxyError.UPSTREAM_RESET, f.cause());
@@ -478,6 +531,11 @@ public final class ConnectionPool {
     }
 
     private void streamClosed(Http2UpstreamConnection parent) {
+        streamClosed0(parent);
+        publish(parent.pool);
+    }
+
+    private void streamClosed0(Http2UpstreamConnection parent) {
         parent.streams--;
         if (parent.streams == 0) {
             parent.idleSinceNanos = loop.ticker().nanoTime();
@@ -552,12 +610,14 @@ public final class ConnectionPool {
             tls.handshakeFuture().addListener(h -> {
                 if (!h.isSuccess()) {
                     connection.failure = h.cause();
+                    connection.failureReason = ConnectFailure.TLS;
                     logTlsFailure(pool, h.cause());
                     f.channel().close();
                 } else if (!ApplicationProtocolNames.HTTP_2.equals(tls.applicationProtocol())) {
                     connection.failure = new SSLException("upstream '" + settings.name() + "' endpoint "
                             + pool.address + " did not select h2 by ALPN (selected: " + tls.applicationProtocol()
                             + ")");
+                    connection.failureReason = ConnectFailure.TLS;
                     logTlsFailure(pool, connection.failure);
                     f.channel().close();
                 }
@@ -570,8 +630,10 @@ public final class ConnectionPool {
         if (!connection.counted) {
             connection.counted = true;
             opened.increment();
+            counters.connected(connection.pool.settings.name());
         }
         serveWaiters(connection.pool);
+        publish(connection.pool);
     }
 
     /** GOAWAY received: no new streams; the connection closes when its last stream ends. */
@@ -582,9 +644,15 @@ public final class ConnectionPool {
         } else {
             serveWaiters(connection.pool);
         }
+        publish(connection.pool);
     }
 
     private void onHttp2Closed(Http2UpstreamConnection connection) {
+        onHttp2Closed0(connection);
+        publish(connection.pool);
+    }
+
+    private void onHttp2Closed0(Http2UpstreamConnection connection) {
         EndpointPool pool = connection.pool;
         pool.open--;
         pool.http2.remove(connection);
@@ -594,6 +662,14 @@ public final class ConnectionPool {
         }
         // It never became usable: refused, TLS failed, no h2 by ALPN, no SETTINGS in time.
         failed.increment();
+        counters.connectFailed(
+                pool.settings.name(),
+                connection.failureReason != null
+                        ? connection.failureReason
+                        : connection.failure != null
+                                ? UpstreamCounters.reasonOf(connection.failure)
+                                // Closed by the peer before its SETTINGS (not an HTTP/2 server?).
+                                : ConnectFailure.RESET);
         Throwable cause = connection.failure != null
                 ? connection.failure
                 : new IllegalStateException(
@@ -666,6 +742,31 @@ public final class ConnectionPool {
                     c.ping(now);
                 }
             }
+            publish(pool);
+        }
+    }
+
+    /**
+     * Publishes {@code pool}'s in-use and idle connections into its upstream's gauge of this loop, as the change since
+     * the last publication: idempotent, so every step that may change them calls it on its way out.
+     */
+    private static void publish(EndpointPool pool) {
+        long idle = pool.idle.size();
+        for (int i = 0; i < pool.http2.size(); i++) {
+            Http2UpstreamConnection c = pool.http2.get(i);
+            if (c.ready && c.streams == 0) {
+                idle++;
+            }
+        }
+        long inUse = Math.max(0, pool.open - idle);
+        UpstreamCounters.PoolGauge g = pool.gauge;
+        if (idle != pool.publishedIdle) {
+            g.idle += idle - pool.publishedIdle; // single writer: this loop
+            pool.publishedIdle = idle;
+        }
+        if (inUse != pool.publishedInUse) {
+            g.inUse += inUse - pool.publishedInUse;
+            pool.publishedInUse = inUse;
         }
     }
 
@@ -697,6 +798,7 @@ public final class ConnectionPool {
                 w.timeout.cancel(false);
                 w.callback.failed(ProxyError.CONNECT_FAILED, new IllegalStateException("gateway is shutting down"));
             }
+            publish(pool);
         }
     }
 
@@ -713,6 +815,11 @@ public final class ConnectionPool {
         /** HTTP/2 connections, oldest first. */
         final ArrayList<Http2UpstreamConnection> http2 = new ArrayList<>();
 
+        /** This loop's gauge of the upstream, and what this pool last added to it. */
+        final UpstreamCounters.PoolGauge gauge;
+
+        long publishedInUse;
+        long publishedIdle;
         UpstreamState state;
         Upstream settings;
         /** Connections open or opening (HTTP/1.1 or HTTP/2). */
@@ -720,9 +827,10 @@ public final class ConnectionPool {
         /** The last SETTINGS_MAX_CONCURRENT_STREAMS this endpoint sent, or -1 before it said any. */
         int lastMaxStreams = -1;
 
-        EndpointPool(InetSocketAddress address, String tlsName) {
+        EndpointPool(InetSocketAddress address, String tlsName, UpstreamCounters.PoolGauge gauge) {
             this.address = address;
             this.tlsName = tlsName;
+            this.gauge = gauge;
         }
 
         /** The oldest HTTP/2 connection that can take a stream now, or null. */

@@ -50,6 +50,8 @@ final class Http2UpstreamConnection extends ChannelInboundHandlerAdapter {
     long pingSentNanos;
     /** Why the connection failed before it became ready, for the waiting exchanges. */
     Throwable failure;
+    /** The stage that failed when it is known better than from {@link #failure} (TLS), else null. */
+    dev.torii.upstream.ConnectFailure failureReason;
 
     private final ConnectionPool owner;
     private final int connectionWindow;

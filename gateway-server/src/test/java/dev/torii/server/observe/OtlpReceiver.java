@@ -15,12 +15,28 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * classes), so the test checks what Torii really exported. Thread-safe.
  */
 final class OtlpReceiver implements AutoCloseable {
-    /** A decoded span: ids as lower-case hex, kind as in the proto (2 SERVER, 3 CLIENT). */
-    record Span(String traceId, String spanId, String parentSpanId, String name, int kind, String serviceName) {}
+    /**
+     * A decoded span: ids as lower-case hex, kind as in the proto (2 SERVER, 3 CLIENT), its string and integer
+     * attributes as text, its status code as in the proto (0 unset, 1 OK, 2 ERROR).
+     */
+    record Span(
+            String traceId,
+            String spanId,
+            String parentSpanId,
+            String name,
+            int kind,
+            String serviceName,
+            java.util.Map<String, String> attributes,
+            int statusCode) {
+        Span(String traceId, String spanId, String parentSpanId, String name, int kind, String serviceName) {
+            this(traceId, spanId, parentSpanId, name, kind, serviceName, java.util.Map.of(), 0);
+        }
+    }
 
     private final HttpServer server;
     private final List<Span> spans = new CopyOnWriteArrayList<>();
     private final List<String> contentTypes = new CopyOnWriteArrayList<>();
+    private final List<String> errors = new CopyOnWriteArrayList<>();
 
     OtlpReceiver() {
         try {
@@ -31,7 +47,15 @@ final class OtlpReceiver implements AutoCloseable {
         server.createContext("/v1/traces", ex -> {
             byte[] body = ex.getRequestBody().readAllBytes();
             contentTypes.add(String.valueOf(ex.getRequestHeaders().getFirst("Content-Type")));
-            spans.addAll(decodeRequest(body));
+            try {
+                spans.addAll(decodeRequest(body));
+            } catch (RuntimeException e) {
+                // Answered all the same, so that the exporter does not wait out its timeout; the test sees errors().
+                errors.add(e.toString());
+                ex.sendResponseHeaders(400, -1);
+                ex.close();
+                return;
+            }
             ex.sendResponseHeaders(200, -1);
             ex.close();
         });
@@ -44,6 +68,11 @@ final class OtlpReceiver implements AutoCloseable {
 
     List<Span> spans() {
         return List.copyOf(spans);
+    }
+
+    /** Requests that could not be decoded, and why. */
+    List<String> errors() {
+        return List.copyOf(errors);
     }
 
     List<String> contentTypes() {
@@ -115,6 +144,8 @@ final class OtlpReceiver implements AutoCloseable {
         String parent = "";
         String name = null;
         int kind = 0;
+        int status = 0;
+        var attributes = new java.util.HashMap<String, String>();
         for (Field f : fields(b, s.start, s.end)) {
             switch (f.number) {
                 case 1 -> traceId = f.hex(b);
@@ -122,10 +153,41 @@ final class OtlpReceiver implements AutoCloseable {
                 case 4 -> parent = f.hex(b);
                 case 5 -> name = f.string(b);
                 case 6 -> kind = (int) f.varint;
+                case 9 -> attribute(b, f, attributes); // Span.attributes (KeyValue)
+                case 15 -> { // Span.status; Status.code = 3
+                    for (Field st : fields(b, f.start, f.end)) {
+                        if (st.number == 3) {
+                            status = (int) st.varint;
+                        }
+                    }
+                }
                 default -> {}
             }
         }
-        return new Span(traceId, spanId, parent, name, kind, service);
+        return new Span(traceId, spanId, parent, name, kind, service, java.util.Map.copyOf(attributes), status);
+    }
+
+    /** A KeyValue whose AnyValue is a string (1), a bool (2) or an int (3), as text. */
+    private static void attribute(byte[] b, Field kv, java.util.Map<String, String> into) {
+        String key = null;
+        String value = null;
+        for (Field f : fields(b, kv.start, kv.end)) {
+            if (f.number == 1) {
+                key = f.string(b);
+            } else if (f.number == 2) {
+                for (Field any : fields(b, f.start, f.end)) {
+                    switch (any.number) {
+                        case 1 -> value = any.string(b);
+                        case 2 -> value = String.valueOf(any.varint != 0);
+                        case 3 -> value = String.valueOf(any.varint);
+                        default -> {}
+                    }
+                }
+            }
+        }
+        if (key != null && value != null) {
+            into.put(key, value);
+        }
     }
 
     private record Field(int number, int wireType, long varint, int start, int end) {
