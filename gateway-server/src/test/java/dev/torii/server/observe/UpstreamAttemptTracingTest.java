@@ -51,7 +51,6 @@ class UpstreamAttemptTracingTest {
                         retry: { attempts: 2, on: [ connect-failure ] }
                     upstreams:
                       pair: { endpoints: [ "127.0.0.1:%d", "%s" ], loadBalancer: round-robin }
-                    accessLog: { path: access.log }
                     tracing: { endpoint: "%s", samplingRatio: 1, serviceName: torii-test }
                     """.formatted(dead, nginx.endpoint(), otlp.endpoint()));
             try (ToriiServer server = ToriiServer.start(ConfigLoader.load(config))) {
