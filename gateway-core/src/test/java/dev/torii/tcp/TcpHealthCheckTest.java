@@ -135,4 +135,34 @@ class TcpHealthCheckTest {
             a.close();
         }
     }
+
+    @Test
+    void aRefusedBackendConnectIsCountedByReason() throws Exception {
+        int dead;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            dead = s.getLocalPort();
+        }
+        try (Gateway g = Gateway.builder()
+                .listener(TcpListener.of("names", "127.0.0.1:0", "gone"))
+                .ioThreads(1)
+                .routingTable(RoutingTable.builder()
+                        .upstream(Upstream.builder("gone")
+                                .endpoint("127.0.0.1:" + dead)
+                                .build())
+                        .build())
+                .build()
+                .start()) {
+            assertThat(readName(g.address("names").getPort()))
+                    .as("closed: no backend")
+                    .isEmpty();
+            var gone = g.upstreamPools().stream()
+                    .filter(p -> p.upstream().equals("gone"))
+                    .findFirst()
+                    .orElseThrow();
+            assertThat(gone.connectsFailed(dev.torii.upstream.ConnectFailure.REFUSED))
+                    .isEqualTo(1);
+            assertThat(gone.connectsOk()).isZero();
+            assertThat(g.stats().upstreamConnectsFailed()).isEqualTo(1);
+        }
+    }
 }

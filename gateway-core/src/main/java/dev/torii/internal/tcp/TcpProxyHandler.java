@@ -294,8 +294,11 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             if (done.isSuccess()) {
-                // Counted like the HTTP pools': opened when the connect succeeded, failed apart.
+                // Counted like the HTTP pools': opened when the connect succeeded, failed apart (by reason).
                 engine.upstreamConnectionOpened();
+                if (upstreamState != null) {
+                    engine.upstreamCounters().connected(upstreamState.upstream.name());
+                }
                 connected = true;
                 backendAddress = address;
                 if (listener.options().sendProxyProtocol() != null) {
@@ -317,6 +320,12 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             engine.upstreamConnectFailed();
+            if (upstreamState != null) {
+                engine.upstreamCounters()
+                        .connectFailed(
+                                upstreamState.upstream.name(),
+                                dev.torii.internal.upstream.UpstreamCounters.reasonOf(done.cause()));
+            }
             endpointDone();
             backend = null;
             boolean another = conn.endpointOverride == null && upstreamState.size() > 1;
