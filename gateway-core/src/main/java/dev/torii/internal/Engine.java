@@ -550,9 +550,12 @@ public final class Engine {
     /** Sets up each accepted connection of a TCP listener. */
     private final class TcpInitializer extends ChannelInitializer<Channel> {
         private final TcpListener listener;
+        private final dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust proxyTrust;
 
         TcpInitializer(TcpListener listener) {
             this.listener = listener;
+            this.proxyTrust = dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust.of(
+                    listener.options().proxyProtocol());
         }
 
         @Override
@@ -563,16 +566,19 @@ public final class Engine {
             long idle = listener.idleTimeout().toNanos();
             ch.pipeline()
                     .addLast("idle", new IdleStateHandler(0, 0, idle, TimeUnit.NANOSECONDS))
-                    .addLast("tcp", new TcpProxyHandler(Engine.this, listener));
+                    .addLast("tcp", new TcpProxyHandler(Engine.this, listener, proxyTrust));
         }
     }
 
     /** Sets up each accepted client connection of one listener. */
     private final class ClientInitializer extends ChannelInitializer<Channel> {
         private final Listener listener;
+        private final dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust proxyTrust;
 
         ClientInitializer(Listener listener) {
             this.listener = listener;
+            this.proxyTrust = dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust.of(
+                    listener.options().proxyProtocol());
         }
 
         @Override
@@ -604,10 +610,7 @@ public final class Engine {
             }
             // A trusted balancer's PROXY header precedes TLS and HTTP: its decoder goes first, and the client address
             // it names is the exchanges' (X-Forwarded-For, rate-limit keys, IP lists, logs).
-            dev.torii.internal.proxyprotocol.ProxyProtocolHandler.install(
-                    ch,
-                    dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust.of(
-                            listener.options().proxyProtocol()));
+            dev.torii.internal.proxyprotocol.ProxyProtocolHandler.install(ch, proxyTrust);
         }
     }
 

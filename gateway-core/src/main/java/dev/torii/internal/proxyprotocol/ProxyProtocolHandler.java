@@ -47,18 +47,16 @@ public final class ProxyProtocolHandler extends ChannelInboundHandlerAdapter {
 
     /** The parsed form of an {@link ProxyProtocolAccept}, built once per listener. Immutable. */
     public record Trust(List<Cidr> cidrs, long timeoutNanos) {
-        private static final java.util.Map<ProxyProtocolAccept, Trust> PARSED =
-                new java.util.concurrent.ConcurrentHashMap<>();
-
-        /** The parsed form of {@code accept} ({@code null} for {@code null}), parsed once per distinct setting. */
+        /**
+         * The parsed form of {@code accept} ({@code null} for {@code null}). Parsed by the listener's initializer when it
+         * is made, not per connection.
+         */
         public static Trust of(ProxyProtocolAccept accept) {
             return accept == null
                     ? null
-                    : PARSED.computeIfAbsent(
-                            accept,
-                            a -> new Trust(
-                                    Cidr.parseAll(a.trustedCidrs()),
-                                    a.headerTimeout().toNanos()));
+                    : new Trust(
+                            Cidr.parseAll(accept.trustedCidrs()),
+                            accept.headerTimeout().toNanos());
         }
 
         boolean trusts(Channel ch) {

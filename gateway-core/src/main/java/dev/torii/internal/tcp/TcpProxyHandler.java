@@ -94,11 +94,16 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     private InetSocketAddress backendAddress;
 
     private boolean flushClient;
+    private final ProxyProtocolHandler.Trust proxyTrust;
 
-    /** The handler of one client connection accepted by {@code listener}; used on that connection's event loop. */
-    public TcpProxyHandler(Engine engine, TcpListener listener) {
+    /**
+     * The handler of one client connection accepted by {@code listener}, whose PROXY-protocol trust ({@code null}: none)
+     * the listener's initializer parsed once; used on that connection's event loop.
+     */
+    public TcpProxyHandler(Engine engine, TcpListener listener, ProxyProtocolHandler.Trust proxyTrust) {
         this.engine = engine;
         this.listener = listener;
+        this.proxyTrust = proxyTrust;
         this.globalHooks = engine.hooks();
     }
 
@@ -106,10 +111,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
-        awaitingProxyHeader = ProxyProtocolHandler.installBefore(
-                ctx.pipeline(),
-                ctx.name(),
-                ProxyProtocolHandler.Trust.of(listener.options().proxyProtocol()));
+        awaitingProxyHeader = ProxyProtocolHandler.installBefore(ctx.pipeline(), ctx.name(), proxyTrust);
         SniRouting sni = listener.options().sni();
         if (sni != null) {
             ctx.pipeline()
