@@ -277,6 +277,26 @@ public final class AccessControl implements AutoCloseable {
         return client;
     }
 
+    /**
+     * How many {@code allow} (or {@code deny}) blocks the lists in use hold, the files' entries included: global,
+     * listener and route lists summed. Reads the current snapshot; any thread.
+     */
+    public int entries(boolean allow) {
+        Snapshot s = snapshot;
+        int n = count(s.global, allow);
+        for (Compiled c : s.listeners.values()) {
+            n += count(c, allow);
+        }
+        for (Compiled c : s.routes.values()) {
+            n += count(c, allow);
+        }
+        return n;
+    }
+
+    private static int count(Compiled c, boolean allow) {
+        return allow ? c.allow().size() : c.deny().size();
+    }
+
     /** The counters. */
     public AccessStats stats() {
         return new AccessStats(deniedRequests.sum(), deniedConnections.sum(), reloads.sum(), reloadFailures.sum());

@@ -21,9 +21,19 @@ import java.util.function.ToDoubleFunction;
  *       (gauge, 1 or 0): Redis-backed policies only.
  * </ul>
  *
- * <p>The meters read the limiters' counters when scraped; binding costs nothing per request. Thread-safe.
+ * <p>The meters read the limiters' counters when scraped; binding costs nothing per request. A configuration reload
+ * binds the new policies with {@link #bindTo(MeterRegistry, RateLimitMetrics)}, which first removes the series of the
+ * policies it dropped or changed. Thread-safe.
  */
 public final class RateLimitMetrics implements MeterBinder {
+    /** Every meter name {@link #bindTo(MeterRegistry)} registers, each tagged {@code policy}. */
+    private static final List<String> NAMES = List.of(
+            "torii.ratelimit.requests",
+            "torii.ratelimit.evictions",
+            "torii.ratelimit.keys",
+            "torii.ratelimit.store.failures",
+            "torii.ratelimit.store.available");
+
     private final List<RateLimiter> limiters;
 
     /** Meters for {@code limiters}. */
@@ -67,6 +77,29 @@ public final class RateLimitMetrics implements MeterBinder {
                         .register(registry);
             }
         }
+    }
+
+    /**
+     * Binds these meters in place of {@code replaced}'s (the policies before a configuration reload): the series of a
+     * policy whose limiter is not one of these (a removed policy, or a changed one, which got a new limiter with fresh
+     * counters) are removed from {@code registry} first, so that a removed policy's series disappears and a changed
+     * one's reads the new limiter (Micrometer would otherwise hand back the registered meter, still reading the old
+     * limiter). The series of a kept limiter stay as they are. Call it on the thread that reloads.
+     */
+    public void bindTo(MeterRegistry registry, RateLimitMetrics replaced) {
+        Objects.requireNonNull(registry, "registry");
+        Objects.requireNonNull(replaced, "replaced");
+        var kept = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<RateLimiter, Boolean>());
+        kept.addAll(limiters);
+        for (RateLimiter old : replaced.limiters) {
+            if (!kept.contains(old)) {
+                String policy = old.policy().name();
+                for (String name : NAMES) {
+                    registry.find(name).tag("policy", policy).meters().forEach(registry::remove);
+                }
+            }
+        }
+        bindTo(registry);
     }
 
     private static void counter(

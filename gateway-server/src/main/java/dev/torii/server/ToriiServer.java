@@ -89,6 +89,8 @@ public final class ToriiServer implements AutoCloseable {
     private volatile AccessControl access;
     /** The gateway's connection guard of the access lists; {@link #reload()} swaps the lists behind it. */
     private dev.torii.server.internal.AccessGuard accessGuard;
+    /** The access lists' meters: they read the lists {@link #reload()} installs (reloadstate). */
+    private dev.torii.access.AccessMetrics accessMetrics;
     /** The engine's policy source for {@code ex.limit}; a reload points it at the new policies. */
     private CheckedScripts checked;
 
@@ -245,6 +247,7 @@ public final class ToriiServer implements AutoCloseable {
             server.rateLimits = rateLimits;
             server.access = access;
             server.accessGuard = guard;
+            server.accessMetrics = new dev.torii.access.AccessMetrics(access);
             server.checked = checked;
             server.observability = observability;
             observability.started(
@@ -253,7 +256,7 @@ public final class ToriiServer implements AutoCloseable {
                     dns,
                     scripts,
                     maintenance,
-                    List.of(rateLimits.metrics(), new GuardMetrics(maintenance, access)));
+                    List.of(rateLimits.metrics(), new GuardMetrics(maintenance, null), server.accessMetrics));
             if (config.admin().isPresent()) {
                 AdminSettings a = config.admin().get();
                 server.admin = AdminServer.start(
@@ -467,10 +470,12 @@ public final class ToriiServer implements AutoCloseable {
                     oldAccess.close(); // its list watcher; exchanges in flight may still ask it, which stays valid
                 }
                 // The old limits share the Redis store with the new ones: dropped, not closed.
+                RateLimits oldLimits = rateLimits;
                 rateLimits = nextLimits;
                 checked.rateLimits(nextLimits);
-                // New policies get their meters (unchanged ones are registered already: Micrometer keeps those).
-                nextLimits.metrics().bindTo(observability.metrics().registry());
+                // Meters follow (reloadstate): removed and changed policies' series go, new ones come, kept ones stay.
+                nextLimits.metrics().bindTo(observability.metrics().registry(), oldLimits.metrics());
+                accessMetrics.use(nextAccess);
                 var unapplied = new ArrayList<>(ReloadStats.unappliedChanges(startText, text));
                 limitsKept.forEach(k -> unapplied.add("limits." + k));
                 if (!next.maintenance().file().equals(config.maintenance().file())

@@ -1,0 +1,149 @@
+package dev.torii.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.torii.server.config.ConfigLoader;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * State that outlives a configuration reload: the meters of rate-limit policies and access lists, scraped from the
+ * admin API's {@code /metrics} before and after a real {@link ToriiServer#reload()}; curl as the client, bound to
+ * 127.0.0.x.
+ */
+class ReloadStateTest {
+    private static final String METERS_CONFIG = """
+            listeners:
+              - { name: web, protocol: http, address: "127.0.0.1:%d" }
+            rateLimits:
+            %s
+            rateLimit: a
+            routes:
+              - { name: b, match: { pathPrefix: /b }, upstream: demo%s }
+              - { name: all, match: { pathPrefix: / }, upstream: demo }
+            upstreams:
+              demo: { endpoints: [ "127.0.0.1:%d" ] }
+            demo: { echo: "127.0.0.1:%d" }
+            admin: { address: "127.0.0.1:%d" }
+            access:
+              deny: [ %s ]
+            """;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aReloadRemovesTheSeriesOfARemovedPolicyAndTheMetersReadTheChangedPolicyAndTheCurrentAccessLists()
+            throws Exception {
+        int web = freePort();
+        int echo = freePort();
+        int admin = freePort();
+        Path file = dir.resolve("torii.yaml");
+        Files.writeString(file, METERS_CONFIG.formatted(web, """
+                          a: { key: clientIp, rate: 1, per: 1h, burst: 2 }
+                          b: { key: clientIp, rate: 1, per: 1h, burst: 1 }
+                        """, ", rateLimit: b", echo, echo, admin, "127.0.0.9"));
+        try (ToriiServer server = ToriiServer.start(ConfigLoader.load(file), file)) {
+            String base = "http://127.0.0.1:" + web;
+            String metricsUrl = "http://127.0.0.1:" + admin + "/metrics";
+            List<String> a = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                a.add(status(curl("127.0.0.2", base + "/x")));
+            }
+            assertThat(a).containsExactly("200", "200", "429");
+            assertThat(status(curl("127.0.0.3", base + "/b"))).isEqualTo("200");
+            assertThat(status(curl("127.0.0.9", base + "/x"))).isEqualTo("403");
+            String before = body(metricsUrl);
+            assertThat(value(before, "torii_ratelimit_requests_total", "policy=\"a\"", "outcome=\"allowed\""))
+                    .isEqualTo(3.0); // 127.0.0.2 twice and 127.0.0.3 once (127.0.0.9 is refused before)
+            assertThat(value(before, "torii_ratelimit_requests_total", "policy=\"a\"", "outcome=\"limited\""))
+                    .isEqualTo(1.0);
+            assertThat(value(before, "torii_ratelimit_requests_total", "policy=\"b\"", "outcome=\"allowed\""))
+                    .isEqualTo(1.0);
+            assertThat(value(before, "torii_access_denied_total", "kind=\"request\""))
+                    .isEqualTo(1.0);
+            assertThat(value(before, "torii_access_list_entries", "rule=\"deny\""))
+                    .isEqualTo(1.0);
+
+            // Policy b removed (and its route's attachment), a changed (a new limiter, full buckets), c added; one
+            // more address denied.
+            Files.writeString(file, METERS_CONFIG.formatted(web, """
+                              a: { key: clientIp, rate: 1, per: 1h, burst: 5 }
+                              c: { key: clientIp, rate: 1, per: 1h, burst: 5 }
+                            """, "", echo, echo, admin, "127.0.0.9, 127.0.0.8"));
+            ConfigReloadResult result = server.reload();
+            assertThat(result.applied()).as(result.errors().toString()).isTrue();
+
+            String after = body(metricsUrl);
+            assertThat(after).doesNotContain("policy=\"b\"");
+            assertThat(value(after, "torii_ratelimit_requests_total", "policy=\"a\"", "outcome=\"allowed\""))
+                    .isEqualTo(0.0);
+            assertThat(value(after, "torii_ratelimit_keys", "policy=\"c\"")).isEqualTo(0.0);
+            // The changed policy's meters count its new limiter: 127.0.0.2 has full buckets again.
+            assertThat(status(curl("127.0.0.2", base + "/x"))).isEqualTo("200");
+            assertThat(status(curl("127.0.0.8", base + "/x"))).isEqualTo("403");
+            String later = body(metricsUrl);
+            assertThat(value(later, "torii_ratelimit_requests_total", "policy=\"a\"", "outcome=\"allowed\""))
+                    .isEqualTo(1.0);
+            assertThat(value(later, "torii_ratelimit_requests_total", "policy=\"a\"", "outcome=\"limited\""))
+                    .isEqualTo(0.0);
+            // The denial counter reads the new lists and keeps what the replaced ones counted.
+            assertThat(value(later, "torii_access_denied_total", "kind=\"request\""))
+                    .isEqualTo(2.0);
+            assertThat(value(later, "torii_access_list_entries", "rule=\"deny\""))
+                    .isEqualTo(2.0);
+        }
+    }
+
+    /** The value of the series {@code name} whose labels include every one of {@code labels}; null when absent. */
+    static Double value(String metrics, String name, String... labels) {
+        for (String line : metrics.split("\n")) {
+            if (!line.startsWith(name + "{") && !line.startsWith(name + " ")) {
+                continue;
+            }
+            String head = line.substring(0, line.lastIndexOf(' '));
+            boolean all = true;
+            for (String l : labels) {
+                all &= head.contains(l);
+            }
+            if (all) {
+                return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return null;
+    }
+
+    static String status(String head) {
+        return head.split(" ", 3)[1];
+    }
+
+    static String body(String url) throws Exception {
+        return run(List.of("curl", "-sS", "--max-time", "20", url));
+    }
+
+    static String curl(String from, String url) throws Exception {
+        return run(List.of("curl", "-sS", "-o", "/dev/null", "-D", "-", "--interface", from, "--max-time", "20", url));
+    }
+
+    private static String run(List<String> command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        byte[] out = p.getInputStream().readAllBytes();
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        return new String(out, StandardCharsets.UTF_8);
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+}
