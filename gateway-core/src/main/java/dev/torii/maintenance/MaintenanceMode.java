@@ -80,7 +80,9 @@ import org.slf4j.LoggerFactory;
 public final class MaintenanceMode implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MaintenanceMode.class);
 
-    private final Path file;
+    /** The flag file; a reload may move it ({@link #reconfigure}). */
+    private volatile Path file;
+
     private final Duration pollInterval;
     /** How a request is treated while maintenance applies to it: bypasses and the page. */
     private volatile MaintenancePolicy policy;
@@ -90,7 +92,13 @@ public final class MaintenanceMode implements AutoCloseable {
     private final java.util.concurrent.atomic.LongAdder bypassedBefore = new java.util.concurrent.atomic.LongAdder();
 
     private final InstantSource clock;
-    private final RedisSwitch redis;
+    /** Where the switch is shared, and its connections; a reload may move both ({@link #reconfigure}). */
+    private volatile RedisTarget redisTarget;
+
+    private volatile RedisSwitch redis;
+    /** Outages of the Redis connections a reload replaced, so the counter never goes down. */
+    private final AtomicLong outagesBefore = new AtomicLong();
+
     private volatile boolean switchOn;
     private volatile Set<String> routesOn;
     private volatile List<MaintenanceWindow> windows;
@@ -118,14 +126,29 @@ public final class MaintenanceMode implements AutoCloseable {
         this.switchOn = b.enabled;
         this.routesOn = Set.copyOf(b.routes);
         this.windows = List.copyOf(b.windows);
-        this.redis = b.redisHost == null
+        this.redisTarget = b.redisHost == null
+                ? null
+                : new RedisTarget(b.redisHost, b.redisPort, b.redisKey, b.redisReconnectDelay, b.redisTimeout);
+        this.redis = newSwitch(redisTarget);
+    }
+
+    /** Where the switch is shared: the Redis server, the key (and channel), and the connections' timing. */
+    private record RedisTarget(String host, int port, String key, Duration reconnectDelay, Duration timeout) {
+        @Override
+        public String toString() {
+            return host + ":" + port + " key '" + key + "'";
+        }
+    }
+
+    private RedisSwitch newSwitch(RedisTarget t) {
+        return t == null
                 ? null
                 : new RedisSwitch(
-                        b.redisHost,
-                        b.redisPort,
-                        b.redisKey,
-                        b.redisReconnectDelay,
-                        b.redisTimeout,
+                        t.host(),
+                        t.port(),
+                        t.key(),
+                        t.reconnectDelay(),
+                        t.timeout(),
                         this::sharedState,
                         this::applyShared);
     }
@@ -322,6 +345,7 @@ public final class MaintenanceMode implements AutoCloseable {
 
     /** A snapshot of the state and the counters. */
     public MaintenanceStats stats() {
+        RedisSwitch redis = this.redis;
         Instant now = clock.instant();
         var routes = new TreeSet<>(routesOn);
         for (MaintenanceWindow w : windows) {
@@ -337,7 +361,7 @@ public final class MaintenanceMode implements AutoCloseable {
                 scheduleOn(now, null),
                 redis != null,
                 redis != null && redis.connected(),
-                redis == null ? 0 : redis.outages(),
+                outagesBefore.get() + (redis == null ? 0 : redis.outages()),
                 switches.get(),
                 answeredBefore.sum() + policy.answered(),
                 bypassedBefore.sum() + policy.bypassed());
@@ -348,7 +372,14 @@ public final class MaintenanceMode implements AutoCloseable {
      * always its request policy (page, {@code Retry-After}, bypasses, whether to respond); its windows when
      * {@code windows} (they replace the running ones, those added through the admin API too); its switch and routes
      * when {@code switchAndRoutes}. The caller passes those flags as "the file changed them", so a reload does not undo what
-     * the admin API switched. The flag file, the poll interval and Redis stay as started. Any thread.
+     * the admin API switched; a switch or routes changed that way are shared through Redis like any local change.
+     *
+     * <p>The flag file and Redis follow {@code fresh} too: a new flag file is polled from now on (checked at once, so
+     * {@link #fileOn()} is current when this returns; without one the file's part is off). A new Redis server or key
+     * gets new connections (connecting asynchronously, as at start; the old ones close): the new key's state is read
+     * and applied when it holds one, as a replica that starts does; a missing key is seeded with this switch's state;
+     * a switch the file changed in this same reload is written to it instead. The poll interval stays as started. Any
+     * thread.
      */
     public synchronized void reconfigure(MaintenanceMode fresh, boolean switchAndRoutes, boolean windows) {
         Objects.requireNonNull(fresh, "fresh");
@@ -359,12 +390,43 @@ public final class MaintenanceMode implements AutoCloseable {
         if (windows) {
             this.windows = fresh.windows;
         }
+        boolean switched = false;
         if (switchAndRoutes) {
             if (switchOn != fresh.switchOn) {
                 switches.incrementAndGet();
             }
+            switched = switchOn != fresh.switchOn || !routesOn.equals(fresh.routesOn);
             switchOn = fresh.switchOn;
             routesOn = fresh.routesOn;
+        }
+        if (!Objects.equals(file, fresh.file)) {
+            log.info(
+                    "maintenance flag file: {} (was {})",
+                    fresh.file == null ? "none" : fresh.file,
+                    file == null ? "none" : file);
+            file = fresh.file;
+            checkFile();
+        }
+        RedisSwitch shared = redis;
+        if (!Objects.equals(redisTarget, fresh.redisTarget)) {
+            log.info(
+                    "maintenance: shared through Redis {} from now on (was {})",
+                    fresh.redisTarget == null ? "none" : fresh.redisTarget,
+                    redisTarget == null ? "none" : redisTarget);
+            RedisSwitch replaced = redis;
+            redisTarget = fresh.redisTarget;
+            shared = newSwitch(redisTarget);
+            redis = shared;
+            if (replaced != null) {
+                outagesBefore.addAndGet(replaced.outages());
+                replaced.close(); // asynchronous: never waits for Redis
+            }
+            if (shared != null && scheduler != null) {
+                shared.tick(); // connects now; the scheduler's tick looks after it from then on
+            }
+        }
+        if (switched && shared != null) {
+            shared.publish();
         }
         log.info("maintenance settings reloaded: {}", this);
         checkSchedule();
@@ -384,30 +446,40 @@ public final class MaintenanceMode implements AutoCloseable {
                 Thread.ofPlatform().name("torii-maintenance").daemon().factory());
         long nanos = pollInterval.toNanos();
         scheduler.scheduleWithFixedDelay(this::poll, nanos, nanos, TimeUnit.NANOSECONDS);
-        if (redis != null) {
-            redis.tick();
-            scheduler.scheduleWithFixedDelay(redis::tick, nanos, nanos, TimeUnit.NANOSECONDS);
+        // Whichever Redis connections are current: a reload may replace them, or add the first ones.
+        tickRedis();
+        scheduler.scheduleWithFixedDelay(this::tickRedis, nanos, nanos, TimeUnit.NANOSECONDS);
+    }
+
+    private void tickRedis() {
+        RedisSwitch r = redis;
+        if (r != null) {
+            r.tick();
         }
     }
 
     /** Checks the flag file and the schedule now (the thread started by {@link #start()} does it every interval). */
     public void poll() {
         try {
-            if (file != null) {
-                boolean exists = Files.exists(file);
-                if (exists != fileOn) {
-                    fileOn = exists;
-                    switches.incrementAndGet();
-                    log.info(
-                            "maintenance {} (source: file {} {})",
-                            exists ? "on" : "off",
-                            file,
-                            exists ? "appeared" : "gone");
-                }
-            }
+            checkFile();
             checkSchedule();
         } catch (RuntimeException e) {
             log.warn("maintenance poll failed", e);
+        }
+    }
+
+    /** Whether the flag file exists now; without one (a reload removed it) the file's part is off. */
+    private synchronized void checkFile() {
+        Path f = file;
+        boolean exists = f != null && Files.exists(f);
+        if (exists != fileOn) {
+            fileOn = exists;
+            switches.incrementAndGet();
+            log.info(
+                    "maintenance {} (source: file {} {})",
+                    exists ? "on" : "off",
+                    f == null ? "" : f,
+                    exists ? "appeared" : f == null ? "no longer configured" : "gone");
         }
     }
 
@@ -451,8 +523,9 @@ public final class MaintenanceMode implements AutoCloseable {
             scheduler.shutdownNow();
             scheduler = null;
         }
-        if (redis != null) {
-            redis.close();
+        RedisSwitch r = redis;
+        if (r != null) {
+            r.close();
         }
     }
 
@@ -494,9 +567,11 @@ public final class MaintenanceMode implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "MaintenanceMode(" + (enabled() ? "on" : "off") + (file != null ? ", file " + file : "")
+        Path f = file;
+        RedisTarget t = redisTarget;
+        return "MaintenanceMode(" + (enabled() ? "on" : "off") + (f != null ? ", file " + f : "")
                 + (routesOn.isEmpty() ? "" : ", routes " + new TreeSet<>(routesOn))
-                + (redis != null ? ", redis key " + redis.key() : "") + ")";
+                + (t != null ? ", redis " + t : "") + ")";
     }
 
     /** Builds a {@link MaintenanceMode}; {@link #build()} checks the settings. Not thread-safe. */

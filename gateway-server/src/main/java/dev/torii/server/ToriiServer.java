@@ -393,7 +393,7 @@ public final class ToriiServer implements AutoCloseable {
                 RateLimits nextLimits =
                         rateLimits.withPolicies(next.rateLimits().policies().values());
                 AccessControl nextAccess = null;
-                // Carries the new maintenance settings to the running switch; never started (no poller, no Redis).
+                // Carries the new maintenance settings (flag file and Redis too) to the running switch; never started.
                 MaintenanceMode freshMaintenance = next.guards().newMaintenanceMode(next.maintenance());
                 AdminServer nextAdmin = null;
                 boolean adminChanged = !next.admin().equals(applied.admin())
@@ -478,12 +478,7 @@ public final class ToriiServer implements AutoCloseable {
                 accessMetrics.use(nextAccess);
                 var unapplied = new ArrayList<>(ReloadStats.unappliedChanges(startText, text));
                 limitsKept.forEach(k -> unapplied.add("limits." + k));
-                if (!next.maintenance().file().equals(config.maintenance().file())
-                        || !next.guards()
-                                .maintenanceRedisKey()
-                                .equals(config.guards().maintenanceRedisKey())) {
-                    unapplied.add("maintenance.file/redis"); // a poller thread and a Redis connection of their own
-                }
+                // maintenance.file and maintenance.redis move in applyMaintenance (reloadstate).
                 applied = next;
                 if (!next.http2Limits().equals(config.http2Limits())) {
                     unapplied.add("limits.http2"); // read when a connection's HTTP/2 codec is made

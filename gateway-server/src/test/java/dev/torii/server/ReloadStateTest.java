@@ -2,7 +2,9 @@ package dev.torii.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.torii.maintenance.MaintenanceSource;
 import dev.torii.server.config.ConfigLoader;
+import dev.torii.testing.RedisServer;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -12,6 +14,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -101,6 +104,102 @@ class ReloadStateTest {
                     .isEqualTo(2.0);
             assertThat(value(later, "torii_access_list_entries", "rule=\"deny\""))
                     .isEqualTo(2.0);
+        }
+    }
+
+    private static final String MAINTENANCE_CONFIG = """
+            listeners:
+              - { name: web, protocol: http, address: "127.0.0.1:%d" }
+            routes:
+              - { match: { pathPrefix: / }, upstream: demo }
+            upstreams:
+              demo: { endpoints: [ "127.0.0.1:%d" ] }
+            %s
+            maintenance: { %s }
+            """;
+
+    @Test
+    void aReloadMovesTheMaintenanceFlagFileAndKeepsWhatTheAdminApiSwitched() throws Exception {
+        int web = freePort();
+        int upstream = freePort();
+        Path a = dir.resolve("a.on");
+        Path b = dir.resolve("b.on");
+        Path file = dir.resolve("torii.yaml");
+        Files.writeString(file, MAINTENANCE_CONFIG.formatted(web, upstream, "", "file: a.on"));
+        try (ToriiServer server = ToriiServer.start(ConfigLoader.load(file), file)) {
+            var maintenance = server.maintenance();
+            Files.writeString(a, "");
+            await(maintenance::fileOn, "the first flag file is seen");
+            maintenance.enable(MaintenanceSource.ADMIN);
+
+            Files.writeString(file, MAINTENANCE_CONFIG.formatted(web, upstream, "", "file: b.on"));
+            ConfigReloadResult result = server.reload();
+            assertThat(result.applied()).as(result.errors().toString()).isTrue();
+            assertThat(result.notApplied()).isEmpty();
+            // The new file does not exist: its part is off at once; the admin API's switch stays on.
+            assertThat(maintenance.file().getFileName()).isEqualTo(b.getFileName());
+            assertThat(maintenance.fileOn()).isFalse();
+            assertThat(maintenance.switchedOn()).isTrue();
+
+            maintenance.disable(MaintenanceSource.ADMIN);
+            assertThat(maintenance.enabled()).isFalse(); // a.on still exists, but it is no longer the flag file
+            Files.writeString(b, "");
+            await(maintenance::enabled, "the new flag file is polled");
+            assertThat(maintenance.fileOn()).isTrue();
+            Files.delete(b);
+            await(() -> !maintenance.enabled(), "the new flag file's removal is seen");
+        }
+    }
+
+    @Test
+    void aReloadMovesTheMaintenanceSwitchToANewRedisKeyAndItsChannelWithTheStateItHad() throws Exception {
+        try (RedisServer redis = RedisServer.start()) {
+            int web = freePort();
+            int upstream = freePort();
+            String redisSection = "redis: { address: \"" + redis.hostPort() + "\" }";
+            Path file = dir.resolve("torii.yaml");
+            Files.writeString(
+                    file, MAINTENANCE_CONFIG.formatted(web, upstream, redisSection, "redis: { key: \"m:a\" }"));
+            try (ToriiServer server = ToriiServer.start(ConfigLoader.load(file), file)) {
+                var maintenance = server.maintenance();
+                await(() -> maintenance.stats().redisConnected(), "Redis connected");
+                maintenance.enable(MaintenanceSource.ADMIN);
+                await(() -> "on".equals(cli(redis, "GET", "m:a")), "the switch written to the first key");
+
+                Files.writeString(
+                        file, MAINTENANCE_CONFIG.formatted(web, upstream, redisSection, "redis: { key: \"m:b\" }"));
+                ConfigReloadResult result = server.reload();
+                assertThat(result.applied()).as(result.errors().toString()).isTrue();
+                assertThat(result.notApplied()).isEmpty();
+                // The new key was empty: seeded with the state the switch had; the old channel is left.
+                await(() -> "on".equals(cli(redis, "GET", "m:b")), "the new key seeded with the switch's state");
+                assertThat(maintenance.switchedOn()).isTrue();
+                await(
+                        () -> cli(redis, "PUBSUB", "NUMSUB", "m:a").endsWith("\n0")
+                                && cli(redis, "PUBSUB", "NUMSUB", "m:b").endsWith("\n1"),
+                        "subscribed to the new channel only");
+
+                // Another replica switches it off through the new key and channel.
+                cli(redis, "SET", "m:b", "off");
+                cli(redis, "PUBLISH", "m:b", "off");
+                await(() -> !maintenance.switchedOn(), "the new channel's message applied");
+                assertThat(cli(redis, "GET", "m:a")).isEqualTo("on");
+            }
+        }
+    }
+
+    private static String cli(RedisServer redis, String... args) {
+        return RedisServer.cli(redis.address(), null, args).text();
+    }
+
+    /** Waits (bounded: 20 s) until {@code condition} holds. */
+    static void await(BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime() < deadline)
+                    .as("waited 20 s for: " + what)
+                    .isTrue();
+            TimeUnit.MILLISECONDS.sleep(50);
         }
     }
 
