@@ -66,11 +66,27 @@ public final class RateLimits implements AutoCloseable {
      *     {@code redis} connection is made at start-up)
      */
     public RateLimits withPolicies(Collection<RateLimitPolicy> policies) {
+        return withPolicies(policies, store);
+    }
+
+    /**
+     * {@link #withPolicies(Collection)} with the Redis policies on {@code store} (a reload that changed the
+     * {@code redis} connection): when {@code store} is not this instance's, every Redis policy gets a new limiter on it
+     * (the buckets live in Redis: they start from what the new Redis holds), and the local policies are kept as
+     * {@link #withPolicies(Collection)} keeps them. The result owns {@code store}; this instance still owns its own,
+     * which the caller closes once nothing uses it.
+     *
+     * @param store the Redis store of the result, or {@code null} when no policy needs one
+     * @throws IllegalArgumentException on a duplicate name, or a Redis policy without a store
+     */
+    public RateLimits withPolicies(Collection<RateLimitPolicy> policies, RedisStore store) {
         var map = new LinkedHashMap<String, RateLimiter>();
         var fresh = new ArrayList<RateLimitPolicy>();
         for (RateLimitPolicy p : policies) {
             RateLimiter old = limiters.get(p.name());
-            if (old != null && old.policy().equals(p)) {
+            if (old != null
+                    && old.policy().equals(p)
+                    && (p.store() != RateLimitPolicy.Store.REDIS || store == this.store)) {
                 if (map.putIfAbsent(p.name(), old) != null) {
                     throw new IllegalArgumentException("policy '" + p.name() + "' (expected: unique names)");
                 }
@@ -84,6 +100,11 @@ public final class RateLimits implements AutoCloseable {
             }
         }
         return new RateLimits(Map.copyOf(map), store);
+    }
+
+    /** The Redis store of the Redis policies, or {@code null} when none was made. */
+    public RedisStore store() {
+        return store;
     }
 
     /** The limiter of policy {@code name}, or {@code null}. */

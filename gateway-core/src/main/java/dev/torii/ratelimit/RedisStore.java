@@ -92,6 +92,34 @@ public final class RedisStore implements AutoCloseable {
         return proxyManager;
     }
 
+    /**
+     * Opens the connection now and waits for it (a configuration reload checks a new Redis before it swaps): returns
+     * once Redis answered the handshake ({@code AUTH} and {@code SELECT} included), within {@code timeout}. Blocks; call
+     * it off event loops.
+     *
+     * @throws IllegalStateException naming the address and the cause when the connection cannot be made in time
+     */
+    public void connect(Duration timeout) {
+        Objects.requireNonNull(timeout, "timeout");
+        try {
+            proxyManager().get(timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("cannot connect to redis '" + display + "': interrupted", e);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException(
+                    "cannot connect to redis '" + display + "' (no answer within " + timeout.toMillis() + " ms)", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            Throwable t = e.getCause();
+            while (t.getCause() != null && t.getCause() != t) {
+                t = t.getCause();
+            }
+            throw new IllegalStateException(
+                    "cannot connect to redis '" + display + "' (" + (t.getMessage() == null ? t : t.getMessage()) + ")",
+                    e);
+        }
+    }
+
     /** Closes the connection and the Lettuce client (its threads). Blocks until they are closed; call it off loops. */
     @Override
     public void close() {

@@ -390,8 +390,10 @@ public final class ToriiServer implements AutoCloseable {
                 }
                 // Build everything new before anything changes: a failure below refuses the whole reload.
                 List<String> limitsKept = List.of();
-                RateLimits nextLimits =
-                        rateLimits.withPolicies(next.rateLimits().policies().values());
+                // A changed redis section connects (and checks) a new Redis here (reloadstate).
+                var redisSwap = dev.torii.server.internal.RedisSwap.prepare(
+                        rateLimits, applied.rateLimits(), next.rateLimits());
+                RateLimits nextLimits = redisSwap.limits();
                 AccessControl nextAccess = null;
                 // Carries the new maintenance settings (flag file and Redis too) to the running switch; never started.
                 MaintenanceMode freshMaintenance = next.guards().newMaintenanceMode(next.maintenance());
@@ -445,6 +447,7 @@ public final class ToriiServer implements AutoCloseable {
                         nextAdmin.close();
                     }
                     freshMaintenance.close();
+                    redisSwap.abort();
                     observability.abort();
                     if (nextAccess != null) {
                         nextAccess.close();
@@ -469,13 +472,15 @@ public final class ToriiServer implements AutoCloseable {
                 if (oldAccess != null) {
                     oldAccess.close(); // its list watcher; exchanges in flight may still ask it, which stays valid
                 }
-                // The old limits share the Redis store with the new ones: dropped, not closed.
+                // The old limits share the Redis store with the new ones: dropped, not closed (a replaced store
+                // closes in redisSwap.commit()).
                 RateLimits oldLimits = rateLimits;
                 rateLimits = nextLimits;
                 checked.rateLimits(nextLimits);
                 // Meters follow (reloadstate): removed and changed policies' series go, new ones come, kept ones stay.
                 nextLimits.metrics().bindTo(observability.metrics().registry(), oldLimits.metrics());
                 accessMetrics.use(nextAccess);
+                redisSwap.commit();
                 var unapplied = new ArrayList<>(ReloadStats.unappliedChanges(startText, text));
                 limitsKept.forEach(k -> unapplied.add("limits." + k));
                 // maintenance.file and maintenance.redis move in applyMaintenance (reloadstate).

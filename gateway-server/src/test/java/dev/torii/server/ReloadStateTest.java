@@ -188,6 +188,66 @@ class ReloadStateTest {
         }
     }
 
+    private static final String REDIS_CONFIG = """
+            listeners:
+              - { name: web, protocol: http, address: "127.0.0.1:%d" }
+            redis: { address: "%s" }
+            rateLimits:
+              local: { key: clientIp, rate: 1, per: 1h, burst: 5 }
+              cluster: { key: clientIp, rate: 1, per: 1h, burst: 2, store: redis, onStoreFailure: closed, storeTimeout: 5s }
+            rateLimit: local
+            routes:
+              - { match: { pathPrefix: /shared }, upstream: demo, rateLimit: cluster }
+            upstreams:
+              demo: { endpoints: [ "127.0.0.1:%d" ] }
+            demo: { echo: "127.0.0.1:%d" }
+            """;
+
+    @Test
+    void aReloadMovesRedisPoliciesToANewRedisAndClosesTheOldConnectionAndOneThatCannotConnectIsRefused()
+            throws Exception {
+        try (RedisServer first = RedisServer.start();
+                RedisServer second = RedisServer.start()) {
+            int web = freePort();
+            int echo = freePort();
+            Path file = dir.resolve("torii.yaml");
+            Files.writeString(file, REDIS_CONFIG.formatted(web, first.hostPort(), echo, echo));
+            try (ToriiServer server = ToriiServer.start(ConfigLoader.load(file), file)) {
+                String shared = "http://127.0.0.1:" + web + "/shared";
+                assertThat(status(curl("127.0.0.4", shared))).isEqualTo("200");
+                assertThat(cli(first, "EXISTS", "torii:rl:cluster:127.0.0.4")).isEqualTo("1");
+                var local = server.rateLimits().get("local");
+
+                Files.writeString(file, REDIS_CONFIG.formatted(web, second.hostPort(), echo, echo));
+                ConfigReloadResult moved = server.reload();
+                assertThat(moved.applied()).as(moved.errors().toString()).isTrue();
+                assertThat(moved.notApplied()).isEmpty();
+                // The bucket now lives in the second Redis: it starts full there, and the first is no longer asked.
+                List<String> after = new ArrayList<>();
+                for (int i = 0; i < 3; i++) {
+                    after.add(status(curl("127.0.0.4", shared)));
+                }
+                assertThat(after).containsExactly("200", "200", "429");
+                assertThat(cli(second, "EXISTS", "torii:rl:cluster:127.0.0.4")).isEqualTo("1");
+                assertThat(server.rateLimits().get("local")).isSameAs(local); // a local policy keeps its buckets
+                // The old connection closes after the swap: only redis-cli itself is left on the first Redis.
+                await(() -> cli(first, "INFO", "clients").contains("connected_clients:1\r"), "old connection closed");
+
+                // A Redis that does not answer refuses the whole reload, naming the setting; the running one stays.
+                int closedPort = freePort();
+                Files.writeString(file, REDIS_CONFIG.formatted(web, "127.0.0.1:" + closedPort, echo, echo));
+                ConfigReloadResult refused = server.reload();
+                assertThat(refused.applied()).isFalse();
+                assertThat(refused.errors().toString())
+                        .contains("redis.address")
+                        .contains("127.0.0.1:" + closedPort);
+                cli(second, "DEL", "torii:rl:cluster:127.0.0.4");
+                assertThat(status(curl("127.0.0.4", shared))).isEqualTo("200"); // still counted by the second
+                assertThat(cli(second, "EXISTS", "torii:rl:cluster:127.0.0.4")).isEqualTo("1");
+            }
+        }
+    }
+
     private static String cli(RedisServer redis, String... args) {
         return RedisServer.cli(redis.address(), null, args).text();
     }

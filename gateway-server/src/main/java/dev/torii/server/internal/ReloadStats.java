@@ -40,7 +40,8 @@ public final class ReloadStats {
             "tracing",
             "limits",
             "maintenance",
-            "admin");
+            "admin",
+            "redis");
 
     private final AtomicLong ok = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
