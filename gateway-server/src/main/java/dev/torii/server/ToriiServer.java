@@ -391,8 +391,7 @@ public final class ToriiServer implements AutoCloseable {
                 // Build everything new before anything changes: a failure below refuses the whole reload.
                 List<String> limitsKept = List.of();
                 // A changed redis section connects (and checks) a new Redis here (reloadstate).
-                var redisSwap = dev.torii.server.internal.RedisSwap.prepare(
-                        rateLimits, applied.rateLimits(), next.rateLimits());
+                var redisSwap = dev.torii.server.internal.RedisSwap.prepare(rateLimits, applied, next);
                 RateLimits nextLimits = redisSwap.limits();
                 AccessControl nextAccess = null;
                 // Carries the new maintenance settings (flag file and Redis too) to the running switch; never started.

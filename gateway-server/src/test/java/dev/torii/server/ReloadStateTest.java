@@ -184,6 +184,22 @@ class ReloadStateTest {
                 cli(redis, "PUBLISH", "m:b", "off");
                 await(() -> !maintenance.switchedOn(), "the new channel's message applied");
                 assertThat(cli(redis, "GET", "m:a")).isEqualTo("on");
+
+                // A Redis address that does not answer refuses the whole reload, naming the setting.
+                int closedPort = freePort();
+                Files.writeString(
+                        file,
+                        MAINTENANCE_CONFIG.formatted(
+                                web,
+                                upstream,
+                                "redis: { address: \"127.0.0.1:" + closedPort + "\" }",
+                                "redis: { key: \"m:c\" }"));
+                ConfigReloadResult refused = server.reload();
+                assertThat(refused.applied()).isFalse();
+                assertThat(refused.errors().toString())
+                        .contains("redis.address")
+                        .contains(":" + closedPort);
+                assertThat(maintenance.toString()).contains("key 'm:b'");
             }
         }
     }

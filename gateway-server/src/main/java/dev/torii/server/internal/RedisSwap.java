@@ -4,6 +4,7 @@ import dev.torii.ratelimit.RateLimitPolicy;
 import dev.torii.ratelimit.RateLimits;
 import dev.torii.ratelimit.RedisStore;
 import dev.torii.server.config.RateLimitSettings;
+import dev.torii.server.config.ServerConfig;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -36,36 +37,39 @@ public final class RedisSwap {
     }
 
     /**
-     * The limits of {@code next} built from {@code running}: unchanged policies keep their limiters (and buckets);
-     * when {@code next}'s {@code redis} section differs from {@code applied}'s (the settings the running connection was
-     * made from), the Redis policies move to a new connection, opened and checked now.
+     * The limits of {@code nextConfig} built from {@code running}: unchanged policies keep their limiters (and
+     * buckets); when {@code nextConfig}'s {@code redis} section differs from {@code appliedConfig}'s (the settings the
+     * running connection was made from), the Redis policies move to a new connection, opened and checked now. A
+     * changed {@code redis} section that only the maintenance switch uses is checked the same way (the switch makes
+     * its own connections when the reload is applied).
      *
      * @throws IllegalStateException naming {@code redis.address} when the new Redis does not answer within 5 s (the
      *     running connection stays; nothing was swapped)
      * @throws IllegalArgumentException on a policy the limits refuse
      */
-    public static RedisSwap prepare(RateLimits running, RateLimitSettings applied, RateLimitSettings next) {
+    public static RedisSwap prepare(RateLimits running, ServerConfig appliedConfig, ServerConfig nextConfig) {
         Objects.requireNonNull(running, "running");
+        RateLimitSettings applied = appliedConfig.rateLimits();
+        RateLimitSettings next = nextConfig.rateLimits();
         boolean needsRedis = next.policies().values().stream().anyMatch(p -> p.store() == RateLimitPolicy.Store.REDIS);
         RedisStore current = running.store();
-        if (!needsRedis && current == null
-                || needsRedis && current != null && next.redis().equals(applied.redis())) {
+        boolean changed = !next.redis().equals(applied.redis());
+        if (!needsRedis && current == null || needsRedis && current != null && !changed) {
+            if (changed
+                    && next.redis().isPresent()
+                    && nextConfig.guards().maintenanceRedisKey().isPresent()) {
+                try (RedisStore probe = next.redis().get().newStore()) {
+                    connect(probe);
+                }
+            }
             return new RedisSwap(running.withPolicies(next.policies().values()), null, null);
         }
         RedisStore opened = null;
         try {
             if (needsRedis) {
                 // RateLimitsReader refuses a Redis policy without the redis section: it is there.
-                RateLimitSettings.RedisSettings settings = next.redis().orElseThrow();
-                opened = settings.newStore();
-                try {
-                    opened.connect(CONNECT_TIMEOUT);
-                } catch (IllegalStateException e) {
-                    throw new IllegalStateException(
-                            "redis.address: " + e.getMessage()
-                                    + " (expected: a Redis that answers; the running connection stays)",
-                            e);
-                }
+                opened = next.redis().orElseThrow().newStore();
+                connect(opened);
             }
             RateLimits limits = running.withPolicies(next.policies().values(), opened);
             return new RedisSwap(limits, opened, current);
@@ -74,6 +78,17 @@ public final class RedisSwap {
                 opened.close();
             }
             throw e;
+        }
+    }
+
+    private static void connect(RedisStore store) {
+        try {
+            store.connect(CONNECT_TIMEOUT);
+        } catch (IllegalStateException e) {
+            throw new IllegalStateException(
+                    "redis.address: " + e.getMessage() + " (expected: a Redis that answers; the running connection"
+                            + " stays)",
+                    e);
         }
     }
 
