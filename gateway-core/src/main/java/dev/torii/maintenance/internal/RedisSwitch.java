@@ -81,7 +81,12 @@ public final class RedisSwitch implements AutoCloseable {
         this.key = key;
         this.timeout = timeout;
         this.localState = localState;
-        this.onRemote = onRemote;
+        // Once closed (a reload moved the switch to another key or server), a late message or read is not applied.
+        this.onRemote = value -> {
+            if (!closed) {
+                onRemote.accept(value);
+            }
+        };
         this.resources = DefaultClientResources.builder()
                 .ioThreadPoolSize(1)
                 .computationThreadPoolSize(1)

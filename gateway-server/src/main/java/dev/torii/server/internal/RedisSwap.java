@@ -54,14 +54,15 @@ public final class RedisSwap {
         boolean needsRedis = next.policies().values().stream().anyMatch(p -> p.store() == RateLimitPolicy.Store.REDIS);
         RedisStore current = running.store();
         boolean changed = !next.redis().equals(applied.redis());
-        if (!needsRedis && current == null || needsRedis && current != null && !changed) {
-            if (changed
-                    && next.redis().isPresent()
-                    && nextConfig.guards().maintenanceRedisKey().isPresent()) {
-                try (RedisStore probe = next.redis().get().newStore()) {
-                    connect(probe);
-                }
+        if (changed
+                && !needsRedis
+                && next.redis().isPresent()
+                && nextConfig.guards().maintenanceRedisKey().isPresent()) {
+            try (RedisStore probe = next.redis().get().newStore()) {
+                connect(probe);
             }
+        }
+        if (!needsRedis && current == null || needsRedis && current != null && !changed) {
             return new RedisSwap(running.withPolicies(next.policies().values()), null, null);
         }
         RedisStore opened = null;
@@ -106,10 +107,14 @@ public final class RedisSwap {
         if (replaced == null) {
             return;
         }
-        log.info(
-                "rate limits: Redis {} from now on; the connection to {} closes",
-                opened == null ? "no longer used" : opened.address(),
-                replaced.address());
+        if (opened == null) {
+            log.info("rate limits: no policy uses Redis any more; the connection to {} closes", replaced.address());
+        } else {
+            log.info(
+                    "rate limits: Redis {} from now on; the connection to {} closes",
+                    opened.address(),
+                    replaced.address());
+        }
         CompletableFuture.runAsync(
                 replaced::close, CompletableFuture.delayedExecutor(1, TimeUnit.SECONDS, r -> Thread.ofVirtual()
                         .name("torii-redis-close")
