@@ -171,6 +171,15 @@ public final class Upstreams {
         return ThreadLocalRandom.current().nextLong(ceiling + 1);
     }
 
+    /** Whether {@code other} asks the same servers in the same order the same way (UDP or TCP only). */
+    public boolean sameServers(Upstreams other) {
+        return forceTcp == other.forceTcp
+                && servers.stream()
+                        .map(Server::address)
+                        .toList()
+                        .equals(other.servers.stream().map(Server::address).toList());
+    }
+
     /** Attempts sent. */
     public long queries() {
         return queries.sum();
