@@ -479,6 +479,14 @@ public final class ToriiServer implements AutoCloseable {
                                 .equals(config.guards().maintenanceRedisKey())) {
                     unapplied.add("maintenance.file/redis"); // a poller thread and a Redis connection of their own
                 }
+                // DNS (issue 16): the running cache takes the new settings, keeping its answers where their servers
+                // stay the same. Removing the dns: section needs a restart (listeners and upstreams hold the cache).
+                if (dns != null && next.dns().isPresent()) {
+                    if (!next.dns().equals(applied.dns())) {
+                        dns.reconfigure(next.dns().get().cacheBuilder());
+                    }
+                    unapplied.remove("dns");
+                }
                 applied = next;
                 if (!next.http2Limits().equals(config.http2Limits())) {
                     unapplied.add("limits.http2"); // read when a connection's HTTP/2 codec is made
