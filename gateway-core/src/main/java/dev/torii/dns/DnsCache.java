@@ -79,9 +79,10 @@ import org.xbill.DNS.Type;
  *
  * <p><b>Threads.</b> Nothing here blocks. A hit completes the returned future before the method returns, on the
  * caller's thread. Everything else (dnsjava's response parsing, our parsing, storing and completing futures, and so the
- * callers' dependent stages) runs on the cache's scheduler: by default two daemon threads named {@code torii-dns}, or
- * the one given to {@link Builder#executor}. Callers that must continue on their own thread, like a Netty event loop,
- * use {@link #resolve(String, Executor)}.
+ * callers' dependent stages) runs on the upstream transport's event loop, which also holds each attempt's deadline;
+ * pauses between attempts and the stale client timeout run on the cache's scheduler: by default two daemon threads
+ * named {@code torii-dns}, or the one given to {@link Builder#executor}. Callers that must continue on their own
+ * thread, like a Netty event loop, use {@link #resolve(String, Executor)}.
  *
  * <p>Thread-safe.
  */
@@ -863,8 +864,9 @@ public final class DnsCache implements AutoCloseable {
         }
 
         /**
-         * The scheduler for deadlines and completions (default: the cache's own two daemon {@code torii-dns} threads,
-         * stopped by {@link DnsCache#close()}). A given one is not shut down by the cache. Its tasks must not block.
+         * The scheduler for pauses between attempts and the stale client timeout (default: the cache's own two daemon
+         * {@code torii-dns} threads, stopped by {@link DnsCache#close()}). One given is not shut down by the cache. Its
+         * tasks must not block.
          */
         public Builder executor(ScheduledExecutorService executor) {
             this.executor = Objects.requireNonNull(executor, "executor");
