@@ -79,15 +79,21 @@ import org.xbill.DNS.Type;
  *
  * <p><b>Threads.</b> Nothing here blocks. A hit completes the returned future before the method returns, on the
  * caller's thread. Everything else (dnsjava's response parsing, our parsing, storing and completing futures, and so the
- * callers' dependent stages) runs on the cache's scheduler: by default two daemon threads named {@code torii-dns}, or
- * the one given to {@link Builder#executor}. Callers that must continue on their own thread, like a Netty event loop,
- * use {@link #resolve(String, Executor)}.
+ * callers' dependent stages) runs on the upstream transport's event loop, which also holds each attempt's deadline;
+ * pauses between attempts and the stale client timeout run on the cache's scheduler: by default two daemon threads
+ * named {@code torii-dns}, or the one given to {@link Builder#executor}. Callers that must continue on their own
+ * thread, like a Netty event loop, use {@link #resolve(String, Executor)}.
  *
  * <p>Thread-safe.
  */
 public final class DnsCache implements AutoCloseable {
-    private final SearchList searchList;
+    private volatile SearchList searchList;
     private final ScheduledExecutorService executor;
+    private final Ticker ticker;
+    /** The counters of upstreams a {@link #reconfigure} retired, so that the totals in {@link #stats} never go back. */
+    private final java.util.concurrent.atomic.AtomicLongArray retired =
+            new java.util.concurrent.atomic.AtomicLongArray(3);
+
     private final boolean ownsExecutor;
     private final int ednsPayloadSize;
     private final DnsTransport transport;
@@ -99,19 +105,63 @@ public final class DnsCache implements AutoCloseable {
         this.searchList = new SearchList(b.searchList, b.ndots);
         this.ownsExecutor = b.executor == null;
         this.executor = ownsExecutor ? defaultExecutor() : b.executor;
+        this.ticker = b.ticker;
         this.ednsPayloadSize = b.ednsPayloadSize;
         int payload = b.ednsPayloadSize;
         for (Builder z : b.builtZones.values()) {
             payload = Math.max(payload, z.ednsPayloadSize);
         }
         this.transport = new DnsTransport(payload);
+        this.lookups = new Lookups(zones(b), new InFlightLimiter(b.maxInFlight, b.queueLimit), b.ticker);
+        this.cache = new CachePolicy(b.maxEntries, b.ticker, executor, lookups);
+    }
+
+    private Zones zones(Builder b) {
         List<Zone> zones = new ArrayList<>();
         zones.add(zone("", b));
         for (var z : b.builtZones.entrySet()) {
             zones.add(zone(z.getKey(), z.getValue()));
         }
-        this.lookups = new Lookups(new Zones(zones), new InFlightLimiter(b.maxInFlight, b.queueLimit), b.ticker);
-        this.cache = new CachePolicy(b.maxEntries, b.ticker, executor, lookups);
+        return new Zones(zones);
+    }
+
+    /**
+     * Swaps this cache's settings for those of {@code settings}, as a configuration reload does, without a cold cache:
+     * the upstreams and forward zones, TTL clamps, stale and failure policy, refresh-ahead, search list and
+     * {@code ndots}, and the most entries kept. Lookups that start afterwards use the new settings; those in flight
+     * finish under the old ones.
+     *
+     * <p>Cached answers and remembered failures stay while the servers their names are asked of stay the same: those of
+     * a name whose zone now has other upstreams (or {@code forceTcp} changed, or the name moved to another zone) are
+     * dropped, so that its next lookup goes to the new servers. Kept answers keep the TTL and stale window they were
+     * stored with. The in-flight cap and queue, the ticker and the scheduler stay as built (and the upstream transport's
+     * receive buffer, sized for the largest EDNS size built with, at least 4 KiB); a setting
+     * that {@link Builder#build()} would refuse is refused here with the same message, and nothing changes.
+     *
+     * <p>Thread-safe; opens the UDP sockets of new upstream servers (a bind each), so call it off any event loop.
+     * Concurrent calls are serialised.
+     */
+    public synchronized void reconfigure(Builder settings) {
+        Objects.requireNonNull(settings, "settings");
+        if (cache.closed()) {
+            throw new IllegalStateException("the DNS cache is closed");
+        }
+        Builder b = settings.checked();
+        Zones before = lookups.zones();
+        Zones after = zones(b);
+        lookups.zones(after);
+        searchList = new SearchList(b.searchList, b.ndots);
+        cache.resize(b.maxEntries);
+        cache.invalidateIf(q -> {
+            Zone was = before.of(q.name());
+            Zone now = after.of(q.name());
+            return !was.name().equals(now.name()) || !was.upstreams().sameServers(now.upstreams());
+        });
+        for (Zone z : before.all()) {
+            retired.addAndGet(0, z.upstreams().queries());
+            retired.addAndGet(1, z.upstreams().errors());
+            retired.addAndGet(2, z.upstreams().timeouts());
+        }
     }
 
     private Zone zone(String name, Builder b) {
@@ -133,7 +183,7 @@ public final class DnsCache implements AutoCloseable {
                 b.attempts,
                 b.retryBackoff,
                 executor,
-                b.ticker,
+                ticker,
                 latency);
         return new Zone(name, policy, upstreams);
     }
@@ -438,9 +488,9 @@ public final class DnsCache implements AutoCloseable {
 
     /** A snapshot of the counters (see {@link DnsCacheStats}). Cheap enough to call per scrape, not per lookup. */
     public DnsCacheStats stats() {
-        long queries = 0;
-        long errors = 0;
-        long timeouts = 0;
+        long queries = retired.get(0);
+        long errors = retired.get(1);
+        long timeouts = retired.get(2);
         for (Zone z : lookups.zones().all()) {
             queries += z.upstreams().queries();
             errors += z.upstreams().errors();
@@ -814,8 +864,9 @@ public final class DnsCache implements AutoCloseable {
         }
 
         /**
-         * The scheduler for deadlines and completions (default: the cache's own two daemon {@code torii-dns} threads,
-         * stopped by {@link DnsCache#close()}). A given one is not shut down by the cache. Its tasks must not block.
+         * The scheduler for pauses between attempts and the stale client timeout (default: the cache's own two daemon
+         * {@code torii-dns} threads, stopped by {@link DnsCache#close()}). One given is not shut down by the cache. Its
+         * tasks must not block.
          */
         public Builder executor(ScheduledExecutorService executor) {
             this.executor = Objects.requireNonNull(executor, "executor");
@@ -824,6 +875,11 @@ public final class DnsCache implements AutoCloseable {
 
         /** Checks every setting and builds the cache. */
         public DnsCache build() {
+            return new DnsCache(checked());
+        }
+
+        /** Checks every setting; a normalized copy with its zones' builders, ready for the cache. */
+        private Builder checked() {
             checkLookupSettings();
             check(ndots >= 0 && ndots <= 15, "ndots", ndots, "0-15");
             for (String d : searchList) {
@@ -856,7 +912,7 @@ public final class DnsCache implements AutoCloseable {
                     .map(d -> normalize(d.toLowerCase(Locale.ROOT), d.endsWith(".")))
                     .toList();
             normalized.builtZones = built;
-            return new DnsCache(normalized);
+            return normalized;
         }
 
         /** The checks of the settings a zone may override (and of the rest: a zone's copy holds them too). */

@@ -29,7 +29,13 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Runs a plugin's phase functions against in-memory exchanges, without a network: for plugin authors' unit tests.
@@ -47,6 +53,13 @@ import java.util.concurrent.Executor;
  * throws the {@link ScriptException} the engine would turn into HOOK_FAILED. Plugin log lines are collected in
  * {@link #logs()} instead of going to the log.
  *
+ * <p><b>Async hooks.</b> An {@code async} phase function that awaits (say {@code torii.dns.resolve} of a name not
+ * cached, with a cache given to {@link Builder#dnsCache}) returns a pending Promise. The tester then plays the event
+ * loop: the test thread runs the continuations the awaited work hands back, one slice at a time, until the Promise
+ * settles, and the phase method returns what it settled with, as the engine would resume the exchange. A Promise that
+ * has not settled within {@link Builder#awaitTimeout} (real time, default 10 s) fails the call with an
+ * {@link IllegalStateException}.
+ *
  * <p>Not thread-safe: use it from one test thread.
  */
 public final class ScriptTester implements AutoCloseable {
@@ -56,10 +69,15 @@ public final class ScriptTester implements AutoCloseable {
     private final Set<String> upstreams;
     private final List<String> logs = Collections.synchronizedList(new ArrayList<>());
     private final MaintenanceMode maintenance = MaintenanceMode.builder().build();
+    /** The event loop the tester plays for async hooks: continuations handed back from any thread, run by the test's. */
+    private final BlockingQueue<Runnable> loop = new LinkedBlockingQueue<>();
+
+    private final Duration awaitTimeout;
 
     private ScriptTester(Builder b) {
         this.clock = new FakeClock(b.start);
         this.upstreams = Set.copyOf(b.upstreams);
+        this.awaitTimeout = b.awaitTimeout;
         var rb = ScriptRuntime.builder()
                 .clock(clock)
                 .timeout(b.timeout)
@@ -68,6 +86,9 @@ public final class ScriptTester implements AutoCloseable {
                 .rateLimits(b.rateLimits)
                 .logSink((spec, level, message) ->
                         logs.add(level + " " + spec.plugin().name() + ": " + message));
+        if (b.dnsCache != null) {
+            rb.dnsCache(b.dnsCache);
+        }
         this.runtime = rb.build();
         try {
             this.hook = runtime.hook(runtime.loadPlugin(b.directory), b.config);
@@ -104,7 +125,12 @@ public final class ScriptTester implements AutoCloseable {
     public boolean onConnect(TestConnection conn) {
         conn.choosing = true;
         try {
-            return hook.onConnect(conn) == ConnectResult.proceed();
+            ConnectResult r = hook.onConnect(conn);
+            if (r instanceof ConnectResult.Later later) {
+                r = await(later.stage(), "onConnect");
+            }
+            runPending();
+            return r == ConnectResult.proceed();
         } finally {
             conn.choosing = false;
         }
@@ -121,7 +147,7 @@ public final class ScriptTester implements AutoCloseable {
     /** Runs {@code onRequest} on {@code ex} (phase REQUEST). */
     public Outcome onRequest(TestExchange ex) {
         ex.phase = Phase.REQUEST;
-        return Outcome.of(hook.onRequest(ex));
+        return outcome(hook.onRequest(ex), "onRequest");
     }
 
     /** Runs {@code onUpstream} on {@code ex} (phase UPSTREAM); routes it to the first upstream if no route was set. */
@@ -130,19 +156,66 @@ public final class ScriptTester implements AutoCloseable {
             ex.route("test", upstreams.isEmpty() ? "app" : upstreams.iterator().next());
         }
         ex.phase = Phase.UPSTREAM;
-        return Outcome.of(hook.onUpstream(ex));
+        return outcome(hook.onUpstream(ex), "onUpstream");
     }
 
     /** Runs {@code onResponse} on {@code ex} (phase RESPONSE); the response is 200 unless set with {@link TestExchange#response}. */
     public Outcome onResponse(TestExchange ex) {
         ex.phase = Phase.RESPONSE;
-        return Outcome.of(hook.onResponse(ex));
+        return outcome(hook.onResponse(ex), "onResponse");
     }
 
     /** Runs {@code onLog} on {@code ex} (phase LOG). */
     public void onLog(TestExchange ex) {
         ex.phase = Phase.LOG;
         hook.onLog(ex);
+    }
+
+    private Outcome outcome(HookResult r, String function) {
+        if (r instanceof HookResult.Later later) {
+            r = await(later.stage(), function);
+        }
+        runPending();
+        return Outcome.of(r);
+    }
+
+    /**
+     * Plays the event loop until {@code stage} completes: runs each continuation as it is handed back, on this thread
+     * (where the call's script context lives), waiting for the next one at most until the await deadline.
+     */
+    private <R> R await(CompletionStage<R> stage, String function) {
+        CompletableFuture<R> f = stage.toCompletableFuture();
+        long deadline = System.nanoTime() + awaitTimeout.toNanos();
+        while (!f.isDone()) {
+            long left = deadline - System.nanoTime();
+            Runnable task;
+            try {
+                task = left <= 0 ? null : loop.poll(left, TimeUnit.NANOSECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(function + ": interrupted while its Promise was pending", e);
+            }
+            if (task == null) {
+                throw new IllegalStateException(
+                        function + ": its Promise did not settle within " + awaitTimeout + " (awaitTimeout)");
+            }
+            task.run();
+        }
+        try {
+            return f.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException cause) {
+                throw cause; // a ScriptException, as a synchronous call throws it
+            }
+            throw e;
+        }
+    }
+
+    /** Runs the continuations already handed back (a call that settled during its first slice may leave some). */
+    private void runPending() {
+        for (Runnable task; (task = loop.poll()) != null; ) {
+            task.run();
+        }
     }
 
     /** Moves simulated time forward: TTLs of shared entries, rate-limit refills and {@code torii.now()} follow. */
@@ -184,6 +257,8 @@ public final class ScriptTester implements AutoCloseable {
         private long statementLimit = 100_000;
         private Instant start = Instant.parse("2030-01-01T00:00:00Z");
         private dev.torii.ratelimit.RateLimits rateLimits = dev.torii.ratelimit.RateLimits.empty();
+        private dev.torii.dns.DnsCache dnsCache;
+        private Duration awaitTimeout = Duration.ofSeconds(10);
 
         private Builder(Path directory) {
             this.directory = Objects.requireNonNull(directory, "directory");
@@ -225,6 +300,24 @@ public final class ScriptTester implements AutoCloseable {
             return this;
         }
 
+        /**
+         * The DNS cache {@code torii.dns.resolve} looks names up in (default none: it rejects with {@code NO_CACHE}).
+         * The tester does not close it.
+         */
+        public Builder dnsCache(dev.torii.dns.DnsCache dnsCache) {
+            this.dnsCache = Objects.requireNonNull(dnsCache, "dnsCache");
+            return this;
+        }
+
+        /**
+         * How long a phase method waits, in real time, for the Promise of an {@code async} phase function to settle
+         * (default 10 s; it is real work such as a DNS lookup that it waits for, not simulated time).
+         */
+        public Builder awaitTimeout(Duration awaitTimeout) {
+            this.awaitTimeout = Objects.requireNonNull(awaitTimeout, "awaitTimeout");
+            return this;
+        }
+
         /** Loads the plugin and attaches it with the config. */
         public ScriptTester build() {
             return new ScriptTester(this);
@@ -242,7 +335,7 @@ public final class ScriptTester implements AutoCloseable {
                 case HookResult.Respond respond -> new Outcome(respond.response());
                 case HookResult.Proceed p -> new Outcome(null);
                 case HookResult.Later later ->
-                    throw new IllegalStateException("a script hook returned HookResult.later (expected: never)");
+                    throw new IllegalStateException("a pending HookResult.later (expected: settled by the tester)");
             };
         }
 
@@ -524,7 +617,7 @@ public final class ScriptTester implements AutoCloseable {
 
         @Override
         public Executor executor() {
-            return Runnable::run;
+            return tester.loop::add;
         }
     }
 
@@ -693,7 +786,7 @@ public final class ScriptTester implements AutoCloseable {
 
         @Override
         public Executor executor() {
-            return Runnable::run;
+            return tester.loop::add;
         }
     }
 }

@@ -268,8 +268,14 @@ class ScriptDnsTest {
                   conn.useEndpoint(v4[0] + ":" + srv.port);
                 }
                 """;
+        // A generous deadline per slice: the first onConnect runs in a cold JVM, which on a loaded machine has run past
+        // the default 500 ms and closed the connection.
         try (DnsCache dns = cache();
-                var scripts = ScriptRuntime.builder().quiet().dnsCache(dns).build()) {
+                var scripts = ScriptRuntime.builder()
+                        .quiet()
+                        .timeout(Duration.ofSeconds(10))
+                        .dnsCache(dns)
+                        .build()) {
             var hook = scripts.hook(scripts.loadPlugin(TestPlugins.write(dir, "tcp", script, null)), Map.of());
             try (Gateway g = Gateway.builder()
                     .listener(TcpListener.builder("cache", "127.0.0.1:0", "down")

@@ -483,6 +483,14 @@ public final class ToriiServer implements AutoCloseable {
                 var unapplied = new ArrayList<>(ReloadStats.unappliedChanges(startText, text));
                 limitsKept.forEach(k -> unapplied.add("limits." + k));
                 // maintenance.file and maintenance.redis move in applyMaintenance (reloadstate).
+                // DNS (issue 16): the running cache takes the new settings, keeping its answers where their servers
+                // stay the same. Removing the dns: section needs a restart (listeners and upstreams hold the cache).
+                if (dns != null && next.dns().isPresent()) {
+                    if (!next.dns().equals(applied.dns())) {
+                        dns.reconfigure(next.dns().get().cacheBuilder());
+                    }
+                    unapplied.remove("dns");
+                }
                 applied = next;
                 if (!next.http2Limits().equals(config.http2Limits())) {
                     unapplied.add("limits.http2"); // read when a connection's HTTP/2 codec is made

@@ -49,7 +49,6 @@ public final class CachePolicy implements Lookups.Settler {
     /** A failure remembered until {@code until} (ticker time). */
     private record Failure(long until, DnsException error) {}
 
-    private final Zones zones;
     private final Ticker ticker;
     private final ScheduledExecutorService executor;
     private final Lookups lookups;
@@ -65,7 +64,6 @@ public final class CachePolicy implements Lookups.Settler {
 
     /** A policy over {@code lookups} (each name under its zone's settings), keeping at most {@code maxEntries} answers (and as many failures). */
     public CachePolicy(long maxEntries, Ticker ticker, ScheduledExecutorService executor, Lookups lookups) {
-        this.zones = lookups.zones();
         this.ticker = ticker;
         this.executor = executor;
         this.lookups = lookups;
@@ -273,7 +271,7 @@ public final class CachePolicy implements Lookups.Settler {
     }
 
     private Policy policy(Question q) {
-        return zones.of(q.name()).policy();
+        return lookups.zones().of(q.name()).policy();
     }
 
     /** Upstream failures are remembered; local ones (the cap, a closed cache, a bad name) are not. */
@@ -325,6 +323,18 @@ public final class CachePolicy implements Lookups.Settler {
     }
 
     /** Drops every cached answer and remembered failure (lookups in flight still store theirs). */
+    /** Keeps at most {@code maxEntries} answers (and as many failures) from now on, evicting the excess. */
+    public void resize(long maxEntries) {
+        answers.policy().eviction().ifPresent(e -> e.setMaximum(maxEntries));
+        failures.policy().eviction().ifPresent(e -> e.setMaximum(maxEntries));
+    }
+
+    /** Drops the answers and remembered failures of the questions {@code drop} accepts. */
+    public void invalidateIf(java.util.function.Predicate<Question> drop) {
+        answers.asMap().keySet().removeIf(drop);
+        failures.asMap().keySet().removeIf(drop);
+    }
+
     public void invalidateAll() {
         answers.invalidateAll();
         failures.invalidateAll();

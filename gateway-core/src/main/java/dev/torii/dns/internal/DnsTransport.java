@@ -67,6 +67,12 @@ public final class DnsTransport implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(DnsTransport.class);
     /** Datagram sockets in the pool: an attacker must guess the port among these as well as the 16-bit ID. */
     static final int UDP_SOCKETS = 16;
+    /**
+     * Queries a datagram socket sends before it is replaced by a fresh one on a new random port, so that the ports in
+     * use keep changing (as a resolver's port per query does, at a socket's cost per this many queries) while the pool
+     * stays at {@value #UDP_SOCKETS} per server plus the retired ones still waiting for their last answers.
+     */
+    static final int ROTATE_AFTER = 1_000;
 
     private final EventLoopGroup group;
     private final boolean epoll;
@@ -76,6 +82,7 @@ public final class DnsTransport implements AutoCloseable {
     private final Map<InetSocketAddress, TcpConnection> tcp = new ConcurrentHashMap<>();
     private final LongAdder dropped = new LongAdder();
     private final LongAdder truncated = new LongAdder();
+    private final LongAdder rotated = new LongAdder();
     private volatile boolean closed;
 
     /**
@@ -129,8 +136,8 @@ public final class DnsTransport implements AutoCloseable {
 
     /**
      * Sends {@code query} (its ID is replaced) to {@code server}; the future completes on the transport's event loop
-     * with the matching answer, or fails with an {@link IOException} (connection refused, closed, the deadline of
-     * {@code timeoutNanos} passed). Cancelling the future forgets the query.
+     * with the matching answer, or fails with an {@link IOException}: a {@link QueryTimeout} when the deadline of
+     * {@code timeoutNanos} passed, another for a refused or closed connection. Cancelling the future forgets the query.
      */
     public CompletableFuture<Message> send(
             InetSocketAddress server, Message query, boolean overTcp, long timeoutNanos) {
@@ -161,7 +168,11 @@ public final class DnsTransport implements AutoCloseable {
             result.completeExceptionally(new IOException(server + " is not a server of this DNS transport"));
             return;
         }
-        UdpSocket socket = sockets[ThreadLocalRandom.current().nextInt(UDP_SOCKETS)];
+        int slot = ThreadLocalRandom.current().nextInt(UDP_SOCKETS);
+        UdpSocket socket = sockets[slot];
+        if (++socket.sent == ROTATE_AFTER) {
+            rotate(server, sockets, slot);
+        }
         if (!socket.channel.isActive()) {
             result.completeExceptionally(new IOException("the DNS transport's UDP socket is closed"));
             return;
@@ -173,7 +184,7 @@ public final class DnsTransport implements AutoCloseable {
         var timer = loop.schedule(
                 () -> {
                     if (socket.pending.remove(id, p)) {
-                        result.completeExceptionally(new IOException("no answer from " + server + " over UDP"));
+                        result.completeExceptionally(new QueryTimeout("no answer from " + server + " over UDP"));
                     }
                 },
                 timeout,
@@ -184,16 +195,53 @@ public final class DnsTransport implements AutoCloseable {
                 onLoop(() -> socket.pending.remove(id, p));
             }
         });
-        socket.channel.writeAndFlush(direct(socket.channel, wire)).addListener(f -> {
+        socket.channel.write(direct(socket.channel, wire)).addListener(f -> {
             if (!f.isSuccess() && socket.pending.remove(id, p)) {
                 result.completeExceptionally(new IOException("sending to " + server + ": " + f.cause(), f.cause()));
             }
         });
+        socket.flushSoon();
+    }
+
+    /**
+     * Replaces the socket in {@code slot} with a fresh one once that one is connected (on a new port the kernel picks at
+     * random); the old one keeps serving until then, and is closed once its pending queries are answered or timed out.
+     * On the loop.
+     */
+    private void rotate(InetSocketAddress server, UdpSocket[] sockets, int slot) {
+        UdpSocket old = sockets[slot];
+        UdpSocket fresh = new UdpSocket();
+        ChannelFuture f = connectUdp(server, fresh);
+        fresh.channel = f.channel();
+        f.addListener(done -> {
+            if (!done.isSuccess() || closed) {
+                fresh.channel.close();
+                old.sent = 0; // try again in another ROTATE_AFTER queries
+                return;
+            }
+            if (sockets[slot] == old) {
+                sockets[slot] = fresh;
+                rotated.increment();
+                old.closeWhenIdle();
+            } else {
+                fresh.channel.close();
+            }
+        });
+    }
+
+    /** Sockets replaced by fresh ones on new ports (see {@link #ROTATE_AFTER}). */
+    public long rotated() {
+        return rotated.sum();
     }
 
     private UdpSocket openUdp(InetSocketAddress server) {
         UdpSocket socket = new UdpSocket();
-        ChannelFuture f = new Bootstrap()
+        socket.channel = connectUdp(server, socket).syncUninterruptibly().channel();
+        return socket;
+    }
+
+    private ChannelFuture connectUdp(InetSocketAddress server, UdpSocket socket) {
+        return new Bootstrap()
                 .group(loop)
                 .channel(epoll ? EpollDatagramChannel.class : NioDatagramChannel.class)
                 .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(receiveBuffer))
@@ -213,16 +261,40 @@ public final class DnsTransport implements AutoCloseable {
                         }
                     }
                 })
-                .connect(server) // from an ephemeral port the kernel picks at random
-                .syncUninterruptibly();
-        socket.channel = f.channel();
-        return socket;
+                .connect(server); // from an ephemeral port the kernel picks at random
     }
 
     /** One datagram socket and the queries pending on it by ID. Confined to the event loop. */
     private final class UdpSocket {
         Channel channel;
         final Map<Integer, Pending> pending = new HashMap<>();
+        boolean flushScheduled;
+        /** Queries sent, for rotation. */
+        int sent;
+
+        /** Closes the channel once no query waits on it any more (checked each second: answers or timeouts end them). */
+        void closeWhenIdle() {
+            if (pending.isEmpty() || closed) {
+                channel.close();
+                failAll("the DNS transport's UDP socket was rotated");
+            } else {
+                loop.schedule(this::closeWhenIdle, 1, TimeUnit.SECONDS);
+            }
+        }
+
+        /**
+         * Flushes after the send tasks already queued on the loop have written theirs: a burst of misses leaves in one
+         * flush (epoll: one sendmmsg) rather than a sendto each.
+         */
+        void flushSoon() {
+            if (!flushScheduled) {
+                flushScheduled = true;
+                loop.execute(() -> {
+                    flushScheduled = false;
+                    channel.flush();
+                });
+            }
+        }
 
         int register(Pending p) {
             ThreadLocalRandom r = ThreadLocalRandom.current();
@@ -354,7 +426,7 @@ public final class DnsTransport implements AutoCloseable {
                     () -> {
                         if (pending.remove(key, p)) {
                             queued.remove(key);
-                            p.result.completeExceptionally(new IOException("no answer from " + server + " over TCP"));
+                            p.result.completeExceptionally(new QueryTimeout("no answer from " + server + " over TCP"));
                         }
                     },
                     timeout,
@@ -401,6 +473,18 @@ public final class DnsTransport implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------------------------------------------ common
+
+    /** The failure of a query whose deadline passed without a matching answer. */
+    public static final class QueryTimeout extends IOException {
+        QueryTimeout(String message) {
+            super(message, null);
+        }
+
+        @Override
+        public synchronized Throwable fillInStackTrace() {
+            return this; // a silent upstream times out thousands of queries: the stack says nothing here
+        }
+    }
 
     /** A query waiting for its answer. */
     private record Pending(InetSocketAddress server, Message query, CompletableFuture<Message> result) {

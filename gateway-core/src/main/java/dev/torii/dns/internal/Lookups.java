@@ -40,7 +40,7 @@ public final class Lookups {
         Answer settle(Question q, Answer fetched, DnsException failure, boolean background);
     }
 
-    private final Zones zones;
+    private volatile Zones zones;
     private final InFlightLimiter limiter;
     private final Ticker ticker;
     private final ConcurrentHashMap<Question, CompletableFuture<Answer>> inFlight = new ConcurrentHashMap<>();
@@ -180,9 +180,17 @@ public final class Lookups {
         return rejected.sum();
     }
 
-    /** The zones, for their upstreams' counters. */
+    /** The zones in force: each name's upstreams and policy. */
     public Zones zones() {
         return zones;
+    }
+
+    /**
+     * Replaces the zones: lookups that start from now on ask the new upstreams under the new policies; those in flight
+     * finish with the zone they started with.
+     */
+    public void zones(Zones next) {
+        this.zones = next;
     }
 
     /** The in-flight cap, for its gauges. */

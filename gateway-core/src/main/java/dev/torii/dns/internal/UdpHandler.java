@@ -6,13 +6,17 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.DatagramPacket;
 import java.net.InetSocketAddress;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Serves DNS over one UDP socket: each datagram is answered from the {@link QueryResponder}. Hits are written as they
  * are read and flushed once per read batch (with epoll, a {@code recvmmsg} batch answered by one {@code sendmmsg});
- * answers that wait for an upstream are flushed when they arrive. A response the socket cannot take now (the channel
+ * answers that wait for an upstream are queued as they arrive and written by one task per burst with one flush. A response the socket cannot take now (the channel
  * is not writable) is dropped and counted rather than queued: memory stays bounded under a flood, and the client
  * retries as it would after any lost datagram.
  */
@@ -21,6 +25,10 @@ public final class UdpHandler extends SimpleChannelInboundHandler<DatagramPacket
 
     private final QueryResponder responder;
     private final ServerCounters counters;
+    /** Answers that came back from upstream, waiting for the channel's loop to write them. */
+    private final Queue<DatagramPacket> outbox = new ConcurrentLinkedQueue<>();
+
+    private final AtomicBoolean drainScheduled = new AtomicBoolean();
 
     public UdpHandler(QueryResponder responder, ServerCounters counters) {
         super(true); // the datagram is released after channelRead0
@@ -45,13 +53,56 @@ public final class UdpHandler extends SimpleChannelInboundHandler<DatagramPacket
     }
 
     private void sendLater(Channel channel, ByteBuf response, InetSocketAddress sender) {
-        if (channel.isActive() && channel.isWritable()) {
-            // From a cache thread: Netty runs the write on the channel's event loop.
-            channel.writeAndFlush(new DatagramPacket(response, sender), channel.voidPromise());
-        } else {
+        if (!channel.isActive()) {
             response.release();
             counters.dropped.increment();
+            return;
         }
+        // From the upstream transport's thread, one answer at a time: queued, and written by one task on the channel's
+        // loop per burst with one flush (epoll: one sendmmsg), instead of a task, a wake-up and a sendto per answer.
+        outbox.add(new DatagramPacket(response, sender));
+        if (drainScheduled.compareAndSet(false, true)) {
+            try {
+                channel.eventLoop().execute(() -> drain(channel));
+            } catch (RejectedExecutionException e) {
+                drainScheduled.set(false);
+                discard();
+            }
+        }
+    }
+
+    /**
+     * Writes what the outbox holds, on the channel's loop. The flag is cleared before the queue is read: an answer
+     * added after that point either is seen by this pass or schedules the next one, never neither.
+     */
+    private void drain(Channel channel) {
+        drainScheduled.set(false);
+        boolean wrote = false;
+        for (DatagramPacket p; (p = outbox.poll()) != null; ) {
+            if (channel.isActive() && channel.isWritable()) {
+                channel.write(p, channel.voidPromise());
+                wrote = true;
+            } else {
+                p.release();
+                counters.dropped.increment();
+            }
+        }
+        if (wrote) {
+            channel.flush();
+        }
+    }
+
+    private void discard() {
+        for (DatagramPacket p; (p = outbox.poll()) != null; ) {
+            p.release();
+            counters.dropped.increment();
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        discard(); // an answer that arrives after this is dropped by sendLater's isActive check or by the closed loop
+        super.channelInactive(ctx);
     }
 
     @Override

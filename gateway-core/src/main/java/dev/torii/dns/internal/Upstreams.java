@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -28,7 +27,8 @@ import org.xbill.DNS.Type;
  *
  * <p>The {@link DnsTransport} carries the bytes on Netty (a pool of UDP sockets on random ports with random query IDs,
  * the answer's ID, question and source checked, TCP retried on a truncated UDP answer, or TCP only over a kept,
- * pipelined connection); dnsjava writes and reads the wire format. The deadlines are ours, on our scheduler.
+ * pipelined connection); dnsjava writes and reads the wire format. Each attempt's deadline is a timer on the
+ * transport's event loop; only the pauses between attempts use the cache's scheduler.
  *
  * <p>An attempt fails on a timeout, an I/O or parse error, or an answer with an rcode other than NOERROR and NXDOMAIN
  * (SERVFAIL, REFUSED, ...): each of those is worth asking another server. A server that failed is tried last for
@@ -36,7 +36,6 @@ import org.xbill.DNS.Type;
  */
 public final class Upstreams {
     static final long FAILURE_MEMORY_NANOS = TimeUnit.SECONDS.toNanos(30);
-    private static final long TRANSPORT_MARGIN_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private final List<Server> servers;
     private final ScheduledExecutorService executor;
@@ -119,36 +118,9 @@ public final class Upstreams {
         }
         queries.increment();
         long start = ticker.read();
-        CompletableFuture<Message> outcome = new CompletableFuture<>();
-        ScheduledFuture<?> deadline;
-        try {
-            deadline = executor.schedule(
-                    () -> outcome.completeExceptionally(new DnsException(
-                            DnsException.Reason.TIMEOUT,
-                            name + " " + Type.string(type) + ": no answer from " + server.address() + " within "
-                                    + Duration.ofNanos(queryTimeoutNanos))),
-                    queryTimeoutNanos,
-                    TimeUnit.NANOSECONDS);
-        } catch (RejectedExecutionException e) {
-            // The cache closed under this lookup; its callers have been failed already.
-            result.completeExceptionally(
-                    new DnsException(DnsException.Reason.CLOSED, name + ": the DNS cache is closed"));
-            return;
-        }
-        // The transport's own deadline is a backstop a little after ours, so that a timeout is always ours (TIMEOUT);
-        // ours cancels the query there.
-        CompletableFuture<Message> sent =
-                transport.send(server.address(), query, forceTcp, queryTimeoutNanos + TRANSPORT_MARGIN_NANOS);
-        sent.whenComplete((m, e) -> {
-            if (e != null) {
-                outcome.completeExceptionally(e);
-            } else {
-                outcome.complete(m);
-            }
-        });
-        outcome.whenComplete((response, error) -> {
-            deadline.cancel(false);
-            sent.cancel(false);
+        // The deadline is the transport's, a timer on its own event loop beside the query it guards: no scheduler
+        // thread, lock or task hop per query, and nothing to cancel from another thread when the answer comes first.
+        transport.send(server.address(), query, forceTcp, queryTimeoutNanos).whenComplete((response, error) -> {
             DnsException failure;
             if (error == null) {
                 int rcode = response.getRcode();
@@ -160,9 +132,12 @@ public final class Upstreams {
                 failure = new DnsException(
                         DnsException.Reason.UPSTREAM_FAILED,
                         name + " " + Type.string(type) + ": " + server.address() + " answered " + Rcode.string(rcode));
-            } else if (error instanceof DnsException d) {
+            } else if (error instanceof DnsTransport.QueryTimeout) {
                 timeouts.increment();
-                failure = d;
+                failure = new DnsException(
+                        DnsException.Reason.TIMEOUT,
+                        name + " " + Type.string(type) + ": no answer from " + server.address() + " within "
+                                + Duration.ofNanos(queryTimeoutNanos));
             } else {
                 Throwable cause = error.getCause() != null ? error.getCause() : error;
                 failure = new DnsException(
@@ -194,6 +169,15 @@ public final class Upstreams {
         }
         long ceiling = Math.min(queryTimeoutNanos, retryBackoffNanos << Math.min(attempt, 20));
         return ThreadLocalRandom.current().nextLong(ceiling + 1);
+    }
+
+    /** Whether {@code other} asks the same servers in the same order the same way (UDP or TCP only). */
+    public boolean sameServers(Upstreams other) {
+        return forceTcp == other.forceTcp
+                && servers.stream()
+                        .map(Server::address)
+                        .toList()
+                        .equals(other.servers.stream().map(Server::address).toList());
     }
 
     /** Attempts sent. */

@@ -100,6 +100,45 @@ class DnsTransportTest {
         assertThat(t.dropped()).isBetween(2L, 3L);
     }
 
+    @Test
+    void udpSocketsAreReplacedByFreshOnesOnNewPortsAfterSoManyQueriesWhileEveryQueryIsAnswered() throws Exception {
+        DatagramSocket server = new DatagramSocket(0, InetAddress.getLoopbackAddress());
+        closeables.add(server);
+        java.util.Set<Integer> ports = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        Thread fake = Thread.ofPlatform().daemon().start(() -> {
+            byte[] buf = new byte[1500];
+            try {
+                while (!server.isClosed()) {
+                    DatagramPacket in = new DatagramPacket(buf, buf.length);
+                    server.receive(in);
+                    ports.add(in.getPort());
+                    Message q = new Message(java.util.Arrays.copyOf(in.getData(), in.getLength()));
+                    send(server, answer(q, q.getHeader().getID(), "r.test", "10.0.0.9"), in.getSocketAddress());
+                }
+            } catch (Exception closed) {
+                // the test closed the socket
+            }
+        });
+        InetSocketAddress at = (InetSocketAddress) server.getLocalSocketAddress();
+        DnsTransport t = transport(at);
+        // 1.5x the pool's total: each socket is picked 1,500 times on average (binomial, standard deviation about
+        // 38), so every one passes its rotation point but for a chance far below 1e-9.
+        int queries = 3 * DnsTransport.UDP_SOCKETS * DnsTransport.ROTATE_AFTER / 2;
+        for (int sent = 0; sent < queries; sent += 200) {
+            List<CompletableFuture<Message>> batch = new ArrayList<>();
+            for (int i = 0; i < 200; i++) {
+                batch.add(t.send(at, query("r.test"), false, TIMEOUT));
+            }
+            for (CompletableFuture<Message> f : batch) {
+                assertThat(firstAddress(f.get(10, TimeUnit.SECONDS))).isEqualTo("10.0.0.9");
+            }
+        }
+        server.close();
+        fake.join(10_000);
+        assertThat(t.rotated()).isPositive();
+        assertThat(ports).hasSizeGreaterThan(DnsTransport.UDP_SOCKETS);
+    }
+
     private static void send(DatagramSocket s, Message m, java.net.SocketAddress to) throws Exception {
         byte[] wire = m.toWire();
         s.send(new DatagramPacket(wire, wire.length, to));
