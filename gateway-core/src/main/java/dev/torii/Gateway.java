@@ -196,13 +196,32 @@ public final class Gateway implements AutoCloseable {
      * listeners keep their sockets and connections, a listener whose address stays takes its new TLS and options for
      * new connections, new addresses are bound, removed listeners drain (their connections answer what they received
      * and close without a reset; see {@link #shutdown}). New certificates load and new addresses bind before anything
-     * changes; a failure changes nothing. TCP listeners stay as built. Blocks while binding; not on an event loop.
+     * changes; a failure changes nothing. TCP listeners stay as they are. Blocks while binding; not on an event loop.
      *
      * @throws java.io.UncheckedIOException when a new address cannot be bound (the message names the listener)
      * @throws IllegalArgumentException when a certificate cannot be loaded or a name repeats
      */
     public void listeners(List<Listener> listeners) {
         engine.listeners(List.copyOf(listeners));
+    }
+
+    /**
+     * Applies {@code http} and {@code tcp} as the listeners while running (a configuration reload), as
+     * {@link #listeners(List)} does for HTTP ones; a TCP listener whose address stays keeps its socket and its open
+     * connections and takes its new upstream, options and hooks for the connections it accepts from now on, and a
+     * removed one stops accepting while its open connections relay on until {@link Limits#shutdownTimeout()} from now.
+     *
+     * <p>New certificates load and new addresses bind first (accepting nothing yet); then {@code swap} runs (the
+     * caller's routing table, hooks and other swaps: the table must have every upstream a TCP listener of {@code tcp}
+     * forwards to); then the new addresses accept and the removed listeners retire. When a bind or {@code swap} fails,
+     * the sockets bound for this call close again and the listeners did not change. Blocks while binding; not on an
+     * event loop.
+     *
+     * @throws java.io.UncheckedIOException when a new address cannot be bound (the message names the listener)
+     * @throws IllegalArgumentException when a certificate cannot be loaded or a name repeats
+     */
+    public void listeners(List<Listener> http, List<TcpListener> tcp, Runnable swap) {
+        engine.listeners(List.copyOf(http), List.copyOf(tcp), Objects.requireNonNull(swap, "swap"));
     }
 
     /** The limits in use now. */

@@ -180,7 +180,11 @@ public final class Engine {
     private final AtomicInteger tcpConnections = new AtomicInteger();
     private final LongAdder tcpConnectionsTotal = new LongAdder();
     private final LongAdder tcpConnectionsRejected = new LongAdder();
-    private List<TcpListener> tcpListeners = List.of();
+    private volatile List<TcpListener> tcpListeners = List.of();
+    /** The initializer of each bound HTTP/HTTPS listener: a reload hands a kept one its new settings. */
+    private final Map<String, ClientInitializer> httpInitializers = new java.util.concurrent.ConcurrentHashMap<>();
+    /** The initializer of each bound TCP listener: a reload hands a kept one its new settings. */
+    private final Map<String, TcpInitializer> tcpInitializers = new java.util.concurrent.ConcurrentHashMap<>();
     /**
      * TCP listeners run on NIO event loops of their own when the HTTP ones use epoll: Netty 4.2.18's epoll transport
      * drops a channel from the epoll set when its interest set becomes empty, which a half-closed connection with
@@ -261,10 +265,14 @@ public final class Engine {
                 ioThreads, new DefaultThreadFactory("torii-io", true), transport.ioHandlerFactory());
         try {
             for (Listener l : listeners) {
-                bound.put(l.name(), bindHttp(l));
+                ClientInitializer init = new ClientInitializer(l);
+                bound.put(l.name(), bindHttp(l, init, false));
+                httpInitializers.put(l.name(), init);
             }
             for (TcpListener l : tcpListeners) {
-                bindTcp(l);
+                TcpInitializer init = new TcpInitializer(l);
+                bound.put(l.name(), bindTcp(l, init, false));
+                tcpInitializers.put(l.name(), init);
             }
             healthChecks = new HealthChecks(group, transport.channel(), resolver);
             healthChecks.update(snapshot.states().values());
@@ -281,8 +289,12 @@ public final class Engine {
         }
     }
 
-    /** Binds HTTP/HTTPS listener {@code l}; the message of a failure names it and its address. */
-    private Channel bindHttp(Listener l) {
+    /**
+     * Binds HTTP/HTTPS listener {@code l}; the message of a failure names it and its address.
+     *
+     * @param paused whether the socket only binds (connections queue in the kernel) until {@link #resume} accepts them
+     */
+    private Channel bindHttp(Listener l, ClientInitializer init, boolean paused) {
         InetSocketAddress address = new InetSocketAddress(l.host(), l.port());
         Channel ch;
         try {
@@ -292,9 +304,10 @@ public final class Engine {
                     .handler(new AcceptCounter())
                     .option(ChannelOption.SO_BACKLOG, 1024)
                     .option(ChannelOption.SO_REUSEADDR, true)
+                    .option(ChannelOption.AUTO_READ, !paused)
                     .childOption(ChannelOption.AUTO_READ, false)
                     .childOption(ChannelOption.TCP_NODELAY, true)
-                    .childHandler(new ClientInitializer(l))
+                    .childHandler(init)
                     .bind(address)
                     .sync()
                     .channel();
@@ -314,38 +327,55 @@ public final class Engine {
     }
 
     /**
-     * Applies {@code next} as the HTTP and HTTPS listeners (a reload): a listener whose name and address stay keeps
-     * its socket and its connections, and takes its new settings (TLS, options) for the connections it accepts from
-     * now on; a new listener, or one whose address changed, is bound; a removed one (or the old socket of a moved one)
-     * drains like a shutdown does, for that listener only. Certificates load and new addresses bind before anything
-     * changes: when one fails, every socket bound for this call is closed again and nothing changed.
+     * Applies {@code next} as the HTTP and HTTPS listeners (a reload), the TCP listeners staying as they are: see
+     * {@link #listeners(List, List, Runnable)}.
+     */
+    public void listeners(List<Listener> next) {
+        listeners(next, tcpListeners, () -> {});
+    }
+
+    /**
+     * Applies {@code nextHttp} and {@code nextTcp} as the listeners (a reload). A listener whose name, protocol and
+     * address stay keeps its socket and its connections, and takes its new settings (TLS, options, a TCP listener's
+     * upstream and hooks) for the connections it accepts from now on; a new listener, or one whose address changed, is
+     * bound; a removed one (or the old socket of a moved one) drains like a shutdown does, for that listener only (a
+     * TCP listener's connections run on until {@link Limits#shutdownTimeout()} from now, then close).
+     *
+     * <p>In order: certificates load and new addresses bind (not accepting yet), then {@code swap} runs (the caller's
+     * routing table and hooks, so a new TCP listener finds the upstream it forwards to), then the new sockets accept and
+     * the removed ones retire. When a bind or {@code swap} fails, every socket bound for this call is closed again and
+     * the listeners did not change.
      *
      * @throws UncheckedIOException when a new address cannot be bound (the message names the listener)
      * @throws IllegalArgumentException when a certificate cannot be loaded, or a name repeats
      */
-    public synchronized void listeners(List<Listener> next) {
+    public synchronized void listeners(List<Listener> nextHttp, List<TcpListener> nextTcp, Runnable swap) {
         if (group == null || draining) {
             throw new IllegalStateException("listeners: the gateway is not running");
         }
         var names = new java.util.HashSet<String>();
-        for (Listener l : next) {
+        for (Listener l : nextHttp) {
             if (!names.add(l.name())) {
                 throw new IllegalArgumentException(
                         "listener '" + l.name() + "': defined twice (expected: unique names)");
             }
-            for (TcpListener t : tcpListeners) {
-                if (t.name().equals(l.name())) {
-                    throw new IllegalArgumentException(
-                            "listener '" + l.name() + "': a running tcp listener has this name (expected: unique)");
-                }
+        }
+        for (TcpListener l : nextTcp) {
+            if (!names.add(l.name())) {
+                throw new IllegalArgumentException(
+                        "listener '" + l.name() + "': defined twice (expected: unique names)");
             }
         }
         var old = new LinkedHashMap<String, Listener>();
         for (Listener l : listeners) {
             old.put(l.name(), l);
         }
+        var oldTcp = new LinkedHashMap<String, TcpListener>();
+        for (TcpListener l : tcpListeners) {
+            oldTcp.put(l.name(), l);
+        }
         var terminations = new HashMap<String, TlsTermination>();
-        for (Listener l : next) {
+        for (Listener l : nextHttp) {
             Listener before = old.get(l.name());
             if (l.tls() != null) {
                 TlsTermination running = tls.get(l.name());
@@ -357,13 +387,26 @@ public final class Engine {
             }
         }
         var fresh = new LinkedHashMap<String, Channel>();
+        var freshHttp = new HashMap<String, ClientInitializer>();
+        var freshTcp = new HashMap<String, TcpInitializer>();
         try {
-            for (Listener l : next) {
+            for (Listener l : nextHttp) {
                 Listener before = old.get(l.name());
                 if (before == null || !sameAddress(before, l)) {
-                    fresh.put(l.name(), bindHttp(l));
+                    ClientInitializer init = new ClientInitializer(l);
+                    fresh.put(l.name(), bindHttp(l, init, true));
+                    freshHttp.put(l.name(), init);
                 }
             }
+            for (TcpListener l : nextTcp) {
+                TcpListener before = oldTcp.get(l.name());
+                if (before == null || !before.host().equals(l.host()) || before.port() != l.port()) {
+                    TcpInitializer init = new TcpInitializer(l);
+                    fresh.put(l.name(), bindTcp(l, init, true));
+                    freshTcp.put(l.name(), init);
+                }
+            }
+            swap.run();
         } catch (RuntimeException e) {
             fresh.values().forEach(Channel::close);
             throw e;
@@ -371,23 +414,37 @@ public final class Engine {
         // Nothing can fail from here on.
         var retired = new ArrayList<Channel>();
         for (Listener l : old.values()) {
-            Listener after = next.stream()
-                    .filter(n -> n.name().equals(l.name()))
-                    .findFirst()
-                    .orElse(null);
-            if (after == null || fresh.containsKey(l.name())) {
+            boolean kept = nextHttp.stream().anyMatch(n -> n.name().equals(l.name()));
+            if (!kept || fresh.containsKey(l.name())) {
                 Channel server = bound.remove(l.name());
                 if (server != null) {
                     retired.add(server);
                 }
-                if (after == null) {
+                httpInitializers.remove(l.name());
+                if (!kept) {
                     tls.remove(l.name());
                     maxRequestsByListener.remove(l.name());
                 }
                 log.info("listener '{}' on {}:{} removed: it drains", l.name(), l.host(), l.port());
             }
         }
-        for (Listener l : next) {
+        var retiredTcp = new ArrayList<Channel>();
+        for (TcpListener l : oldTcp.values()) {
+            boolean kept = nextTcp.stream().anyMatch(n -> n.name().equals(l.name()));
+            if (!kept || fresh.containsKey(l.name())) {
+                Channel server = bound.remove(l.name());
+                if (server != null) {
+                    retiredTcp.add(server);
+                }
+                tcpInitializers.remove(l.name());
+                log.info(
+                        "listener '{}' (TCP) on {}:{} removed: its connections run on until the drain deadline",
+                        l.name(),
+                        l.host(),
+                        l.port());
+            }
+        }
+        for (Listener l : nextHttp) {
             maxRequestsByListener.put(l.name(), l.options().maxRequestsPerConnection(limits));
             TlsTermination t = terminations.get(l.name());
             if (t != null) {
@@ -395,15 +452,34 @@ public final class Engine {
             } else {
                 tls.remove(l.name());
             }
+            ClientInitializer kept = httpInitializers.get(l.name());
+            if (kept != null) {
+                kept.use(l);
+            }
         }
+        for (TcpListener l : nextTcp) {
+            TcpInitializer kept = tcpInitializers.get(l.name());
+            if (kept != null) {
+                kept.use(l);
+            }
+        }
+        httpInitializers.putAll(freshHttp);
+        tcpInitializers.putAll(freshTcp);
         bound.putAll(fresh);
-        listeners = List.copyOf(next);
+        listeners = List.copyOf(nextHttp);
+        tcpListeners = List.copyOf(nextTcp);
+        for (Channel server : fresh.values()) {
+            server.config().setAutoRead(true); // accepts what queued since the bind, and from now on
+        }
         if (tlsReloader == null) {
             // The first https listener with a reload interval came with this reload.
             startTlsReloader();
         }
         for (Channel server : retired) {
-            retire(server);
+            retire(server, false);
+        }
+        for (Channel server : retiredTcp) {
+            retire(server, true);
         }
     }
 
@@ -415,15 +491,43 @@ public final class Engine {
      * Drains one listener: the connections it accepted drain (as on shutdown), connections it still takes from its
      * queue drain as they start, and its socket closes once its accept queue stays empty.
      */
-    private void retire(Channel server) {
+    private void retire(Channel server, boolean tcp) {
         server.attr(LISTENER_DRAINING).set(Boolean.TRUE);
         for (Channel ch : clients) {
             if (ch.parent() == server) {
                 drain(ch);
             }
         }
-        long deadline = System.nanoTime() + limits.shutdownTimeout().toNanos();
-        startQuietWindows(server, deadline, new CompletableFuture<>());
+        Duration timeout = limits.shutdownTimeout();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        var closed = new CompletableFuture<Void>();
+        startQuietWindows(server, deadline, closed);
+        if (tcp) {
+            // A byte stream has no point where it could stop cleanly (see TcpProxyHandler's DRAIN): the connections of
+            // a removed TCP listener, also those it took from its queue meanwhile, run on until the deadline, as at
+            // shutdown, and are closed then.
+            closed.thenRun(() -> server.eventLoop()
+                    .schedule(
+                            () -> closeChildren(server),
+                            Math.max(0, deadline - System.nanoTime()),
+                            TimeUnit.NANOSECONDS));
+        }
+    }
+
+    private void closeChildren(Channel server) {
+        int left = 0;
+        for (Channel ch : clients) {
+            if (ch.parent() == server) {
+                left++;
+                ch.close();
+            }
+        }
+        if (left > 0) {
+            log.info(
+                    "removed TCP listener on {}: drain deadline passed, closing {} connection(s)",
+                    server.localAddress(),
+                    left);
+        }
     }
 
     /** Whether client connection {@code connection} must drain: the gateway or its listener is draining. */
@@ -463,7 +567,8 @@ public final class Engine {
         return reloaded;
     }
 
-    private void bindTcp(TcpListener l) {
+    /** Binds TCP listener {@code l} ({@code paused}: as for {@link #bindHttp}); a failure names it and its address. */
+    private Channel bindTcp(TcpListener l, TcpInitializer init, boolean paused) {
         Channel ch;
         try {
             if (tcpGroup == null) {
@@ -480,10 +585,11 @@ public final class Engine {
                     .handler(new AcceptCounter())
                     .option(ChannelOption.SO_BACKLOG, 1024)
                     .option(ChannelOption.SO_REUSEADDR, true)
+                    .option(ChannelOption.AUTO_READ, !paused)
                     .childOption(ChannelOption.AUTO_READ, false)
                     .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                     .childOption(ChannelOption.TCP_NODELAY, true)
-                    .childHandler(new TcpInitializer(l))
+                    .childHandler(init)
                     .bind(new InetSocketAddress(l.host(), l.port()))
                     .sync()
                     .channel();
@@ -492,13 +598,13 @@ public final class Engine {
                     "listener '" + l.name() + "': cannot bind " + l.host() + ":" + l.port() + ": " + e.getMessage(),
                     e instanceof java.io.IOException io ? io : new BindException(String.valueOf(e)));
         }
-        bound.put(l.name(), ch);
         log.info(
                 "listener '{}' (TCP to upstream '{}') on {} [{} transport]",
                 l.name(),
                 l.upstream(),
                 ch.localAddress(),
                 tcpTransport.name());
+        return ch;
     }
 
     /**
@@ -547,42 +653,64 @@ public final class Engine {
         return true;
     }
 
-    /** Sets up each accepted connection of a TCP listener. */
+    /** A listener's settings with its PROXY-protocol trust, parsed once per listener (not per accept). */
+    private record Accepting<L>(L listener, dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust proxyTrust) {}
+
+    /**
+     * Sets up each accepted connection of a TCP listener, with the listener's settings of the moment: a reload that
+     * keeps the listener's address hands it new ones ({@link #use}) for the connections accepted from then on.
+     */
     private final class TcpInitializer extends ChannelInitializer<Channel> {
-        private final TcpListener listener;
-        private final dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust proxyTrust;
+        private volatile Accepting<TcpListener> current;
 
         TcpInitializer(TcpListener listener) {
-            this.listener = listener;
-            this.proxyTrust = dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust.of(
-                    listener.options().proxyProtocol());
+            use(listener);
+        }
+
+        void use(TcpListener listener) {
+            current = new Accepting<>(
+                    listener,
+                    dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust.of(
+                            listener.options().proxyProtocol()));
         }
 
         @Override
         protected void initChannel(Channel ch) {
+            Accepting<TcpListener> now = current;
+            TcpListener listener = now.listener();
             if (!admit(ch, listener.name())) {
                 return;
             }
             long idle = listener.idleTimeout().toNanos();
             ch.pipeline()
                     .addLast("idle", new IdleStateHandler(0, 0, idle, TimeUnit.NANOSECONDS))
-                    .addLast("tcp", new TcpProxyHandler(Engine.this, listener, proxyTrust));
+                    .addLast("tcp", new TcpProxyHandler(Engine.this, listener, now.proxyTrust()));
         }
     }
 
-    /** Sets up each accepted client connection of one listener. */
+    /**
+     * Sets up each accepted client connection of one listener, with the listener's settings of the moment: a reload
+     * that keeps the listener's address hands it new ones ({@link #use}) for the connections accepted from then on.
+     */
     private final class ClientInitializer extends ChannelInitializer<Channel> {
-        private final Listener listener;
-        private final dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust proxyTrust;
+        private volatile Accepting<Listener> current;
 
         ClientInitializer(Listener listener) {
-            this.listener = listener;
-            this.proxyTrust = dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust.of(
-                    listener.options().proxyProtocol());
+            use(listener);
+        }
+
+        void use(Listener listener) {
+            current = new Accepting<>(
+                    listener,
+                    dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust.of(
+                            listener.options().proxyProtocol()));
         }
 
         @Override
         protected void initChannel(Channel ch) {
+            Accepting<Listener> now = current;
+            Listener listener = now.listener();
+            var proxyTrust = now.proxyTrust();
             if (!admit(ch, listener.name())) {
                 return;
             }

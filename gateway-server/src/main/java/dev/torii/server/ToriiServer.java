@@ -32,6 +32,7 @@ import dev.torii.server.internal.ConfigReader;
 import dev.torii.server.internal.Observability;
 import dev.torii.server.internal.ReloadStats;
 import dev.torii.server.internal.Units;
+import dev.torii.tcp.TcpListener;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -352,7 +353,7 @@ public final class ToriiServer implements AutoCloseable {
 
     /**
      * Reads the configuration file again, validates all of it (plugins are checked by the serving JavaScript engine)
-     * and, when it is valid, applies the http and https listeners, then swaps the gateway's routing table (routes and
+     * and, when it is valid, applies the http, https and tcp listeners, then swaps the gateway's routing table (routes and
      * upstreams, with their rate-limit and plugin hooks) and its global hooks (access lists, rate limits, global
      * plugins) atomically: exchanges already started finish with the old ones. Rate-limit policies that did not
      * change keep their buckets. Every other section ({@link ReloadStats#APPLIED_SECTIONS} lists the applied ones)
@@ -381,12 +382,15 @@ public final class ToriiServer implements AutoCloseable {
                 // hooks as they are.
                 ServerConfig next =
                         ConfigReader.read(source, text, file.getParent(), scripts == null ? null : () -> scripts);
-                if (scripts == null && next.plugins().inUse()) {
+                if (scripts == null
+                        && (next.plugins().inUse()
+                                || next.tcpListeners().stream()
+                                        .anyMatch(t -> !t.plugins().isEmpty()))) {
                     throw new IllegalStateException(
                             "plugins are attached but none ran at start-up: plugins need a restart");
                 }
                 // Build everything new before anything changes: a failure below refuses the whole reload.
-                List<String> limitsKept = List.of();
+                var limitsKept = new ArrayList<String>();
                 RateLimits nextLimits =
                         rateLimits.withPolicies(next.rateLimits().policies().values());
                 AccessControl nextAccess = null;
@@ -420,23 +424,25 @@ public final class ToriiServer implements AutoCloseable {
                     if (next.plugins().routes().values().stream().anyMatch(l -> !l.isEmpty())) {
                         table = withPlugins(table, next.plugins().routes(), scripts);
                     }
-                    for (var t : config.tcpListeners()) {
-                        // The running TCP listeners stay as started, so the upstreams they forward to must stay too.
-                        if (table.upstream(t.listener().upstream()) == null) {
-                            throw new IllegalStateException(
-                                    "upstream '" + t.listener().upstream()
-                                            + "' is removed but the running tcp listener '"
-                                            + t.listener().name()
-                                            + "' forwards to it (listeners need a restart)");
+                    // --- listeners (http, https, tcp): the new TCP listeners' upstreams must be in the new table.
+                    List<TcpListener> nextTcp = next.tcpListeners(use -> scripts.hook(use.plugin(), use.config()));
+                    for (TcpListener t : nextTcp) {
+                        if (table.upstream(t.upstream()) == null) {
+                            throw new IllegalStateException("upstream '" + t.upstream()
+                                    + "' is removed but tcp listener '" + t.name() + "' forwards to it");
                         }
                     }
-                    // Listeners before the swap: a new address that cannot bind refuses the whole reload, unchanged.
-                    gateway.listeners(next.listeners());
-                    gateway.routingTable(table);
-                    gateway.hooks(hooks);
-                    accessGuard.use(nextAccess);
-                    limitsKept = gateway.limits(next.limits());
-                    applyMaintenance(next, freshMaintenance);
+                    RoutingTable nextTable = table;
+                    AccessControl nextLists = nextAccess;
+                    // New addresses bind first (a port in use refuses the whole reload, nothing changed); the swaps
+                    // run before they accept, so a new TCP listener finds its upstream in the table.
+                    gateway.listeners(next.listeners(), nextTcp, () -> {
+                        gateway.routingTable(nextTable);
+                        gateway.hooks(hooks);
+                        accessGuard.use(nextLists);
+                        limitsKept.addAll(gateway.limits(next.limits()));
+                        applyMaintenance(next, freshMaintenance);
+                    });
                 } catch (RuntimeException e) {
                     if (nextAdmin != null) {
                         nextAdmin.close();
@@ -486,9 +492,8 @@ public final class ToriiServer implements AutoCloseable {
                 if (next.plugins().watch() != config.plugins().watch()) {
                     unapplied.add("plugins.watch");
                 }
-                if (!next.tcpListeners().equals(config.tcpListeners())
-                        || !next.dnsListeners().equals(config.dnsListeners())) {
-                    unapplied.add("listeners (tcp, dns)");
+                if (!next.dnsListeners().equals(config.dnsListeners())) {
+                    unapplied.add("listeners (dns)");
                 }
                 notApplied = List.copyOf(unapplied);
             } catch (ConfigException e) {
