@@ -81,7 +81,9 @@ public final class ToriiServer implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private final DnsCache dns;
-    private final List<DnsServer> dnsServers;
+    /** The DNS servers, in configuration order; a reload replaces the list (on the reloading thread). */
+    private volatile List<DnsServer> dnsServers;
+
     private final MaintenanceMode maintenance;
     private volatile AdminServer admin;
     /** The running rate limits: set in {@link #start}, swapped by {@link #reload()}. */
@@ -353,7 +355,7 @@ public final class ToriiServer implements AutoCloseable {
 
     /**
      * Reads the configuration file again, validates all of it (plugins are checked by the serving JavaScript engine)
-     * and, when it is valid, applies the http, https and tcp listeners, then swaps the gateway's routing table (routes and
+     * and, when it is valid, applies the http, https, tcp and dns listeners, then swaps the gateway's routing table (routes and
      * upstreams, with their rate-limit and plugin hooks) and its global hooks (access lists, rate limits, global
      * plugins) atomically: exchanges already started finish with the old ones. Rate-limit policies that did not
      * change keep their buckets. Every other section ({@link ReloadStats#APPLIED_SECTIONS} lists the applied ones)
@@ -397,6 +399,7 @@ public final class ToriiServer implements AutoCloseable {
                 // Carries the new maintenance settings to the running switch; never started (no poller, no Redis).
                 MaintenanceMode freshMaintenance = next.guards().newMaintenanceMode(next.maintenance());
                 AdminServer nextAdmin = null;
+                DnsPlan dnsPlan = null;
                 boolean adminChanged = !next.admin().equals(applied.admin())
                         || !next.observability()
                                 .effectiveAdminToken()
@@ -411,6 +414,8 @@ public final class ToriiServer implements AutoCloseable {
                                 adminRoutes(),
                                 next.observability().effectiveAdminToken().orElse(null));
                     }
+                    // --- dns listeners: new addresses bind before anything is swapped, as http and tcp ones do.
+                    dnsPlan = planDns(next);
                     nextAccess =
                             next.guards().newAccessControl(next.forwarding()).orElse(null);
                     if (nextAccess != null) {
@@ -447,6 +452,9 @@ public final class ToriiServer implements AutoCloseable {
                     if (nextAdmin != null) {
                         nextAdmin.close();
                     }
+                    if (dnsPlan != null) {
+                        dnsPlan.abort();
+                    }
                     freshMaintenance.close();
                     observability.abort();
                     if (nextAccess != null) {
@@ -455,6 +463,8 @@ public final class ToriiServer implements AutoCloseable {
                     throw e;
                 }
                 observability.commit(); // closes a replaced access log (its queued lines written) or tracing SDK
+                var unappliedDns = new ArrayList<String>();
+                applyDns(next, dnsPlan, unappliedDns);
                 if (adminChanged) {
                     AdminServer oldAdmin = admin;
                     admin = nextAdmin;
@@ -492,9 +502,7 @@ public final class ToriiServer implements AutoCloseable {
                 if (next.plugins().watch() != config.plugins().watch()) {
                     unapplied.add("plugins.watch");
                 }
-                if (!next.dnsListeners().equals(config.dnsListeners())) {
-                    unapplied.add("listeners (dns)");
-                }
+                unapplied.addAll(unappliedDns);
                 notApplied = List.copyOf(unapplied);
             } catch (ConfigException e) {
                 e.errors().stream().map(ConfigError::toString).forEach(errors::add);
@@ -533,6 +541,115 @@ public final class ToriiServer implements AutoCloseable {
             log.error("configuration reload refused ({} problem(s)); the running configuration stays", errors.size());
         }
         return result;
+    }
+
+    /**
+     * The dns listeners of a reload, prepared before anything is swapped: the servers of new listeners (and of listeners
+     * whose address changed) are started, so an address that cannot be bound refuses the whole reload.
+     *
+     * @param fresh the servers started for this reload, by listener name
+     * @param restart the listeners whose address stays but whose settings changed: their server restarts after the swap
+     */
+    private record DnsPlan(Map<String, DnsServer> fresh, List<DnsListenerSettings> restart) {
+        void abort() {
+            fresh.values().forEach(DnsServer::close);
+        }
+    }
+
+    private DnsPlan planDns(ServerConfig next) {
+        if (dns == null && !next.dnsListeners().isEmpty()) {
+            // The cache is made at start-up (shared by the engine, the scripts and the dns servers).
+            throw new IllegalStateException(
+                    "dns listeners are added but no dns cache runs (none was configured at start-up): a restart");
+        }
+        Map<String, DnsListenerSettings> running = new LinkedHashMap<>();
+        applied.dnsListeners().forEach(l -> running.put(l.name(), l));
+        var plan = new DnsPlan(new LinkedHashMap<>(), new ArrayList<>());
+        try {
+            for (DnsListenerSettings l : next.dnsListeners()) {
+                DnsListenerSettings before = running.get(l.name());
+                if (before == null || !before.address().equals(l.address())) {
+                    plan.fresh()
+                            .put(
+                                    l.name(),
+                                    l.serverBuilder(dns, config.ioThreads())
+                                            .build()
+                                            .start());
+                } else if (!before.equals(l)) {
+                    plan.restart().add(l);
+                }
+            }
+        } catch (RuntimeException e) {
+            plan.abort();
+            throw e;
+        }
+        return plan;
+    }
+
+    /**
+     * Commits {@code plan}: the servers of removed listeners (and the old sockets of moved ones) close, changed ones
+     * restart at their address with the new settings (a UDP query sent meanwhile goes unanswered, and the client
+     * retries), and the list of servers follows the configuration's order. A restart that cannot bind keeps the old
+     * settings running and is named in {@code unapplied}. Their meters follow: a restarted server counts from zero.
+     */
+    private void applyDns(ServerConfig next, DnsPlan plan, List<String> unapplied) {
+        Map<String, DnsServer> running = new LinkedHashMap<>();
+        dnsServers.forEach(d -> running.put(d.name(), d));
+        Map<String, DnsListenerSettings> before = new LinkedHashMap<>();
+        applied.dnsListeners().forEach(l -> before.put(l.name(), l));
+        var changed = new ArrayList<String>();
+        for (DnsListenerSettings l : plan.restart()) {
+            DnsServer old = running.get(l.name());
+            if (old != null) {
+                old.close();
+            }
+            try {
+                running.put(
+                        l.name(),
+                        l.serverBuilder(dns, config.ioThreads()).build().start());
+                changed.add(l.name());
+                log.info("dns listener '{}' on {} restarted with its new settings", l.name(), l.address());
+            } catch (RuntimeException e) {
+                log.error(
+                        "dns listener '{}': cannot restart on {} ({}); the old settings run", l.name(), l.address(), e);
+                running.put(
+                        l.name(),
+                        before.get(l.name())
+                                .serverBuilder(dns, config.ioThreads())
+                                .build()
+                                .start());
+                unapplied.add("listeners (dns '" + l.name() + "': " + e.getMessage() + ")");
+            }
+        }
+        var nextNames = new java.util.HashSet<String>();
+        next.dnsListeners().forEach(l -> nextNames.add(l.name()));
+        for (DnsServer d : running.values()) {
+            if (!nextNames.contains(d.name()) || plan.fresh().containsKey(d.name())) {
+                d.close();
+                changed.add(d.name());
+                log.info("dns listener '{}' on {} removed", d.name(), d.address());
+            }
+        }
+        List<DnsServer> now = new ArrayList<>();
+        for (DnsListenerSettings l : next.dnsListeners()) {
+            DnsServer fresh = plan.fresh().get(l.name());
+            now.add(fresh != null ? fresh : running.get(l.name()));
+        }
+        dnsServers = List.copyOf(now);
+        // Meters: those of closed servers go; new and restarted servers get theirs (Micrometer would otherwise keep the
+        // meters of a name, reading the closed server).
+        changed.addAll(plan.fresh().keySet());
+        if (!changed.isEmpty()) {
+            var registry = observability.metrics().registry();
+            registry.getMeters().stream()
+                    .filter(m -> m.getId().getName().startsWith("torii.dns.server.")
+                            && changed.contains(m.getId().getTag("listener")))
+                    .toList()
+                    .forEach(registry::remove);
+            new dev.torii.metrics.DnsServerMetrics(
+                            now.stream().filter(d -> changed.contains(d.name())).toList())
+                    .bindTo(registry);
+        }
     }
 
     /**

@@ -21,8 +21,8 @@ import org.snakeyaml.engine.v2.api.LoadSettings;
  */
 public final class ReloadStats {
     /**
-     * The top-level sections a reload applies; every other one needs a restart. Of {@code listeners}, the http, https
-     * and tcp ones (added, removed, changed); dns listeners need a restart. Of {@code plugins}, everything but
+     * The top-level sections a reload applies; every other one needs a restart. Of {@code listeners}, all of them: http,
+     * https, tcp and dns (added, removed, changed). Of {@code plugins}, everything but
      * {@code watch}. Of the rate limits, the policies ({@code rateLimits}) and the global list ({@code rateLimit});
      * the {@code redis} connection needs a restart. Of {@code limits}, all but {@code maxConnectionsPerClient},
      * {@code newConnectionsPerClient} and {@code http2} (named apart when they change). Of {@code maintenance}, all but
