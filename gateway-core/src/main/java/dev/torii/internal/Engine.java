@@ -143,8 +143,20 @@ public final class Engine {
     /** The global hooks that want to hear of each upstream attempt; swapped with {@link #hooks}. */
     private volatile List<dev.torii.UpstreamAttemptListener> attemptListeners;
 
-    private final Http2Limits http2Limits;
-    private final Forwarding forwarding;
+    /** Volatile: a reload swaps it ({@link #http2Limits(Http2Limits)}); read when a connection's HTTP/2 codec is made. */
+    private volatile Http2Limits http2Limits;
+
+    /**
+     * The forwarding settings with what is derived from them once (the {@code Via} values, the parsed trusted proxies),
+     * swapped whole by a reload so an exchange never sees parts of two.
+     */
+    private record Forwarded(Forwarding settings, String via11, String via2, List<Cidr> trustedProxies) {
+        static Forwarded of(Forwarding f) {
+            return new Forwarded(f, "1.1 " + f.viaName(), "2 " + f.viaName(), Cidr.parseAll(f.trustedProxies()));
+        }
+    }
+
+    private volatile Forwarded forwarded;
     private final ErrorResponder errorResponder;
     private final int ioThreads;
     private final Transport transport = Transport.best();
@@ -174,9 +186,6 @@ public final class Engine {
     private volatile boolean draining;
     private final Map<String, TlsTermination> tls = new java.util.concurrent.ConcurrentHashMap<>();
     private ScheduledExecutorService tlsReloader;
-    private final String via11;
-    private final String via2;
-    private final List<Cidr> trustedProxies;
     private final AtomicInteger tcpConnections = new AtomicInteger();
     private final LongAdder tcpConnectionsTotal = new LongAdder();
     private final LongAdder tcpConnectionsRejected = new LongAdder();
@@ -217,12 +226,9 @@ public final class Engine {
         this.attemptListeners = attemptListenersOf(hooks);
         this.limits = limits;
         this.http2Limits = http2Limits;
-        this.forwarding = forwarding;
+        this.forwarded = Forwarded.of(forwarding);
         this.errorResponder = errorResponder;
         this.ioThreads = ioThreads;
-        this.via11 = "1.1 " + forwarding.viaName();
-        this.via2 = "2 " + forwarding.viaName();
-        this.trustedProxies = Cidr.parseAll(forwarding.trustedProxies());
         this.snapshot = snapshotOf(table, Map.of());
         for (Listener l : listeners) {
             maxRequestsByListener.put(l.name(), l.options().maxRequestsPerConnection(limits));
@@ -243,6 +249,16 @@ public final class Engine {
             states.put(u.name(), old != null && old.upstream.equals(u) ? old : new UpstreamState(u, old));
         }
         return new Snapshot(table, Map.copyOf(states));
+    }
+
+    /** The HTTP and HTTPS listeners now (the last reload's). */
+    public List<Listener> httpListenerList() {
+        return listeners;
+    }
+
+    /** The TCP listeners now (the last reload's). */
+    public List<TcpListener> tcpListenerList() {
+        return tcpListeners;
     }
 
     /** Sets the TCP listeners to bind on {@link #start()} (after the HTTP ones). */
@@ -324,14 +340,6 @@ public final class Engine {
                 transport.name(),
                 ioThreads);
         return ch;
-    }
-
-    /**
-     * Applies {@code next} as the HTTP and HTTPS listeners (a reload), the TCP listeners staying as they are: see
-     * {@link #listeners(List, List, Runnable)}.
-     */
-    public void listeners(List<Listener> next) {
-        listeners(next, tcpListeners, () -> {});
     }
 
     /**
@@ -881,9 +889,25 @@ public final class Engine {
         }
     }
 
-    /** The HTTP/2 limits of client connections. */
+    /** The HTTP/2 limits of client connections made from now on. */
     public Http2Limits http2Limits() {
         return http2Limits;
+    }
+
+    /**
+     * Swaps in {@code next} for the HTTP/2 client connections made from now on (a reload); open ones keep the limits
+     * their codec was built with. Any thread.
+     */
+    public void http2Limits(Http2Limits next) {
+        this.http2Limits = java.util.Objects.requireNonNull(next, "next");
+    }
+
+    /**
+     * Swaps in {@code next} (trusted proxies, {@code Via}, {@code X-Forwarded-*}) for the exchanges that reach their
+     * upstream from now on (a reload). Any thread.
+     */
+    public void forwarding(Forwarding next) {
+        this.forwarded = Forwarded.of(java.util.Objects.requireNonNull(next, "next"));
     }
 
     /** Counts a malformed HTTP/2 message from a client. Thread-safe. */
@@ -913,22 +937,22 @@ public final class Engine {
     }
 
     Forwarding forwarding() {
-        return forwarding;
+        return forwarded.settings();
     }
 
-    /** The trusted proxies' CIDR blocks, parsed once. */
+    /** The trusted proxies' CIDR blocks, parsed once per setting. */
     List<Cidr> trustedProxies() {
-        return trustedProxies;
+        return forwarded.trustedProxies();
     }
 
-    /** {@code Via} for HTTP/1.1 requests, computed once. */
+    /** {@code Via} for HTTP/1.1 requests, computed once per setting. */
     String via11() {
-        return via11;
+        return forwarded.via11();
     }
 
-    /** {@code Via} for HTTP/2 requests, computed once. */
+    /** {@code Via} for HTTP/2 requests, computed once per setting. */
     String via2() {
-        return via2;
+        return forwarded.via2();
     }
 
     ErrorResponder errorResponder() {

@@ -446,6 +446,8 @@ public final class ToriiServer implements AutoCloseable {
                         gateway.hooks(hooks);
                         accessGuard.use(nextLists);
                         limitsKept.addAll(gateway.limits(next.limits()));
+                        gateway.http2Limits(next.http2Limits()); // for the HTTP/2 connections made from now on
+                        gateway.forwarding(next.forwarding());
                         applyMaintenance(next, freshMaintenance);
                     });
                 } catch (RuntimeException e) {
@@ -487,7 +489,14 @@ public final class ToriiServer implements AutoCloseable {
                 checked.rateLimits(nextLimits);
                 // New policies get their meters (unchanged ones are registered already: Micrometer keeps those).
                 nextLimits.metrics().bindTo(observability.metrics().registry());
-                var unapplied = new ArrayList<>(ReloadStats.unappliedChanges(startText, text));
+                var unapplied = new ArrayList<String>();
+                for (String section : ReloadStats.unappliedChanges(startText, text)) {
+                    // The event loops are made once, with their count (as Envoy's --concurrency): the WARN says why.
+                    unapplied.add(
+                            section.equals("ioThreads")
+                                    ? "ioThreads (restart-only: the event-loop count is fixed at start-up)"
+                                    : section);
+                }
                 limitsKept.forEach(k -> unapplied.add("limits." + k));
                 if (!next.maintenance().file().equals(config.maintenance().file())
                         || !next.guards()
@@ -496,11 +505,14 @@ public final class ToriiServer implements AutoCloseable {
                     unapplied.add("maintenance.file/redis"); // a poller thread and a Redis connection of their own
                 }
                 applied = next;
-                if (!next.http2Limits().equals(config.http2Limits())) {
-                    unapplied.add("limits.http2"); // read when a connection's HTTP/2 codec is made
-                }
-                if (next.plugins().watch() != config.plugins().watch()) {
-                    unapplied.add("plugins.watch");
+                // --- plugins.watch: the serving runtime's file watcher starts or stops.
+                if (scripts != null && next.plugins().watch() != scripts.watching()) {
+                    if (next.plugins().watch()) {
+                        scripts.watch(WATCH_INTERVAL);
+                    } else {
+                        scripts.unwatch();
+                    }
+                    log.info("plugin file watcher {}", next.plugins().watch() ? "started" : "stopped");
                 }
                 unapplied.addAll(unappliedDns);
                 notApplied = List.copyOf(unapplied);
