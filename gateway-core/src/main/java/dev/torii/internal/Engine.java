@@ -83,23 +83,6 @@ public final class Engine {
     public static final Object DRAIN = new Object();
 
     /**
-     * While draining, a listener closes once its event loop ran a whole window of this length, on time, without
-     * accepting a connection. Connections the kernel completed but Netty did not accept yet sit in the listen queue,
-     * and closing a listening socket resets them: a client whose request was sent would see a reset. A fixed grace is
-     * not enough, since a loop may be late by seconds (a cold JVM's first connections); a window in which the loop was
-     * late does not count, and each accepted connection is served and drained like the ones open before. A quiet
-     * window is confirmed after one more pass of the loop over its I/O (see {@link #closeWhenQuiet}).
-     */
-    static final long ACCEPT_QUIET_MILLIS = 100;
-
-    /**
-     * At most this many on-time windows of {@link #ACCEPT_QUIET_MILLIS} with accepts before a draining listener closes
-     * anyway: clients that reconnect at once after {@code Connection: close} would otherwise keep it open until the
-     * deadline. Late windows do not count, so a stalled loop still empties its queue first.
-     */
-    static final int ACCEPT_MAX_WINDOWS = 10;
-
-    /**
      * How long an HTTP/2 connection keeps taking new streams after the first GOAWAY of a drain (last stream id
      * 2^31-1: "stop opening streams"), before the second one names the last stream it will serve. Streams the client
      * opened before it read the first GOAWAY are still served (the two-step shutdown of RFC 9113 section 6.8, as
@@ -308,7 +291,7 @@ public final class Engine {
     /**
      * Binds HTTP/HTTPS listener {@code l}; the message of a failure names it and its address.
      *
-     * @param paused whether the socket only binds (connections queue in the kernel) until {@link #resume} accepts them
+     * @param paused whether the socket only binds (connections queue in the kernel) until auto-read is turned on
      */
     private Channel bindHttp(Listener l, ClientInitializer init, boolean paused) {
         InetSocketAddress address = new InetSocketAddress(l.host(), l.port());
@@ -317,7 +300,7 @@ public final class Engine {
             ch = new ServerBootstrap()
                     .group(group)
                     .channel(transport.serverChannel())
-                    .handler(new AcceptCounter())
+                    .handler(new ListenerDrain.AcceptCounter())
                     .option(ChannelOption.SO_BACKLOG, 1024)
                     .option(ChannelOption.SO_REUSEADDR, true)
                     .option(ChannelOption.AUTO_READ, !paused)
@@ -509,7 +492,7 @@ public final class Engine {
         Duration timeout = limits.shutdownTimeout();
         long deadline = System.nanoTime() + timeout.toNanos();
         var closed = new CompletableFuture<Void>();
-        startQuietWindows(server, deadline, closed);
+        ListenerDrain.closeWhenQuiet(server, deadline, closed);
         if (tcp) {
             // A byte stream has no point where it could stop cleanly (see TcpProxyHandler's DRAIN): the connections of
             // a removed TCP listener, also those it took from its queue meanwhile, run on until the deadline, as at
@@ -590,7 +573,7 @@ public final class Engine {
             ch = new ServerBootstrap()
                     .group(tcpGroup)
                     .channel(tcpTransport.serverChannel())
-                    .handler(new AcceptCounter())
+                    .handler(new ListenerDrain.AcceptCounter())
                     .option(ChannelOption.SO_BACKLOG, 1024)
                     .option(ChannelOption.SO_REUSEADDR, true)
                     .option(ChannelOption.AUTO_READ, !paused)
@@ -625,7 +608,7 @@ public final class Engine {
     }
 
     private boolean admit(Channel ch, String listener) {
-        // While draining, the listeners still take what the kernel queued (see ACCEPT_QUIET_MILLIS): those connections
+        // While draining, the listeners still take what the kernel queued (see ListenerDrain): those connections
         // are served and drained like the ones open before, never reset.
         if (openConnections.incrementAndGet() > limits.maxConnections()) {
             openConnections.decrementAndGet();
@@ -1155,7 +1138,7 @@ public final class Engine {
     /**
      * Drains and stops: readiness is the caller's (the server says "not ready" first); here every open client
      * connection {@link #drain drains} at once, the listeners keep taking what the kernel already queued for
-     * {@link #ACCEPT_QUIET_MILLIS} and then close, and once every connection closed (or {@code deadline} passed, when
+     * {@link ListenerDrain#ACCEPT_QUIET_MILLIS} and then close, and once every connection closed (or {@code deadline} passed, when
      * the rest are closed) the pools, the resolver and the event loops stop. The future completes then.
      */
     public synchronized CompletableFuture<Void> shutdown(Duration deadline) {
@@ -1179,7 +1162,7 @@ public final class Engine {
         for (Channel server : bound.values()) {
             var closed = new CompletableFuture<Void>();
             closing.add(closed);
-            startQuietWindows(server, deadlineNanos, closed);
+            ListenerDrain.closeWhenQuiet(server, deadlineNanos, closed);
         }
         var listenersClosed = CompletableFuture.allOf(closing.toArray(CompletableFuture[]::new));
         listenersClosed.thenRun(() -> {
@@ -1191,108 +1174,6 @@ public final class Engine {
                     .whenComplete((v, e) -> finishShutdown(deadline));
         });
         return shutdown;
-    }
-
-    /**
-     * Starts {@link #closeWhenQuiet} for listener {@code server}, on its loop: the accept count the first window starts
-     * from is the loop's own (read from another thread, it could already include an accept the loop is still busy
-     * with, and a window with no further accept would look quiet).
-     */
-    private static void startQuietWindows(Channel server, long deadlineNanos, CompletableFuture<Void> closed) {
-        AcceptCounter counter = server.pipeline().get(AcceptCounter.class);
-        server.eventLoop()
-                .execute(() ->
-                        closeWhenQuiet(server, counter, counter.accepted, System.nanoTime(), 0, deadlineNanos, closed));
-    }
-
-    /**
-     * Closes listener {@code server} once a window passes on time without an accept (or at the deadline).
-     *
-     * <p>A window without accepts is not enough: its check may run before the loop looked at the connections that
-     * queued while it was busy. A loop that accepts also sets up the connections it hands to itself, inline, while it
-     * handles its I/O (a cold JVM loads classes then, for hundreds of milliseconds); the connections that reach the
-     * listen queue meanwhile are seen at its next I/O pass, but a check that fell due meanwhile runs first, as the
-     * loop runs its tasks between two I/O passes. So a quiet window closes the listener only after a confirmation
-     * scheduled from it: scheduled tasks are taken in at the start of a task run, so it runs after at least one more
-     * I/O pass, which accepts whatever had queued by the time of the check.
-     */
-    private static void closeWhenQuiet(
-            Channel server,
-            AcceptCounter counter,
-            long acceptedBefore,
-            long checkedAt,
-            int busyWindows,
-            long deadlineNanos,
-            CompletableFuture<Void> closed) {
-        server.eventLoop()
-                .schedule(
-                        () -> {
-                            long now = System.nanoTime();
-                            boolean late = now - checkedAt > TimeUnit.MILLISECONDS.toNanos(3 * ACCEPT_QUIET_MILLIS);
-                            long accepted = counter.accepted;
-                            int busy = late ? busyWindows : busyWindows + 1;
-                            if (busy >= ACCEPT_MAX_WINDOWS || now - deadlineNanos >= 0) {
-                                closeListener(server, closed);
-                            } else if (accepted == acceptedBefore && !late) {
-                                confirmQuiet(server, counter, accepted, busy, deadlineNanos, closed);
-                            } else {
-                                closeWhenQuiet(server, counter, accepted, now, busy, deadlineNanos, closed);
-                            }
-                        },
-                        ACCEPT_QUIET_MILLIS,
-                        TimeUnit.MILLISECONDS);
-    }
-
-    /**
-     * After a quiet window of {@link #closeWhenQuiet}: once the loop handled its I/O again, closes listener
-     * {@code server} if it accepted nothing meanwhile, else goes on with another window. On the listener's loop.
-     */
-    private static void confirmQuiet(
-            Channel server,
-            AcceptCounter counter,
-            long acceptedBefore,
-            int busyWindows,
-            long deadlineNanos,
-            CompletableFuture<Void> closed) {
-        // Scheduled, not executed: a task executed now would run in this same task run, before the next I/O pass.
-        server.eventLoop()
-                .schedule(
-                        () -> {
-                            if (counter.accepted == acceptedBefore) {
-                                closeListener(server, closed);
-                            } else {
-                                log.debug(
-                                        "drain: listener {} accepted {} queued connection(s) after a quiet window",
-                                        server.localAddress(),
-                                        counter.accepted - acceptedBefore);
-                                closeWhenQuiet(
-                                        server,
-                                        counter,
-                                        counter.accepted,
-                                        System.nanoTime(),
-                                        busyWindows,
-                                        deadlineNanos,
-                                        closed);
-                            }
-                        },
-                        1,
-                        TimeUnit.MILLISECONDS);
-    }
-
-    private static void closeListener(Channel server, CompletableFuture<Void> closed) {
-        log.debug("drain: closing listener {}", server.localAddress());
-        server.close().addListener(f -> closed.complete(null));
-    }
-
-    /** Counts the connections a listener accepted, on its event loop (for {@link #closeWhenQuiet}). */
-    private static final class AcceptCounter extends io.netty.channel.ChannelInboundHandlerAdapter {
-        long accepted;
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            accepted++;
-            ctx.fireChannelRead(msg);
-        }
     }
 
     private void finishShutdown(Duration deadline) {
