@@ -1,8 +1,7 @@
 package dev.torii;
 
-import dev.torii.access.ClientConnectionLimit;
-import dev.torii.access.ClientConnectionRate;
 import dev.torii.dns.DnsCache;
+import dev.torii.internal.ConnectionLimits;
 import dev.torii.internal.Engine;
 import dev.torii.maintenance.MaintenanceMode;
 import dev.torii.metrics.GatewayStatsMetrics;
@@ -47,6 +46,8 @@ public final class Gateway implements AutoCloseable {
     private final List<Hook> ownHooks;
     /** The upstream pool and connect series, when a registry was given: a table swap may bring new upstreams. */
     private final dev.torii.metrics.UpstreamPoolMetrics poolMetrics;
+    /** The connection-count guards, whose settings {@link #limits(Limits)} and the listener swaps change. */
+    private final ConnectionLimits connectionLimits;
 
     private Gateway(Builder b) {
         this.maintenance = b.maintenance;
@@ -63,24 +64,9 @@ public final class Gateway implements AutoCloseable {
                 b.dnsCache);
         engine.tcpListeners(b.tcpListeners);
         List<ConnectionGuard> guards = new ArrayList<>(b.guards);
-        ClientConnectionRate.of(b.limits, b.listeners, b.tcpListeners).ifPresent(guards::add);
-        if (b.limits.maxConnectionsPerClient() > 0) {
-            guards.add(new ClientConnectionLimit(b.limits.maxConnectionsPerClient()));
-        }
-        var perListener = new java.util.HashMap<String, Integer>();
-        b.listeners.forEach(l -> {
-            if (l.options().maxConnections() > 0) {
-                perListener.put(l.name(), l.options().maxConnections());
-            }
-        });
-        b.tcpListeners.forEach(l -> {
-            if (l.options().maxConnections() > 0) {
-                perListener.put(l.name(), l.options().maxConnections());
-            }
-        });
-        if (!perListener.isEmpty()) {
-            guards.add(new dev.torii.internal.tcp.ListenerConnectionLimit(perListener));
-        }
+        // Always installed, so that a reload may set limits the start did not have.
+        this.connectionLimits = new ConnectionLimits(b.limits, b.listeners, b.tcpListeners);
+        guards.addAll(connectionLimits.guards());
         engine.connectionGuards(guards);
         if (b.meterRegistry != null) {
             new GatewayStatsMetrics(engine::stats, b.maintenance).bindTo(b.meterRegistry);
@@ -196,13 +182,55 @@ public final class Gateway implements AutoCloseable {
      * listeners keep their sockets and connections, a listener whose address stays takes its new TLS and options for
      * new connections, new addresses are bound, removed listeners drain (their connections answer what they received
      * and close without a reset; see {@link #shutdown}). New certificates load and new addresses bind before anything
-     * changes; a failure changes nothing. TCP listeners stay as built. Blocks while binding; not on an event loop.
+     * changes; a failure changes nothing. TCP listeners stay as they are. Blocks while binding; not on an event loop.
      *
      * @throws java.io.UncheckedIOException when a new address cannot be bound (the message names the listener)
      * @throws IllegalArgumentException when a certificate cannot be loaded or a name repeats
      */
     public void listeners(List<Listener> listeners) {
-        engine.listeners(List.copyOf(listeners));
+        listeners(listeners, engine.tcpListenerList(), () -> {});
+    }
+
+    /**
+     * Applies {@code http} and {@code tcp} as the listeners while running (a configuration reload), as
+     * {@link #listeners(List)} does for HTTP ones; a TCP listener whose address stays keeps its socket and its open
+     * connections and takes its new upstream, options and hooks for the connections it accepts from now on, and a
+     * removed one stops accepting while its open connections relay on until {@link Limits#shutdownTimeout()} from now.
+     *
+     * <p>New certificates load and new addresses bind first (accepting nothing yet); then {@code swap} runs (the
+     * caller's routing table, hooks and other swaps: the table must have every upstream a TCP listener of {@code tcp}
+     * forwards to); then the new addresses accept and the removed listeners retire. When a bind or {@code swap} fails,
+     * the sockets bound for this call close again and the listeners did not change. Blocks while binding; not on an
+     * event loop.
+     *
+     * @throws java.io.UncheckedIOException when a new address cannot be bound (the message names the listener)
+     * @throws IllegalArgumentException when a certificate cannot be loaded or a name repeats
+     */
+    public void listeners(List<Listener> http, List<TcpListener> tcp, Runnable swap) {
+        Objects.requireNonNull(swap, "swap");
+        List<Listener> nextHttp = List.copyOf(http);
+        List<TcpListener> nextTcp = List.copyOf(tcp);
+        engine.listeners(nextHttp, nextTcp, () -> {
+            swap.run();
+            // The listeners' own connection limits, before the new sockets accept.
+            connectionLimits.apply(engine.limits(), nextHttp, nextTcp);
+        });
+    }
+
+    /**
+     * Swaps in {@code next} as the HTTP/2 limits of client connections made from now on (a configuration reload); open
+     * connections keep theirs. Any thread.
+     */
+    public void http2Limits(Http2Limits next) {
+        engine.http2Limits(Objects.requireNonNull(next, "next"));
+    }
+
+    /**
+     * Swaps in {@code next} (trusted proxies for {@code X-Forwarded-For}, {@code Via}, {@code X-Forwarded-*}) for the
+     * requests forwarded from now on (a configuration reload). Any thread.
+     */
+    public void forwarding(Forwarding next) {
+        engine.forwarding(Objects.requireNonNull(next, "next"));
     }
 
     /** The limits in use now. */
@@ -214,37 +242,18 @@ public final class Gateway implements AutoCloseable {
      * Applies {@code next} while running (a configuration reload): timeouts, sizes, {@code maxConnections},
      * {@code maxRequestsPerConnection}, path normalization and the other per-request checks take the new values for
      * what happens from now on (a request already past a check is not checked again). {@code maxConnectionsPerClient}
-     * and {@code newConnectionsPerClient} feed connection guards made when the gateway was built: they keep their
-     * running values, and their names are returned when {@code next} changes them. Any thread; not concurrently with
-     * {@link #listeners}.
+     * and {@code newConnectionsPerClient} apply to the connections accepted from now on, the counts of open connections
+     * kept (a changed rate starts with full buckets; a per-client count a reload turns on counts the connections
+     * accepted from then on). Any thread; not concurrently with {@link #listeners}.
      *
-     * @return the names of the settings {@code next} changes that keep running as built (empty when all applied)
+     * @return the names of the settings {@code next} changes that keep running as built: none any more (kept for
+     *     callers that name them)
      */
     public List<String> limits(Limits next) {
         Objects.requireNonNull(next, "next");
-        Limits running = engine.limits();
-        List<String> kept = new ArrayList<>(2);
-        if (next.maxConnectionsPerClient() != running.maxConnectionsPerClient()) {
-            kept.add("maxConnectionsPerClient");
-        }
-        if (!next.newConnectionsPerClient().equals(running.newConnectionsPerClient())) {
-            kept.add("newConnectionsPerClient");
-        }
-        engine.limits(new Limits(
-                next.maxRequestLineLength(),
-                next.maxHeaderSize(),
-                next.maxRequestBodySize(),
-                next.headerReadTimeout(),
-                next.idleTimeout(),
-                next.maxConnections(),
-                next.shutdownTimeout(),
-                running.maxConnectionsPerClient(),
-                next.pathNormalization(),
-                next.underscoresInHeaders(),
-                running.newConnectionsPerClient(),
-                next.minRequestBodyRate(),
-                next.maxRequestsPerConnection()));
-        return List.copyOf(kept);
+        engine.limits(next);
+        connectionLimits.apply(next, engine.httpListenerList(), engine.tcpListenerList());
+        return List.of();
     }
 
     /** Counters of what the gateway is doing now. */

@@ -14,12 +14,23 @@ import java.util.concurrent.atomic.LongAdder;
  * <p>Thread-safe (the counts are updated from every event loop).
  */
 public final class ClientConnectionLimit implements ConnectionGuard {
-    private final int max;
+    private volatile int max;
     private final ConcurrentHashMap<InetAddress, Integer> open = new ConcurrentHashMap<>();
     private final LongAdder refused = new LongAdder();
 
     /** At most {@code max} (> 0) connections per client address. */
     public ClientConnectionLimit(int max) {
+        if (max <= 0) {
+            throw new IllegalArgumentException("maxConnectionsPerClient: " + max + " (expected: > 0)");
+        }
+        this.max = max;
+    }
+
+    /**
+     * Sets the most connections per address for the accepts from now on (a configuration reload); the counts of open
+     * connections stay, so an address over a lowered limit gets no new connection until enough of its own closed.
+     */
+    public void max(int max) {
         if (max <= 0) {
             throw new IllegalArgumentException("maxConnectionsPerClient: " + max + " (expected: > 0)");
         }

@@ -83,23 +83,6 @@ public final class Engine {
     public static final Object DRAIN = new Object();
 
     /**
-     * While draining, a listener closes once its event loop ran a whole window of this length, on time, without
-     * accepting a connection. Connections the kernel completed but Netty did not accept yet sit in the listen queue,
-     * and closing a listening socket resets them: a client whose request was sent would see a reset. A fixed grace is
-     * not enough, since a loop may be late by seconds (a cold JVM's first connections); a window in which the loop was
-     * late does not count, and each accepted connection is served and drained like the ones open before. A quiet
-     * window is confirmed after one more pass of the loop over its I/O (see {@link #closeWhenQuiet}).
-     */
-    static final long ACCEPT_QUIET_MILLIS = 100;
-
-    /**
-     * At most this many on-time windows of {@link #ACCEPT_QUIET_MILLIS} with accepts before a draining listener closes
-     * anyway: clients that reconnect at once after {@code Connection: close} would otherwise keep it open until the
-     * deadline. Late windows do not count, so a stalled loop still empties its queue first.
-     */
-    static final int ACCEPT_MAX_WINDOWS = 10;
-
-    /**
      * How long an HTTP/2 connection keeps taking new streams after the first GOAWAY of a drain (last stream id
      * 2^31-1: "stop opening streams"), before the second one names the last stream it will serve. Streams the client
      * opened before it read the first GOAWAY are still served (the two-step shutdown of RFC 9113 section 6.8, as
@@ -143,8 +126,20 @@ public final class Engine {
     /** The global hooks that want to hear of each upstream attempt; swapped with {@link #hooks}. */
     private volatile List<dev.torii.UpstreamAttemptListener> attemptListeners;
 
-    private final Http2Limits http2Limits;
-    private final Forwarding forwarding;
+    /** Volatile: a reload swaps it ({@link #http2Limits(Http2Limits)}); read when a connection's HTTP/2 codec is made. */
+    private volatile Http2Limits http2Limits;
+
+    /**
+     * The forwarding settings with what is derived from them once (the {@code Via} values, the parsed trusted proxies),
+     * swapped whole by a reload so an exchange never sees parts of two.
+     */
+    private record Forwarded(Forwarding settings, String via11, String via2, List<Cidr> trustedProxies) {
+        static Forwarded of(Forwarding f) {
+            return new Forwarded(f, "1.1 " + f.viaName(), "2 " + f.viaName(), Cidr.parseAll(f.trustedProxies()));
+        }
+    }
+
+    private volatile Forwarded forwarded;
     private final ErrorResponder errorResponder;
     private final int ioThreads;
     private final Transport transport = Transport.best();
@@ -174,13 +169,14 @@ public final class Engine {
     private volatile boolean draining;
     private final Map<String, TlsTermination> tls = new java.util.concurrent.ConcurrentHashMap<>();
     private ScheduledExecutorService tlsReloader;
-    private final String via11;
-    private final String via2;
-    private final List<Cidr> trustedProxies;
     private final AtomicInteger tcpConnections = new AtomicInteger();
     private final LongAdder tcpConnectionsTotal = new LongAdder();
     private final LongAdder tcpConnectionsRejected = new LongAdder();
-    private List<TcpListener> tcpListeners = List.of();
+    private volatile List<TcpListener> tcpListeners = List.of();
+    /** The initializer of each bound HTTP/HTTPS listener: a reload hands a kept one its new settings. */
+    private final Map<String, ClientInitializer> httpInitializers = new java.util.concurrent.ConcurrentHashMap<>();
+    /** The initializer of each bound TCP listener: a reload hands a kept one its new settings. */
+    private final Map<String, TcpInitializer> tcpInitializers = new java.util.concurrent.ConcurrentHashMap<>();
     /**
      * TCP listeners run on NIO event loops of their own when the HTTP ones use epoll: Netty 4.2.18's epoll transport
      * drops a channel from the epoll set when its interest set becomes empty, which a half-closed connection with
@@ -213,12 +209,9 @@ public final class Engine {
         this.attemptListeners = attemptListenersOf(hooks);
         this.limits = limits;
         this.http2Limits = http2Limits;
-        this.forwarding = forwarding;
+        this.forwarded = Forwarded.of(forwarding);
         this.errorResponder = errorResponder;
         this.ioThreads = ioThreads;
-        this.via11 = "1.1 " + forwarding.viaName();
-        this.via2 = "2 " + forwarding.viaName();
-        this.trustedProxies = Cidr.parseAll(forwarding.trustedProxies());
         this.snapshot = snapshotOf(table, Map.of());
         for (Listener l : listeners) {
             maxRequestsByListener.put(l.name(), l.options().maxRequestsPerConnection(limits));
@@ -241,6 +234,16 @@ public final class Engine {
         return new Snapshot(table, Map.copyOf(states));
     }
 
+    /** The HTTP and HTTPS listeners now (the last reload's). */
+    public List<Listener> httpListenerList() {
+        return listeners;
+    }
+
+    /** The TCP listeners now (the last reload's). */
+    public List<TcpListener> tcpListenerList() {
+        return tcpListeners;
+    }
+
     /** Sets the TCP listeners to bind on {@link #start()} (after the HTTP ones). */
     public synchronized void tcpListeners(List<TcpListener> tcpListeners) {
         this.tcpListeners = List.copyOf(tcpListeners);
@@ -261,10 +264,14 @@ public final class Engine {
                 ioThreads, new DefaultThreadFactory("torii-io", true), transport.ioHandlerFactory());
         try {
             for (Listener l : listeners) {
-                bound.put(l.name(), bindHttp(l));
+                ClientInitializer init = new ClientInitializer(l);
+                bound.put(l.name(), bindHttp(l, init, false));
+                httpInitializers.put(l.name(), init);
             }
             for (TcpListener l : tcpListeners) {
-                bindTcp(l);
+                TcpInitializer init = new TcpInitializer(l);
+                bound.put(l.name(), bindTcp(l, init, false));
+                tcpInitializers.put(l.name(), init);
             }
             healthChecks = new HealthChecks(group, transport.channel(), resolver);
             healthChecks.update(snapshot.states().values());
@@ -281,20 +288,25 @@ public final class Engine {
         }
     }
 
-    /** Binds HTTP/HTTPS listener {@code l}; the message of a failure names it and its address. */
-    private Channel bindHttp(Listener l) {
+    /**
+     * Binds HTTP/HTTPS listener {@code l}; the message of a failure names it and its address.
+     *
+     * @param paused whether the socket only binds (connections queue in the kernel) until auto-read is turned on
+     */
+    private Channel bindHttp(Listener l, ClientInitializer init, boolean paused) {
         InetSocketAddress address = new InetSocketAddress(l.host(), l.port());
         Channel ch;
         try {
             ch = new ServerBootstrap()
                     .group(group)
                     .channel(transport.serverChannel())
-                    .handler(new AcceptCounter())
+                    .handler(new ListenerDrain.AcceptCounter())
                     .option(ChannelOption.SO_BACKLOG, 1024)
                     .option(ChannelOption.SO_REUSEADDR, true)
+                    .option(ChannelOption.AUTO_READ, !paused)
                     .childOption(ChannelOption.AUTO_READ, false)
                     .childOption(ChannelOption.TCP_NODELAY, true)
-                    .childHandler(new ClientInitializer(l))
+                    .childHandler(init)
                     .bind(address)
                     .sync()
                     .channel();
@@ -314,38 +326,47 @@ public final class Engine {
     }
 
     /**
-     * Applies {@code next} as the HTTP and HTTPS listeners (a reload): a listener whose name and address stay keeps
-     * its socket and its connections, and takes its new settings (TLS, options) for the connections it accepts from
-     * now on; a new listener, or one whose address changed, is bound; a removed one (or the old socket of a moved one)
-     * drains like a shutdown does, for that listener only. Certificates load and new addresses bind before anything
-     * changes: when one fails, every socket bound for this call is closed again and nothing changed.
+     * Applies {@code nextHttp} and {@code nextTcp} as the listeners (a reload). A listener whose name, protocol and
+     * address stay keeps its socket and its connections, and takes its new settings (TLS, options, a TCP listener's
+     * upstream and hooks) for the connections it accepts from now on; a new listener, or one whose address changed, is
+     * bound; a removed one (or the old socket of a moved one) drains like a shutdown does, for that listener only (a
+     * TCP listener's connections run on until {@link Limits#shutdownTimeout()} from now, then close).
+     *
+     * <p>In order: certificates load and new addresses bind (not accepting yet), then {@code swap} runs (the caller's
+     * routing table and hooks, so a new TCP listener finds the upstream it forwards to), then the new sockets accept and
+     * the removed ones retire. When a bind or {@code swap} fails, every socket bound for this call is closed again and
+     * the listeners did not change.
      *
      * @throws UncheckedIOException when a new address cannot be bound (the message names the listener)
      * @throws IllegalArgumentException when a certificate cannot be loaded, or a name repeats
      */
-    public synchronized void listeners(List<Listener> next) {
+    public synchronized void listeners(List<Listener> nextHttp, List<TcpListener> nextTcp, Runnable swap) {
         if (group == null || draining) {
             throw new IllegalStateException("listeners: the gateway is not running");
         }
         var names = new java.util.HashSet<String>();
-        for (Listener l : next) {
+        for (Listener l : nextHttp) {
             if (!names.add(l.name())) {
                 throw new IllegalArgumentException(
                         "listener '" + l.name() + "': defined twice (expected: unique names)");
             }
-            for (TcpListener t : tcpListeners) {
-                if (t.name().equals(l.name())) {
-                    throw new IllegalArgumentException(
-                            "listener '" + l.name() + "': a running tcp listener has this name (expected: unique)");
-                }
+        }
+        for (TcpListener l : nextTcp) {
+            if (!names.add(l.name())) {
+                throw new IllegalArgumentException(
+                        "listener '" + l.name() + "': defined twice (expected: unique names)");
             }
         }
         var old = new LinkedHashMap<String, Listener>();
         for (Listener l : listeners) {
             old.put(l.name(), l);
         }
+        var oldTcp = new LinkedHashMap<String, TcpListener>();
+        for (TcpListener l : tcpListeners) {
+            oldTcp.put(l.name(), l);
+        }
         var terminations = new HashMap<String, TlsTermination>();
-        for (Listener l : next) {
+        for (Listener l : nextHttp) {
             Listener before = old.get(l.name());
             if (l.tls() != null) {
                 TlsTermination running = tls.get(l.name());
@@ -357,13 +378,26 @@ public final class Engine {
             }
         }
         var fresh = new LinkedHashMap<String, Channel>();
+        var freshHttp = new HashMap<String, ClientInitializer>();
+        var freshTcp = new HashMap<String, TcpInitializer>();
         try {
-            for (Listener l : next) {
+            for (Listener l : nextHttp) {
                 Listener before = old.get(l.name());
                 if (before == null || !sameAddress(before, l)) {
-                    fresh.put(l.name(), bindHttp(l));
+                    ClientInitializer init = new ClientInitializer(l);
+                    fresh.put(l.name(), bindHttp(l, init, true));
+                    freshHttp.put(l.name(), init);
                 }
             }
+            for (TcpListener l : nextTcp) {
+                TcpListener before = oldTcp.get(l.name());
+                if (before == null || !before.host().equals(l.host()) || before.port() != l.port()) {
+                    TcpInitializer init = new TcpInitializer(l);
+                    fresh.put(l.name(), bindTcp(l, init, true));
+                    freshTcp.put(l.name(), init);
+                }
+            }
+            swap.run();
         } catch (RuntimeException e) {
             fresh.values().forEach(Channel::close);
             throw e;
@@ -371,23 +405,37 @@ public final class Engine {
         // Nothing can fail from here on.
         var retired = new ArrayList<Channel>();
         for (Listener l : old.values()) {
-            Listener after = next.stream()
-                    .filter(n -> n.name().equals(l.name()))
-                    .findFirst()
-                    .orElse(null);
-            if (after == null || fresh.containsKey(l.name())) {
+            boolean kept = nextHttp.stream().anyMatch(n -> n.name().equals(l.name()));
+            if (!kept || fresh.containsKey(l.name())) {
                 Channel server = bound.remove(l.name());
                 if (server != null) {
                     retired.add(server);
                 }
-                if (after == null) {
+                httpInitializers.remove(l.name());
+                if (!kept) {
                     tls.remove(l.name());
                     maxRequestsByListener.remove(l.name());
                 }
                 log.info("listener '{}' on {}:{} removed: it drains", l.name(), l.host(), l.port());
             }
         }
-        for (Listener l : next) {
+        var retiredTcp = new ArrayList<Channel>();
+        for (TcpListener l : oldTcp.values()) {
+            boolean kept = nextTcp.stream().anyMatch(n -> n.name().equals(l.name()));
+            if (!kept || fresh.containsKey(l.name())) {
+                Channel server = bound.remove(l.name());
+                if (server != null) {
+                    retiredTcp.add(server);
+                }
+                tcpInitializers.remove(l.name());
+                log.info(
+                        "listener '{}' (TCP) on {}:{} removed: its connections run on until the drain deadline",
+                        l.name(),
+                        l.host(),
+                        l.port());
+            }
+        }
+        for (Listener l : nextHttp) {
             maxRequestsByListener.put(l.name(), l.options().maxRequestsPerConnection(limits));
             TlsTermination t = terminations.get(l.name());
             if (t != null) {
@@ -395,15 +443,34 @@ public final class Engine {
             } else {
                 tls.remove(l.name());
             }
+            ClientInitializer kept = httpInitializers.get(l.name());
+            if (kept != null) {
+                kept.use(l);
+            }
         }
+        for (TcpListener l : nextTcp) {
+            TcpInitializer kept = tcpInitializers.get(l.name());
+            if (kept != null) {
+                kept.use(l);
+            }
+        }
+        httpInitializers.putAll(freshHttp);
+        tcpInitializers.putAll(freshTcp);
         bound.putAll(fresh);
-        listeners = List.copyOf(next);
+        listeners = List.copyOf(nextHttp);
+        tcpListeners = List.copyOf(nextTcp);
+        for (Channel server : fresh.values()) {
+            server.config().setAutoRead(true); // accepts what queued since the bind, and from now on
+        }
         if (tlsReloader == null) {
             // The first https listener with a reload interval came with this reload.
             startTlsReloader();
         }
         for (Channel server : retired) {
-            retire(server);
+            retire(server, false);
+        }
+        for (Channel server : retiredTcp) {
+            retire(server, true);
         }
     }
 
@@ -415,15 +482,43 @@ public final class Engine {
      * Drains one listener: the connections it accepted drain (as on shutdown), connections it still takes from its
      * queue drain as they start, and its socket closes once its accept queue stays empty.
      */
-    private void retire(Channel server) {
+    private void retire(Channel server, boolean tcp) {
         server.attr(LISTENER_DRAINING).set(Boolean.TRUE);
         for (Channel ch : clients) {
             if (ch.parent() == server) {
                 drain(ch);
             }
         }
-        long deadline = System.nanoTime() + limits.shutdownTimeout().toNanos();
-        startQuietWindows(server, deadline, new CompletableFuture<>());
+        Duration timeout = limits.shutdownTimeout();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        var closed = new CompletableFuture<Void>();
+        ListenerDrain.closeWhenQuiet(server, deadline, closed);
+        if (tcp) {
+            // A byte stream has no point where it could stop cleanly (see TcpProxyHandler's DRAIN): the connections of
+            // a removed TCP listener, also those it took from its queue meanwhile, run on until the deadline, as at
+            // shutdown, and are closed then.
+            closed.thenRun(() -> server.eventLoop()
+                    .schedule(
+                            () -> closeChildren(server),
+                            Math.max(0, deadline - System.nanoTime()),
+                            TimeUnit.NANOSECONDS));
+        }
+    }
+
+    private void closeChildren(Channel server) {
+        int left = 0;
+        for (Channel ch : clients) {
+            if (ch.parent() == server) {
+                left++;
+                ch.close();
+            }
+        }
+        if (left > 0) {
+            log.info(
+                    "removed TCP listener on {}: drain deadline passed, closing {} connection(s)",
+                    server.localAddress(),
+                    left);
+        }
     }
 
     /** Whether client connection {@code connection} must drain: the gateway or its listener is draining. */
@@ -463,7 +558,8 @@ public final class Engine {
         return reloaded;
     }
 
-    private void bindTcp(TcpListener l) {
+    /** Binds TCP listener {@code l} ({@code paused}: as for {@link #bindHttp}); a failure names it and its address. */
+    private Channel bindTcp(TcpListener l, TcpInitializer init, boolean paused) {
         Channel ch;
         try {
             if (tcpGroup == null) {
@@ -477,13 +573,14 @@ public final class Engine {
             ch = new ServerBootstrap()
                     .group(tcpGroup)
                     .channel(tcpTransport.serverChannel())
-                    .handler(new AcceptCounter())
+                    .handler(new ListenerDrain.AcceptCounter())
                     .option(ChannelOption.SO_BACKLOG, 1024)
                     .option(ChannelOption.SO_REUSEADDR, true)
+                    .option(ChannelOption.AUTO_READ, !paused)
                     .childOption(ChannelOption.AUTO_READ, false)
                     .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                     .childOption(ChannelOption.TCP_NODELAY, true)
-                    .childHandler(new TcpInitializer(l))
+                    .childHandler(init)
                     .bind(new InetSocketAddress(l.host(), l.port()))
                     .sync()
                     .channel();
@@ -492,13 +589,13 @@ public final class Engine {
                     "listener '" + l.name() + "': cannot bind " + l.host() + ":" + l.port() + ": " + e.getMessage(),
                     e instanceof java.io.IOException io ? io : new BindException(String.valueOf(e)));
         }
-        bound.put(l.name(), ch);
         log.info(
                 "listener '{}' (TCP to upstream '{}') on {} [{} transport]",
                 l.name(),
                 l.upstream(),
                 ch.localAddress(),
                 tcpTransport.name());
+        return ch;
     }
 
     /**
@@ -511,7 +608,7 @@ public final class Engine {
     }
 
     private boolean admit(Channel ch, String listener) {
-        // While draining, the listeners still take what the kernel queued (see ACCEPT_QUIET_MILLIS): those connections
+        // While draining, the listeners still take what the kernel queued (see ListenerDrain): those connections
         // are served and drained like the ones open before, never reset.
         if (openConnections.incrementAndGet() > limits.maxConnections()) {
             openConnections.decrementAndGet();
@@ -547,42 +644,64 @@ public final class Engine {
         return true;
     }
 
-    /** Sets up each accepted connection of a TCP listener. */
+    /** A listener's settings with its PROXY-protocol trust, parsed once per listener (not per accept). */
+    private record Accepting<L>(L listener, dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust proxyTrust) {}
+
+    /**
+     * Sets up each accepted connection of a TCP listener, with the listener's settings of the moment: a reload that
+     * keeps the listener's address hands it new ones ({@link #use}) for the connections accepted from then on.
+     */
     private final class TcpInitializer extends ChannelInitializer<Channel> {
-        private final TcpListener listener;
-        private final dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust proxyTrust;
+        private volatile Accepting<TcpListener> current;
 
         TcpInitializer(TcpListener listener) {
-            this.listener = listener;
-            this.proxyTrust = dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust.of(
-                    listener.options().proxyProtocol());
+            use(listener);
+        }
+
+        void use(TcpListener listener) {
+            current = new Accepting<>(
+                    listener,
+                    dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust.of(
+                            listener.options().proxyProtocol()));
         }
 
         @Override
         protected void initChannel(Channel ch) {
+            Accepting<TcpListener> now = current;
+            TcpListener listener = now.listener();
             if (!admit(ch, listener.name())) {
                 return;
             }
             long idle = listener.idleTimeout().toNanos();
             ch.pipeline()
                     .addLast("idle", new IdleStateHandler(0, 0, idle, TimeUnit.NANOSECONDS))
-                    .addLast("tcp", new TcpProxyHandler(Engine.this, listener, proxyTrust));
+                    .addLast("tcp", new TcpProxyHandler(Engine.this, listener, now.proxyTrust()));
         }
     }
 
-    /** Sets up each accepted client connection of one listener. */
+    /**
+     * Sets up each accepted client connection of one listener, with the listener's settings of the moment: a reload
+     * that keeps the listener's address hands it new ones ({@link #use}) for the connections accepted from then on.
+     */
     private final class ClientInitializer extends ChannelInitializer<Channel> {
-        private final Listener listener;
-        private final dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust proxyTrust;
+        private volatile Accepting<Listener> current;
 
         ClientInitializer(Listener listener) {
-            this.listener = listener;
-            this.proxyTrust = dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust.of(
-                    listener.options().proxyProtocol());
+            use(listener);
+        }
+
+        void use(Listener listener) {
+            current = new Accepting<>(
+                    listener,
+                    dev.torii.internal.proxyprotocol.ProxyProtocolHandler.Trust.of(
+                            listener.options().proxyProtocol()));
         }
 
         @Override
         protected void initChannel(Channel ch) {
+            Accepting<Listener> now = current;
+            Listener listener = now.listener();
+            var proxyTrust = now.proxyTrust();
             if (!admit(ch, listener.name())) {
                 return;
             }
@@ -753,9 +872,25 @@ public final class Engine {
         }
     }
 
-    /** The HTTP/2 limits of client connections. */
+    /** The HTTP/2 limits of client connections made from now on. */
     public Http2Limits http2Limits() {
         return http2Limits;
+    }
+
+    /**
+     * Swaps in {@code next} for the HTTP/2 client connections made from now on (a reload); open ones keep the limits
+     * their codec was built with. Any thread.
+     */
+    public void http2Limits(Http2Limits next) {
+        this.http2Limits = java.util.Objects.requireNonNull(next, "next");
+    }
+
+    /**
+     * Swaps in {@code next} (trusted proxies, {@code Via}, {@code X-Forwarded-*}) for the exchanges that reach their
+     * upstream from now on (a reload). Any thread.
+     */
+    public void forwarding(Forwarding next) {
+        this.forwarded = Forwarded.of(java.util.Objects.requireNonNull(next, "next"));
     }
 
     /** Counts a malformed HTTP/2 message from a client. Thread-safe. */
@@ -785,22 +920,22 @@ public final class Engine {
     }
 
     Forwarding forwarding() {
-        return forwarding;
+        return forwarded.settings();
     }
 
-    /** The trusted proxies' CIDR blocks, parsed once. */
+    /** The trusted proxies' CIDR blocks, parsed once per setting. */
     List<Cidr> trustedProxies() {
-        return trustedProxies;
+        return forwarded.trustedProxies();
     }
 
-    /** {@code Via} for HTTP/1.1 requests, computed once. */
+    /** {@code Via} for HTTP/1.1 requests, computed once per setting. */
     String via11() {
-        return via11;
+        return forwarded.via11();
     }
 
-    /** {@code Via} for HTTP/2 requests, computed once. */
+    /** {@code Via} for HTTP/2 requests, computed once per setting. */
     String via2() {
-        return via2;
+        return forwarded.via2();
     }
 
     ErrorResponder errorResponder() {
@@ -1003,7 +1138,7 @@ public final class Engine {
     /**
      * Drains and stops: readiness is the caller's (the server says "not ready" first); here every open client
      * connection {@link #drain drains} at once, the listeners keep taking what the kernel already queued for
-     * {@link #ACCEPT_QUIET_MILLIS} and then close, and once every connection closed (or {@code deadline} passed, when
+     * {@link ListenerDrain#ACCEPT_QUIET_MILLIS} and then close, and once every connection closed (or {@code deadline} passed, when
      * the rest are closed) the pools, the resolver and the event loops stop. The future completes then.
      */
     public synchronized CompletableFuture<Void> shutdown(Duration deadline) {
@@ -1027,7 +1162,7 @@ public final class Engine {
         for (Channel server : bound.values()) {
             var closed = new CompletableFuture<Void>();
             closing.add(closed);
-            startQuietWindows(server, deadlineNanos, closed);
+            ListenerDrain.closeWhenQuiet(server, deadlineNanos, closed);
         }
         var listenersClosed = CompletableFuture.allOf(closing.toArray(CompletableFuture[]::new));
         listenersClosed.thenRun(() -> {
@@ -1039,108 +1174,6 @@ public final class Engine {
                     .whenComplete((v, e) -> finishShutdown(deadline));
         });
         return shutdown;
-    }
-
-    /**
-     * Starts {@link #closeWhenQuiet} for listener {@code server}, on its loop: the accept count the first window starts
-     * from is the loop's own (read from another thread, it could already include an accept the loop is still busy
-     * with, and a window with no further accept would look quiet).
-     */
-    private static void startQuietWindows(Channel server, long deadlineNanos, CompletableFuture<Void> closed) {
-        AcceptCounter counter = server.pipeline().get(AcceptCounter.class);
-        server.eventLoop()
-                .execute(() ->
-                        closeWhenQuiet(server, counter, counter.accepted, System.nanoTime(), 0, deadlineNanos, closed));
-    }
-
-    /**
-     * Closes listener {@code server} once a window passes on time without an accept (or at the deadline).
-     *
-     * <p>A window without accepts is not enough: its check may run before the loop looked at the connections that
-     * queued while it was busy. A loop that accepts also sets up the connections it hands to itself, inline, while it
-     * handles its I/O (a cold JVM loads classes then, for hundreds of milliseconds); the connections that reach the
-     * listen queue meanwhile are seen at its next I/O pass, but a check that fell due meanwhile runs first, as the
-     * loop runs its tasks between two I/O passes. So a quiet window closes the listener only after a confirmation
-     * scheduled from it: scheduled tasks are taken in at the start of a task run, so it runs after at least one more
-     * I/O pass, which accepts whatever had queued by the time of the check.
-     */
-    private static void closeWhenQuiet(
-            Channel server,
-            AcceptCounter counter,
-            long acceptedBefore,
-            long checkedAt,
-            int busyWindows,
-            long deadlineNanos,
-            CompletableFuture<Void> closed) {
-        server.eventLoop()
-                .schedule(
-                        () -> {
-                            long now = System.nanoTime();
-                            boolean late = now - checkedAt > TimeUnit.MILLISECONDS.toNanos(3 * ACCEPT_QUIET_MILLIS);
-                            long accepted = counter.accepted;
-                            int busy = late ? busyWindows : busyWindows + 1;
-                            if (busy >= ACCEPT_MAX_WINDOWS || now - deadlineNanos >= 0) {
-                                closeListener(server, closed);
-                            } else if (accepted == acceptedBefore && !late) {
-                                confirmQuiet(server, counter, accepted, busy, deadlineNanos, closed);
-                            } else {
-                                closeWhenQuiet(server, counter, accepted, now, busy, deadlineNanos, closed);
-                            }
-                        },
-                        ACCEPT_QUIET_MILLIS,
-                        TimeUnit.MILLISECONDS);
-    }
-
-    /**
-     * After a quiet window of {@link #closeWhenQuiet}: once the loop handled its I/O again, closes listener
-     * {@code server} if it accepted nothing meanwhile, else goes on with another window. On the listener's loop.
-     */
-    private static void confirmQuiet(
-            Channel server,
-            AcceptCounter counter,
-            long acceptedBefore,
-            int busyWindows,
-            long deadlineNanos,
-            CompletableFuture<Void> closed) {
-        // Scheduled, not executed: a task executed now would run in this same task run, before the next I/O pass.
-        server.eventLoop()
-                .schedule(
-                        () -> {
-                            if (counter.accepted == acceptedBefore) {
-                                closeListener(server, closed);
-                            } else {
-                                log.debug(
-                                        "drain: listener {} accepted {} queued connection(s) after a quiet window",
-                                        server.localAddress(),
-                                        counter.accepted - acceptedBefore);
-                                closeWhenQuiet(
-                                        server,
-                                        counter,
-                                        counter.accepted,
-                                        System.nanoTime(),
-                                        busyWindows,
-                                        deadlineNanos,
-                                        closed);
-                            }
-                        },
-                        1,
-                        TimeUnit.MILLISECONDS);
-    }
-
-    private static void closeListener(Channel server, CompletableFuture<Void> closed) {
-        log.debug("drain: closing listener {}", server.localAddress());
-        server.close().addListener(f -> closed.complete(null));
-    }
-
-    /** Counts the connections a listener accepted, on its event loop (for {@link #closeWhenQuiet}). */
-    private static final class AcceptCounter extends io.netty.channel.ChannelInboundHandlerAdapter {
-        long accepted;
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            accepted++;
-            ctx.fireChannelRead(msg);
-        }
     }
 
     private void finishShutdown(Duration deadline) {

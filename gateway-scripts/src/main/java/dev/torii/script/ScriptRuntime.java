@@ -69,8 +69,11 @@ public final class ScriptRuntime implements AutoCloseable {
     private final Map<Path, Tracked> tracked = new ConcurrentHashMap<>();
     private final Object reloadLock = new Object();
     private final Consumer<ReloadResult> reloadListener;
-    /** The file watcher, started at most once ({@link #watch(Duration)}); guarded by {@code this}. */
-    private Thread watcher;
+    /**
+     * The file watcher ({@link #watch(Duration)}), null while none runs; written under {@code this}, volatile so a
+     * watcher that {@link #unwatch()} replaced sees it is no longer the one.
+     */
+    private volatile Thread watcher;
 
     private final PluginBreaker defaultBreaker;
     private volatile boolean closed;
@@ -154,6 +157,24 @@ public final class ScriptRuntime implements AutoCloseable {
         long nanos = interval.toNanos();
         watcher = Thread.ofPlatform().name("torii-plugin-watcher").daemon().unstarted(() -> watchLoop(nanos));
         watcher.start();
+    }
+
+    /**
+     * Stops the background watcher of {@link #watch(Duration)} (a configuration reload that turns {@code plugins.watch}
+     * off); a reload it is running finishes first. {@link #watch(Duration)} may start one again. Thread-safe; does
+     * nothing when none runs.
+     */
+    public synchronized void unwatch() {
+        Thread w = watcher;
+        watcher = null;
+        if (w != null) {
+            LockSupport.unpark(w);
+        }
+    }
+
+    /** Whether the background watcher of {@link #watch(Duration)} runs. */
+    public boolean watching() {
+        return watcher != null;
     }
 
     /** A builder with the default budgets and bounds. */
@@ -309,9 +330,9 @@ public final class ScriptRuntime implements AutoCloseable {
     }
 
     private void watchLoop(long intervalNanos) {
-        while (!closed) {
+        while (!closed && watcher == Thread.currentThread()) {
             LockSupport.parkNanos(intervalNanos);
-            if (closed) {
+            if (closed || watcher != Thread.currentThread()) {
                 return;
             }
             try {

@@ -32,6 +32,7 @@ import dev.torii.server.internal.ConfigReader;
 import dev.torii.server.internal.Observability;
 import dev.torii.server.internal.ReloadStats;
 import dev.torii.server.internal.Units;
+import dev.torii.tcp.TcpListener;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -80,7 +81,9 @@ public final class ToriiServer implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private final DnsCache dns;
-    private final List<DnsServer> dnsServers;
+    /** The DNS servers, in configuration order; a reload replaces the list (on the reloading thread). */
+    private volatile List<DnsServer> dnsServers;
+
     private final MaintenanceMode maintenance;
     private volatile AdminServer admin;
     /** The running rate limits: set in {@link #start}, swapped by {@link #reload()}. */
@@ -355,7 +358,7 @@ public final class ToriiServer implements AutoCloseable {
 
     /**
      * Reads the configuration file again, validates all of it (plugins are checked by the serving JavaScript engine)
-     * and, when it is valid, applies the http and https listeners, then swaps the gateway's routing table (routes and
+     * and, when it is valid, applies the http, https, tcp and dns listeners, then swaps the gateway's routing table (routes and
      * upstreams, with their rate-limit and plugin hooks) and its global hooks (access lists, rate limits, global
      * plugins) atomically: exchanges already started finish with the old ones. Rate-limit policies that did not
      * change keep their buckets. Every other section ({@link ReloadStats#APPLIED_SECTIONS} lists the applied ones)
@@ -384,12 +387,15 @@ public final class ToriiServer implements AutoCloseable {
                 // hooks as they are.
                 ServerConfig next =
                         ConfigReader.read(source, text, file.getParent(), scripts == null ? null : () -> scripts);
-                if (scripts == null && next.plugins().inUse()) {
+                if (scripts == null
+                        && (next.plugins().inUse()
+                                || next.tcpListeners().stream()
+                                        .anyMatch(t -> !t.plugins().isEmpty()))) {
                     throw new IllegalStateException(
                             "plugins are attached but none ran at start-up: plugins need a restart");
                 }
                 // Build everything new before anything changes: a failure below refuses the whole reload.
-                List<String> limitsKept = List.of();
+                var limitsKept = new ArrayList<String>();
                 // A changed redis section connects (and checks) a new Redis here (reloadstate).
                 var redisSwap = dev.torii.server.internal.RedisSwap.prepare(rateLimits, applied, next);
                 RateLimits nextLimits = redisSwap.limits();
@@ -397,6 +403,7 @@ public final class ToriiServer implements AutoCloseable {
                 // Carries the new maintenance settings (flag file and Redis too) to the running switch; never started.
                 MaintenanceMode freshMaintenance = next.guards().newMaintenanceMode(next.maintenance());
                 AdminServer nextAdmin = null;
+                DnsPlan dnsPlan = null;
                 boolean adminChanged = !next.admin().equals(applied.admin())
                         || !next.observability()
                                 .effectiveAdminToken()
@@ -411,6 +418,8 @@ public final class ToriiServer implements AutoCloseable {
                                 adminRoutes(),
                                 next.observability().effectiveAdminToken().orElse(null));
                     }
+                    // --- dns listeners: new addresses bind before anything is swapped, as http and tcp ones do.
+                    dnsPlan = planDns(next);
                     nextAccess =
                             next.guards().newAccessControl(next.forwarding()).orElse(null);
                     if (nextAccess != null) {
@@ -424,26 +433,33 @@ public final class ToriiServer implements AutoCloseable {
                     if (next.plugins().routes().values().stream().anyMatch(l -> !l.isEmpty())) {
                         table = withPlugins(table, next.plugins().routes(), scripts);
                     }
-                    for (var t : config.tcpListeners()) {
-                        // The running TCP listeners stay as started, so the upstreams they forward to must stay too.
-                        if (table.upstream(t.listener().upstream()) == null) {
-                            throw new IllegalStateException(
-                                    "upstream '" + t.listener().upstream()
-                                            + "' is removed but the running tcp listener '"
-                                            + t.listener().name()
-                                            + "' forwards to it (listeners need a restart)");
+                    // --- listeners (http, https, tcp): the new TCP listeners' upstreams must be in the new table.
+                    List<TcpListener> nextTcp = next.tcpListeners(use -> scripts.hook(use.plugin(), use.config()));
+                    for (TcpListener t : nextTcp) {
+                        if (table.upstream(t.upstream()) == null) {
+                            throw new IllegalStateException("upstream '" + t.upstream()
+                                    + "' is removed but tcp listener '" + t.name() + "' forwards to it");
                         }
                     }
-                    // Listeners before the swap: a new address that cannot bind refuses the whole reload, unchanged.
-                    gateway.listeners(next.listeners());
-                    gateway.routingTable(table);
-                    gateway.hooks(hooks);
-                    accessGuard.use(nextAccess);
-                    limitsKept = gateway.limits(next.limits());
-                    applyMaintenance(next, freshMaintenance);
+                    RoutingTable nextTable = table;
+                    AccessControl nextLists = nextAccess;
+                    // New addresses bind first (a port in use refuses the whole reload, nothing changed); the swaps
+                    // run before they accept, so a new TCP listener finds its upstream in the table.
+                    gateway.listeners(next.listeners(), nextTcp, () -> {
+                        gateway.routingTable(nextTable);
+                        gateway.hooks(hooks);
+                        accessGuard.use(nextLists);
+                        limitsKept.addAll(gateway.limits(next.limits()));
+                        gateway.http2Limits(next.http2Limits()); // for the HTTP/2 connections made from now on
+                        gateway.forwarding(next.forwarding());
+                        applyMaintenance(next, freshMaintenance);
+                    });
                 } catch (RuntimeException e) {
                     if (nextAdmin != null) {
                         nextAdmin.close();
+                    }
+                    if (dnsPlan != null) {
+                        dnsPlan.abort();
                     }
                     freshMaintenance.close();
                     redisSwap.abort();
@@ -454,6 +470,8 @@ public final class ToriiServer implements AutoCloseable {
                     throw e;
                 }
                 observability.commit(); // closes a replaced access log (its queued lines written) or tracing SDK
+                var unappliedDns = new ArrayList<String>();
+                applyDns(next, dnsPlan, unappliedDns);
                 if (adminChanged) {
                     AdminServer oldAdmin = admin;
                     admin = nextAdmin;
@@ -480,7 +498,14 @@ public final class ToriiServer implements AutoCloseable {
                 nextLimits.metrics().bindTo(observability.metrics().registry(), oldLimits.metrics());
                 accessMetrics.use(nextAccess);
                 redisSwap.commit();
-                var unapplied = new ArrayList<>(ReloadStats.unappliedChanges(startText, text));
+                var unapplied = new ArrayList<String>();
+                for (String section : ReloadStats.unappliedChanges(startText, text)) {
+                    // The event loops are made once, with their count (as Envoy's --concurrency): the WARN says why.
+                    unapplied.add(
+                            section.equals("ioThreads")
+                                    ? "ioThreads (restart-only: the event-loop count is fixed at start-up)"
+                                    : section);
+                }
                 limitsKept.forEach(k -> unapplied.add("limits." + k));
                 // maintenance.file and maintenance.redis move in applyMaintenance (reloadstate).
                 // DNS (issue 16): the running cache takes the new settings, keeping its answers where their servers
@@ -492,16 +517,16 @@ public final class ToriiServer implements AutoCloseable {
                     unapplied.remove("dns");
                 }
                 applied = next;
-                if (!next.http2Limits().equals(config.http2Limits())) {
-                    unapplied.add("limits.http2"); // read when a connection's HTTP/2 codec is made
+                // --- plugins.watch: the serving runtime's file watcher starts or stops.
+                if (scripts != null && next.plugins().watch() != scripts.watching()) {
+                    if (next.plugins().watch()) {
+                        scripts.watch(WATCH_INTERVAL);
+                    } else {
+                        scripts.unwatch();
+                    }
+                    log.info("plugin file watcher {}", next.plugins().watch() ? "started" : "stopped");
                 }
-                if (next.plugins().watch() != config.plugins().watch()) {
-                    unapplied.add("plugins.watch");
-                }
-                if (!next.tcpListeners().equals(config.tcpListeners())
-                        || !next.dnsListeners().equals(config.dnsListeners())) {
-                    unapplied.add("listeners (tcp, dns)");
-                }
+                unapplied.addAll(unappliedDns);
                 notApplied = List.copyOf(unapplied);
             } catch (ConfigException e) {
                 e.errors().stream().map(ConfigError::toString).forEach(errors::add);
@@ -540,6 +565,115 @@ public final class ToriiServer implements AutoCloseable {
             log.error("configuration reload refused ({} problem(s)); the running configuration stays", errors.size());
         }
         return result;
+    }
+
+    /**
+     * The dns listeners of a reload, prepared before anything is swapped: the servers of new listeners (and of listeners
+     * whose address changed) are started, so an address that cannot be bound refuses the whole reload.
+     *
+     * @param fresh the servers started for this reload, by listener name
+     * @param restart the listeners whose address stays but whose settings changed: their server restarts after the swap
+     */
+    private record DnsPlan(Map<String, DnsServer> fresh, List<DnsListenerSettings> restart) {
+        void abort() {
+            fresh.values().forEach(DnsServer::close);
+        }
+    }
+
+    private DnsPlan planDns(ServerConfig next) {
+        if (dns == null && !next.dnsListeners().isEmpty()) {
+            // The cache is made at start-up (shared by the engine, the scripts and the dns servers).
+            throw new IllegalStateException(
+                    "dns listeners are added but no dns cache runs (none was configured at start-up): a restart");
+        }
+        Map<String, DnsListenerSettings> running = new LinkedHashMap<>();
+        applied.dnsListeners().forEach(l -> running.put(l.name(), l));
+        var plan = new DnsPlan(new LinkedHashMap<>(), new ArrayList<>());
+        try {
+            for (DnsListenerSettings l : next.dnsListeners()) {
+                DnsListenerSettings before = running.get(l.name());
+                if (before == null || !before.address().equals(l.address())) {
+                    plan.fresh()
+                            .put(
+                                    l.name(),
+                                    l.serverBuilder(dns, config.ioThreads())
+                                            .build()
+                                            .start());
+                } else if (!before.equals(l)) {
+                    plan.restart().add(l);
+                }
+            }
+        } catch (RuntimeException e) {
+            plan.abort();
+            throw e;
+        }
+        return plan;
+    }
+
+    /**
+     * Commits {@code plan}: the servers of removed listeners (and the old sockets of moved ones) close, changed ones
+     * restart at their address with the new settings (a UDP query sent meanwhile goes unanswered, and the client
+     * retries), and the list of servers follows the configuration's order. A restart that cannot bind keeps the old
+     * settings running and is named in {@code unapplied}. Their meters follow: a restarted server counts from zero.
+     */
+    private void applyDns(ServerConfig next, DnsPlan plan, List<String> unapplied) {
+        Map<String, DnsServer> running = new LinkedHashMap<>();
+        dnsServers.forEach(d -> running.put(d.name(), d));
+        Map<String, DnsListenerSettings> before = new LinkedHashMap<>();
+        applied.dnsListeners().forEach(l -> before.put(l.name(), l));
+        var changed = new ArrayList<String>();
+        for (DnsListenerSettings l : plan.restart()) {
+            DnsServer old = running.get(l.name());
+            if (old != null) {
+                old.close();
+            }
+            try {
+                running.put(
+                        l.name(),
+                        l.serverBuilder(dns, config.ioThreads()).build().start());
+                changed.add(l.name());
+                log.info("dns listener '{}' on {} restarted with its new settings", l.name(), l.address());
+            } catch (RuntimeException e) {
+                log.error(
+                        "dns listener '{}': cannot restart on {} ({}); the old settings run", l.name(), l.address(), e);
+                running.put(
+                        l.name(),
+                        before.get(l.name())
+                                .serverBuilder(dns, config.ioThreads())
+                                .build()
+                                .start());
+                unapplied.add("listeners (dns '" + l.name() + "': " + e.getMessage() + ")");
+            }
+        }
+        var nextNames = new java.util.HashSet<String>();
+        next.dnsListeners().forEach(l -> nextNames.add(l.name()));
+        for (DnsServer d : running.values()) {
+            if (!nextNames.contains(d.name()) || plan.fresh().containsKey(d.name())) {
+                d.close();
+                changed.add(d.name());
+                log.info("dns listener '{}' on {} removed", d.name(), d.address());
+            }
+        }
+        List<DnsServer> now = new ArrayList<>();
+        for (DnsListenerSettings l : next.dnsListeners()) {
+            DnsServer fresh = plan.fresh().get(l.name());
+            now.add(fresh != null ? fresh : running.get(l.name()));
+        }
+        dnsServers = List.copyOf(now);
+        // Meters: those of closed servers go; new and restarted servers get theirs (Micrometer would otherwise keep the
+        // meters of a name, reading the closed server).
+        changed.addAll(plan.fresh().keySet());
+        if (!changed.isEmpty()) {
+            var registry = observability.metrics().registry();
+            registry.getMeters().stream()
+                    .filter(m -> m.getId().getName().startsWith("torii.dns.server.")
+                            && changed.contains(m.getId().getTag("listener")))
+                    .toList()
+                    .forEach(registry::remove);
+            new dev.torii.metrics.DnsServerMetrics(
+                            now.stream().filter(d -> changed.contains(d.name())).toList())
+                    .bindTo(registry);
+        }
     }
 
     /**

@@ -216,7 +216,8 @@ class LiveReloadTest {
     }
 
     @Test
-    void aReloadAppliesLimitsToTheNextRequestAndNamesThoseThatNeedARestart(@TempDir Path dir) throws Exception {
+    void aReloadAppliesLimitsToTheNextRequestAndConnectionKeepingTheCountsOfOpenConnections(@TempDir Path dir)
+            throws Exception {
         try (EchoService echo = EchoService.start("127.0.0.1", 0)) {
             int port = freePort();
             String base = BASE.formatted(port, echo.address().getPort());
@@ -233,13 +234,27 @@ class LiveReloadTest {
                 assertThat(post(port, "/a", 5)).isEqualTo(200);
 
                 Files.writeString(file, base + "limits: { maxRequestBodySize: 1000, maxConnectionsPerClient: 7 }\n");
-                ConfigReloadResult partly = server.reload();
-                assertThat(partly.applied()).isTrue();
-                assertThat(partly.notApplied()).containsExactly("limits.maxConnectionsPerClient");
-                assertThat(post(port, "/a", 100)).isEqualTo(200);
-                assertThat(server.gateway().limits().maxConnectionsPerClient())
-                        .as("kept as built")
-                        .isZero();
+                ConfigReloadResult perClient = server.reload();
+                assertThat(perClient.applied()).isTrue();
+                assertThat(perClient.notApplied()).isEmpty();
+                assertThat(server.gateway().limits().maxConnectionsPerClient()).isEqualTo(7);
+                try (java.net.Socket one = new java.net.Socket("127.0.0.1", port);
+                        java.net.Socket two = new java.net.Socket("127.0.0.1", port)) {
+                    one.setSoTimeout(10_000);
+                    two.setSoTimeout(10_000);
+                    // Accepted and answered (ListenerReloadTest.exchange asks for /, which no route matches).
+                    assertThat(ListenerReloadTest.exchange(one)).isEqualTo("404 keep-alive");
+                    assertThat(ListenerReloadTest.exchange(two)).isEqualTo("404 keep-alive");
+                    assertThat(statusOnNewConnection(port, "/a")).as("3 of 7").isEqualTo(200);
+
+                    Files.writeString(
+                            file, base + "limits: { maxRequestBodySize: 1000, maxConnectionsPerClient: 2 }\n");
+                    assertThat(server.reload().applied()).isTrue();
+                    assertThat(statusOnNewConnection(port, "/a"))
+                            .as("a third connection: the two open before the reload still count")
+                            .isEqualTo(-1);
+                    assertThat(ListenerReloadTest.exchange(one)).isEqualTo("404 keep-alive");
+                }
             }
         }
     }

@@ -11,23 +11,29 @@ import java.util.concurrent.atomic.AtomicInteger;
  * backend. Thread-safe (one atomic counter per limited listener).
  */
 public final class ListenerConnectionLimit implements ConnectionGuard {
-    private final Map<String, Integer> limits;
-    private final Map<String, AtomicInteger> open;
+    /** Volatile: {@link #limits(Map)} swaps it; the counts below stay. */
+    private volatile Map<String, Integer> limits;
+    /** Open connections of every listener (limited or not), so a limit a reload sets counts those open already. */
+    private final Map<String, AtomicInteger> open = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** Limits by listener name (listeners without a limit left out). */
     public ListenerConnectionLimit(Map<String, Integer> limits) {
         this.limits = Map.copyOf(limits);
-        this.open = limits.keySet().stream()
-                .collect(java.util.stream.Collectors.toUnmodifiableMap(k -> k, k -> new AtomicInteger()));
+    }
+
+    /**
+     * Swaps in {@code next} (limits by listener name) for the accepts from now on (a configuration reload); the
+     * counts of open connections stay.
+     */
+    public void limits(Map<String, Integer> next) {
+        this.limits = Map.copyOf(next);
     }
 
     @Override
     public boolean admit(String listener, InetSocketAddress client) {
-        AtomicInteger count = open.get(listener);
-        if (count == null) {
-            return true;
-        }
-        if (count.incrementAndGet() > limits.get(listener)) {
+        AtomicInteger count = open.computeIfAbsent(listener, k -> new AtomicInteger());
+        Integer limit = limits.get(listener);
+        if (count.incrementAndGet() > (limit == null ? Integer.MAX_VALUE : limit)) {
             count.decrementAndGet();
             return false;
         }
@@ -42,7 +48,7 @@ public final class ListenerConnectionLimit implements ConnectionGuard {
         }
     }
 
-    /** Connections open now on {@code listener} (0 for one without a limit). */
+    /** Connections open now on {@code listener}. */
     public int open(String listener) {
         AtomicInteger count = open.get(listener);
         return count == null ? 0 : count.get();

@@ -96,21 +96,29 @@ public record ServerConfig(
                 .forwarding(forwarding)
                 .ioThreads(ioThreads);
         listeners.forEach(b::listener);
+        tcpListeners(attach).forEach(b::listener);
+        return b;
+    }
+
+    /** The TCP listeners, each with its plugins attached (after its own hooks) as hooks made by {@code attach}. */
+    public List<TcpListener> tcpListeners(Function<PluginUse, Hook> attach) {
+        var out = new java.util.ArrayList<TcpListener>(tcpListeners.size());
         for (TcpListenerSettings t : tcpListeners) {
             if (t.plugins().isEmpty()) {
-                b.listener(t.listener());
+                out.add(t.listener());
                 continue;
             }
             TcpListener.Builder tb = TcpListener.builder(
                             t.listener().name(),
                             hostPort(t.listener().host(), t.listener().port()),
                             t.listener().upstream())
-                    .idleTimeout(t.listener().idleTimeout());
+                    .idleTimeout(t.listener().idleTimeout())
+                    .options(t.listener().options());
             t.listener().hooks().forEach(tb::hook);
             t.plugins().forEach(use -> tb.hook(attach.apply(use)));
-            b.listener(tb.build());
+            out.add(tb.build());
         }
-        return b;
+        return List.copyOf(out);
     }
 
     private static String hostPort(String host, int port) {

@@ -21,12 +21,15 @@ import org.snakeyaml.engine.v2.api.LoadSettings;
  */
 public final class ReloadStats {
     /**
-     * The top-level sections a reload applies; every other one needs a restart. Of {@code listeners}, the http and
-     * https ones (added, removed, changed); tcp and dns listeners need a restart. Of {@code plugins}, everything but
-     * {@code watch}. Of the rate limits, the policies ({@code rateLimits}) and the global list ({@code rateLimit});
-     * the {@code redis} connection needs a restart. Of {@code limits}, all but {@code maxConnectionsPerClient},
-     * {@code newConnectionsPerClient} and {@code http2} (named apart when they change). Of {@code maintenance}, all but
-     * the flag {@code file} and {@code redis}. {@code admin}: a new address or token starts a new admin server.
+     * The top-level sections a reload applies; every other one needs a restart. Of {@code listeners}, all of them:
+     * http, https, tcp and dns (added, removed, changed). Of {@code plugins}, all ({@code watch} starts or stops the
+     * file watcher). Of the rate limits, the policies ({@code rateLimits}) and the global list ({@code rateLimit}); a
+     * changed {@code redis} connection is made and checked before the swap. Of {@code limits}, all ({@code http2} for the connections made from then
+     * on; {@code maxConnectionsPerClient} and {@code newConnectionsPerClient} for the accepts from then on, the counts
+     * of open connections kept). {@code forwarding} for the requests forwarded from then on. Of {@code maintenance},
+     * all, its flag {@code file} and {@code redis} key included. Of {@code dns}, all but {@code maxInFlight} and
+     * {@code queueLimit} (and removing the section). {@code admin}: a new address or token starts a new admin server.
+     * {@code ioThreads} stays restart-only: the event-loop count is fixed at start-up (as Envoy's {@code --concurrency}).
      */
     public static final List<String> APPLIED_SECTIONS = List.of(
             "routes",
@@ -39,9 +42,11 @@ public final class ReloadStats {
             "accessLog",
             "tracing",
             "limits",
+            "forwarding",
             "maintenance",
             "admin",
-            "redis");
+            "redis",
+            "dns");
 
     private final AtomicLong ok = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
