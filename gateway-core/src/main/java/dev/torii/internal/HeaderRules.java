@@ -43,6 +43,8 @@ final class HeaderRules {
     private static final int XFF = 1 << 9;
     private static final int XFP = 1 << 10;
     private static final int XFH = 1 << 11;
+    /** More than one Connection field. */
+    private static final int CONNECTIONS = 1 << 12;
 
     /**
      * Which of the fields this class looks at are in {@code h}, in one pass over its entries: a head carries a handful
@@ -52,7 +54,11 @@ final class HeaderRules {
     static int scan(HttpHeaders h) {
         int present = 0;
         for (Iterator<Map.Entry<CharSequence, CharSequence>> it = h.iteratorCharSequence(); it.hasNext(); ) {
-            present |= bit(it.next().getKey());
+            int bit = bit(it.next().getKey());
+            if ((bit & present & CONNECTION) != 0) {
+                present |= CONNECTIONS;
+            }
+            present |= bit;
         }
         return present;
     }
@@ -91,7 +97,13 @@ final class HeaderRules {
     /** {@link #removeHopByHop(HttpHeaders)} given what {@link #scan} found in {@code h}. */
     private static void removeHopByHop(HttpHeaders h, int present) {
         if ((present & CONNECTION) != 0) {
-            removeNamedByConnection(h);
+            if ((present & CONNECTIONS) == 0
+                    && HttpHeaderValues.KEEP_ALIVE.contentEqualsIgnoreCase(h.get(HttpHeaderNames.CONNECTION))) {
+                // What nearly every keep-alive peer sends: it names only Keep-Alive, which goes below anyway.
+                h.remove(HttpHeaderNames.CONNECTION);
+            } else {
+                removeNamedByConnection(h);
+            }
         }
         if ((present & KEEP_ALIVE_BIT) != 0) {
             h.remove(KEEP_ALIVE);

@@ -56,6 +56,28 @@ class HeaderRulesTest {
     }
 
     @Test
+    void aSingleConnectionKeepAliveGoesWithTheKeepAliveFieldAndNothingElse() {
+        HttpResponse r = response(
+                "Connection", "Keep-Alive", "Keep-Alive", "timeout=5", "Content-Length", "3", "Server", "nginx");
+        HeaderRules.prepareClientResponse(r, HttpMethod.GET, HttpVersion.HTTP_1_1);
+        assertThat(r.headers().names()).containsExactlyInAnyOrder("Content-Length", "Server");
+    }
+
+    @Test
+    void everyConnectionFieldCountsNotOnlyTheFirst() {
+        HttpResponse r = response(
+                "Connection", "keep-alive", "connection", "X-Hop", "X-Hop", "1", "Close", "2", "Content-Length", "3");
+        HeaderRules.prepareClientResponse(r, HttpMethod.GET, HttpVersion.HTTP_1_1);
+        assertThat(r.headers().names()).containsExactlyInAnyOrder("Close", "Content-Length");
+
+        HttpResponse closing = response("Connection", "close", "Close", "2", "Content-Length", "3");
+        HeaderRules.prepareClientResponse(closing, HttpMethod.GET, HttpVersion.HTTP_1_1);
+        assertThat(closing.headers().names())
+                .as("a field that Connection names is hop-by-hop, even one called Close")
+                .containsExactly("Content-Length");
+    }
+
+    @Test
     void connectionNeverRemovesTheFramingFieldsOrHost() {
         HttpResponse r = response("Connection", "Content-Length, Host, close", "Content-Length", "3", "Host", "h");
         HeaderRules.Framing framing = HeaderRules.prepareClientResponse(r, HttpMethod.GET, HttpVersion.HTTP_1_1);
