@@ -6,6 +6,9 @@
 #   nginx     nginx proxy_pass, upstream keepalive pool, HTTP/1.1          :P_NGINX   (18102)
 #   haproxy   HAProxy http mode, http-reuse always                         :P_HAPROXY (18103)
 #   torii     bin/torii run --config <generated yaml>, ioThreads 1         :P_TORII   (18104)
+#   with TORII_B_HOME set, a second Torii for an A/B comparison in the same rounds (another build, or the same
+#   build with other JVM options in TORII_B_OPTS, e.g. -Dtorii.transport=io_uring), HTTP/1.1 rows only:
+#   torii-b   $TORII_B_HOME/bin/torii, the same config                      :P_TORII_B (18109)
 #   with HOOKS=1 (default), a hook round on the small body:
 #   nginx-lua  the nginx proxy + access_by_lua_block shared-dict counter    :P_LUA     (18105)
 #   torii-hook Torii + the same work as a JS plugin (plugins/counter)      :P_TORII_HOOK (18106)
@@ -40,6 +43,7 @@
 #   MAX_FOREIGN=50: table ignores runs where processes not started here used more than this %
 #     of a core (the raw TSV keeps every run)
 #   JAVA_OPTS, TORII_OPTS: passed to bin/torii as its launcher reads them (e.g. TORII_OPTS=-Xmx1g)
+#   TORII_B_HOME (empty: no torii-b) TORII_B_OPTS (TORII_OPTS of torii-b only) P_TORII_B=18109
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -72,6 +76,10 @@ P_NGINX_H2=${P_NGINX_H2:-18107}
 P_TORII_H2=${P_TORII_H2:-18108}
 TORII_HOME=${TORII_HOME:-$ROOT/gateway-server/target/torii}
 SKIP_TORII=${SKIP_TORII:-}
+TORII_B_HOME=${TORII_B_HOME:-}
+TORII_B_OPTS=${TORII_B_OPTS:-}
+P_TORII_B=${P_TORII_B:-18109}
+[ -z "$SKIP_TORII" ] || TORII_B_HOME=""
 SKIP_BUILD=${SKIP_BUILD:-}
 SKIP_INSTALL=${SKIP_INSTALL:-}
 GAP=${GAP:-1}
@@ -133,6 +141,7 @@ versions() {
   echo "nginx:   $(nginx -v 2>&1 | sed 's/.*: //')   haproxy: $(haproxy -v 2>&1 | head -1 | awk '{print $3}')   wrk: $(dpkg-query -W -f='${Version}' wrk 2>/dev/null || echo '?')"
   if [ -z "$SKIP_TORII" ]; then
     echo "torii:   $("$TORII_HOME/bin/torii" version 2>/dev/null | head -1 || echo '?')   ioThreads: $TORII_THREADS   java: $(torii_java_version)"
+    [ -z "$TORII_B_HOME" ] || echo "torii-b: $TORII_B_HOME   TORII_OPTS='$TORII_B_OPTS'"
   fi
   echo "setup:   reps=$REPS duration=${DURATION}s wrk_threads=$THREADS conns='$CONNS' conns16k='$CONNS_16K' proxy_workers=$PROXY_WORKERS backend_workers=$BACKEND_WORKERS nginx_keepalive=$UPSTREAM_KEEPALIVE"
 }
@@ -282,6 +291,7 @@ start_all() {
   [ -n "$SKIP_TORII" ] || ports+=("$P_TORII")
   [ -z "$HOOKS" ] || ports+=("$P_LUA")
   [ -z "$HOOKS" ] || [ -n "$SKIP_TORII" ] || ports+=("$P_TORII_HOOK")
+  [ -z "$TORII_B_HOME" ] || ports+=("$P_TORII_B")
   [ -z "$H2" ] || ports+=("$P_NGINX_H2")
   [ -z "$H2" ] || [ -n "$SKIP_TORII" ] || ports+=("$P_TORII_H2")
   for p in "${ports[@]}"; do
@@ -297,6 +307,7 @@ start_all() {
   render "$HERE/proxy.nginx.conf.in"   "$WORK/conf/nginx.conf"
   render "$HERE/haproxy.cfg.in"        "$WORK/conf/haproxy.cfg"
   render "$HERE/torii.yaml.in"         "$WORK/conf/torii.yaml"
+  [ -z "$TORII_B_HOME" ] || P_TORII=$P_TORII_B render "$HERE/torii.yaml.in" "$WORK/conf/torii-b.yaml"
   render "$HERE/lua.nginx.conf.in"     "$WORK/conf/lua.conf"
   render "$HERE/torii-hook.yaml.in"    "$WORK/conf/torii-hook.yaml"
   render_h2_blocks
@@ -316,6 +327,7 @@ start_all() {
   if [ -z "$SKIP_TORII" ]; then
     start_bg torii "$TORII_HOME/bin/torii" run --config "$WORK/conf/torii.yaml"
     [ -z "$HOOKS" ] || start_bg toriihook "$TORII_HOME/bin/torii" run --config "$WORK/conf/torii-hook.yaml"
+    [ -z "$TORII_B_HOME" ] || start_bg toriib env TORII_OPTS="$TORII_B_OPTS" "$TORII_B_HOME/bin/torii" run --config "$WORK/conf/torii-b.yaml"
   fi
   wait_url "http://127.0.0.1:$P_NGINX/"   10 || die "nginx did not come up (see $WORK/logs/nginx.*)"
   wait_url "http://127.0.0.1:$P_HAPROXY/" 10 || die "haproxy did not come up (see $WORK/logs/haproxy.out)"
@@ -328,6 +340,10 @@ start_all() {
     [ -z "$HOOKS" ] || wait_url "http://127.0.0.1:$P_TORII_HOOK/" "$TORII_READY_TIMEOUT" || {
       tail -20 "$WORK/logs/toriihook.out" >&2 || true
       die "torii with the hook did not answer 200 on :$P_TORII_HOOK (see $WORK/logs/toriihook.out)"
+    }
+    [ -z "$TORII_B_HOME" ] || wait_url "http://127.0.0.1:$P_TORII_B/" "$TORII_READY_TIMEOUT" || {
+      tail -20 "$WORK/logs/toriib.out" >&2 || true
+      die "torii-b did not answer 200 on :$P_TORII_B (see $WORK/logs/toriib.out)"
     }
   fi
   while read -r name group url; do check_target "$name" "${url%/}"; done < <(targets_for small)
@@ -378,8 +394,8 @@ cpu_split() { # before after seconds
       for (p in delta) { G=grp(p); if (G!="") { sum[G]+=delta[p]; ours+=delta[p] } }
       busy=(s1[2]-s0[2])+(s1[3]-s0[3])+(s1[4]-s0[4])+(s1[7]-s0[7])+(s1[8]-s0[8])
       sum["busy"]=busy; sum["steal"]=s1[9]-s0[9]; sum["foreign"]=busy-ours
-      split("backend nginx haproxy torii lua toriihook loadgen kthreads foreign busy steal", order, " ")
-      for (i=1;i<=11;i++) { v=sum[order[i]]*100/hz/dur; if (v<0) v=0; printf "%s=%.0f ", order[i], v }
+      split("backend nginx haproxy torii lua toriihook toriib loadgen kthreads foreign busy steal", order, " ")
+      for (i=1;i<=12;i++) { v=sum[order[i]]*100/hz/dur; if (v<0) v=0; printf "%s=%.0f ", order[i], v }
     }' "$1" "$2"
 }
 
@@ -418,6 +434,7 @@ targets_for() {
   echo "nginx nginx http://127.0.0.1:$P_NGINX$path"
   echo "haproxy haproxy http://127.0.0.1:$P_HAPROXY$path"
   [ -n "$SKIP_TORII" ] || echo "torii torii http://127.0.0.1:$P_TORII$path"
+  [ -z "$TORII_B_HOME" ] || echo "torii-b toriib http://127.0.0.1:$P_TORII_B$path"
   # The hook round (small body only): nginx + a Lua access hook, and Torii + the same work as a JS plugin.
   if [ -n "$HOOKS" ] && [ "$1" = small ]; then
     echo "nginx-lua lua http://127.0.0.1:$P_LUA$path"
@@ -487,7 +504,7 @@ warmup() {
   local t=", Torii ${TORII_WARMUP}s (small body) + ${WARMUP}s (16 KiB)"; [ -n "$SKIP_TORII" ] && t=""
   say "warm-up: ${WARMUP}s per peer and body$t"
   while read -r name group url; do
-    secs=$WARMUP; [ "$group" = torii ] || [ "$group" = toriihook ] && secs=$TORII_WARMUP
+    secs=$WARMUP; [ "$group" = torii ] || [ "$group" = toriihook ] || [ "$group" = toriib ] && secs=$TORII_WARMUP
     timeout $((secs + 20)) wrk -t"$THREADS" -c50 -d"${secs}s" "$url" </dev/null >/dev/null 2>&1 || true
   done < <(targets_for small)
   if [ -n "$H2" ]; then
@@ -556,6 +573,12 @@ summarize() {
         if (f[3] != "torii-hook") continue
         if (!hooks++) print ""
         printf "hook round, %s/%s: torii-hook x torii = %s, torii-hook x nginx-lua = %s, nginx-lua x nginx = %s\n", f[1], f[2], paired(key, f[1]" "f[2]" torii"), paired(key, f[1]" "f[2]" nginx-lua"), paired(f[1]" "f[2]" nginx-lua", f[1]" "f[2]" nginx")
+      }
+      for (i=1;i<=k;i++) {
+        key=order[i]; split(key, f, " ")
+        if (f[3] != "torii-b") continue
+        if (!ab++) print ""
+        printf "A/B, %s/%s: torii x torii-b = %s (RPS, paired per round)\n", f[1], f[2], paired(f[1]" "f[2]" torii", key)
       }
       print ""
       print "runs = used/made" (maxf != "" ? " (runs with fgnCPU > " maxf "% dropped)" : "") "; RPS and p99 (wrk, closed loop) are medians over rounds with min-max."

@@ -234,7 +234,8 @@ final class ExchangeDriver {
         } else {
             waitingUpstreamWritable = true;
         }
-        if (conn != null) {
+        if (conn != null && !requestComplete) {
+            // A request that ended within that read went out with its last part's flush; else the head goes now.
             conn.channel.flush();
         }
     }

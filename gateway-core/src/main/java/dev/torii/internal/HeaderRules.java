@@ -10,7 +10,9 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.AsciiString;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The header rules of a forwarding proxy: hop-by-hop fields (RFC 9110 section 7.6.1) removed in both directions,
@@ -28,6 +30,60 @@ final class HeaderRules {
 
     private HeaderRules() {}
 
+    // Bits for the fields a single pass over a head finds (scan): the hop-by-hop ones and those the rules below read.
+    private static final int CONNECTION = 1;
+    private static final int KEEP_ALIVE_BIT = 1 << 1;
+    private static final int PROXY_CONNECTION_BIT = 1 << 2;
+    private static final int TE = 1 << 3;
+    private static final int UPGRADE = 1 << 4;
+    private static final int TRANSFER_ENCODING = 1 << 5;
+    private static final int EXPECT = 1 << 6;
+    private static final int CONTENT_LENGTH = 1 << 7;
+    private static final int VIA = 1 << 8;
+    private static final int XFF = 1 << 9;
+    private static final int XFP = 1 << 10;
+    private static final int XFH = 1 << 11;
+    /** More than one Connection field. */
+    private static final int CONNECTIONS = 1 << 12;
+
+    /**
+     * Which of the fields this class looks at are in {@code h}, in one pass over its entries: a head carries a handful
+     * of fields, and a name is told apart by its length before it is compared, where a lookup per name would hash each
+     * of a dozen names against the head (the proxy does this for every request and every response).
+     */
+    static int scan(HttpHeaders h) {
+        int present = 0;
+        for (Iterator<Map.Entry<CharSequence, CharSequence>> it = h.iteratorCharSequence(); it.hasNext(); ) {
+            int bit = bit(it.next().getKey());
+            if ((bit & present & CONNECTION) != 0) {
+                present |= CONNECTIONS;
+            }
+            present |= bit;
+        }
+        return present;
+    }
+
+    private static int bit(CharSequence name) {
+        return switch (name.length()) {
+            case 2 -> is(name, HttpHeaderNames.TE) ? TE : 0;
+            case 3 -> is(name, HttpHeaderNames.VIA) ? VIA : 0;
+            case 6 -> is(name, HttpHeaderNames.EXPECT) ? EXPECT : 0;
+            case 7 -> is(name, HttpHeaderNames.UPGRADE) ? UPGRADE : 0;
+            case 10 -> is(name, HttpHeaderNames.CONNECTION) ? CONNECTION : is(name, KEEP_ALIVE) ? KEEP_ALIVE_BIT : 0;
+            case 14 -> is(name, HttpHeaderNames.CONTENT_LENGTH) ? CONTENT_LENGTH : 0;
+            case 15 -> is(name, X_FORWARDED_FOR) ? XFF : 0;
+            case 16 -> is(name, X_FORWARDED_HOST) ? XFH : is(name, PROXY_CONNECTION) ? PROXY_CONNECTION_BIT : 0;
+            case 17 ->
+                is(name, HttpHeaderNames.TRANSFER_ENCODING) ? TRANSFER_ENCODING : is(name, X_FORWARDED_PROTO) ? XFP : 0;
+            default -> 0;
+        };
+    }
+
+    /** Field names compare ignoring ASCII case, as {@link HttpHeaders} looks them up. */
+    private static boolean is(CharSequence name, AsciiString known) {
+        return known.contentEqualsIgnoreCase(name);
+    }
+
     /**
      * Removes the hop-by-hop fields: {@code Connection} and every field it names, {@code Keep-Alive},
      * {@code Proxy-Connection}, {@code TE}, {@code Upgrade} and {@code Transfer-Encoding}. The framing fields
@@ -35,14 +91,35 @@ final class HeaderRules {
      * names them: the caller sets framing afterwards.
      */
     static void removeHopByHop(HttpHeaders h) {
-        if (h.contains(HttpHeaderNames.CONNECTION)) {
-            removeNamedByConnection(h);
+        removeHopByHop(h, scan(h));
+    }
+
+    /** {@link #removeHopByHop(HttpHeaders)} given what {@link #scan} found in {@code h}. */
+    private static void removeHopByHop(HttpHeaders h, int present) {
+        if ((present & CONNECTION) != 0) {
+            if ((present & CONNECTIONS) == 0
+                    && HttpHeaderValues.KEEP_ALIVE.contentEqualsIgnoreCase(h.get(HttpHeaderNames.CONNECTION))) {
+                // What nearly every keep-alive peer sends: it names only Keep-Alive, which goes below anyway.
+                h.remove(HttpHeaderNames.CONNECTION);
+            } else {
+                removeNamedByConnection(h);
+            }
         }
-        h.remove(KEEP_ALIVE);
-        h.remove(PROXY_CONNECTION);
-        h.remove(HttpHeaderNames.TE);
-        h.remove(HttpHeaderNames.UPGRADE);
-        h.remove(HttpHeaderNames.TRANSFER_ENCODING);
+        if ((present & KEEP_ALIVE_BIT) != 0) {
+            h.remove(KEEP_ALIVE);
+        }
+        if ((present & PROXY_CONNECTION_BIT) != 0) {
+            h.remove(PROXY_CONNECTION);
+        }
+        if ((present & TE) != 0) {
+            h.remove(HttpHeaderNames.TE);
+        }
+        if ((present & UPGRADE) != 0) {
+            h.remove(HttpHeaderNames.UPGRADE);
+        }
+        if ((present & TRANSFER_ENCODING) != 0) {
+            h.remove(HttpHeaderNames.TRANSFER_ENCODING);
+        }
     }
 
     /** Whether a request's {@code TE} field lists {@code trailers} (RFC 9110 section 10.1.4). */
@@ -106,8 +183,13 @@ final class HeaderRules {
             String via11) {
         HttpHeaders h = request.headers();
         boolean http10 = request.protocolVersion() == HttpVersion.HTTP_1_0;
-        removeHopByHop(h);
-        h.remove(HttpHeaderNames.EXPECT);
+        // A field named by Connection is removed with it, so a bit may say present for a field gone since: such a
+        // field is then set (correct either way), never added twice.
+        int present = scan(h);
+        removeHopByHop(h, present);
+        if ((present & EXPECT) != 0) {
+            h.remove(HttpHeaderNames.EXPECT);
+        }
         if (chunked) {
             h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
         }
@@ -115,24 +197,33 @@ final class HeaderRules {
         if (forwarding.xForwarded()) {
             String ip = clientIp;
             boolean trusted = trustedClient;
-            String xff = trusted ? String.join(", ", h.getAll(X_FORWARDED_FOR)) : "";
-            h.set(X_FORWARDED_FOR, xff.isEmpty() ? ip : xff + ", " + ip);
-            if (!trusted || !h.contains(X_FORWARDED_PROTO)) {
-                h.set(X_FORWARDED_PROTO, secure ? "https" : "http");
+            String xff = trusted && (present & XFF) != 0 ? String.join(", ", h.getAll(X_FORWARDED_FOR)) : "";
+            put(h, present, XFF, X_FORWARDED_FOR, xff.isEmpty() ? ip : xff + ", " + ip);
+            if (!trusted || (present & XFP) == 0 || !h.contains(X_FORWARDED_PROTO)) {
+                put(h, present, XFP, X_FORWARDED_PROTO, secure ? "https" : "http");
             }
-            if (!trusted || !h.contains(X_FORWARDED_HOST)) {
+            if (!trusted || (present & XFH) == 0 || !h.contains(X_FORWARDED_HOST)) {
                 String host = h.get(HttpHeaderNames.HOST);
                 if (host != null) {
-                    h.set(X_FORWARDED_HOST, host);
-                } else {
+                    put(h, present, XFH, X_FORWARDED_HOST, host);
+                } else if ((present & XFH) != 0) {
                     h.remove(X_FORWARDED_HOST);
                 }
             }
         }
         if (forwarding.via()) {
             String via = http10 ? "1.0 " + forwarding.viaName() : via11;
-            String existing = h.get(HttpHeaderNames.VIA);
-            h.set(HttpHeaderNames.VIA, existing == null ? via : existing + ", " + via);
+            String existing = (present & VIA) != 0 ? h.get(HttpHeaderNames.VIA) : null;
+            put(h, present, VIA, HttpHeaderNames.VIA, existing == null ? via : existing + ", " + via);
+        }
+    }
+
+    /** Sets {@code name}: added when the scan found no such field (no removal pass), else replaced. */
+    private static void put(HttpHeaders h, int present, int bit, AsciiString name, String value) {
+        if ((present & bit) == 0) {
+            h.add(name, value);
+        } else {
+            h.set(name, value);
         }
     }
 
@@ -155,8 +246,10 @@ final class HeaderRules {
      */
     static Framing prepareClientResponse(HttpResponse response, HttpMethod method, HttpVersion clientVersion) {
         HttpHeaders h = response.headers();
-        boolean hadLength = h.contains(HttpHeaderNames.CONTENT_LENGTH);
-        removeHopByHop(h);
+        int present = scan(h);
+        // Connection never removes Content-Length (a framing field), so the scan's answer holds after the removal.
+        boolean hadLength = (present & CONTENT_LENGTH) != 0;
+        removeHopByHop(h, present);
         response.setProtocolVersion(HttpVersion.HTTP_1_1);
         int code = response.status().code();
         if (method == HttpMethod.HEAD || code == 204 || code == 304 || code < 200) {

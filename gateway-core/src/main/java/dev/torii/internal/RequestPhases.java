@@ -42,6 +42,11 @@ final class RequestPhases {
     private final Engine engine;
     private final ClientAdapter adapter;
 
+    // The steps a phase run goes on with, made once (not a method reference per exchange and phase).
+    private final Runnable routeStep = this::route;
+    private final Runnable upstreamStep = this::upstreamPhase;
+    private final Runnable forwardStep = this::forward;
+
     // Per connection: the peer does not change.
     private String clientIp;
     private boolean trustedClient;
@@ -114,7 +119,7 @@ final class RequestPhases {
         if (!HookRunner.any(Phase.REQUEST, globalHooks, List.of())) {
             route();
         } else {
-            HookRunner.run(Phase.REQUEST, globalHooks, List.of(), ex, new Step(this::route));
+            HookRunner.run(Phase.REQUEST, globalHooks, List.of(), ex, new Step(routeStep));
         }
     }
 
@@ -139,7 +144,7 @@ final class RequestPhases {
         if (!HookRunner.any(Phase.REQUEST, routeHooks, List.of())) {
             upstreamPhase();
         } else {
-            HookRunner.run(Phase.REQUEST, routeHooks, List.of(), ex, new Step(this::upstreamPhase));
+            HookRunner.run(Phase.REQUEST, routeHooks, List.of(), ex, new Step(upstreamStep));
         }
     }
 
@@ -152,7 +157,7 @@ final class RequestPhases {
         if (!HookRunner.any(Phase.UPSTREAM, globalHooks, routeHooks)) {
             forward();
         } else {
-            HookRunner.run(Phase.UPSTREAM, globalHooks, routeHooks, ex, new Step(this::forward));
+            HookRunner.run(Phase.UPSTREAM, globalHooks, routeHooks, ex, new Step(forwardStep));
         }
     }
 

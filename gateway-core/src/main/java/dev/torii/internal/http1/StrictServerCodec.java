@@ -38,8 +38,9 @@ public final class StrictServerCodec
      *     first byte of a request), or {@code null}
      */
     public StrictServerCodec(HttpDecoderConfig config, Runnable bytesListener) {
+        HttpDecoderConfig compact = CompactTrailers.applyTo(config.clone());
         init(
-                new Decoder(config, config.getMaxInitialLineLength() + config.getMaxHeaderSize() + 4, bytesListener),
+                new Decoder(compact, config.getMaxInitialLineLength() + config.getMaxHeaderSize() + 4, bytesListener),
                 new Encoder());
     }
 

@@ -1,6 +1,7 @@
 package dev.torii.internal.upstream;
 
 import dev.torii.ProxyError;
+import dev.torii.internal.http1.CompactTrailers;
 import dev.torii.internal.tls.ClientTls;
 import dev.torii.upstream.ConnectFailure;
 import dev.torii.upstream.Endpoint;
@@ -243,11 +244,11 @@ public final class ConnectionPool {
                                 .addLast(
                                         "codec",
                                         new HttpClientCodec(
-                                                new HttpDecoderConfig()
+                                                CompactTrailers.applyTo(new HttpDecoderConfig()
                                                         .setMaxInitialLineLength(8192)
                                                         .setMaxHeaderSize(64 * 1024)
                                                         .setMaxChunkSize(64 * 1024)
-                                                        .setStrictLineParsing(true),
+                                                        .setStrictLineParsing(true)),
                                                 false,
                                                 false))
                                 .addLast("upstream", connection);
