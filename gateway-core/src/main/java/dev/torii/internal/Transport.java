@@ -68,6 +68,18 @@ public record Transport(
         return main.name().equals("epoll") ? nio() : main;
     }
 
+    /**
+     * A new, unregistered client socket channel of this transport: what a {@code Bootstrap} would make, without its
+     * reflection; for code that registers and connects the channel itself on an event loop of this transport.
+     */
+    public Channel newSocketChannel() {
+        return switch (name) {
+            case "epoll" -> new EpollSocketChannel();
+            case "io_uring" -> new IoUringSocketChannel();
+            default -> new NioSocketChannel();
+        };
+    }
+
     /** The NIO transport (every platform). */
     static Transport nio() {
         return new Transport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class, NioSocketChannel.class);
