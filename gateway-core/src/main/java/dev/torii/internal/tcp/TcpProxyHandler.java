@@ -464,10 +464,12 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
             serverNameKnown(sni);
         } else if (evt instanceof ChannelInputShutdownEvent) {
             clientInputEnded = true;
-            if (connected) {
+            if (backendInputEnded) {
+                // Both directions ended: closing both (after their flush) sends the FIN a shutdown would have sent.
+                finishIfBothEnded();
+            } else if (connected) {
                 shutdownOutputAfterFlush(backend);
             } // else passed on once the backend is connected
-            finishIfBothEnded();
         } else if (evt == Engine.DRAIN) {
             // An established byte stream has no point at which it could stop cleanly; it runs until it ends or the
             // shutdown deadline passes. One still choosing its backend never started: close it.
@@ -618,8 +620,11 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof ChannelInputShutdownEvent) {
                 backendInputEnded = true;
-                shutdownOutputAfterFlush(client);
-                finishIfBothEnded();
+                if (clientInputEnded) {
+                    finishIfBothEnded();
+                } else {
+                    shutdownOutputAfterFlush(client);
+                }
             }
             ReferenceCountUtil.release(evt);
         }
