@@ -631,7 +631,9 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            if (connected) {
+            // Only the backend in use: a failed first endpoint's channel may report its close after the retry to
+            // another one connected (a refused loopback connect can fail at once, before the retry's connect).
+            if (connected && ctx.channel() == backend) {
                 closeAfterFlush(client);
             }
         }
