@@ -562,6 +562,11 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     private static void closeAfterFlush(Channel ch) {
+        if (!ch.isOpen()) {
+            // Closed already (each side's close closes the other, so the second call always lands here): close()
+            // would go through the pipeline and make a ClosedChannelException only to find that out.
+            return;
+        }
         if (ch.isActive() && hasPendingWrites(ch)) {
             ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
         } else {
