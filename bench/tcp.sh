@@ -21,6 +21,7 @@
 #   TORII_HOME=<repo>/gateway-server/target/torii (build it with ./mvnw -B -q -DskipTests package)
 #   SKIP_INSTALL=1 (fail instead of apt-get installing iperf3, nginx, libnginx-mod-stream, haproxy, wrk)
 #   WORK=$TMPDIR/torii-tcpbench  GAP=1 (s between runs)  JAVA_OPTS, TORII_OPTS (as bin/torii reads them)
+#   START_TIMEOUT=180 (s each proxy may take to answer through its listener; JVMs start slowly on a loaded machine)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -44,6 +45,7 @@ P_URING=${P_URING:-18240}
 TORII_HOME=${TORII_HOME:-$ROOT/gateway-server/target/torii}
 SKIP_INSTALL=${SKIP_INSTALL:-}
 GAP=${GAP:-1}
+START_TIMEOUT=${START_TIMEOUT:-180}
 export PATH=$PATH:/usr/sbin:/sbin
 
 PIDFILE=$WORK/run/pids
@@ -226,7 +228,7 @@ start_all() {
   wait_port "$P_IPERF" 10 || die "iperf3 did not listen on $P_IPERF"
   local name port
   while read -r name port; do
-    wait_ok "http://127.0.0.1:$((port + 1))/" 60 || die "$name: no 'ok' through 127.0.0.1:$((port + 1)) (see $WORK/logs/)"
+    wait_ok "http://127.0.0.1:$((port + 1))/" "$START_TIMEOUT" || die "$name: no 'ok' through 127.0.0.1:$((port + 1)) (see $WORK/logs/)"
   done < <(targets | awk '{print $1, $2}')
   if [ -n "$URING" ]; then
     grep -qi "io_uring" "$WORK/logs/torii-uring.out" || say "note: torii-uring's log does not mention io_uring (see $WORK/logs/torii-uring.out)"

@@ -44,7 +44,6 @@ import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import io.netty.handler.ssl.SniHandler;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -672,10 +671,8 @@ public final class Engine {
             if (!admit(ch, listener.name())) {
                 return;
             }
-            long idle = listener.idleTimeout().toNanos();
-            ch.pipeline()
-                    .addLast("idle", new IdleStateHandler(0, 0, idle, TimeUnit.NANOSECONDS))
-                    .addLast("tcp", new TcpProxyHandler(Engine.this, listener, now.proxyTrust()));
+            // The handler keeps the idle timeout itself (see TcpProxyHandler#idleCheck).
+            ch.pipeline().addLast("tcp", new TcpProxyHandler(Engine.this, listener, now.proxyTrust()));
         }
     }
 

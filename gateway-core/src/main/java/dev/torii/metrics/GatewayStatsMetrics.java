@@ -17,7 +17,7 @@ import java.util.function.ToDoubleFunction;
  * {@code torii_gateway_exchanges_total}, {@code torii_gateway_rejected_connections_total},
  * {@code torii_gateway_upstream_connections_opened_total}, {@code torii_gateway_http2_malformed_requests_total},
  * {@code torii_gateway_http2_floods_stopped_total}, {@code torii_gateway_http2_floods_total{kind}} ({@code
- * rapid_reset}, {@code continuation}, {@code empty_data}, {@code settings}, {@code ping}), {@code torii_tcp_connections}, {@code torii_tcp_connections_total},
+ * rapid_reset}, {@code continuation}, {@code empty_data}, {@code settings}, {@code ping}), {@code torii_tcp_connections}, {@code torii_tcp_connections_finished_total},
  * {@code torii_tcp_connections_rejected_total} and {@code torii_maintenance} (1 while on).
  *
  * <p>{@link dev.torii.Gateway.Builder#meterRegistry} binds it; an application that builds its gateway otherwise can

@@ -13,7 +13,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * TCP listener metrics, from each closed connection's {@link TcpConnectionLog}:
  *
  * <ul>
- *   <li>{@code torii_tcp_connections_total{listener, outcome}}: finished connections by outcome ({@code closed},
+ *   <li>{@code torii_tcp_connections_finished_total{listener, outcome}}: finished connections by outcome ({@code closed},
  *       {@code rejected}, {@code no_backend});
  *   <li>{@code torii_tcp_bytes_total{listener, direction}}: bytes relayed, {@code in} from clients and {@code out} to
  *       them;
@@ -74,7 +74,7 @@ public final class TcpMetrics implements Hook {
     }
 
     private Counter connections(String listener, TcpConnectionLog.Outcome outcome) {
-        return Counter.builder("torii.tcp.connections")
+        return Counter.builder("torii.tcp.connections.finished")
                 .description("TCP listener connections finished, by outcome")
                 .tag("listener", listener)
                 .tag("outcome", outcome.tag())

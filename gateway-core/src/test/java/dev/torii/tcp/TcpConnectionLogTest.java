@@ -97,17 +97,17 @@ class TcpConnectionLogTest {
                             org.assertj.core.groups.Tuple.tuple("echo", TcpConnectionLog.Outcome.REJECTED),
                             org.assertj.core.groups.Tuple.tuple("dead", TcpConnectionLog.Outcome.NO_BACKEND));
 
-            assertThat(registry.get("torii.tcp.connections")
+            assertThat(registry.get("torii.tcp.connections.finished")
                             .tags("listener", "echo", "outcome", "closed")
                             .counter()
                             .count())
                     .isEqualTo(1);
-            assertThat(registry.get("torii.tcp.connections")
+            assertThat(registry.get("torii.tcp.connections.finished")
                             .tags("listener", "echo", "outcome", "rejected")
                             .counter()
                             .count())
                     .isEqualTo(1);
-            assertThat(registry.get("torii.tcp.connections")
+            assertThat(registry.get("torii.tcp.connections.finished")
                             .tags("listener", "dead", "outcome", "no_backend")
                             .counter()
                             .count())

@@ -12,15 +12,15 @@ import dev.torii.tcp.TcpConnectionLog;
 import dev.torii.tcp.TcpListener;
 import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.Upstream;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelConfig;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.haproxy.HAProxyCommand;
@@ -29,7 +29,6 @@ import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
 import io.netty.handler.codec.haproxy.HAProxyProtocolVersion;
 import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
 import io.netty.handler.ssl.SniCompletionEvent;
-import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
 import java.net.Inet6Address;
@@ -38,6 +37,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.List;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -94,6 +95,10 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     private InetSocketAddress backendAddress;
 
     private boolean flushClient;
+    /** When a byte last came from either side; the idle timer compares it with the listener's idle timeout. */
+    private long lastReadNanos;
+
+    private ScheduledFuture<?> idleTimer;
     private final ProxyProtocolHandler.Trust proxyTrust;
 
     /**
@@ -128,7 +133,10 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     public void channelActive(ChannelHandlerContext ctx) {
         client = ctx.channel();
         startNanos = System.nanoTime();
+        lastReadNanos = startNanos;
         start = Instant.now();
+        idleTimer = client.eventLoop()
+                .schedule(this::idleCheck, listener.idleTimeout().toNanos(), TimeUnit.NANOSECONDS);
         engine.tcpConnectionStarted();
         conn = new DefaultConnection(
                 listener.name(),
@@ -280,70 +288,77 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     private void connect(Endpoint endpoint, InetSocketAddress address) {
         Upstream settings = upstreamState != null ? upstreamState.upstream : null;
         long timeoutMillis = settings != null ? settings.connectTimeout().toMillis() : DEFAULT_CONNECT_TIMEOUT_MILLIS;
-        ChannelFuture f = new Bootstrap()
-                .group(client.eventLoop())
-                .channel(engine.tcpTransport().channel())
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeoutMillis))
-                .handler(new BackendHandler())
-                .connect(address);
-        backend = f.channel();
-        f.addListener(done -> {
-            if (!client.isActive()) {
-                backend.close();
+        // The channel is built, registered and connected here rather than by a Bootstrap: a Bootstrap per connection
+        // copies its option map, looks up an address resolver (under a lock) and connects from a task it queues on
+        // the loop; here the address is resolved already and this code runs on the loop that will own the channel.
+        Channel ch = engine.tcpTransport().newSocketChannel();
+        ChannelConfig config = ch.config();
+        config.setAutoRead(false);
+        config.setConnectTimeoutMillis((int) Math.min(Integer.MAX_VALUE, timeoutMillis));
+        config.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+        config.setOption(ChannelOption.TCP_NODELAY, true);
+        ch.pipeline().addLast(new BackendHandler());
+        backend = ch;
+        client.eventLoop().register(ch).addListener(registered -> {
+            if (!registered.isSuccess()) {
+                ch.unsafe().closeForcibly();
+                connectDone(ch, registered.cause(), endpoint, address);
                 return;
             }
-            if (done.isSuccess()) {
-                // Counted like the HTTP pools': opened when the connect succeeded, failed apart (by reason).
-                engine.upstreamConnectionOpened();
-                if (upstreamState != null) {
-                    engine.upstreamCounters().connected(upstreamState.upstream.name());
-                }
-                connected = true;
-                backendAddress = address;
-                if (listener.options().sendProxyProtocol() != null) {
-                    sendProxyHeader(listener.options().sendProxyProtocol());
-                }
-                if (early != null) {
-                    for (Object m; (m = early.poll()) != null; ) {
-                        backend.write(m, backend.voidPromise());
-                    }
-                    backend.flush();
-                    early = null;
-                }
-                if (clientInputEnded) {
-                    shutdownOutputAfterFlush(backend);
-                } else {
-                    client.read();
-                }
-                backend.read();
-                return;
-            }
-            engine.upstreamConnectFailed();
-            if (upstreamState != null) {
-                engine.upstreamCounters()
-                        .connectFailed(
-                                upstreamState.upstream.name(),
-                                dev.torii.internal.upstream.UpstreamCounters.reasonOf(done.cause()));
-            }
-            endpointDone();
-            backend = null;
-            boolean another = conn.endpointOverride == null && upstreamState.size() > 1;
-            if (!retried && another) {
-                retried = true;
-                log.debug("{}: connect to {} failed ({}); trying another endpoint", conn, endpoint, done.cause());
-                connectBackend(endpointIndex);
-                return;
-            }
-            log.debug(
-                    "{}: connect to {} failed: {}; closing",
-                    conn,
-                    endpoint,
-                    done.cause().toString());
-            client.close();
+            ch.connect(address).addListener(done -> connectDone(ch, done.cause(), endpoint, address));
         });
+    }
+
+    /** After the backend connect: {@code failure} is {@code null} when it succeeded. */
+    private void connectDone(Channel ch, Throwable failure, Endpoint endpoint, InetSocketAddress address) {
+        if (!client.isActive()) {
+            ch.close();
+            return;
+        }
+        if (failure == null) {
+            // Counted like the HTTP pools': opened when the connect succeeded, failed apart (by reason).
+            engine.upstreamConnectionOpened();
+            if (upstreamState != null) {
+                engine.upstreamCounters().connected(upstreamState.upstream.name());
+            }
+            connected = true;
+            backendAddress = address;
+            if (listener.options().sendProxyProtocol() != null) {
+                sendProxyHeader(listener.options().sendProxyProtocol());
+            }
+            if (early != null) {
+                for (Object m; (m = early.poll()) != null; ) {
+                    backend.write(m, backend.voidPromise());
+                }
+                backend.flush();
+                early = null;
+            }
+            if (clientInputEnded) {
+                shutdownOutputAfterFlush(backend);
+            } else {
+                client.read();
+            }
+            backend.read();
+            return;
+        }
+        engine.upstreamConnectFailed();
+        if (upstreamState != null) {
+            engine.upstreamCounters()
+                    .connectFailed(
+                            upstreamState.upstream.name(),
+                            dev.torii.internal.upstream.UpstreamCounters.reasonOf(failure));
+        }
+        endpointDone();
+        backend = null;
+        boolean another = conn.endpointOverride == null && upstreamState.size() > 1;
+        if (!retried && another) {
+            retried = true;
+            log.debug("{}: connect to {} failed ({}); trying another endpoint", conn, endpoint, failure.toString());
+            connectBackend(endpointIndex);
+            return;
+        }
+        log.debug("{}: connect to {} failed: {}; closing", conn, endpoint, failure.toString());
+        client.close();
     }
 
     /** Tells the backend who the client is, before any of the client's bytes. */
@@ -374,6 +389,25 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * The idle timeout, kept here rather than by an {@code IdleStateHandler}: that handler swaps every void write
+     * promise for a real one with a listener (to see writes complete), a cost on each relayed buffer. A byte relayed is
+     * a byte read on the other side, so reads on both channels tell the same as reads and writes on the client's.
+     */
+    private void idleCheck() {
+        if (!client.isActive()) {
+            return;
+        }
+        long idleNanos = listener.idleTimeout().toNanos();
+        long left = lastReadNanos + idleNanos - System.nanoTime();
+        if (left > 0) {
+            idleTimer = client.eventLoop().schedule(this::idleCheck, left, TimeUnit.NANOSECONDS);
+            return;
+        }
+        log.debug("{}: idle for {}; closing", conn, listener.idleTimeout());
+        client.close();
+    }
+
     // ------------------------------------------------------------------ client side
 
     @Override
@@ -396,6 +430,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
+        lastReadNanos = System.nanoTime();
         if (flushBackend) {
             flushBackend = false;
             backend.flush();
@@ -429,13 +464,12 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
             serverNameKnown(sni);
         } else if (evt instanceof ChannelInputShutdownEvent) {
             clientInputEnded = true;
-            if (connected) {
+            if (backendInputEnded) {
+                // Both directions ended: closing both (after their flush) sends the FIN a shutdown would have sent.
+                finishIfBothEnded();
+            } else if (connected) {
                 shutdownOutputAfterFlush(backend);
             } // else passed on once the backend is connected
-            finishIfBothEnded();
-        } else if (evt instanceof IdleStateEvent) {
-            log.debug("{}: idle for {}; closing", conn, listener.idleTimeout());
-            client.close();
         } else if (evt == Engine.DRAIN) {
             // An established byte stream has no point at which it could stop cleanly; it runs until it ends or the
             // shutdown deadline passes. One still choosing its backend never started: close it.
@@ -449,6 +483,10 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        if (idleTimer != null) {
+            idleTimer.cancel(false);
+            idleTimer = null;
+        }
         if (early != null) {
             early.forEach(ReferenceCountUtil::release);
             early = null;
@@ -504,6 +542,15 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     private static void shutdownOutputAfterFlush(Channel ch) {
+        if (!hasPendingWrites(ch)) {
+            // Nothing queued: shut down at once, without an empty write and its promise.
+            if (ch.isActive() && ch instanceof DuplexChannel d && !d.isOutputShutdown()) {
+                d.shutdownOutput();
+            } else {
+                ch.close();
+            }
+            return;
+        }
         // Shutting the output down fails writes still queued, so it waits for them.
         ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
             if (f.isSuccess() && ch instanceof DuplexChannel d) {
@@ -515,11 +562,24 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     private static void closeAfterFlush(Channel ch) {
-        if (ch.isActive()) {
+        if (!ch.isOpen()) {
+            // Closed already (each side's close closes the other, so the second call always lands here): close()
+            // would go through the pipeline and make a ClosedChannelException only to find that out.
+            return;
+        }
+        if (ch.isActive() && hasPendingWrites(ch)) {
             ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
         } else {
+            // Nothing queued (the common case: every write was flushed as it came): closing at once spares a promise,
+            // a listener and, on a channel whose output is shut down already, the exception the empty write fails with.
             ch.close();
         }
+    }
+
+    /** Whether {@code ch} holds bytes not yet written to its socket (flushed or not). */
+    private static boolean hasPendingWrites(Channel ch) {
+        ChannelOutboundBuffer out = ch.unsafe().outboundBuffer();
+        return out != null && out.totalPendingWriteBytes() > 0;
     }
 
     /** The backend connection's handler; runs on the same event loop as the client's. */
@@ -539,6 +599,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
 
         @Override
         public void channelReadComplete(ChannelHandlerContext ctx) {
+            lastReadNanos = System.nanoTime();
             if (flushClient) {
                 flushClient = false;
                 client.flush();
@@ -564,15 +625,20 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof ChannelInputShutdownEvent) {
                 backendInputEnded = true;
-                shutdownOutputAfterFlush(client);
-                finishIfBothEnded();
+                if (clientInputEnded) {
+                    finishIfBothEnded();
+                } else {
+                    shutdownOutputAfterFlush(client);
+                }
             }
             ReferenceCountUtil.release(evt);
         }
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            if (connected) {
+            // Only the backend in use: a failed first endpoint's channel may report its close after the retry to
+            // another one connected (a refused loopback connect can fail at once, before the retry's connect).
+            if (connected && ctx.channel() == backend) {
                 closeAfterFlush(client);
             }
         }
