@@ -118,7 +118,8 @@ public final class ScriptRuntime implements AutoCloseable {
             log.warn(
                     "JavaScript: GraalJS {} interpreted, JIT off (scripts run several times slower); to turn it on see"
                             + " docs/scripting.md: -XX:+UnlockExperimentalVMOptions -XX:+EnableJVMCI"
-                            + " --upgrade-module-path=<compiler, collections, word, truffle-compiler jars>",
+                            + " --module-path=<compiler, collections, word, truffle-compiler jars>"
+                            + " --add-modules=jdk.graal.compiler",
                     contexts.version());
         }
         if (b.watchInterval != null) {

@@ -52,6 +52,7 @@ class DistributionIT {
     void theArchiveHoldsARuntimeTheAotCacheAndOnlyTheLinuxX8664Natives() throws Exception {
         assertThat(home.resolve("runtime/bin/java")).isExecutable();
         assertThat(home.resolve("lib/torii.aot")).isNotEmptyFile();
+        assertThat(home.resolve("lib/torii-jit.aot")).isNotEmptyFile();
         List<String> jars;
         try (Stream<Path> lib = Files.list(home.resolve("lib"))) {
             jars = lib.map(p -> p.getFileName().toString()).toList();
