@@ -83,20 +83,31 @@ public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame,
     private static final HttpHeadersFactory TRAILERS_FACTORY =
             DefaultHttpHeadersFactory.trailersFactory().withValidation(false);
     /**
-     * Fields that HTTP/2 treats apart from the others (connection-specific fields dropped, {@code te} filtered,
-     * {@code cookie} split into crumbs): a response head with one of them goes through Netty's converter.
+     * The fields Netty's converter drops from every head (connection-specific ones, and the extension fields Netty's
+     * own HTTP/2-to-HTTP/1.1 conversion adds, such as {@code x-http2-stream-id} on a response from an h2 upstream).
      */
-    private static final Set<AsciiString> SPECIAL_RESPONSE_FIELDS = Set.of(
+    private static final Set<AsciiString> DROPPED_RESPONSE_FIELDS = Set.of(
             HttpHeaderNames.CONNECTION,
             KEEP_ALIVE,
             PROXY_CONNECTION,
             HttpHeaderNames.TRANSFER_ENCODING,
             HttpHeaderNames.HOST,
             HttpHeaderNames.UPGRADE,
-            HttpHeaderNames.TE,
-            HttpHeaderNames.COOKIE);
-    /** The prefix of Netty's extension fields ({@code x-http2-stream-id} and so on), which its converter drops. */
+            HttpConversionUtil.ExtensionHeaderNames.STREAM_ID.text(),
+            HttpConversionUtil.ExtensionHeaderNames.SCHEME.text(),
+            HttpConversionUtil.ExtensionHeaderNames.PATH.text(),
+            HttpConversionUtil.ExtensionHeaderNames.PROTOCOL.text());
+    /**
+     * Fields Netty's converter rewrites ({@code te} filtered, {@code cookie} split into crumbs) or that a
+     * {@code Connection: close} would name: a head with one of them goes through Netty's converter.
+     */
+    private static final Set<AsciiString> SPECIAL_RESPONSE_FIELDS =
+            Set.of(HttpHeaderNames.TE, HttpHeaderNames.COOKIE, HttpHeaderValues.CLOSE);
+    /** The prefix of Netty's extension fields: those it does not drop are left to its converter. */
     private static final AsciiString NETTY_EXTENSION_PREFIX = AsciiString.cached("x-http2-");
+    /** Stands for a dropped field in {@link #plainLowerCaseName}. */
+    private static final AsciiString DROP = new AsciiString("");
+
     /**
      * Lower-case names of the response fields that upstreams send most, keyed by the spellings they send them in: a
      * name decoded from an HTTP/1.1 head is a {@link String}, and lower-casing it anew would copy it twice per field.
@@ -613,8 +624,9 @@ public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame,
 
     /**
      * The HTTP/2 form of a response head: {@code :status}, then the fields under lower-case names. What a proxy relays
-     * has lost its hop-by-hop fields already, so that is all the common head needs; a head that still has a field
-     * HTTP/2 treats apart ({@link #SPECIAL_RESPONSE_FIELDS}, Netty's {@code x-http2-*}) goes through Netty's
+     * has lost its hop-by-hop fields already but for the {@code Connection: close} every stream's response gets (and,
+     * from an h2 upstream, Netty's {@code x-http2-stream-id}), which are dropped here as Netty drops them; a head with a
+     * field HTTP/2 rewrites ({@link #SPECIAL_RESPONSE_FIELDS}, other {@code Connection} tokens) goes through Netty's
      * {@link HttpConversionUtil}, so the result always equals what that converter makes, at a fraction of its
      * allocations (it copies every name twice and builds a map of the {@code Connection} tokens for each head).
      */
@@ -629,12 +641,27 @@ public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame,
             if (name == null) {
                 return HttpConversionUtil.toHttp2Headers(response, false);
             }
+            if (name == DROP) {
+                // Connection names fields to drop too: only close and keep-alive (every h2 response carries the
+                // former, as a stream is never kept alive) name none this loop keeps.
+                if (HttpHeaderNames.CONNECTION.contentEqualsIgnoreCase(field.getKey())) {
+                    CharSequence tokens = field.getValue();
+                    if (!HttpHeaderValues.CLOSE.contentEqualsIgnoreCase(tokens)
+                            && !KEEP_ALIVE.contentEqualsIgnoreCase(tokens)) {
+                        return HttpConversionUtil.toHttp2Headers(response, false);
+                    }
+                }
+                continue;
+            }
             out.add(name, field.getValue());
         }
         return out;
     }
 
-    /** {@code name} in lower case, or {@code null} when HTTP/2 treats the field apart. */
+    /**
+     * {@code name} in lower case, {@link #DROP} for a field Netty's converter drops, or {@code null} for one it
+     * rewrites.
+     */
     private static AsciiString plainLowerCaseName(CharSequence name) {
         AsciiString lower;
         if (name instanceof String s) {
@@ -645,6 +672,9 @@ public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame,
             lower = new AsciiString(s).toLowerCase();
         } else {
             lower = AsciiString.of(name).toLowerCase();
+        }
+        if (DROPPED_RESPONSE_FIELDS.contains(lower)) {
+            return DROP;
         }
         if (SPECIAL_RESPONSE_FIELDS.contains(lower) || lower.startsWith(NETTY_EXTENSION_PREFIX)) {
             return null;

@@ -3,6 +3,7 @@ package dev.torii.internal.http2;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
@@ -72,6 +73,23 @@ class H2ResponseHeadersTest {
                         "set-cookie: a=1",
                         "set-cookie: b=2");
         assertSameAsNetty(r);
+    }
+
+    @Test
+    void theConnectionCloseOfEveryStreamAndNettysStreamIdAreDroppedWithoutNettysConverter() {
+        HttpResponse r = response("Server", "nginx", "Connection", "close", "Content-Length", "3");
+        r.headers().add(HttpConversionUtil.ExtensionHeaderNames.STREAM_ID.text(), "5");
+        Http2Headers h = H2StreamCodec.responseHeaders(r);
+        assertThat(fields(h)).containsExactly(":status: 200", "server: nginx", "content-length: 3");
+        assertSameAsNetty(r);
+        // The common names are the shared constants, not copies: the head did not go through Netty's converter.
+        List<CharSequence> names = new ArrayList<>();
+        h.forEach(e -> names.add(e.getKey()));
+        assertThat(names.get(1)).isSameAs(HttpHeaderNames.SERVER);
+        assertThat(names.get(2)).isSameAs(HttpHeaderNames.CONTENT_LENGTH);
+        assertSameAsNetty(response("Connection", "Keep-Alive", "Keep-Alive", "timeout=5", "Age", "1"));
+        assertSameAsNetty(response("Connection", "close", "close", "x", "Age", "1"));
+        assertSameAsNetty(response("close", "x", "Connection", "close", "Age", "1"));
     }
 
     @Test
