@@ -79,15 +79,9 @@ public final class Http2Connections {
         readAlways(ch);
     }
 
-    /**
-     * The handlers that follow the frame codec: the streams' flush consolidation, the multiplexer and the guard. Each
-     * stream flushes its response as its upstream read completes, and each flush that reaches the frame codec walks
-     * its flow controller to write the DATA frames queued there; folded into one per event-loop turn (or per read
-     * of the connection), the streams that finish in one turn share that walk.
-     */
+    /** The handlers that follow the frame codec: the multiplexer and the guard. */
     static ChannelHandler[] afterCodec(Engine engine, boolean secure, Http2FrameCodec codec) {
         return new ChannelHandler[] {
-            new FlushConsolidationHandler(FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true),
             new Http2MultiplexHandler(new StreamInitializer(engine, secure)),
             new Guard(engine, engine.http2Limits(), codec)
         };
