@@ -17,6 +17,9 @@
 #   nginx     the same nginx process, "listen ssl http2" server block       :P_NGINX_H2 (18107)
 #   torii     the same Torii process, an https listener                    :P_TORII_H2 (18108)
 #   (and direct: h2load --h1 against the backend, one request at a time per connection, for scale)
+#   with H2C=1 (default, with H2=1), a row that nginx cannot make (its proxy speaks no HTTP/2 upstream):
+#   torii-h2c the same Torii listener, path /h2c/ routed to the backend's h2c server block (prior knowledge)
+#             nginx backend: "listen ... http2" without TLS, "/" -> 200 "ok\n"   :P_BACKEND_H2C (18109)
 # all three proxies in front of the same backend; warms them up (Torii longer: JIT); runs wrk
 # time-bounded and interleaved (round 1: A B C D, round 2: A B C D, ...) for the small body at
 # CONNS connections and the 16 KiB body at CONNS_16K; prints a table of median RPS and p99 with
@@ -31,6 +34,7 @@
 #   H2=1 (the HTTP/2 round; empty to skip) H2_CONNS=50 H2_STREAMS=10 H2_REQUESTS=100000 (per run: h2load's
 #     timed mode (-D) hung at the end of some runs against a cold server, so runs are request-counted)
 #   P_NGINX_H2=18107 P_TORII_H2=18108
+#   H2C=1 (the h2c-upstream row of the HTTP/2 round; empty to skip) P_BACKEND_H2C=18109
 #   HOOKS=1 (the hook round; empty to skip)  TORII_THREADS=1 (Torii ioThreads)  PROXY_WORKERS=1 (nginx/HAProxy)  BACKEND_WORKERS=1
 #   UPSTREAM_KEEPALIVE=1024 (nginx "keepalive N": idle upstream connections kept per worker; as Torii's default)
 #   P_BACKEND=18101 P_NGINX=18102 P_HAPROXY=18103 P_TORII=18104
@@ -74,6 +78,9 @@ H2_STREAMS=${H2_STREAMS:-10}
 H2_REQUESTS=${H2_REQUESTS:-100000}
 P_NGINX_H2=${P_NGINX_H2:-18107}
 P_TORII_H2=${P_TORII_H2:-18108}
+H2C=${H2C-1}
+[ -n "$H2" ] || H2C=""
+P_BACKEND_H2C=${P_BACKEND_H2C:-18109}
 TORII_HOME=${TORII_HOME:-$ROOT/gateway-server/target/torii}
 SKIP_TORII=${SKIP_TORII:-}
 TORII_B_HOME=${TORII_B_HOME:-}
@@ -272,6 +279,30 @@ EOF2
     /^listeners:/ { print "  - { name: secure, protocol: https, address: \"127.0.0.1:" p "\"," ;
                     print "      tls: { certificates: [ { cert: \"" w "/conf/bench.pem\", key: \"" w "/conf/bench.key\" } ] } }" }' \
     "$WORK/conf/torii.yaml" >"$tmp" && mv "$tmp" "$WORK/conf/torii.yaml"
+  render_h2c_blocks
+}
+
+# The h2c-upstream row: an h2c (prior knowledge) server block in the backend nginx, and in Torii an upstream of
+# protocol h2c with a route for /h2c/ ahead of the catch-all one. The row is Torii's alone: nginx's proxy_pass
+# speaks HTTP/1.x to its upstreams (its grpc_pass speaks h2c, but only for gRPC), so it has no peer.
+render_h2c_blocks() {
+  [ -n "$H2C" ] || return 0
+  sed -i '$d' "$WORK/conf/backend.conf"
+  cat >>"$WORK/conf/backend.conf" <<EOF2
+    server {
+        listen 127.0.0.1:$P_BACKEND_H2C http2 reuseport backlog=4096;
+        http2_max_concurrent_streams 1000;
+        location / { return 200 "ok\n"; }
+    }
+}
+EOF2
+  [ -n "$SKIP_TORII" ] && return 0
+  local tmp; tmp=$(mktemp)
+  awk -v p="$P_BACKEND_H2C" '
+    /^routes:/ { print; print "  - match: { pathPrefix: \"/h2c/\" }"; print "    upstream: backend-h2c"; next }
+    /^upstreams:/ { print; print "  backend-h2c: { protocol: h2c, endpoints: [ \"127.0.0.1:" p "\" ] }"; next }
+    { print }' \
+    "$WORK/conf/torii.yaml" >"$tmp" && mv "$tmp" "$WORK/conf/torii.yaml"
 }
 
 # Sanity of one target before measuring: "/" answers "ok\n", "/16k" has 16384 bytes.
@@ -294,6 +325,7 @@ start_all() {
   [ -z "$TORII_B_HOME" ] || ports+=("$P_TORII_B")
   [ -z "$H2" ] || ports+=("$P_NGINX_H2")
   [ -z "$H2" ] || [ -n "$SKIP_TORII" ] || ports+=("$P_TORII_H2")
+  [ -z "$H2C" ] || ports+=("$P_BACKEND_H2C")
   for p in "${ports[@]}"; do
     port_busy "$p" && die "port $p is already in use on this machine (override P_BACKEND, P_NGINX, P_HAPROXY, P_TORII)"
   done
@@ -427,6 +459,8 @@ targets_for() {
     echo "direct backend http://127.0.0.1:$P_BACKEND/"
     echo "nginx nginx https://127.0.0.1:$P_NGINX_H2/"
     [ -n "$SKIP_TORII" ] || echo "torii torii https://127.0.0.1:$P_TORII_H2/"
+    # Torii to the backend over h2c: the same listener, a route of its own (nginx has no such row).
+    [ -n "$SKIP_TORII" ] || [ -z "$H2C" ] || echo "torii-h2c torii https://127.0.0.1:$P_TORII_H2/h2c/"
     return 0
   fi
   local path=/; [ "$1" = 16k ] && path=/16k
@@ -587,6 +621,7 @@ summarize() {
       print "k/cpu-s = thousand requests per CPU-second of the server under test: efficiency, comparable across thread counts."
       print "errs = wrk socket errors + non-2xx/3xx responses, summed over runs."
       print "h2 rows: h2load, TLS + ALPN h2, " "conns x streams per connection; p50/p99 from its per-request log; direct = the backend over HTTP/1.1 (h2load --h1)."
+      print "torii-h2c (h2 rows): Torii with an h2c upstream (an h2c server block in the backend); x nginx pairs it with nginx and its HTTP/1.1 upstream."
     }' "$1"
 }
 
