@@ -8,7 +8,7 @@
 #   torii     bin/torii run --config <generated yaml>, ioThreads 1         :P_TORII   (18104)
 #   with TORII_B_HOME set, a second Torii for an A/B comparison in the same rounds (another build, or the same
 #   build with other JVM options in TORII_B_OPTS, e.g. -Dtorii.transport=io_uring), HTTP/1.1 rows only:
-#   torii-b   $TORII_B_HOME/bin/torii, the same config                      :P_TORII_B (18109)
+#   torii-b   $TORII_B_HOME/bin/torii, the same config                      :P_TORII_B (18110)
 #   with HOOKS=1 (default), a hook round on the small body:
 #   nginx-lua  the nginx proxy + access_by_lua_block shared-dict counter    :P_LUA     (18105)
 #   torii-hook Torii + the same work as a JS plugin (plugins/counter)      :P_TORII_HOOK (18106)
@@ -47,7 +47,7 @@
 #   MAX_FOREIGN=50: table ignores runs where processes not started here used more than this %
 #     of a core (the raw TSV keeps every run)
 #   JAVA_OPTS, TORII_OPTS: passed to bin/torii as its launcher reads them (e.g. TORII_OPTS=-Xmx1g)
-#   TORII_B_HOME (empty: no torii-b) TORII_B_OPTS (TORII_OPTS of torii-b only) P_TORII_B=18109
+#   TORII_B_HOME (empty: no torii-b) TORII_B_OPTS (TORII_OPTS of torii-b only) P_TORII_B=18110
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -85,7 +85,7 @@ TORII_HOME=${TORII_HOME:-$ROOT/gateway-server/target/torii}
 SKIP_TORII=${SKIP_TORII:-}
 TORII_B_HOME=${TORII_B_HOME:-}
 TORII_B_OPTS=${TORII_B_OPTS:-}
-P_TORII_B=${P_TORII_B:-18109}
+P_TORII_B=${P_TORII_B:-18110}
 [ -z "$SKIP_TORII" ] || TORII_B_HOME=""
 SKIP_BUILD=${SKIP_BUILD:-}
 SKIP_INSTALL=${SKIP_INSTALL:-}
