@@ -268,7 +268,7 @@ public final class ToriiServer implements AutoCloseable {
                         server.adminRoutes(),
                         config.observability().effectiveAdminToken().orElse(null));
             }
-            if (config.reload().watch() && configFile != null && gateway != null) {
+            if (config.reload().watch() && configFile != null) {
                 try {
                     server.watcher = dev.torii.server.internal.ConfigWatcher.start(
                             configFile, config.reload().debounce(), server::reload);
@@ -377,8 +377,6 @@ public final class ToriiServer implements AutoCloseable {
             errors.add("reload: the server is shutting down");
         } else if (file == null) {
             errors.add("reload: no configuration file (this server was started from a ServerConfig alone)");
-        } else if (gateway == null) {
-            errors.add(file + ": reload: no gateway runs (the configuration has no http or tcp listener)");
         } else {
             String source = file.toString();
             try {
@@ -445,15 +443,26 @@ public final class ToriiServer implements AutoCloseable {
                     AccessControl nextLists = nextAccess;
                     // New addresses bind first (a port in use refuses the whole reload, nothing changed); the swaps
                     // run before they accept, so a new TCP listener finds its upstream in the table.
-                    gateway.listeners(next.listeners(), nextTcp, () -> {
-                        gateway.routingTable(nextTable);
-                        gateway.hooks(hooks);
+                    if (gateway == null) {
+                        // Only dns listeners ran at start-up (a node-local DNS cache): no proxy engine runs, and one
+                        // starts only with the process. Everything else of the file still applies.
+                        if (!next.listeners().isEmpty() || !nextTcp.isEmpty()) {
+                            throw new IllegalStateException("http or tcp listeners are added to a configuration that"
+                                    + " ran only dns listeners: the proxy engine starts with the process (a restart)");
+                        }
                         accessGuard.use(nextLists);
-                        limitsKept.addAll(gateway.limits(next.limits()));
-                        gateway.http2Limits(next.http2Limits()); // for the HTTP/2 connections made from now on
-                        gateway.forwarding(next.forwarding());
                         applyMaintenance(next, freshMaintenance);
-                    });
+                    } else {
+                        gateway.listeners(next.listeners(), nextTcp, () -> {
+                            gateway.routingTable(nextTable);
+                            gateway.hooks(hooks);
+                            accessGuard.use(nextLists);
+                            limitsKept.addAll(gateway.limits(next.limits()));
+                            gateway.http2Limits(next.http2Limits()); // for the HTTP/2 connections made from now on
+                            gateway.forwarding(next.forwarding());
+                            applyMaintenance(next, freshMaintenance);
+                        });
+                    }
                 } catch (RuntimeException e) {
                     if (nextAdmin != null) {
                         nextAdmin.close();

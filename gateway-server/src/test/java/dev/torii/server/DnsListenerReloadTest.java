@@ -90,6 +90,63 @@ class DnsListenerReloadTest {
         }
     }
 
+    @Test
+    void aNodeLocalCacheWithOnlyDnsListenersReloadsItsListenersAndSettingsButRefusesAddingAProxyListener(
+            @TempDir Path dir) throws Exception {
+        try (UnboundServer unbound = UnboundServer.start(List.of(
+                        "local-zone: \".\" static",
+                        "local-zone: \"node.test.\" static",
+                        "local-data: \"node.test. 3600 IN SOA ns.node.test. admin.node.test. 1 3600 600 86400 5\"",
+                        "local-data: \"app.node.test. 60 IN A 10.9.0.1\""));
+                UnboundServer other = UnboundServer.start(List.of(
+                        "local-zone: \".\" static",
+                        "local-zone: \"node.test.\" static",
+                        "local-data: \"node.test. 3600 IN SOA ns.node.test. admin.node.test. 1 3600 600 86400 5\"",
+                        "local-data: \"new.node.test. 60 IN A 10.9.0.2\""))) {
+            int first = freePort();
+            int second = freePort();
+            String only = """
+                    listeners:
+                      - { name: node-dns, protocol: dns, address: "127.0.0.1:%d" }
+                    %s
+                    dns: { upstreams: [ "127.0.0.1:%d" ] }
+                    ioThreads: 1
+                    """;
+            String secondListener = "  - { name: more-dns, protocol: dns, address: \"127.0.0.1:" + second + "\" }";
+            Path file = dir.resolve("torii.yaml");
+            Files.writeString(file, only.formatted(first, "", unbound.address().getPort()));
+            try (ToriiServer server = ToriiServer.start(ConfigLoader.load(file), file)) {
+                // A second listener and a new upstream in one reload: both apply without a restart.
+                Files.writeString(
+                        file,
+                        only.formatted(first, secondListener, other.address().getPort()));
+                ConfigReloadResult applied = server.reload();
+                assertThat(applied.applied()).as("%s", applied.errors()).isTrue();
+                assertThat(applied.notApplied()).isEmpty();
+                assertThat(server.dnsServers()).hasSize(2);
+                assertThat(Dig.query(new InetSocketAddress("127.0.0.1", second), "new.node.test")
+                                .section("ANSWER"))
+                        .as("the added listener answers from the new upstream")
+                        .containsExactly("new.node.test. 60 IN A 10.9.0.2");
+
+                // An http listener cannot start without the proxy engine: refused, the dns listeners unchanged.
+                String withWeb = only.formatted(
+                                first,
+                                secondListener + "\n  - { name: web, protocol: http, address: \"127.0.0.1:0\" }",
+                                other.address().getPort())
+                        + "upstreams:\n  demo: { endpoints: [ \"127.0.0.1:9\" ] }\n";
+                Files.writeString(file, withWeb);
+                ConfigReloadResult refused = server.reload();
+                assertThat(refused.applied()).isFalse();
+                assertThat(String.join("\n", refused.errors())).contains("ran only dns listeners");
+                assertThat(server.dnsServers()).hasSize(2);
+                assertThat(Dig.query(new InetSocketAddress("127.0.0.1", first), "new.node.test")
+                                .section("ANSWER"))
+                        .containsExactly("new.node.test. 60 IN A 10.9.0.2");
+            }
+        }
+    }
+
     private static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return s.getLocalPort();
