@@ -485,7 +485,7 @@ public final class ToriiServer implements AutoCloseable {
                     AdminServer oldAdmin = admin;
                     admin = nextAdmin;
                     if (oldAdmin != null) {
-                        // Not on this thread: a POST /reload runs on the old server's own event loop, which must
+                        // Not now: a POST /reload runs on one of the old server's request threads, which must
                         // first write this reload's answer. A second later, off every event loop, it closes.
                         CompletableFuture.runAsync(
                                 oldAdmin::close,

@@ -39,8 +39,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The admin API's HTTP/1.1 server: one thread of its own (never a proxy or DNS event loop), requests of at most 64 KiB
- * aggregated whole and answered by {@link AdminRoutes}.
+ * The admin API's HTTP/1.1 server: one event loop of its own (never a proxy or DNS event loop), requests of at most
+ * 64 KiB aggregated whole and answered by {@link AdminRoutes} on virtual threads (an endpoint may block, as a reload
+ * does, without stalling the probes and scrapes of other connections); a connection's answers keep its requests'
+ * order.
  *
  * <p>Authentication: on a loopback address no token is needed. Bound anywhere else, the server refuses to start
  * without a bearer token, and then every request but the probes and the status page's static files
@@ -135,8 +137,16 @@ public final class AdminServer implements AutoCloseable {
     }
 
     private static final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
+        private static final java.util.concurrent.Executor VIRTUAL =
+                r -> Thread.ofVirtual().name("torii-admin-request").start(r);
+
         private final AdminRoutes routes;
         private final byte[] authorization;
+        /** The answers of this connection still to write, in request order; on its event loop. */
+        private java.util.concurrent.CompletableFuture<Void> queue =
+                java.util.concurrent.CompletableFuture.completedFuture(null);
+        /** Requests taken and not answered yet; on the event loop. */
+        private int pending;
 
         Handler(AdminRoutes routes, byte[] authorization) {
             this.routes = routes;
@@ -169,11 +179,40 @@ public final class AdminServer implements AutoCloseable {
             uri.parameters().forEach((k, v) -> query.put(k, v.isEmpty() ? "" : v.getFirst()));
             AdminRequest request = new AdminRequest(
                     req.method().name(), uri.path(), query, req.content().toString(StandardCharsets.UTF_8));
-            send(ctx, req, routes.handle(request), HttpUtil.isKeepAlive(req));
+            boolean head = req.method().equals(HttpMethod.HEAD);
+            boolean keepAlive = HttpUtil.isKeepAlive(req);
+            // Endpoints may block (a reload reads files, compiles plugins, binds and connects to Redis): they run on a
+            // virtual thread, so the admin loop keeps answering probes and scrapes on other connections meanwhile.
+            // One connection's requests run one after the other and are answered in order; it reads no more while
+            // one waits (a request the decoder already holds is queued behind it).
+            ctx.channel().config().setAutoRead(false);
+            pending++;
+            queue = queue.thenApplyAsync(ignored -> answer(request), VIRTUAL)
+                    .thenAcceptAsync(
+                            r -> {
+                                send(ctx, head, r, keepAlive);
+                                if (--pending == 0 && keepAlive) {
+                                    ctx.channel().config().setAutoRead(true);
+                                }
+                            },
+                            ctx.executor());
+        }
+
+        /** The endpoint's answer; never throws, so one failure cannot stall the connection's queue. */
+        private AdminResponse answer(AdminRequest request) {
+            try {
+                return routes.handle(request);
+            } catch (RuntimeException | Error e) {
+                log.error("admin {} {} failed", request.method(), request.path(), e);
+                return AdminResponse.text(500, request.method() + " " + request.path() + " failed: " + e + "\n");
+            }
         }
 
         private static void send(ChannelHandlerContext ctx, FullHttpRequest req, AdminResponse r, boolean keepAlive) {
-            boolean head = req.method().equals(HttpMethod.HEAD);
+            send(ctx, req.method().equals(HttpMethod.HEAD), r, keepAlive);
+        }
+
+        private static void send(ChannelHandlerContext ctx, boolean head, AdminResponse r, boolean keepAlive) {
             ByteBuf body = head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(r.body());
             FullHttpResponse response =
                     new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status()), body);
