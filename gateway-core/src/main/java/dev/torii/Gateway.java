@@ -346,7 +346,6 @@ public final class Gateway implements AutoCloseable {
             return this;
         }
 
-        /** Adds a global hook; global hooks run before route hooks, in the order added. */
         /**
          * Adds a guard every accepted connection of every http, https and tcp listener passes, in the order added,
          * before TLS or HTTP parsing; a refused connection is closed and counted in
@@ -357,6 +356,7 @@ public final class Gateway implements AutoCloseable {
             return this;
         }
 
+        /** Adds a global hook; global hooks run before route hooks, in the order added. */
         public Builder hook(Hook hook) {
             hooks.add(Objects.requireNonNull(hook, "hook"));
             return this;

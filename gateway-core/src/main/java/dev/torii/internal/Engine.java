@@ -597,15 +597,15 @@ public final class Engine {
         return ch;
     }
 
-    /**
-     * Counts an accepted connection against {@link Limits#maxConnections()} and tracks it for shutdown; over the limit
-     * (or once shutdown began) it is closed at once and counted as rejected.
-     */
     /** The guards every accepted connection passes, in order (set before {@link #start}). */
     public void connectionGuards(List<ConnectionGuard> guards) {
         this.guards = List.copyOf(guards);
     }
 
+    /**
+     * Counts an accepted connection against {@link Limits#maxConnections()}, passes it through the connection guards
+     * and tracks it for shutdown; a refused one is closed at once and counted (rejected or guarded).
+     */
     private boolean admit(Channel ch, String listener) {
         // While draining, the listeners still take what the kernel queued (see ListenerDrain): those connections
         // are served and drained like the ones open before, never reset.

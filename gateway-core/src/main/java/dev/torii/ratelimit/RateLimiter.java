@@ -55,6 +55,9 @@ public final class RateLimiter {
     private final RedisStore store;
     private final LocalBuckets local;
     private final BucketConfiguration configuration;
+    /** The configuration as Bucket4j's asynchronous builder takes it (the plain overload is deprecated). */
+    private final java.util.function.Supplier<CompletableFuture<BucketConfiguration>> remoteConfiguration;
+
     private final LongSupplier nanoTime;
     private final byte[] redisPrefix;
     private final String policyHeader;
@@ -72,6 +75,8 @@ public final class RateLimiter {
         this.store = store;
         this.nanoTime = nanoTime;
         this.configuration = LocalBuckets.configuration(policy.bandwidths());
+        CompletableFuture<BucketConfiguration> known = CompletableFuture.completedFuture(configuration);
+        this.remoteConfiguration = () -> known;
         this.local =
                 new LocalBuckets(configuration, LocalBuckets.idle(policy.bandwidths()), policy.maxKeys(), nanoTime);
         this.redisPrefix =
@@ -119,7 +124,7 @@ public final class RateLimiter {
         }
         byte[] k = redisKey(key);
         return store.proxyManager()
-                .thenCompose(pm -> pm.builder().build(k, configuration).tryConsumeAndReturnRemaining(1))
+                .thenCompose(pm -> pm.builder().build(k, remoteConfiguration).tryConsumeAndReturnRemaining(1))
                 .orTimeout(policy.storeTimeout().toNanos(), TimeUnit.NANOSECONDS)
                 .handle((probe, error) -> {
                     if (error == null) {

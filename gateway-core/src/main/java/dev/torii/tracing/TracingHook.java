@@ -50,6 +50,9 @@ public final class TracingHook implements Hook, UpstreamAttemptListener {
     static final String ATTEMPT = "torii.attempt";
 
     private static final TextMapGetter<Headers> GETTER = new TextMapGetter<>() {
+        // Deprecated in OpenTelemetry 1.68 but still what propagators that scan names (Jaeger's uberctx-*, OT's
+        // baggage) call; an embedder may configure one.
+        @SuppressWarnings("deprecation")
         @Override
         public Iterable<String> keys(Headers carrier) {
             return carrier.names();

@@ -164,7 +164,7 @@ public final class ControlledUnbound implements AutoCloseable {
         for (int i = 0; i < 20; i++) {
             try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
                 int port = s.getLocalPort();
-                try (DatagramSocket u =
+                try (DatagramSocket _ =
                         new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), port))) {
                     return port;
                 } catch (IOException e) {

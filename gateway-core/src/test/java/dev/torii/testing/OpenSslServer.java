@@ -75,7 +75,7 @@ public final class OpenSslServer implements AutoCloseable {
             if (!p.isAlive()) {
                 return false;
             }
-            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
+            try (Socket _ = new Socket(InetAddress.getLoopbackAddress(), port)) {
                 return true;
             } catch (IOException e) {
                 TimeUnit.MILLISECONDS.sleep(20);

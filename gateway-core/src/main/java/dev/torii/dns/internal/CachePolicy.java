@@ -322,7 +322,6 @@ public final class CachePolicy implements Lookups.Settler {
         return answers.estimatedSize();
     }
 
-    /** Drops every cached answer and remembered failure (lookups in flight still store theirs). */
     /** Keeps at most {@code maxEntries} answers (and as many failures) from now on, evicting the excess. */
     public void resize(long maxEntries) {
         answers.policy().eviction().ifPresent(e -> e.setMaximum(maxEntries));
@@ -335,6 +334,7 @@ public final class CachePolicy implements Lookups.Settler {
         failures.asMap().keySet().removeIf(drop);
     }
 
+    /** Drops every cached answer and remembered failure (lookups in flight still store theirs). */
     public void invalidateAll() {
         answers.invalidateAll();
         failures.invalidateAll();

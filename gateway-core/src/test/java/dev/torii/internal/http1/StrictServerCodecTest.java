@@ -33,9 +33,8 @@ class StrictServerCodecTest {
         assertThat(upgrade.uri()).isEqualTo("/chat");
         LastHttpContent end = ch.readInbound();
         end.release();
-        assertThat((Object) ch.readInbound())
-                .as("the pipelined request is not decoded yet")
-                .isNull();
+        Object pipelined = ch.readInbound();
+        assertThat(pipelined).as("the pipelined request is not decoded yet").isNull();
         assertThat(codec.holding()).isTrue();
 
         codec.resume();
