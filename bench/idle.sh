@@ -182,6 +182,8 @@ upstreams:
 limits:
   idleTimeout: 10m
   maxConnections: $((2 * N + 1000))
+  # HTTP/2 connections without a stream close after 60 s by default: opening 10,000 can take longer than that.
+  http2: { idleTimeout: 10m }
 EOC
   nginx -t -q -p "$WORK" -e "$WORK/logs/backend.stderr.log" -c "$WORK/conf/backend.conf" >>"$LOG" 2>&1 \
     || die "nginx -t failed (see $LOG)"
