@@ -17,6 +17,7 @@
 #
 # Usage: bench/idle.sh [run|help]
 # Knobs (env): N=10000 (N_TCP=N for the tcp kind, lowered to fit ulimit -n) SOURCES=8 PARALLEL=200 (connections opened at once) SETTLE=5 (s) KINDS="tcp http h2"
+#   READY_S=300 (s the client may take to open them all: more on a loaded machine)
 #   GOAL_MIB=256 HISTO=1 TORII_THREADS=1 P_BACKEND=18301 P_TORII=18302
 #   TORII_HOME=<repo>/gateway-server/target/torii  JAVA_OPTS, TORII_OPTS (as bin/torii reads them)
 #   SKIP_INSTALL=1 (fail instead of apt-get installing nginx, python3, curl)  WORK=$TMPDIR/torii-idlebench
@@ -30,6 +31,7 @@ N_TCP=${N_TCP:-$N}
 SOURCES=${SOURCES:-8}
 PARALLEL=${PARALLEL:-200}
 SETTLE=${SETTLE:-5}
+READY_S=${READY_S:-300}
 KINDS=${KINDS:-"tcp http h2"}
 GOAL_MIB=${GOAL_MIB:-256}
 HISTO=${HISTO-1}
@@ -182,6 +184,8 @@ upstreams:
 limits:
   idleTimeout: 10m
   maxConnections: $((2 * N + 1000))
+  # HTTP/2 connections without a stream close after 60 s by default: opening 10,000 can take longer than that.
+  http2: { idleTimeout: 10m }
 EOC
   nginx -t -q -p "$WORK" -e "$WORK/logs/backend.stderr.log" -c "$WORK/conf/backend.conf" >>"$LOG" 2>&1 \
     || die "nginx -t failed (see $LOG)"
@@ -206,7 +210,7 @@ measure() { # kind
   local t0=$SECONDS
   until grep -q '^READY' "$out" 2>/dev/null; do
     alive "$cpid" "$cst" || die "client for $kind exited: $(tail -3 "$out")"
-    [ $((SECONDS - t0)) -lt 300 ] || die "client for $kind not ready after 300 s"
+    [ $((SECONDS - t0)) -lt "$READY_S" ] || die "client for $kind not ready after $READY_S s"
     sleep 0.5
   done
   local open_s=$((SECONDS - t0)) ready; ready=$(grep '^READY' "$out")

@@ -178,7 +178,7 @@ final class ExchangeDriver {
         return handler.now();
     }
 
-    private ChannelHandlerContext ctx() {
+    ChannelHandlerContext ctx() {
         return handler.ctx();
     }
 

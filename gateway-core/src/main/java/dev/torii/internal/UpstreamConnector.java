@@ -162,8 +162,15 @@ final class UpstreamConnector {
         InetSocketAddress literal = endpointIndex >= 0 ? upstreamState.literalAddress(endpointIndex) : null;
         if (literal != null) {
             ex.upstreamAddress = literal;
-            pendingAcquire =
-                    engine.pool(loop).acquire(upstreamState, endpoint, literal, false, new Acquired(ex, endpoint));
+            pendingAcquire = engine.pool(loop)
+                    .acquire(
+                            upstreamState,
+                            endpoint,
+                            literal,
+                            ex.clientAddress(),
+                            localAddress(),
+                            false,
+                            new Acquired(ex, endpoint));
             return;
         }
         engine.resolver().resolve(endpoint, loop).addListener(f -> {
@@ -178,9 +185,21 @@ final class UpstreamConnector {
             }
             InetSocketAddress address = (InetSocketAddress) f.getNow();
             ex.upstreamAddress = address;
-            pendingAcquire =
-                    engine.pool(loop).acquire(upstreamState, endpoint, address, false, new Acquired(ex, endpoint));
+            pendingAcquire = engine.pool(loop)
+                    .acquire(
+                            upstreamState,
+                            endpoint,
+                            address,
+                            ex.clientAddress(),
+                            localAddress(),
+                            false,
+                            new Acquired(ex, endpoint));
         });
+    }
+
+    /** Where the client reached Torii (an HTTP/2 stream answers with its connection's address): a PROXY header's. */
+    private InetSocketAddress localAddress() {
+        return driver.ctx().channel().localAddress() instanceof InetSocketAddress a ? a : null;
     }
 
     /**
@@ -219,7 +238,14 @@ final class UpstreamConnector {
         Endpoint endpoint = endpointIndex >= 0 ? upstreamState.endpoint(endpointIndex) : ex.endpointOverride;
         // When one kept-alive connection went stale, its idle siblings may have too.
         pendingAcquire = engine.pool(loop)
-                .acquire(upstreamState, endpoint, ex.upstreamAddress, true, new Acquired(ex, endpoint));
+                .acquire(
+                        upstreamState,
+                        endpoint,
+                        ex.upstreamAddress,
+                        ex.clientAddress(),
+                        localAddress(),
+                        true,
+                        new Acquired(ex, endpoint));
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.torii.upstream;
 
+import dev.torii.proxyprotocol.ProxyProtocolVersion;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,6 +32,9 @@ import java.util.Objects;
  * @param healthCheck active health checks, or null for none
  * @param panic when no endpoint is healthy: true sends requests to all of them anyway (panic routing), false answers
  *     {@code NO_ENDPOINT} (503)
+ * @param proxyProtocol the PROXY protocol header each new connection to an endpoint starts with, carrying the client
+ *     address of the exchange that opened it, or {@code null} for none. With a header, a kept-alive connection is
+ *     reused only for exchanges of the same client address (and listener address): the pools are kept per client.
  */
 public record Upstream(
         String name,
@@ -46,7 +50,8 @@ public record Upstream(
         UpstreamTls tls,
         OutlierDetection outlierDetection,
         HealthCheck healthCheck,
-        boolean panic) {
+        boolean panic,
+        ProxyProtocolVersion proxyProtocol) {
 
     public Upstream {
         Objects.requireNonNull(name, "name");
@@ -108,6 +113,7 @@ public record Upstream(
         private OutlierDetection outlierDetection;
         private HealthCheck healthCheck;
         private boolean panic;
+        private ProxyProtocolVersion proxyProtocol;
 
         private Builder(String name) {
             this.name = Objects.requireNonNull(name, "name");
@@ -189,6 +195,14 @@ public record Upstream(
             return this;
         }
 
+        /**
+         * The PROXY protocol header (v1 or v2) each new connection sends first, or {@code null} (the default) for none.
+         */
+        public Builder proxyProtocol(ProxyProtocolVersion proxyProtocol) {
+            this.proxyProtocol = proxyProtocol;
+            return this;
+        }
+
         public Upstream build() {
             return new Upstream(
                     name,
@@ -204,7 +218,8 @@ public record Upstream(
                     tls,
                     outlierDetection,
                     healthCheck,
-                    panic);
+                    panic,
+                    proxyProtocol);
         }
     }
 }

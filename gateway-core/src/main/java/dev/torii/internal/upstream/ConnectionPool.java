@@ -3,6 +3,7 @@ package dev.torii.internal.upstream;
 import dev.torii.ProxyError;
 import dev.torii.internal.http1.CompactTrailers;
 import dev.torii.internal.tls.ClientTls;
+import dev.torii.proxyprotocol.ProxyProtocolVersion;
 import dev.torii.upstream.ConnectFailure;
 import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.Upstream;
@@ -30,6 +31,7 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -79,7 +81,15 @@ public final class ConnectionPool {
         void cancel();
     }
 
-    private record Key(String upstream, UpstreamProtocol protocol, InetSocketAddress address, String tlsName) {}
+    /**
+     * One pool's identity. {@code origin} is null unless the upstream sends PROXY protocol headers: a connection then
+     * told the endpoint who its client is, so it serves only exchanges of that client address (and listener address).
+     */
+    private record Key(
+            String upstream, UpstreamProtocol protocol, InetSocketAddress address, String tlsName, Origin origin) {}
+
+    /** Whom a PROXY-protocol connection speaks for: the client's IP and the address the client reached Torii at. */
+    private record Origin(InetAddress client, InetSocketAddress local) {}
 
     private static final long SWEEP_MILLIS = 1000;
     /** A stream's receive window: what one exchange may have in flight from the upstream before its client reads. */
@@ -154,9 +164,26 @@ public final class ConnectionPool {
             InetSocketAddress address,
             boolean fresh,
             AcquireCallback callback) {
+        return acquire(state, endpoint, address, null, null, fresh, callback);
+    }
+
+    /**
+     * As {@link #acquire(UpstreamState, Endpoint, InetSocketAddress, boolean, AcquireCallback)} for an exchange of
+     * {@code client} that reached Torii at {@code local}: when the upstream sends PROXY protocol headers, a new
+     * connection's header carries them, and only connections opened for the same client IP and listener address are
+     * reused (either may be null: the header then says the client is unknown).
+     */
+    public Pending acquire(
+            UpstreamState state,
+            Endpoint endpoint,
+            InetSocketAddress address,
+            InetSocketAddress client,
+            InetSocketAddress local,
+            boolean fresh,
+            AcquireCallback callback) {
         EndpointPool[] touched = new EndpointPool[1];
         try {
-            return acquire(state, endpoint, address, fresh, callback, touched);
+            return acquire(state, endpoint, address, client, local, fresh, callback, touched);
         } finally {
             if (touched[0] != null) {
                 publish(touched[0]);
@@ -168,6 +195,8 @@ public final class ConnectionPool {
             UpstreamState state,
             Endpoint endpoint,
             InetSocketAddress address,
+            InetSocketAddress client,
+            InetSocketAddress local,
             boolean fresh,
             AcquireCallback callback,
             EndpointPool[] touched) {
@@ -177,13 +206,24 @@ public final class ConnectionPool {
         }
         Upstream upstream = state.upstream;
         String tlsName = upstream.protocol().tls() ? ClientTls.peerName(upstream, endpoint) : null;
+        Origin origin = upstream.proxyProtocol() == null
+                ? null
+                : new Origin(client != null ? client.getAddress() : null, local);
         EndpointPool pool = pools.computeIfAbsent(
-                new Key(upstream.name(), upstream.protocol(), address, tlsName),
+                new Key(upstream.name(), upstream.protocol(), address, tlsName, origin),
                 k -> new EndpointPool(
-                        address, tlsName, gauges.computeIfAbsent(k.upstream(), n -> new UpstreamCounters.PoolGauge())));
+                        address,
+                        tlsName,
+                        gauges.computeIfAbsent(k.upstream(), n -> new UpstreamCounters.PoolGauge()),
+                        k.origin() != null));
         touched[0] = pool;
         pool.state = state;
         pool.settings = upstream;
+        if (origin != null) {
+            // The header of the next connection names the client of the exchange that opens it (same IP, its port).
+            pool.client = client;
+            pool.local = local;
+        }
         if (sweeper == null) {
             sweeper = loop.scheduleAtFixedRate(this::sweep, SWEEP_MILLIS, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
         }
@@ -237,6 +277,7 @@ public final class ConnectionPool {
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        addProxyHeader(ch, pool);
                         if (ssl != null) {
                             ch.pipeline().addLast("tls", sslHandler(ch, ssl, pool));
                         }
@@ -305,6 +346,14 @@ public final class ConnectionPool {
 
     private static int connectTimeoutMillis(Upstream settings) {
         return (int) Math.min(Integer.MAX_VALUE, settings.connectTimeout().toMillis());
+    }
+
+    /** The PROXY protocol header first, when the upstream asks for one. */
+    private static void addProxyHeader(Channel ch, EndpointPool pool) {
+        ProxyProtocolVersion version = pool.settings.proxyProtocol();
+        if (version != null) {
+            ch.pipeline().addLast("proxy-header", new ProxyHeaderWriter(version, pool.client, pool.local));
+        }
     }
 
     private static SslHandler sslHandler(Channel ch, SslContext ssl, EndpointPool pool) {
@@ -563,6 +612,7 @@ public final class ConnectionPool {
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        addProxyHeader(ch, pool);
                         if (ssl != null) {
                             ch.pipeline().addLast("tls", sslHandler(ch, ssl, pool));
                         }
@@ -716,6 +766,8 @@ public final class ConnectionPool {
 
     private void sweep() {
         long now = loop.ticker().nanoTime();
+        // Pools kept per client (PROXY protocol) go once empty, or there would be one per client address ever seen.
+        pools.values().removeIf(EndpointPool::unused);
         for (EndpointPool pool : pools.values()) {
             long timeout = pool.settings.idleTimeout().toNanos();
             UpstreamConnection oldest;
@@ -827,11 +879,33 @@ public final class ConnectionPool {
         int open;
         /** The last SETTINGS_MAX_CONCURRENT_STREAMS this endpoint sent, or -1 before it said any. */
         int lastMaxStreams = -1;
+        /** Whether this pool holds one client's connections (the upstream sends PROXY protocol headers). */
+        final boolean perClient;
+        /** For PROXY protocol headers: the client of the latest acquire and where it reached Torii, or null. */
+        InetSocketAddress client;
 
-        EndpointPool(InetSocketAddress address, String tlsName, UpstreamCounters.PoolGauge gauge) {
+        InetSocketAddress local;
+
+        EndpointPool(InetSocketAddress address, String tlsName, UpstreamCounters.PoolGauge gauge, boolean perClient) {
             this.address = address;
             this.tlsName = tlsName;
             this.gauge = gauge;
+            this.perClient = perClient;
+        }
+
+        /**
+         * A pool of one client's connections (PROXY protocol) with nothing open, opening or waiting: it can go. Its
+         * gauge contribution is zero by then (every change publishes).
+         */
+        boolean unused() {
+            return perClient
+                    && open == 0
+                    && waiters.isEmpty()
+                    && orphans.isEmpty()
+                    && idle.isEmpty()
+                    && http2.isEmpty()
+                    && publishedIdle == 0
+                    && publishedInUse == 0;
         }
 
         /** The oldest HTTP/2 connection that can take a stream now, or null. */

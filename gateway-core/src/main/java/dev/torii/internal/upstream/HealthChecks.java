@@ -184,6 +184,13 @@ public final class HealthChecks implements AutoCloseable {
                     .handler(new ChannelInitializer<>() {
                         @Override
                         protected void initChannel(Channel ch) {
+                            if (state.upstream.proxyProtocol() != null) {
+                                // An endpoint that wants a PROXY header refuses a check without one: LOCAL/UNKNOWN.
+                                ch.pipeline()
+                                        .addLast(
+                                                "proxy-header",
+                                                new ProxyHeaderWriter(state.upstream.proxyProtocol(), null, null));
+                            }
                             if (state.sslContext != null) {
                                 String name = ClientTls.peerName(state.upstream, endpoint);
                                 SslHandler tls = state.sslContext.newHandler(ch.alloc(), name, address.getPort());

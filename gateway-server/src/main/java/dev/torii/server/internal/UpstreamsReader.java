@@ -1,5 +1,6 @@
 package dev.torii.server.internal;
 
+import dev.torii.proxyprotocol.ProxyProtocolVersion;
 import dev.torii.server.internal.YamlReader.Fields;
 import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.HealthCheck;
@@ -44,7 +45,8 @@ final class UpstreamsReader implements SectionReader {
             "tls",
             "outlierDetection",
             "healthCheck",
-            "panic");
+            "panic",
+            "proxyProtocol");
     private static final List<String> UPSTREAM_TLS_KEYS = List.of("ca", "serverName", "verify");
     private static final List<String> OUTLIER_KEYS =
             List.of("consecutiveFailures", "baseEjectionTime", "maxEjectionTime", "maxEjectionPercent");
@@ -196,6 +198,17 @@ final class UpstreamsReader implements SectionReader {
             }
         }
         yaml.set(f, "panic", yaml::bool, b::panic);
+        Node ppNode = f.value("proxyProtocol");
+        if (ppNode != null) {
+            String v = yaml.string(ppNode, f.path("proxyProtocol"));
+            if ("v1".equals(v)) {
+                b.proxyProtocol(ProxyProtocolVersion.V1);
+            } else if ("v2".equals(v)) {
+                b.proxyProtocol(ProxyProtocolVersion.V2);
+            } else if (v != null) {
+                yaml.error(ppNode, f.path("proxyProtocol") + ": '" + v + "' (expected: v1 or v2)");
+            }
+        }
         return yaml.build(f, before, () -> b.build());
     }
 
