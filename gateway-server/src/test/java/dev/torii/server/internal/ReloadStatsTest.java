@@ -23,12 +23,15 @@ class ReloadStatsTest {
                 .replace(
                         "admin:",
                         "limits: { maxConnections: 5 }\nioThreads: 2\naccess: { deny: [ 10.0.0.1 ] }\nadmin:");
-        // http/https listeners, limits and access are applied (tcp and dns listeners and the parts of limits that
-        // cannot change live are named by ToriiServer.reload, from the parsed config).
+        // Listeners, limits and access are applied; ioThreads is not.
         assertThat(ReloadStats.unappliedChanges(BASE, more)).containsExactly("ioThreads");
+        // The dns settings are applied (DnsCache.reconfigure); the demo echo service needs a restart.
         assertThat(ReloadStats.unappliedChanges(
-                        BASE, BASE.replace("admin:", "dns: { servers: [ \"127.0.0.1:53\" ] }\nadmin:")))
-                .containsExactly("dns");
+                        BASE,
+                        BASE.replace(
+                                "admin:",
+                                "dns: { servers: [ \"127.0.0.1:53\" ] }\ndemo: { echo: \"127.0.0.1:9\" }\nadmin:")))
+                .containsExactly("demo");
     }
 
     @Test
