@@ -61,7 +61,34 @@ public final class Main implements Callable<Integer> {
 
     /** Runs the command line and exits the JVM with its exit code. */
     public static void main(String[] args) {
+        Path config = runConfig(args);
+        if (config != null) {
+            // What containers and units start: no command-line model is built for it (picocli's reflection and
+            // its ~300 classes, none of them in the AOT cache, cost about a third of a second of start-up).
+            System.exit(Run.run(config, new PrintWriter(System.err, true, StandardCharsets.UTF_8)));
+        }
         System.exit(commandLine().execute(args));
+    }
+
+    /**
+     * The FILE of exactly {@code run -c FILE}, {@code run --config FILE} or {@code run --config=FILE}; null for any
+     * other command line, which picocli parses (help, usage errors and the other commands included).
+     */
+    static Path runConfig(String[] args) {
+        String file = null;
+        if (args.length == 2 && args[0].equals("run") && args[1].startsWith("--config=")) {
+            file = args[1].substring("--config=".length());
+        } else if (args.length == 3 && args[0].equals("run") && (args[1].equals("-c") || args[1].equals("--config"))) {
+            file = args[2];
+        }
+        if (file == null || file.isEmpty() || file.startsWith("-")) {
+            return null;
+        }
+        try {
+            return Path.of(file);
+        } catch (java.nio.file.InvalidPathException e) {
+            return null; // picocli says what is wrong with it
+        }
     }
 
     /** A fresh command line; {@code commandLine().execute(args)} returns the exit code without exiting. */
@@ -112,6 +139,14 @@ public final class Main implements Callable<Integer> {
         /** Loads, starts, then blocks until a shutdown hook has closed the server. */
         @Override
         public Integer call() {
+            return run(config, spec.commandLine().getErr());
+        }
+
+        /**
+         * Loads {@code config}, starts, then blocks until a shutdown hook has closed the server; configuration errors
+         * go to {@code err}. The exit code: 0 after a shutdown, 1 when the file is invalid or the server cannot start.
+         */
+        static int run(Path config, PrintWriter err) {
             // SIGHUP reloads; the handler goes in first so a SIGHUP during start-up is ignored, not fatal.
             AtomicReference<ToriiServer> running = new AtomicReference<>();
             Signals.onHup(() -> {
@@ -131,7 +166,7 @@ public final class Main implements Callable<Integer> {
                 cfg = ConfigLoader.load(config, scripts);
             } catch (ConfigException e) {
                 scripts.close();
-                report(spec.commandLine().getErr(), e);
+                report(err, e);
                 return 1;
             }
             log.info("torii {} starting with {}", version(), config);

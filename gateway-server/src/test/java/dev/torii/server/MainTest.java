@@ -22,6 +22,32 @@ class MainTest {
     }
 
     @Test
+    void exactlyRunWithAConfigTakesTheFastPathAndEverythingElseGoesToPicocli() {
+        assertThat(Main.runConfig(new String[] {"run", "--config", "a.yaml"})).isEqualTo(Path.of("a.yaml"));
+        assertThat(Main.runConfig(new String[] {"run", "-c", "/etc/torii/torii.yaml"}))
+                .isEqualTo(Path.of("/etc/torii/torii.yaml"));
+        assertThat(Main.runConfig(new String[] {"run", "--config=a.yaml"})).isEqualTo(Path.of("a.yaml"));
+        // Help, other commands, extra or missing arguments, an option where the file should be: picocli's.
+        assertThat(Main.runConfig(new String[] {"run", "--help"})).isNull();
+        assertThat(Main.runConfig(new String[] {"check", "--config", "a.yaml"})).isNull();
+        assertThat(Main.runConfig(new String[] {"run", "--config", "a.yaml", "--verbose"}))
+                .isNull();
+        assertThat(Main.runConfig(new String[] {"run", "--config"})).isNull();
+        assertThat(Main.runConfig(new String[] {"run", "--config", "--help"})).isNull();
+        assertThat(Main.runConfig(new String[] {"run", "--config="})).isNull();
+        assertThat(Main.runConfig(new String[] {"run", "--config", "a\u0000b"})).isNull();
+    }
+
+    @Test
+    void theFastPathReportsAnInvalidFileWithItsPositionAndExitsOne(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("torii.yaml"), "listeners: [ { name: web, address: nowhere } ]\n");
+        StringWriter errors = new StringWriter();
+
+        assertThat(Main.Run.run(file, new PrintWriter(errors, true))).isEqualTo(1);
+        assertThat(errors.toString()).startsWith(file + ":1:");
+    }
+
+    @Test
     void checkSaysOkAndExitsZeroForAValidFile(@TempDir Path dir) throws Exception {
         Path file = Files.writeString(
                 dir.resolve("torii.yaml"), "listeners: [ { name: web, address: \"127.0.0.1:8080\" } ]\n");
