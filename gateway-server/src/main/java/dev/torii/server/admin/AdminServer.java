@@ -155,8 +155,9 @@ public final class AdminServer implements AutoCloseable {
 
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+            boolean head = req.method().equals(HttpMethod.HEAD);
             if (!req.decoderResult().isSuccess()) {
-                send(ctx, req, AdminResponse.text(400, "bad request\n"), false);
+                enqueue(ctx, head, false, () -> AdminResponse.text(400, "bad request\n"));
                 return;
             }
             QueryStringDecoder uri = new QueryStringDecoder(req.uri());
@@ -167,11 +168,9 @@ public final class AdminServer implements AutoCloseable {
                         || !java.security.MessageDigest.isEqual(
                                 authorization, given.getBytes(StandardCharsets.UTF_8))) {
                     AdminResponse r = AdminResponse.text(401, "a bearer token is required\n");
-                    send(
-                            ctx,
-                            req,
-                            new AdminResponse(401, r.contentType(), r.body(), Map.of("www-authenticate", "Bearer")),
-                            HttpUtil.isKeepAlive(req));
+                    AdminResponse denied =
+                            new AdminResponse(401, r.contentType(), r.body(), Map.of("www-authenticate", "Bearer"));
+                    enqueue(ctx, head, HttpUtil.isKeepAlive(req), () -> denied);
                     return;
                 }
             }
@@ -179,15 +178,24 @@ public final class AdminServer implements AutoCloseable {
             uri.parameters().forEach((k, v) -> query.put(k, v.isEmpty() ? "" : v.getFirst()));
             AdminRequest request = new AdminRequest(
                     req.method().name(), uri.path(), query, req.content().toString(StandardCharsets.UTF_8));
-            boolean head = req.method().equals(HttpMethod.HEAD);
-            boolean keepAlive = HttpUtil.isKeepAlive(req);
-            // Endpoints may block (a reload reads files, compiles plugins, binds and connects to Redis): they run on a
-            // virtual thread, so the admin loop keeps answering probes and scrapes on other connections meanwhile.
-            // One connection's requests run one after the other and are answered in order; it reads no more while
-            // one waits (a request the decoder already holds is queued behind it).
+            enqueue(ctx, head, HttpUtil.isKeepAlive(req), () -> answer(request));
+        }
+
+        /**
+         * Answers with {@code answer}, run on a virtual thread after this connection's earlier requests were answered.
+         * Endpoints may block (a reload reads files, compiles plugins, binds and connects to Redis): the admin loop
+         * keeps answering probes and scrapes on other connections meanwhile. One connection's requests are answered
+         * in order (refusals too); it reads no more while one waits (a request the decoder already holds is queued
+         * behind it). On the event loop.
+         */
+        private void enqueue(
+                ChannelHandlerContext ctx,
+                boolean head,
+                boolean keepAlive,
+                java.util.function.Supplier<AdminResponse> answer) {
             ctx.channel().config().setAutoRead(false);
             pending++;
-            queue = queue.thenApplyAsync(ignored -> answer(request), VIRTUAL)
+            queue = queue.thenApplyAsync(ignored -> answer.get(), VIRTUAL)
                     .thenAcceptAsync(
                             r -> {
                                 send(ctx, head, r, keepAlive);
@@ -206,10 +214,6 @@ public final class AdminServer implements AutoCloseable {
                 log.error("admin {} {} failed", request.method(), request.path(), e);
                 return AdminResponse.text(500, request.method() + " " + request.path() + " failed: " + e + "\n");
             }
-        }
-
-        private static void send(ChannelHandlerContext ctx, FullHttpRequest req, AdminResponse r, boolean keepAlive) {
-            send(ctx, req.method().equals(HttpMethod.HEAD), r, keepAlive);
         }
 
         private static void send(ChannelHandlerContext ctx, boolean head, AdminResponse r, boolean keepAlive) {
