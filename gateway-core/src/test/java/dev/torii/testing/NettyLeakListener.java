@@ -66,18 +66,21 @@ public final class NettyLeakListener implements BeforeAllCallback, AfterAllCallb
      * reports that match {@code which}. A test of this fixture uses it to take its deliberate leak out of the record.
      */
     public static List<String> collect(Predicate<String> which) {
-        for (int round = 0; round < 5; round++) {
+        // The reference handler enqueues a collected buffer some time after the collection, so one that is about to
+        // be reported may still be on its way: keep collecting until one matches or 3 s have passed.
+        long deadline = System.nanoTime() + 3_000_000_000L;
+        List<String> matched = new ArrayList<>();
+        do {
             awaitGarbageCollection();
             for (int i = 0; i < 16; i++) {
                 // Each tracked allocation makes the detector poll its reference queue.
                 PooledByteBufAllocator.DEFAULT.heapBuffer(1).release();
             }
-        }
-        synchronized (LEAKS) {
-            List<String> matched = new ArrayList<>();
-            LEAKS.removeIf(leak -> which.test(leak) && matched.add(leak));
-            return matched;
-        }
+            synchronized (LEAKS) {
+                LEAKS.removeIf(leak -> which.test(leak) && matched.add(leak));
+            }
+        } while (matched.isEmpty() && System.nanoTime() < deadline);
+        return matched;
     }
 
     private static void awaitGarbageCollection() {
