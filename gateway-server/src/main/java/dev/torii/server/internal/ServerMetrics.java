@@ -16,6 +16,7 @@ import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.Collector;
 import io.prometheus.metrics.model.snapshots.ClassicHistogramBuckets;
 import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
+import io.prometheus.metrics.model.snapshots.MetricFamilyDescriptor;
 import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -57,6 +58,9 @@ public final class ServerMetrics implements AutoCloseable {
         return this;
     }
 
+    private static final String DNS_LATENCY = "torii_dns_cache_upstream_latency_seconds";
+    private static final String DNS_LATENCY_HELP = "Round trips of answered upstream attempts.";
+
     /**
      * Exports {@code cache}'s upstream latency histogram as {@code torii_dns_cache_upstream_latency_seconds}, with the
      * cache's own fixed buckets (100 µs to 5 s; no {@code _sum}), straight into the Prometheus registry: Micrometer
@@ -78,8 +82,8 @@ public final class ServerMetrics implements AutoCloseable {
                     counts[i] = h.counts().get(i);
                 }
                 return HistogramSnapshot.builder()
-                        .name("torii_dns_cache_upstream_latency_seconds")
-                        .help("Round trips of answered upstream attempts.")
+                        .name(DNS_LATENCY)
+                        .help(DNS_LATENCY_HELP)
                         .dataPoint(HistogramSnapshot.HistogramDataPointSnapshot.builder()
                                 .classicHistogramBuckets(ClassicHistogramBuckets.of(bounds, counts))
                                 .build())
@@ -87,8 +91,11 @@ public final class ServerMetrics implements AutoCloseable {
             }
 
             @Override
-            public String getPrometheusName() {
-                return "torii_dns_cache_upstream_latency_seconds";
+            public MetricFamilyDescriptor getMetricFamilyDescriptor() {
+                // Lets the registry refuse a clashing name when this is registered, not at the first scrape.
+                return MetricFamilyDescriptor.histogram(DNS_LATENCY)
+                        .help(DNS_LATENCY_HELP)
+                        .build();
             }
         });
         return this;
