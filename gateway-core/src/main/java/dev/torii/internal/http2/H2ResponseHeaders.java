@@ -55,6 +55,12 @@ final class H2ResponseHeaders {
      * name decoded from an HTTP/1.1 head is a {@link String}, and lower-casing it anew would copy it twice per field.
      */
     private static final Map<String, AsciiString> COMMON_RESPONSE_NAMES = commonResponseNames();
+    /**
+     * The same names keyed by {@link AsciiString}s of the same spellings: Netty's HTTP/1.1 decoder (an upstream's
+     * response) gives names as {@link AsciiString}, and {@code Content-Type} copied into {@code content-type} for
+     * every field of every response was most of this conversion's allocation.
+     */
+    private static final Map<AsciiString, AsciiString> COMMON_ASCII_RESPONSE_NAMES = asciiKeys(COMMON_RESPONSE_NAMES);
 
     private H2ResponseHeaders() {}
 
@@ -106,6 +112,12 @@ final class H2ResponseHeaders {
                 return lower;
             }
             lower = new AsciiString(s).toLowerCase();
+        } else if (name instanceof AsciiString ascii) {
+            lower = COMMON_ASCII_RESPONSE_NAMES.get(ascii);
+            if (lower != null) {
+                return lower;
+            }
+            lower = ascii.toLowerCase();
         } else {
             lower = AsciiString.of(name).toLowerCase();
         }
@@ -144,6 +156,12 @@ final class H2ResponseHeaders {
         }
         byName.put("ETag", HttpHeaderNames.ETAG);
         return Map.copyOf(byName);
+    }
+
+    private static Map<AsciiString, AsciiString> asciiKeys(Map<String, AsciiString> byName) {
+        Map<AsciiString, AsciiString> byAscii = new java.util.HashMap<>();
+        byName.forEach((spelling, name) -> byAscii.put(AsciiString.cached(spelling), name));
+        return Map.copyOf(byAscii);
     }
 
     /** {@code content-type} as {@code Content-Type}: the spelling HTTP/1.1 servers use. */

@@ -133,4 +133,23 @@ class H2ResponseHeadersTest {
         assertThat(fields(H2ResponseHeaders.of(response("x-http2-stream-id", "3", "Age", "1"))))
                 .containsExactly(":status: 200", "age: 1");
     }
+
+    @Test
+    void namesDecodedAsAsciiStringsAreConvertedToTheSharedLowerCaseNames() {
+        // Netty's HTTP/1.1 decoder (an upstream's response head) gives names as AsciiString, in the upstream's case.
+        HttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        r.headers()
+                .add(new AsciiString("Content-Type"), "text/plain")
+                .add(new AsciiString("content-length"), "3")
+                .add(new AsciiString("ETag"), "\"x\"")
+                .add(new AsciiString("X-Rare-Name"), "1")
+                .add(new AsciiString("Connection"), "close");
+        assertSameAsNetty(r);
+        List<CharSequence> names = new ArrayList<>();
+        H2ResponseHeaders.of(r).forEach(e -> names.add(e.getKey()));
+        assertThat(names.get(1)).as("no copy of a common name").isSameAs(HttpHeaderNames.CONTENT_TYPE);
+        assertThat(names.get(2)).isSameAs(HttpHeaderNames.CONTENT_LENGTH);
+        assertThat(names.get(3)).isSameAs(HttpHeaderNames.ETAG);
+        assertThat(names.get(4)).hasToString("x-rare-name");
+    }
 }
