@@ -18,7 +18,9 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -27,6 +29,11 @@ import java.util.Map;
  * knowledge): the tool for RFC 9113 conformance and flood tests. HPACK comes from Netty's encoder and decoder with
  * validation off, so uppercase names, connection-specific fields and duplicate pseudo-headers go out as written.
  * Reads are blocking with a timeout; server SETTINGS are acknowledged as they are read. Not thread-safe.
+ *
+ * <p>{@link #await(int)} keeps the HEADERS, DATA and RST_STREAM frames of other streams that it reads on the way, for
+ * their own {@code await}: a server may interleave the frames of the responses it sends together (RFC 9113 section
+ * 5), for example every stream's HEADERS first and their DATA after, and a client that dropped them would lose those
+ * responses.
  */
 public final class RawH2Client implements AutoCloseable {
     public static final int DATA = 0x0;
@@ -54,6 +61,8 @@ public final class RawH2Client implements AutoCloseable {
     private final Socket socket;
     private final DataInputStream in;
     private final OutputStream out;
+    /** Frames of other streams that {@link #await(int)} read while waiting for one stream, by stream id. */
+    private final Map<Integer, ArrayDeque<Frame>> kept = new HashMap<>();
     /** Frames kept for one write (see {@link #batch()}), or null. */
     private ByteArrayOutputStream batch;
 
@@ -337,12 +346,17 @@ public final class RawH2Client implements AutoCloseable {
         Http2Headers head = null;
         Http2Headers trailers = null;
         ByteArrayOutputStream body = new ByteArrayOutputStream();
+        ArrayDeque<Frame> earlier = kept.remove(streamId);
         while (true) {
             Frame f;
-            try {
-                f = read();
-            } catch (SocketTimeoutException e) {
-                throw new IOException("stream " + streamId + " did not end in time; so far: head " + head, e);
+            if (earlier != null && !earlier.isEmpty()) {
+                f = earlier.poll();
+            } else {
+                try {
+                    f = read();
+                } catch (SocketTimeoutException e) {
+                    throw new IOException("stream " + streamId + " did not end in time; so far: head " + head, e);
+                }
             }
             if (f == null) {
                 return new Outcome(status(head), head, body.toByteArray(), trailers, -1, -2);
@@ -351,6 +365,9 @@ public final class RawH2Client implements AutoCloseable {
                 return new Outcome(status(head), head, body.toByteArray(), trailers, -1, f.errorCode());
             }
             if (f.streamId() != streamId) {
+                if (f.streamId() != 0 && (f.type() == HEADERS || f.type() == DATA || f.type() == RST_STREAM)) {
+                    kept.computeIfAbsent(f.streamId(), id -> new ArrayDeque<>()).add(f);
+                }
                 continue;
             }
             switch (f.type()) {

@@ -41,10 +41,8 @@ import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.PromiseNotifier;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -67,7 +65,7 @@ import org.slf4j.LoggerFactory;
  * for {@code websocket} (RFC 8441) becomes the HTTP/1.1 upgrade request an upstream understands ({@code GET} with
  * {@code Upgrade}, {@code Connection} and a generated {@code Sec-WebSocket-Key}), and its {@code 101} a {@code 200}
  * that leaves the stream open for the {@link Tunnel}. Responses become
- * HEADERS and DATA frames with connection-specific fields removed; trailers become a final HEADERS frame; a response
+ * HEADERS and DATA frames with connection-specific fields removed ({@link H2ResponseHeaders}); trailers become a final HEADERS frame; a response
  * to HEAD never carries DATA.
  */
 public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame, HttpObject> {
@@ -82,38 +80,6 @@ public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame,
             DefaultHttpHeadersFactory.headersFactory().withValidation(false);
     private static final HttpHeadersFactory TRAILERS_FACTORY =
             DefaultHttpHeadersFactory.trailersFactory().withValidation(false);
-    /**
-     * The fields Netty's converter drops from every head (connection-specific ones, and the extension fields Netty's
-     * own HTTP/2-to-HTTP/1.1 conversion adds, such as {@code x-http2-stream-id} on a response from an h2 upstream).
-     */
-    private static final Set<AsciiString> DROPPED_RESPONSE_FIELDS = Set.of(
-            HttpHeaderNames.CONNECTION,
-            KEEP_ALIVE,
-            PROXY_CONNECTION,
-            HttpHeaderNames.TRANSFER_ENCODING,
-            HttpHeaderNames.HOST,
-            HttpHeaderNames.UPGRADE,
-            HttpConversionUtil.ExtensionHeaderNames.STREAM_ID.text(),
-            HttpConversionUtil.ExtensionHeaderNames.SCHEME.text(),
-            HttpConversionUtil.ExtensionHeaderNames.PATH.text(),
-            HttpConversionUtil.ExtensionHeaderNames.PROTOCOL.text());
-    /**
-     * Fields Netty's converter rewrites ({@code te} filtered, {@code cookie} split into crumbs) or that a
-     * {@code Connection: close} would name: a head with one of them goes through Netty's converter.
-     */
-    private static final Set<AsciiString> SPECIAL_RESPONSE_FIELDS =
-            Set.of(HttpHeaderNames.TE, HttpHeaderNames.COOKIE, HttpHeaderValues.CLOSE);
-    /** The prefix of Netty's extension fields: those it does not drop are left to its converter. */
-    private static final AsciiString NETTY_EXTENSION_PREFIX = AsciiString.cached("x-http2-");
-    /** Stands for a dropped field in {@link #plainLowerCaseName}. */
-    private static final AsciiString DROP = new AsciiString("");
-
-    /**
-     * Lower-case names of the response fields that upstreams send most, keyed by the spellings they send them in: a
-     * name decoded from an HTTP/1.1 head is a {@link String}, and lower-casing it anew would copy it twice per field.
-     */
-    private static final Map<String, AsciiString> COMMON_RESPONSE_NAMES = commonResponseNames();
-
     private final Runnable onMalformed;
     /** The {@code :scheme} a request on this connection must carry: {@code https} over TLS, {@code http} in clear. */
     private final AsciiString connectionScheme;
@@ -531,7 +497,7 @@ public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame,
                 && !(msg instanceof FullHttpResponse)
                 && !(msg instanceof HttpContent)
                 && response.status().code() >= 200) {
-            pendingHead = responseHeaders(response);
+            pendingHead = H2ResponseHeaders.of(response);
             pendingHeadPromise = promise;
             return;
         }
@@ -584,7 +550,7 @@ public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame,
         if (msg instanceof HttpResponse response) {
             int code = response.status().code();
             boolean informational = code < 200;
-            Http2Headers headers = responseHeaders(response);
+            Http2Headers headers = H2ResponseHeaders.of(response);
             if (webSocket && code == HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
                 // RFC 8441 section 5: the upstream's 101 is a 200 on the stream, which stays open for the tunnel;
                 // Upgrade and Connection are gone already, and Sec-WebSocket-Accept is not used over HTTP/2.
@@ -620,106 +586,6 @@ public final class H2StreamCodec extends MessageToMessageCodec<Http2StreamFrame,
             ReferenceCountUtil.retain(msg);
             out.add(msg);
         }
-    }
-
-    /**
-     * The HTTP/2 form of a response head: {@code :status}, then the fields under lower-case names. What a proxy relays
-     * has lost its hop-by-hop fields already but for the {@code Connection: close} every stream's response gets (and,
-     * from an h2 upstream, Netty's {@code x-http2-stream-id}), which are dropped here as Netty drops them; a head with a
-     * field HTTP/2 rewrites ({@link #SPECIAL_RESPONSE_FIELDS}, other {@code Connection} tokens) goes through Netty's
-     * {@link HttpConversionUtil}, so the result always equals what that converter makes, at a fraction of its
-     * allocations (it copies every name twice and builds a map of the {@code Connection} tokens for each head).
-     */
-    static Http2Headers responseHeaders(HttpResponse response) {
-        HttpHeaders in = response.headers();
-        Http2Headers out = new DefaultHttp2Headers(false, in.size());
-        out.status(response.status().codeAsText());
-        Iterator<Map.Entry<CharSequence, CharSequence>> fields = in.iteratorCharSequence();
-        while (fields.hasNext()) {
-            Map.Entry<CharSequence, CharSequence> field = fields.next();
-            AsciiString name = plainLowerCaseName(field.getKey());
-            if (name == null) {
-                return HttpConversionUtil.toHttp2Headers(response, false);
-            }
-            if (name == DROP) {
-                // Connection names fields to drop too: only close and keep-alive (every h2 response carries the
-                // former, as a stream is never kept alive) name none this loop keeps.
-                if (HttpHeaderNames.CONNECTION.contentEqualsIgnoreCase(field.getKey())) {
-                    CharSequence tokens = field.getValue();
-                    if (!HttpHeaderValues.CLOSE.contentEqualsIgnoreCase(tokens)
-                            && !KEEP_ALIVE.contentEqualsIgnoreCase(tokens)) {
-                        return HttpConversionUtil.toHttp2Headers(response, false);
-                    }
-                }
-                continue;
-            }
-            out.add(name, field.getValue());
-        }
-        return out;
-    }
-
-    /**
-     * {@code name} in lower case, {@link #DROP} for a field Netty's converter drops, or {@code null} for one it
-     * rewrites.
-     */
-    private static AsciiString plainLowerCaseName(CharSequence name) {
-        AsciiString lower;
-        if (name instanceof String s) {
-            lower = COMMON_RESPONSE_NAMES.get(s);
-            if (lower != null) {
-                return lower;
-            }
-            lower = new AsciiString(s).toLowerCase();
-        } else {
-            lower = AsciiString.of(name).toLowerCase();
-        }
-        if (DROPPED_RESPONSE_FIELDS.contains(lower)) {
-            return DROP;
-        }
-        if (SPECIAL_RESPONSE_FIELDS.contains(lower) || lower.startsWith(NETTY_EXTENSION_PREFIX)) {
-            return null;
-        }
-        return lower;
-    }
-
-    private static Map<String, AsciiString> commonResponseNames() {
-        AsciiString[] names = {
-            HttpHeaderNames.ACCEPT_RANGES,
-            HttpHeaderNames.ACCESS_CONTROL_ALLOW_ORIGIN,
-            HttpHeaderNames.AGE,
-            HttpHeaderNames.CACHE_CONTROL,
-            HttpHeaderNames.CONTENT_ENCODING,
-            HttpHeaderNames.CONTENT_LENGTH,
-            HttpHeaderNames.CONTENT_TYPE,
-            HttpHeaderNames.DATE,
-            HttpHeaderNames.ETAG,
-            HttpHeaderNames.EXPIRES,
-            HttpHeaderNames.LAST_MODIFIED,
-            HttpHeaderNames.LOCATION,
-            HttpHeaderNames.SERVER,
-            HttpHeaderNames.SET_COOKIE,
-            HttpHeaderNames.VARY,
-            HttpHeaderNames.VIA
-        };
-        Map<String, AsciiString> byName = new java.util.HashMap<>();
-        for (AsciiString name : names) {
-            byName.put(name.toString(), name);
-            byName.put(capitalized(name.toString()), name);
-        }
-        byName.put("ETag", HttpHeaderNames.ETAG);
-        return Map.copyOf(byName);
-    }
-
-    /** {@code content-type} as {@code Content-Type}: the spelling HTTP/1.1 servers use. */
-    private static String capitalized(String name) {
-        StringBuilder b = new StringBuilder(name.length());
-        boolean start = true;
-        for (int i = 0; i < name.length(); i++) {
-            char c = name.charAt(i);
-            b.append(start ? Character.toUpperCase(c) : c);
-            start = c == '-';
-        }
-        return b.toString();
     }
 
     private void encodeContent(HttpContent content, List<Object> out) {

@@ -15,7 +15,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The stream codec's own response-head conversion against Netty's, which it must equal field for field, in order. */
+/** {@link H2ResponseHeaders}, the stream codec's response-head conversion, against Netty's: equal field for field, in order. */
 class H2ResponseHeadersTest {
 
     private static HttpResponse response(String... namesAndValues) {
@@ -35,8 +35,7 @@ class H2ResponseHeadersTest {
     }
 
     private static void assertSameAsNetty(HttpResponse r) {
-        assertThat(fields(H2StreamCodec.responseHeaders(r)))
-                .isEqualTo(fields(HttpConversionUtil.toHttp2Headers(r, false)));
+        assertThat(fields(H2ResponseHeaders.of(r))).isEqualTo(fields(HttpConversionUtil.toHttp2Headers(r, false)));
     }
 
     @Test
@@ -60,7 +59,7 @@ class H2ResponseHeadersTest {
                 "a=1",
                 "Set-Cookie",
                 "b=2");
-        assertThat(fields(H2StreamCodec.responseHeaders(r)))
+        assertThat(fields(H2ResponseHeaders.of(r)))
                 .containsExactly(
                         ":status: 200",
                         "server: nginx",
@@ -79,7 +78,7 @@ class H2ResponseHeadersTest {
     void theConnectionCloseOfEveryStreamAndNettysStreamIdAreDroppedWithoutNettysConverter() {
         HttpResponse r = response("Server", "nginx", "Connection", "close", "Content-Length", "3");
         r.headers().add(HttpConversionUtil.ExtensionHeaderNames.STREAM_ID.text(), "5");
-        Http2Headers h = H2StreamCodec.responseHeaders(r);
+        Http2Headers h = H2ResponseHeaders.of(r);
         assertThat(fields(h)).containsExactly(":status: 200", "server: nginx", "content-length: 3");
         assertSameAsNetty(r);
         // The common names are the shared constants, not copies: the head did not go through Netty's converter.
@@ -97,7 +96,7 @@ class H2ResponseHeadersTest {
         HttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NOT_FOUND);
         r.headers().add(AsciiString.of("Content-Type"), "text/html");
         r.headers().add(AsciiString.of("grpc-status"), "0");
-        assertThat(fields(H2StreamCodec.responseHeaders(r)))
+        assertThat(fields(H2ResponseHeaders.of(r)))
                 .containsExactly(":status: 404", "content-type: text/html", "grpc-status: 0");
         assertSameAsNetty(r);
     }
@@ -121,7 +120,7 @@ class H2ResponseHeadersTest {
                 "a",
                 "X-Kept",
                 "2"));
-        assertThat(fields(H2StreamCodec.responseHeaders(response("Connection", "X-Hop", "X-Hop", "1", "X-Kept", "2"))))
+        assertThat(fields(H2ResponseHeaders.of(response("Connection", "X-Hop", "X-Hop", "1", "X-Kept", "2"))))
                 .containsExactly(":status: 200", "x-kept: 2");
     }
 
@@ -131,7 +130,26 @@ class H2ResponseHeadersTest {
         assertSameAsNetty(response("te", "gzip"));
         assertSameAsNetty(response("Cookie", "a=1; b=2", "Vary", "Accept"));
         assertSameAsNetty(response("x-http2-stream-id", "3", "X-Http2-Scheme", "https", "Age", "1"));
-        assertThat(fields(H2StreamCodec.responseHeaders(response("x-http2-stream-id", "3", "Age", "1"))))
+        assertThat(fields(H2ResponseHeaders.of(response("x-http2-stream-id", "3", "Age", "1"))))
                 .containsExactly(":status: 200", "age: 1");
+    }
+
+    @Test
+    void namesDecodedAsAsciiStringsAreConvertedToTheSharedLowerCaseNames() {
+        // Netty's HTTP/1.1 decoder (an upstream's response head) gives names as AsciiString, in the upstream's case.
+        HttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        r.headers()
+                .add(new AsciiString("Content-Type"), "text/plain")
+                .add(new AsciiString("content-length"), "3")
+                .add(new AsciiString("ETag"), "\"x\"")
+                .add(new AsciiString("X-Rare-Name"), "1")
+                .add(new AsciiString("Connection"), "close");
+        assertSameAsNetty(r);
+        List<CharSequence> names = new ArrayList<>();
+        H2ResponseHeaders.of(r).forEach(e -> names.add(e.getKey()));
+        assertThat(names.get(1)).as("no copy of a common name").isSameAs(HttpHeaderNames.CONTENT_TYPE);
+        assertThat(names.get(2)).isSameAs(HttpHeaderNames.CONTENT_LENGTH);
+        assertThat(names.get(3)).isSameAs(HttpHeaderNames.ETAG);
+        assertThat(names.get(4)).hasToString("x-rare-name");
     }
 }
