@@ -59,9 +59,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The engine behind {@link dev.torii.Gateway}: event loops, listeners, the current routing snapshot, per-loop
- * connection pools, counters and graceful shutdown. Thread-safe; the per-exchange work happens in
- * {@link ProxyHandler} on one event loop.
+ * The engine behind {@link dev.torii.Gateway}: event loops, the admission of each accepted connection and its pipeline
+ * (the initializers), the current routing snapshot, per-loop connection pools, counters and graceful shutdown. The
+ * listening sockets' lifecycle (bind, the reload's swap, retire, TLS terminations) is {@link Listeners}'s. Thread-safe;
+ * the per-exchange work happens in {@link ProxyHandler} on one event loop.
  */
 public final class Engine {
     private static final Logger log = LoggerFactory.getLogger(Engine.class);
