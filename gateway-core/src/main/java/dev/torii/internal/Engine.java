@@ -25,12 +25,9 @@ import dev.torii.internal.upstream.UpstreamState;
 import dev.torii.route.RoutingTable;
 import dev.torii.tcp.TcpListener;
 import dev.torii.upstream.Upstream;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -48,18 +45,13 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.UncheckedIOException;
-import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
@@ -67,9 +59,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The engine behind {@link dev.torii.Gateway}: event loops, listeners, the current routing snapshot, per-loop
- * connection pools, counters and graceful shutdown. Thread-safe; the per-exchange work happens in
- * {@link ProxyHandler} on one event loop.
+ * The engine behind {@link dev.torii.Gateway}: event loops, the admission of each accepted connection and its pipeline
+ * (the initializers), the current routing snapshot, per-loop connection pools, counters and graceful shutdown. The
+ * listening sockets' lifecycle (bind, the reload's swap, retire, TLS terminations) is {@link Listeners}'s. Thread-safe;
+ * the per-exchange work happens in {@link ProxyHandler} on one event loop.
  */
 public final class Engine {
     private static final Logger log = LoggerFactory.getLogger(Engine.class);
@@ -89,10 +82,6 @@ public final class Engine {
      */
     static final long GOAWAY_GRACE_MILLIS = 1000;
 
-    /** Set on a listener's server channel once a reload removed it: the connections it still accepts drain. */
-    private static final io.netty.util.AttributeKey<Boolean> LISTENER_DRAINING =
-            io.netty.util.AttributeKey.valueOf("torii.listener.draining");
-
     /** Set on an HTTP/2 connection once its drain began (its first GOAWAY went out). */
     private static final io.netty.util.AttributeKey<Boolean> GOAWAY_SENT =
             io.netty.util.AttributeKey.valueOf("torii.goaway");
@@ -105,7 +94,8 @@ public final class Engine {
         }
     }
 
-    private volatile List<Listener> listeners;
+    /** The listening sockets: bind, swap on reload, retire, and their TLS terminations. */
+    private final Listeners listeners;
     /** The name of the listener that accepted a client connection, as {@link dev.torii.Exchange#listener()} says. */
     static final io.netty.util.AttributeKey<String> LISTENER = io.netty.util.AttributeKey.valueOf("torii.listener");
 
@@ -145,7 +135,6 @@ public final class Engine {
     private final EndpointResolver resolver;
     private final FastThreadLocal<ConnectionPool> pools = new FastThreadLocal<>();
     private final List<ConnectionPool> allPools = new CopyOnWriteArrayList<>();
-    private final Map<String, Channel> bound = java.util.Collections.synchronizedMap(new LinkedHashMap<>());
     private final ChannelGroup clients = new DefaultChannelGroup("torii-clients", GlobalEventExecutor.INSTANCE);
     private final AtomicInteger openConnections = new AtomicInteger();
     private final AtomicInteger activeExchanges = new AtomicInteger();
@@ -164,18 +153,10 @@ public final class Engine {
     private final LongAdder[] http2FloodsByKind = newAdders(Http2Limits.Flood.values().length);
     private final FloodLog floodLog = new FloodLog(FloodLog.DEFAULT_INTERVAL, FloodLog.DEFAULT_MAX_CLIENTS);
     private final LongAdder maxRequestsReached = new LongAdder();
-    private final Map<String, Integer> maxRequestsByListener = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile boolean draining;
-    private final Map<String, TlsTermination> tls = new java.util.concurrent.ConcurrentHashMap<>();
-    private ScheduledExecutorService tlsReloader;
     private final AtomicInteger tcpConnections = new AtomicInteger();
     private final LongAdder tcpConnectionsTotal = new LongAdder();
     private final LongAdder tcpConnectionsRejected = new LongAdder();
-    private volatile List<TcpListener> tcpListeners = List.of();
-    /** The initializer of each bound HTTP/HTTPS listener: a reload hands a kept one its new settings. */
-    private final Map<String, ClientInitializer> httpInitializers = new java.util.concurrent.ConcurrentHashMap<>();
-    /** The initializer of each bound TCP listener: a reload hands a kept one its new settings. */
-    private final Map<String, TcpInitializer> tcpInitializers = new java.util.concurrent.ConcurrentHashMap<>();
     /**
      * TCP listeners run on NIO event loops of their own when the HTTP ones use epoll: Netty 4.2.18's epoll transport
      * drops a channel from the epoll set when its interest set becomes empty, which a half-closed connection with
@@ -184,7 +165,6 @@ public final class Engine {
      */
     private final Transport tcpTransport = Transport.forTcp(transport);
 
-    private EventLoopGroup tcpGroup;
     /** The active health checks of the current snapshot's upstreams; from {@link #start()} on. */
     private HealthChecks healthChecks;
 
@@ -202,7 +182,6 @@ public final class Engine {
             ErrorResponder errorResponder,
             int ioThreads,
             DnsCache dnsCache) {
-        this.listeners = listeners;
         this.resolver = new EndpointResolver(dnsCache);
         this.hooks = hooks;
         this.attemptListeners = attemptListenersOf(hooks);
@@ -212,9 +191,15 @@ public final class Engine {
         this.errorResponder = errorResponder;
         this.ioThreads = ioThreads;
         this.snapshot = snapshotOf(table, Map.of());
-        for (Listener l : listeners) {
-            maxRequestsByListener.put(l.name(), l.options().maxRequestsPerConnection(limits));
-        }
+        this.listeners = new Listeners(
+                this,
+                listeners,
+                limits,
+                transport,
+                tcpTransport,
+                ioThreads,
+                ClientInitializer::new,
+                TcpInitializer::new);
     }
 
     private static List<dev.torii.UpstreamAttemptListener> attemptListenersOf(List<Hook> hooks) {
@@ -235,17 +220,17 @@ public final class Engine {
 
     /** The HTTP and HTTPS listeners now (the last reload's). */
     public List<Listener> httpListenerList() {
-        return listeners;
+        return listeners.http();
     }
 
     /** The TCP listeners now (the last reload's). */
     public List<TcpListener> tcpListenerList() {
-        return tcpListeners;
+        return listeners.tcp();
     }
 
     /** Sets the TCP listeners to bind on {@link #start()} (after the HTTP ones). */
     public synchronized void tcpListeners(List<TcpListener> tcpListeners) {
-        this.tcpListeners = List.copyOf(tcpListeners);
+        listeners.tcp(tcpListeners);
     }
 
     public synchronized void start() {
@@ -253,75 +238,19 @@ public final class Engine {
             throw new IllegalStateException("gateway already started");
         }
         // Certificates first: a bad file fails the start before anything is bound.
-        for (Listener l : listeners) {
-            if (l.tls() != null) {
-                tls.put(l.name(), new TlsTermination(l.name(), l.tls()));
-            }
-        }
-        startTlsReloader();
+        listeners.loadCertificates();
         group = new MultiThreadIoEventLoopGroup(
                 ioThreads, new DefaultThreadFactory("torii-io", true), transport.ioHandlerFactory());
         try {
-            for (Listener l : listeners) {
-                ClientInitializer init = new ClientInitializer(l);
-                bound.put(l.name(), bindHttp(l, init, false));
-                httpInitializers.put(l.name(), init);
-            }
-            for (TcpListener l : tcpListeners) {
-                TcpInitializer init = new TcpInitializer(l);
-                bound.put(l.name(), bindTcp(l, init, false));
-                tcpInitializers.put(l.name(), init);
-            }
+            listeners.start(group);
             healthChecks = new HealthChecks(group, transport.channel(), resolver);
             healthChecks.update(snapshot.states().values());
         } catch (RuntimeException e) {
-            bound.values().forEach(Channel::close);
-            bound.clear();
-            if (tcpGroup != null && tcpGroup != group) {
-                tcpGroup.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
-            }
+            listeners.abort();
             group.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
             resolver.close();
-            stopTlsReloader();
             throw e;
         }
-    }
-
-    /**
-     * Binds HTTP/HTTPS listener {@code l}; the message of a failure names it and its address.
-     *
-     * @param paused whether the socket only binds (connections queue in the kernel) until auto-read is turned on
-     */
-    private Channel bindHttp(Listener l, ClientInitializer init, boolean paused) {
-        InetSocketAddress address = new InetSocketAddress(l.host(), l.port());
-        Channel ch;
-        try {
-            ch = new ServerBootstrap()
-                    .group(group)
-                    .channel(transport.serverChannel())
-                    .handler(new ListenerDrain.AcceptCounter())
-                    .option(ChannelOption.SO_BACKLOG, 1024)
-                    .option(ChannelOption.SO_REUSEADDR, true)
-                    .option(ChannelOption.AUTO_READ, !paused)
-                    .childOption(ChannelOption.AUTO_READ, false)
-                    .childOption(ChannelOption.TCP_NODELAY, true)
-                    .childHandler(init)
-                    .bind(address)
-                    .sync()
-                    .channel();
-        } catch (Exception e) {
-            throw new UncheckedIOException(
-                    "listener '" + l.name() + "': cannot bind " + l.host() + ":" + l.port() + ": " + e.getMessage(),
-                    e instanceof java.io.IOException io ? io : new BindException(String.valueOf(e)));
-        }
-        log.info(
-                "listener '{}' ({}) on {} [{} transport, {} event loops]",
-                l.name(),
-                l.protocol(),
-                ch.localAddress(),
-                transport.name(),
-                ioThreads);
-        return ch;
     }
 
     /**
@@ -343,258 +272,23 @@ public final class Engine {
         if (group == null || draining) {
             throw new IllegalStateException("listeners: the gateway is not running");
         }
-        var names = new java.util.HashSet<String>();
-        for (Listener l : nextHttp) {
-            if (!names.add(l.name())) {
-                throw new IllegalArgumentException(
-                        "listener '" + l.name() + "': defined twice (expected: unique names)");
-            }
-        }
-        for (TcpListener l : nextTcp) {
-            if (!names.add(l.name())) {
-                throw new IllegalArgumentException(
-                        "listener '" + l.name() + "': defined twice (expected: unique names)");
-            }
-        }
-        var old = new LinkedHashMap<String, Listener>();
-        for (Listener l : listeners) {
-            old.put(l.name(), l);
-        }
-        var oldTcp = new LinkedHashMap<String, TcpListener>();
-        for (TcpListener l : tcpListeners) {
-            oldTcp.put(l.name(), l);
-        }
-        var terminations = new HashMap<String, TlsTermination>();
-        for (Listener l : nextHttp) {
-            Listener before = old.get(l.name());
-            if (l.tls() != null) {
-                TlsTermination running = tls.get(l.name());
-                terminations.put(
-                        l.name(),
-                        running != null && before != null && l.tls().equals(before.tls())
-                                ? running
-                                : new TlsTermination(l.name(), l.tls()));
-            }
-        }
-        var fresh = new LinkedHashMap<String, Channel>();
-        var freshHttp = new HashMap<String, ClientInitializer>();
-        var freshTcp = new HashMap<String, TcpInitializer>();
-        try {
-            for (Listener l : nextHttp) {
-                Listener before = old.get(l.name());
-                if (before == null || !sameAddress(before, l)) {
-                    ClientInitializer init = new ClientInitializer(l);
-                    fresh.put(l.name(), bindHttp(l, init, true));
-                    freshHttp.put(l.name(), init);
-                }
-            }
-            for (TcpListener l : nextTcp) {
-                TcpListener before = oldTcp.get(l.name());
-                if (before == null || !before.host().equals(l.host()) || before.port() != l.port()) {
-                    TcpInitializer init = new TcpInitializer(l);
-                    fresh.put(l.name(), bindTcp(l, init, true));
-                    freshTcp.put(l.name(), init);
-                }
-            }
-            swap.run();
-        } catch (RuntimeException e) {
-            fresh.values().forEach(Channel::close);
-            throw e;
-        }
-        // Nothing can fail from here on.
-        var retired = new ArrayList<Channel>();
-        for (Listener l : old.values()) {
-            boolean kept = nextHttp.stream().anyMatch(n -> n.name().equals(l.name()));
-            if (!kept || fresh.containsKey(l.name())) {
-                Channel server = bound.remove(l.name());
-                if (server != null) {
-                    retired.add(server);
-                }
-                httpInitializers.remove(l.name());
-                if (!kept) {
-                    tls.remove(l.name());
-                    maxRequestsByListener.remove(l.name());
-                }
-                log.info("listener '{}' on {}:{} removed: it drains", l.name(), l.host(), l.port());
-            }
-        }
-        var retiredTcp = new ArrayList<Channel>();
-        for (TcpListener l : oldTcp.values()) {
-            boolean kept = nextTcp.stream().anyMatch(n -> n.name().equals(l.name()));
-            if (!kept || fresh.containsKey(l.name())) {
-                Channel server = bound.remove(l.name());
-                if (server != null) {
-                    retiredTcp.add(server);
-                }
-                tcpInitializers.remove(l.name());
-                log.info(
-                        "listener '{}' (TCP) on {}:{} removed: its connections run on until the drain deadline",
-                        l.name(),
-                        l.host(),
-                        l.port());
-            }
-        }
-        for (Listener l : nextHttp) {
-            maxRequestsByListener.put(l.name(), l.options().maxRequestsPerConnection(limits));
-            TlsTermination t = terminations.get(l.name());
-            if (t != null) {
-                tls.put(l.name(), t);
-            } else {
-                tls.remove(l.name());
-            }
-            ClientInitializer kept = httpInitializers.get(l.name());
-            if (kept != null) {
-                kept.use(l);
-            }
-        }
-        for (TcpListener l : nextTcp) {
-            TcpInitializer kept = tcpInitializers.get(l.name());
-            if (kept != null) {
-                kept.use(l);
-            }
-        }
-        httpInitializers.putAll(freshHttp);
-        tcpInitializers.putAll(freshTcp);
-        bound.putAll(fresh);
-        listeners = List.copyOf(nextHttp);
-        tcpListeners = List.copyOf(nextTcp);
-        for (Channel server : fresh.values()) {
-            server.config().setAutoRead(true); // accepts what queued since the bind, and from now on
-        }
-        if (tlsReloader == null) {
-            // The first https listener with a reload interval came with this reload.
-            startTlsReloader();
-        }
-        for (Channel server : retired) {
-            retire(server, false);
-        }
-        for (Channel server : retiredTcp) {
-            retire(server, true);
-        }
+        listeners.swap(nextHttp, nextTcp, swap);
     }
 
-    private static boolean sameAddress(Listener a, Listener b) {
-        return a.host().equals(b.host()) && a.port() == b.port();
-    }
-
-    /**
-     * Drains one listener: the connections it accepted drain (as on shutdown), connections it still takes from its
-     * queue drain as they start, and its socket closes once its accept queue stays empty.
-     */
-    private void retire(Channel server, boolean tcp) {
-        server.attr(LISTENER_DRAINING).set(Boolean.TRUE);
-        for (Channel ch : clients) {
-            if (ch.parent() == server) {
-                drain(ch);
-            }
-        }
-        Duration timeout = limits.shutdownTimeout();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        var closed = new CompletableFuture<Void>();
-        ListenerDrain.closeWhenQuiet(server, deadline, closed);
-        if (tcp) {
-            // A byte stream has no point where it could stop cleanly (see TcpProxyHandler's DRAIN): the connections of
-            // a removed TCP listener, also those it took from its queue meanwhile, run on until the deadline, as at
-            // shutdown, and are closed then.
-            closed.thenRun(() -> server.eventLoop()
-                    .schedule(
-                            () -> closeChildren(server),
-                            Math.max(0, deadline - System.nanoTime()),
-                            TimeUnit.NANOSECONDS));
-        }
-    }
-
-    private void closeChildren(Channel server) {
-        int left = 0;
-        for (Channel ch : clients) {
-            if (ch.parent() == server) {
-                left++;
-                ch.close();
-            }
-        }
-        if (left > 0) {
-            log.info(
-                    "removed TCP listener on {}: drain deadline passed, closing {} connection(s)",
-                    server.localAddress(),
-                    left);
-        }
+    /** The open client connections (for the listeners' retirement: a removed listener's connections drain). */
+    ChannelGroup clients() {
+        return clients;
     }
 
     /** Whether client connection {@code connection} must drain: the gateway or its listener is draining. */
     public boolean draining(Channel connection) {
         Channel server = connection == null ? null : connection.parent();
-        return draining || (server != null && server.hasAttr(LISTENER_DRAINING));
-    }
-
-    /** Checks certificate files for changes off the event loops, at the shortest interval any listener asks for. */
-    private void startTlsReloader() {
-        long every = listeners.stream()
-                .filter(l -> l.tls() != null && !l.tls().reloadInterval().isZero())
-                .mapToLong(l -> l.tls().reloadInterval().toMillis())
-                .min()
-                .orElse(0);
-        if (every > 0) {
-            tlsReloader =
-                    Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("torii-tls-reload", true));
-            tlsReloader.scheduleWithFixedDelay(this::reloadCertificates, every, every, TimeUnit.MILLISECONDS);
-        }
-    }
-
-    private void stopTlsReloader() {
-        if (tlsReloader != null) {
-            tlsReloader.shutdownNow();
-        }
+        return draining || Listeners.retired(server);
     }
 
     /** Reloads the certificates of every HTTPS listener whose files changed; returns how many listeners reloaded. */
     public int reloadCertificates() {
-        int reloaded = 0;
-        for (TlsTermination t : tls.values()) {
-            if (t.reloadIfChanged()) {
-                reloaded++;
-            }
-        }
-        return reloaded;
-    }
-
-    /** Binds TCP listener {@code l} ({@code paused}: as for {@link #bindHttp}); a failure names it and its address. */
-    private Channel bindTcp(TcpListener l, TcpInitializer init, boolean paused) {
-        Channel ch;
-        try {
-            if (tcpGroup == null) {
-                tcpGroup = tcpTransport == transport
-                        ? group
-                        : new MultiThreadIoEventLoopGroup(
-                                ioThreads,
-                                new DefaultThreadFactory("torii-tcp", true),
-                                tcpTransport.ioHandlerFactory());
-            }
-            ch = new ServerBootstrap()
-                    .group(tcpGroup)
-                    .channel(tcpTransport.serverChannel())
-                    .handler(new ListenerDrain.AcceptCounter())
-                    .option(ChannelOption.SO_BACKLOG, 1024)
-                    .option(ChannelOption.SO_REUSEADDR, true)
-                    .option(ChannelOption.AUTO_READ, !paused)
-                    .childOption(ChannelOption.AUTO_READ, false)
-                    .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                    .childOption(ChannelOption.TCP_NODELAY, true)
-                    .childHandler(init)
-                    .bind(new InetSocketAddress(l.host(), l.port()))
-                    .sync()
-                    .channel();
-        } catch (Exception e) {
-            throw new UncheckedIOException(
-                    "listener '" + l.name() + "': cannot bind " + l.host() + ":" + l.port() + ": " + e.getMessage(),
-                    e instanceof java.io.IOException io ? io : new BindException(String.valueOf(e)));
-        }
-        log.info(
-                "listener '{}' (TCP to upstream '{}') on {} [{} transport]",
-                l.name(),
-                l.upstream(),
-                ch.localAddress(),
-                tcpTransport.name());
-        return ch;
+        return listeners.reloadCertificates();
     }
 
     /** The guards every accepted connection passes, in order (set before {@link #start}). */
@@ -650,13 +344,14 @@ public final class Engine {
      * Sets up each accepted connection of a TCP listener, with the listener's settings of the moment: a reload that
      * keeps the listener's address hands it new ones ({@link #use}) for the connections accepted from then on.
      */
-    private final class TcpInitializer extends ChannelInitializer<Channel> {
+    private final class TcpInitializer extends Listeners.Initializer<TcpListener> {
         private volatile Accepting<TcpListener> current;
 
         TcpInitializer(TcpListener listener) {
             use(listener);
         }
 
+        @Override
         void use(TcpListener listener) {
             current = new Accepting<>(
                     listener,
@@ -680,13 +375,14 @@ public final class Engine {
      * Sets up each accepted client connection of one listener, with the listener's settings of the moment: a reload
      * that keeps the listener's address hands it new ones ({@link #use}) for the connections accepted from then on.
      */
-    private final class ClientInitializer extends ChannelInitializer<Channel> {
+    private final class ClientInitializer extends Listeners.Initializer<Listener> {
         private volatile Accepting<Listener> current;
 
         ClientInitializer(Listener listener) {
             use(listener);
         }
 
+        @Override
         void use(Listener listener) {
             current = new Accepting<>(
                     listener,
@@ -704,7 +400,7 @@ public final class Engine {
             }
             ch.attr(LISTENER).set(listener.name());
             ProxyHandler.rememberListenerOptions(ch, listener.options());
-            TlsTermination termination = tls.get(listener.name());
+            TlsTermination termination = listeners.tls(listener.name());
             if (termination == null) {
                 // Clear text: HTTP/1.1, or h2c by prior knowledge or upgrade.
                 ch.pipeline().addLast("detect", new H2cSupport.PrefaceDetector(Engine.this));
@@ -790,13 +486,9 @@ public final class Engine {
                 .setUseRfc9112TransferEncoding(true);
     }
 
+    /** The address listener {@code listenerName} is bound to. */
     public InetSocketAddress boundAddress(String listenerName) {
-        Channel ch = bound.get(listenerName);
-        if (ch == null) {
-            throw new IllegalArgumentException(
-                    "listener: '" + listenerName + "' (expected one of the bound listeners: " + bound.keySet() + ")");
-        }
-        return (InetSocketAddress) ch.localAddress();
+        return listeners.boundAddress(listenerName);
     }
 
     public RoutingTable routingTable() {
@@ -864,9 +556,7 @@ public final class Engine {
      */
     public void limits(Limits next) {
         this.limits = java.util.Objects.requireNonNull(next, "next");
-        for (Listener l : listeners) {
-            maxRequestsByListener.put(l.name(), l.options().maxRequestsPerConnection(next));
-        }
+        listeners.limits(next);
     }
 
     /** The HTTP/2 limits of client connections made from now on. */
@@ -1071,7 +761,7 @@ public final class Engine {
      * none.
      */
     int maxRequestsPerConnection(String listenerName) {
-        Integer max = listenerName == null ? null : maxRequestsByListener.get(listenerName);
+        Integer max = listenerName == null ? null : listeners.maxRequestsPerConnection(listenerName);
         return max == null ? limits.maxRequestsPerConnection() : max;
     }
 
@@ -1145,7 +835,7 @@ public final class Engine {
         if (group == null) {
             shutdown = CompletableFuture.completedFuture(null);
             resolver.close();
-            stopTlsReloader();
+            listeners.stop();
             return shutdown;
         }
         shutdown = new CompletableFuture<>();
@@ -1155,13 +845,7 @@ public final class Engine {
         for (Channel ch : clients) {
             drain(ch);
         }
-        var closing = new ArrayList<CompletableFuture<Void>>();
-        for (Channel server : bound.values()) {
-            var closed = new CompletableFuture<Void>();
-            closing.add(closed);
-            ListenerDrain.closeWhenQuiet(server, deadlineNanos, closed);
-        }
-        var listenersClosed = CompletableFuture.allOf(closing.toArray(CompletableFuture[]::new));
+        var listenersClosed = listeners.closeWhenQuiet(deadlineNanos);
         listenersClosed.thenRun(() -> {
             // Now no connection can join: wait for the ones there are (also those accepted in the grace).
             var drained = new CompletableFuture<Void>();
@@ -1186,10 +870,7 @@ public final class Engine {
             healthChecks.close();
         }
         resolver.close();
-        stopTlsReloader();
-        if (tcpGroup != null && tcpGroup != group) {
-            tcpGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS);
-        }
+        listeners.stop();
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).addListener(f -> shutdown.complete(null));
     }
 }

@@ -6,16 +6,15 @@ import dev.torii.Hook;
 import dev.torii.HookResult;
 import dev.torii.ProxyError;
 import dev.torii.internal.Cidr;
+import dev.torii.maintenance.internal.FlagFile;
 import dev.torii.maintenance.internal.MaintenancePolicy;
-import dev.torii.maintenance.internal.RedisSwitch;
+import dev.torii.maintenance.internal.RedisSource;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
@@ -64,8 +63,11 @@ import org.slf4j.LoggerFactory;
  * sees the 503 in {@code onResponse} although its {@code onRequest} did not run.
  *
  * <h2>Structure</h2>
- * This class is the switch: its state, the sources that change it, Redis and the windows. What a request meets while
- * maintenance applies to it (the bypasses and the page by {@code Accept}) is the request policy,
+ * This class is the switch: its state, the admin/API changes and the windows. Two sources live in classes of their
+ * own: the flag file ({@link dev.torii.maintenance.internal.FlagFile}) and the Redis key and channel shared by the
+ * replicas ({@link dev.torii.maintenance.internal.RedisSource}, over
+ * {@link dev.torii.maintenance.internal.RedisSwitch}'s connections). What a request meets while maintenance applies to
+ * it (the bypasses and the page by {@code Accept}) is the request policy,
  * {@link dev.torii.maintenance.internal.MaintenancePolicy}, which {@link #hook} hands each such request to.
  *
  * <h2>Threading</h2>
@@ -80,8 +82,8 @@ import org.slf4j.LoggerFactory;
 public final class MaintenanceMode implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MaintenanceMode.class);
 
-    /** The flag file; a reload may move it ({@link #reconfigure}). */
-    private volatile Path file;
+    /** The flag file (a source); a reload may move it ({@link #reconfigure}). */
+    private final FlagFile file;
 
     private final Duration pollInterval;
     /** How a request is treated while maintenance applies to it: bypasses and the page. */
@@ -92,17 +94,12 @@ public final class MaintenanceMode implements AutoCloseable {
     private final java.util.concurrent.atomic.LongAdder bypassedBefore = new java.util.concurrent.atomic.LongAdder();
 
     private final InstantSource clock;
-    /** Where the switch is shared, and its connections; a reload may move both ({@link #reconfigure}). */
-    private volatile RedisTarget redisTarget;
-
-    private volatile RedisSwitch redis;
-    /** Outages of the Redis connections a reload replaced, so the counter never goes down. */
-    private final AtomicLong outagesBefore = new AtomicLong();
+    /** Where the switch is shared through Redis (a source), if anywhere; a reload may move it ({@link #reconfigure}). */
+    private final RedisSource redis;
 
     private volatile boolean switchOn;
     private volatile Set<String> routesOn;
     private volatile List<MaintenanceWindow> windows;
-    private volatile boolean fileOn;
     private boolean scheduleOnLogged;
     private Set<String> scheduleRoutesLogged = Set.of();
     private final AtomicLong switches = new AtomicLong();
@@ -110,7 +107,7 @@ public final class MaintenanceMode implements AutoCloseable {
     private volatile boolean closed;
 
     private MaintenanceMode(Builder b) {
-        this.file = b.file;
+        this.file = new FlagFile(b.file);
         this.pollInterval = b.pollInterval;
         this.policy = new MaintenancePolicy(
                 b.page,
@@ -126,31 +123,13 @@ public final class MaintenanceMode implements AutoCloseable {
         this.switchOn = b.enabled;
         this.routesOn = Set.copyOf(b.routes);
         this.windows = List.copyOf(b.windows);
-        this.redisTarget = b.redisHost == null
-                ? null
-                : new RedisTarget(b.redisHost, b.redisPort, b.redisKey, b.redisReconnectDelay, b.redisTimeout);
-        this.redis = newSwitch(redisTarget);
-    }
-
-    /** Where the switch is shared: the Redis server, the key (and channel), and the connections' timing. */
-    private record RedisTarget(String host, int port, String key, Duration reconnectDelay, Duration timeout) {
-        @Override
-        public String toString() {
-            return host + ":" + port + " key '" + key + "'";
-        }
-    }
-
-    private RedisSwitch newSwitch(RedisTarget t) {
-        return t == null
-                ? null
-                : new RedisSwitch(
-                        t.host(),
-                        t.port(),
-                        t.key(),
-                        t.reconnectDelay(),
-                        t.timeout(),
-                        this::sharedState,
-                        this::applyShared);
+        this.redis = new RedisSource(
+                b.redisHost == null
+                        ? null
+                        : new RedisSource.Target(
+                                b.redisHost, b.redisPort, b.redisKey, b.redisReconnectDelay, b.redisTimeout),
+                this::sharedState,
+                this::applyShared);
     }
 
     /** A builder: off, no flag file, the error responder's page, {@code Retry-After: 300}, no bypass, no Redis. */
@@ -202,7 +181,7 @@ public final class MaintenanceMode implements AutoCloseable {
                     "maintenance switch {} (source: {}){}",
                     on ? "on" : "off",
                     source,
-                    !on && fileOn ? "; still on: the flag file " + file + " exists" : "");
+                    !on && file.on() ? "; still on: the flag file " + file.path() + " exists" : "");
         }
         if (!routes.equals(routesOn)) {
             for (String r : new TreeSet<>(routes)) {
@@ -220,45 +199,27 @@ public final class MaintenanceMode implements AutoCloseable {
             routesOn = Set.copyOf(routes);
             changed = true;
         }
-        if (changed && share && redis != null) {
+        if (changed && share) {
             redis.publish();
         }
     }
 
     /** The state as written to Redis: {@code on} or {@code off}, then {@code  routes=a,b} when routes are on. */
-    String sharedState() {
-        Set<String> routes = routesOn;
-        return (switchOn ? "on" : "off")
-                + (routes.isEmpty() ? "" : " routes=" + String.join(",", new TreeSet<>(routes)));
+    private String sharedState() {
+        return RedisSource.encode(switchOn, routesOn);
     }
 
     /** Applies a state read from Redis (another replica's change). Unknown text is logged and ignored. */
-    void applyShared(String value) {
-        String v = value.strip();
-        int space = v.indexOf(' ');
-        String head = space < 0 ? v : v.substring(0, space);
-        Set<String> routes = Set.of();
-        if (space >= 0) {
-            String rest = v.substring(space + 1).strip();
-            if (!rest.startsWith("routes=")) {
-                log.warn("maintenance: ignoring Redis value '{}' (expected: on|off [routes=a,b])", value);
-                return;
-            }
-            routes = Set.copyOf(Arrays.stream(rest.substring("routes=".length()).split(","))
-                    .map(String::strip)
-                    .filter(s -> !s.isEmpty())
-                    .toList());
+    private void applyShared(String value) {
+        RedisSource.State state = RedisSource.decode(value);
+        if (state != null) {
+            change(state.on(), state.routes(), MaintenanceSource.REDIS, false);
         }
-        if (!head.equals("on") && !head.equals("off")) {
-            log.warn("maintenance: ignoring Redis value '{}' (expected: on|off [routes=a,b])", value);
-            return;
-        }
-        change(head.equals("on"), routes, MaintenanceSource.REDIS, false);
     }
 
     /** Whether maintenance is on for every request: the switch, the flag file (as of the last poll) or a window. */
     public boolean enabled() {
-        return switchOn || fileOn || scheduleOn(clock.instant(), null);
+        return switchOn || file.on() || scheduleOn(clock.instant(), null);
     }
 
     /** Whether requests of route {@code route} get the page: maintenance is on globally or for that route. */
@@ -320,12 +281,12 @@ public final class MaintenanceMode implements AutoCloseable {
 
     /** The flag file, or {@code null} without one. */
     public Path file() {
-        return file;
+        return file.path();
     }
 
     /** Whether the flag file existed at the last poll ({@code false} without a file). */
     public boolean fileOn() {
-        return fileOn;
+        return file.on();
     }
 
     /** The {@code Retry-After} sent with the page, or {@code null} for none. */
@@ -345,7 +306,6 @@ public final class MaintenanceMode implements AutoCloseable {
 
     /** A snapshot of the state and the counters. */
     public MaintenanceStats stats() {
-        RedisSwitch redis = this.redis;
         Instant now = clock.instant();
         var routes = new TreeSet<>(routesOn);
         for (MaintenanceWindow w : windows) {
@@ -357,11 +317,11 @@ public final class MaintenanceMode implements AutoCloseable {
                 enabled(),
                 routes,
                 switchOn,
-                fileOn,
+                file.on(),
                 scheduleOn(now, null),
-                redis != null,
-                redis != null && redis.connected(),
-                outagesBefore.get() + (redis == null ? 0 : redis.outages()),
+                redis.inUse(),
+                redis.connected(),
+                redis.outages(),
                 switches.get(),
                 answeredBefore.sum() + policy.answered(),
                 bypassedBefore.sum() + policy.bypassed());
@@ -399,34 +359,12 @@ public final class MaintenanceMode implements AutoCloseable {
             switchOn = fresh.switchOn;
             routesOn = fresh.routesOn;
         }
-        if (!Objects.equals(file, fresh.file)) {
-            log.info(
-                    "maintenance flag file: {} (was {})",
-                    fresh.file == null ? "none" : fresh.file,
-                    file == null ? "none" : file);
-            file = fresh.file;
+        if (file.moveTo(fresh.file.path())) {
             checkFile();
         }
-        RedisSwitch shared = redis;
-        if (!Objects.equals(redisTarget, fresh.redisTarget)) {
-            log.info(
-                    "maintenance: shared through Redis {} from now on (was {})",
-                    fresh.redisTarget == null ? "none" : fresh.redisTarget,
-                    redisTarget == null ? "none" : redisTarget);
-            RedisSwitch replaced = redis;
-            redisTarget = fresh.redisTarget;
-            shared = newSwitch(redisTarget);
-            redis = shared;
-            if (replaced != null) {
-                outagesBefore.addAndGet(replaced.outages());
-                replaced.close(); // asynchronous: never waits for Redis
-            }
-            if (shared != null && scheduler != null) {
-                shared.tick(); // connects now; the scheduler's tick looks after it from then on
-            }
-        }
-        if (switched && shared != null) {
-            shared.publish();
+        redis.moveTo(fresh.redis.target(), scheduler != null);
+        if (switched) {
+            redis.publish();
         }
         log.info("maintenance settings reloaded: {}", this);
         checkSchedule();
@@ -447,15 +385,8 @@ public final class MaintenanceMode implements AutoCloseable {
         long nanos = pollInterval.toNanos();
         scheduler.scheduleWithFixedDelay(this::poll, nanos, nanos, TimeUnit.NANOSECONDS);
         // Whichever Redis connections are current: a reload may replace them, or add the first ones.
-        tickRedis();
-        scheduler.scheduleWithFixedDelay(this::tickRedis, nanos, nanos, TimeUnit.NANOSECONDS);
-    }
-
-    private void tickRedis() {
-        RedisSwitch r = redis;
-        if (r != null) {
-            r.tick();
-        }
+        redis.tick();
+        scheduler.scheduleWithFixedDelay(redis::tick, nanos, nanos, TimeUnit.NANOSECONDS);
     }
 
     /** Checks the flag file and the schedule now (the thread started by {@link #start()} does it every interval). */
@@ -470,16 +401,8 @@ public final class MaintenanceMode implements AutoCloseable {
 
     /** Whether the flag file exists now; without one (a reload removed it) the file's part is off. */
     private synchronized void checkFile() {
-        Path f = file;
-        boolean exists = f != null && Files.exists(f);
-        if (exists != fileOn) {
-            fileOn = exists;
+        if (file.check()) {
             switches.incrementAndGet();
-            log.info(
-                    "maintenance {} (source: file {} {})",
-                    exists ? "on" : "off",
-                    f == null ? "" : f,
-                    exists ? "appeared" : f == null ? "no longer configured" : "gone");
         }
     }
 
@@ -523,10 +446,7 @@ public final class MaintenanceMode implements AutoCloseable {
             scheduler.shutdownNow();
             scheduler = null;
         }
-        RedisSwitch r = redis;
-        if (r != null) {
-            r.close();
-        }
+        redis.close();
     }
 
     /**
@@ -567,8 +487,8 @@ public final class MaintenanceMode implements AutoCloseable {
 
     @Override
     public String toString() {
-        Path f = file;
-        RedisTarget t = redisTarget;
+        Path f = file.path();
+        RedisSource.Target t = redis.target();
         return "MaintenanceMode(" + (enabled() ? "on" : "off") + (f != null ? ", file " + f : "")
                 + (routesOn.isEmpty() ? "" : ", routes " + new TreeSet<>(routesOn))
                 + (t != null ? ", redis " + t : "") + ")";

@@ -3,11 +3,9 @@ package dev.torii.internal.upstream;
 import dev.torii.ProxyError;
 import dev.torii.internal.http1.CompactTrailers;
 import dev.torii.internal.tls.ClientTls;
-import dev.torii.proxyprotocol.ProxyProtocolVersion;
 import dev.torii.upstream.ConnectFailure;
 import dev.torii.upstream.Endpoint;
 import dev.torii.upstream.Upstream;
-import dev.torii.upstream.UpstreamProtocol;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -31,12 +29,9 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import javax.net.ssl.SSLException;
@@ -81,16 +76,6 @@ public final class ConnectionPool {
         void cancel();
     }
 
-    /**
-     * One pool's identity. {@code origin} is null unless the upstream sends PROXY protocol headers: a connection then
-     * told the endpoint who its client is, so it serves only exchanges of that client address (and listener address).
-     */
-    private record Key(
-            String upstream, UpstreamProtocol protocol, InetSocketAddress address, String tlsName, Origin origin) {}
-
-    /** Whom a PROXY-protocol connection speaks for: the client's IP and the address the client reached Torii at. */
-    private record Origin(InetAddress client, InetSocketAddress local) {}
-
     private static final long SWEEP_MILLIS = 1000;
     /** A stream's receive window: what one exchange may have in flight from the upstream before its client reads. */
     static final int STREAM_WINDOW = 128 * 1024;
@@ -107,10 +92,10 @@ public final class ConnectionPool {
     private final Bootstrap bootstrap;
     private final LongAdder opened;
     private final LongAdder failed;
-    private final Map<Key, EndpointPool> pools = new HashMap<>();
+    /** The endpoint pools, by identity (and by client for upstreams that send PROXY protocol headers). */
+    private final EndpointPools pools;
+
     private final UpstreamCounters counters;
-    /** This loop's in-use and idle counts by upstream name, summed with the other loops' by {@link #counters}. */
-    private final Map<String, UpstreamCounters.PoolGauge> gauges;
 
     private ScheduledFuture<?> sweeper;
     private boolean closed;
@@ -139,7 +124,8 @@ public final class ConnectionPool {
             LongAdder failed,
             UpstreamCounters counters) {
         this.counters = counters;
-        this.gauges = counters.newPool();
+        // This loop's in-use and idle counts by upstream name, summed with the other loops' by the counters.
+        this.pools = new EndpointPools(counters.newPool());
         this.failed = failed;
         this.loop = loop;
         this.opened = opened;
@@ -206,24 +192,10 @@ public final class ConnectionPool {
         }
         Upstream upstream = state.upstream;
         String tlsName = upstream.protocol().tls() ? ClientTls.peerName(upstream, endpoint) : null;
-        Origin origin = upstream.proxyProtocol() == null
-                ? null
-                : new Origin(client != null ? client.getAddress() : null, local);
-        EndpointPool pool = pools.computeIfAbsent(
-                new Key(upstream.name(), upstream.protocol(), address, tlsName, origin),
-                k -> new EndpointPool(
-                        address,
-                        tlsName,
-                        gauges.computeIfAbsent(k.upstream(), n -> new UpstreamCounters.PoolGauge()),
-                        k.origin() != null));
+        EndpointPool pool = pools.get(upstream, address, tlsName, client, local);
         touched[0] = pool;
         pool.state = state;
         pool.settings = upstream;
-        if (origin != null) {
-            // The header of the next connection names the client of the exchange that opens it (same IP, its port).
-            pool.client = client;
-            pool.local = local;
-        }
         if (sweeper == null) {
             sweeper = loop.scheduleAtFixedRate(this::sweep, SWEEP_MILLIS, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
         }
@@ -277,7 +249,7 @@ public final class ConnectionPool {
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
-                        addProxyHeader(ch, pool);
+                        EndpointPools.addProxyHeader(ch, pool); // the PROXY protocol header first
                         if (ssl != null) {
                             ch.pipeline().addLast("tls", sslHandler(ch, ssl, pool));
                         }
@@ -348,14 +320,6 @@ public final class ConnectionPool {
         return (int) Math.min(Integer.MAX_VALUE, settings.connectTimeout().toMillis());
     }
 
-    /** The PROXY protocol header first, when the upstream asks for one. */
-    private static void addProxyHeader(Channel ch, EndpointPool pool) {
-        ProxyProtocolVersion version = pool.settings.proxyProtocol();
-        if (version != null) {
-            ch.pipeline().addLast("proxy-header", new ProxyHeaderWriter(version, pool.client, pool.local));
-        }
-    }
-
     private static SslHandler sslHandler(Channel ch, SslContext ssl, EndpointPool pool) {
         SslHandler h = ssl.newHandler(ch.alloc(), pool.tlsName, pool.address.getPort());
         h.setHandshakeTimeoutMillis(connectTimeoutMillis(pool.settings));
@@ -422,13 +386,7 @@ public final class ConnectionPool {
 
     /** Connections open or opening to {@code address} (any upstream, protocol and TLS name), for tests. */
     int openTo(InetSocketAddress address) {
-        int n = 0;
-        for (Map.Entry<Key, EndpointPool> e : pools.entrySet()) {
-            if (e.getKey().address().equals(address)) {
-                n += e.getValue().open;
-            }
-        }
-        return n;
+        return pools.openTo(address);
     }
 
     private void onClosed(UpstreamConnection connection) {
@@ -612,7 +570,7 @@ public final class ConnectionPool {
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
-                        addProxyHeader(ch, pool);
+                        EndpointPools.addProxyHeader(ch, pool); // the PROXY protocol header first
                         if (ssl != null) {
                             ch.pipeline().addLast("tls", sslHandler(ch, ssl, pool));
                         }
@@ -766,9 +724,8 @@ public final class ConnectionPool {
 
     private void sweep() {
         long now = loop.ticker().nanoTime();
-        // Pools kept per client (PROXY protocol) go once empty, or there would be one per client address ever seen.
-        pools.values().removeIf(EndpointPool::unused);
-        for (EndpointPool pool : pools.values()) {
+        pools.removeUnused(); // per-client pools (PROXY protocol) go once empty
+        for (EndpointPool pool : pools.all()) {
             long timeout = pool.settings.idleTimeout().toNanos();
             UpstreamConnection oldest;
             while ((oldest = pool.idle.peekLast()) != null && now - oldest.idleSinceNanos >= timeout) {
@@ -834,7 +791,7 @@ public final class ConnectionPool {
         if (sweeper != null) {
             sweeper.cancel(false);
         }
-        for (EndpointPool pool : pools.values()) {
+        for (EndpointPool pool : pools.all()) {
             for (UpstreamConnection c : new ArrayList<>(pool.idle)) {
                 c.channel.close();
             }
@@ -855,7 +812,7 @@ public final class ConnectionPool {
         }
     }
 
-    /** Connections of one upstream to one address. */
+    /** Connections of one upstream to one address (for one client, when the upstream sends PROXY protocol headers). */
     static final class EndpointPool {
         final InetSocketAddress address;
         /** The name sent as SNI and verified, or null for plain TCP. */
