@@ -8,12 +8,16 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketProtocolFamily;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.nio.channels.spi.SelectorProvider;
 import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,11 +55,7 @@ public record Transport(
             default ->
                 log.warn("torii.transport={}: unknown (expected: auto, epoll, io_uring, nio); using auto", wanted);
         }
-        if (Epoll.isAvailable()) {
-            return new Transport(
-                    "epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class, EpollSocketChannel.class);
-        }
-        return nio();
+        return Epoll.isAvailable() ? epoll() : nio();
     }
 
     /**
@@ -88,15 +88,33 @@ public record Transport(
     }
 
     /**
-     * A new, unregistered client socket channel of this transport: what a {@code Bootstrap} would make, without its
-     * reflection; for code that registers and connects the channel itself on an event loop of this transport.
+     * A new, unregistered client socket channel of this transport for connecting to {@code remote}: what a {@code
+     * Bootstrap} would make, without its reflection; for code that registers and connects the channel itself on an
+     * event loop of this transport. On NIO the socket is of {@code remote}'s address family (an IPv4 socket for an IPv4
+     * address spares the {@code IPV6_V6ONLY} call a dual-stack socket takes); the native transports open dual-stack
+     * sockets only.
+     *
+     * <p>Every socket channel of these transports has {@code TCP_NODELAY} on from its construction (Netty's default
+     * where the platform allows it, {@code PlatformDependent.canEnableTcpNoDelayByDefault}), so callers need not set
+     * it again: each setting is a system call.
      */
-    public Channel newSocketChannel() {
+    public Channel newSocketChannel(InetSocketAddress remote) {
         return switch (name) {
             case "epoll" -> new EpollSocketChannel();
             case "io_uring" -> new IoUringSocketChannel();
-            default -> new NioSocketChannel();
+            default ->
+                new NioSocketChannel(
+                        SelectorProvider.provider(),
+                        remote.getAddress() instanceof Inet4Address
+                                ? SocketProtocolFamily.INET
+                                : SocketProtocolFamily.INET6);
         };
+    }
+
+    /** Netty's native epoll transport (Linux). */
+    static Transport epoll() {
+        return new Transport(
+                "epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class, EpollSocketChannel.class);
     }
 
     /** The NIO transport (every platform). */

@@ -291,12 +291,12 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
         // The channel is built, registered and connected here rather than by a Bootstrap: a Bootstrap per connection
         // copies its option map, looks up an address resolver (under a lock) and connects from a task it queues on
         // the loop; here the address is resolved already and this code runs on the loop that will own the channel.
-        Channel ch = engine.tcpTransport().newSocketChannel();
+        // TCP_NODELAY is on already (see Transport#newSocketChannel): setting it again would be one more system call.
+        Channel ch = engine.tcpTransport().newSocketChannel(address);
         ChannelConfig config = ch.config();
         config.setAutoRead(false);
         config.setConnectTimeoutMillis((int) Math.min(Integer.MAX_VALUE, timeoutMillis));
         config.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
-        config.setOption(ChannelOption.TCP_NODELAY, true);
         ch.pipeline().addLast(new BackendHandler());
         backend = ch;
         client.eventLoop().register(ch).addListener(registered -> {
@@ -545,7 +545,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
         if (!hasPendingWrites(ch)) {
             // Nothing queued: shut down at once, without an empty write and its promise.
             if (ch.isActive() && ch instanceof DuplexChannel d && !d.isOutputShutdown()) {
-                d.shutdownOutput();
+                shutdownOutput(d);
             } else {
                 ch.close();
             }
@@ -554,11 +554,22 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
         // Shutting the output down fails writes still queued, so it waits for them.
         ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
             if (f.isSuccess() && ch instanceof DuplexChannel d) {
-                d.shutdownOutput();
+                shutdownOutput(d);
             } else {
                 ch.close();
             }
         });
+    }
+
+    /**
+     * Shuts down {@code ch}'s output, and turns half-closure off on it: nothing more can be written to its peer, so
+     * when the peer's FIN comes the proxy has nothing left to do with {@code ch} but close it, and the transport then
+     * closes it on that read (which closes the other side, as a close does) instead of shutting its input down (a
+     * system call, which fails once both directions are shut) and firing an event for this handler to close it.
+     */
+    private static void shutdownOutput(DuplexChannel ch) {
+        ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
+        ch.shutdownOutput();
     }
 
     private static void closeAfterFlush(Channel ch) {
