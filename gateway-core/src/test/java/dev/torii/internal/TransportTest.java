@@ -6,25 +6,15 @@ import org.junit.jupiter.api.Test;
 
 class TransportTest {
     @Test
-    void tcpListenersTakeIoUringInsteadOfAnAutoDetectedEpollWhereItLoads() {
-        assertThat(Transport.forTcp(Transport.epoll(), "auto", true).name()).isEqualTo("io_uring");
-    }
-
-    @Test
-    void tcpListenersTakeNioInsteadOfEpollWhereIoUringDoesNotLoad() {
-        assertThat(Transport.forTcp(Transport.epoll(), "auto", false).name()).isEqualTo("nio");
-    }
-
-    @Test
-    void tcpListenersTakeNioWhenEpollWasAskedForByName() {
-        assertThat(Transport.forTcp(Transport.epoll(), "epoll", true).name()).isEqualTo("nio");
+    void tcpListenersTakeNioInsteadOfEpoll() {
+        assertThat(Transport.forTcp(Transport.epoll()).name()).isEqualTo("nio");
     }
 
     @Test
     void tcpListenersKeepEveryOtherTransport() {
         Transport nio = Transport.nio();
-        assertThat(Transport.forTcp(nio, "nio", true)).isSameAs(nio);
+        assertThat(Transport.forTcp(nio)).isSameAs(nio);
         Transport ioUring = Transport.ioUring();
-        assertThat(Transport.forTcp(ioUring, "io_uring", true)).isSameAs(ioUring);
+        assertThat(Transport.forTcp(ioUring)).isSameAs(ioUring);
     }
 }
