@@ -58,8 +58,8 @@ LOG=$WORK/results/tcp-log-$STAMP.txt
 TABLE=$WORK/results/tcp-table-$STAMP.txt
 STREAM_SO=/usr/lib/nginx/modules/ngx_stream_module.so
 
-say() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$LOG" >&2; }
-die() { say "ERROR: $*"; exit 1; }
+# say, die, process control (start_bg, stop_all, ...), readiness (port_busy, wait_*): shared with the other scripts.
+. "$HERE/lib.sh"
 
 # nginx's stream module: built in, or the Debian dynamic module (libnginx-mod-stream).
 stream_builtin() { nginx -V 2>&1 | tr ' ' '\n' | grep -qx -- '--with-stream'; }
@@ -88,64 +88,6 @@ install_deps() {
       -o DPkg::Lock::Timeout=600 "${need[@]}"; } >>"$LOG" 2>&1 || rc=$?
   [ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d
   [ $rc -eq 0 ] || die "apt-get install ${need[*]} failed (see $LOG)"
-}
-
-# ---------------------------------------------------------------- process control (as bench/run.sh)
-starttime() { local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; set -- $s; echo "${20}"; }
-alive() { local want=$2 s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; set -- $s
-  [ "$1" != Z ] && [ "${20}" = "$want" ]; }
-start_bg() { # name cmd...
-  local name=$1; shift
-  "$@" >"$WORK/logs/$name.out" 2>&1 </dev/null 9>&- &
-  local pid=$!
-  echo "$name $pid $(starttime $pid)" >>"$PIDFILE"
-  say "started $name pid=$pid: $*"
-}
-stop_all() {
-  [ -f "$PIDFILE" ] || return 0
-  local name pid st i left
-  while read -r name pid st; do
-    if alive "$pid" "$st"; then kill "$pid" 2>/dev/null || true; say "stopping $name pid=$pid"; fi
-  done <"$PIDFILE"
-  for i in $(seq 1 100); do
-    left=0
-    while read -r name pid st; do alive "$pid" "$st" && left=1; done <"$PIDFILE"
-    [ $left -eq 0 ] && break
-    sleep 0.1
-  done
-  while read -r name pid st; do
-    if alive "$pid" "$st"; then say "pid $pid ($name) ignored TERM for 10 s: KILL"; kill -KILL "$pid" 2>/dev/null || true; fi
-  done <"$PIDFILE"
-  rm -f "$PIDFILE"
-}
-port_busy() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
-# Descendants of a PID (children first level down, recursively), as "pid starttime" lines (as bench/run.sh).
-descendants() {
-  local root=$1 f s pid ppid
-  declare -A kids=()
-  for f in /proc/[0-9]*/stat; do
-    { read -r s <"$f"; } 2>/dev/null || continue
-    pid=${s%% *}; s=${s##*) }; set -- $s; ppid=$2
-    kids[$ppid]="${kids[$ppid]:-} $pid"
-  done
-  local queue=("$root") p c
-  while [ ${#queue[@]} -gt 0 ]; do
-    p=${queue[0]}; queue=("${queue[@]:1}")
-    for c in ${kids[$p]:-}; do echo "$c $(starttime "$c" || echo 0)"; queue+=("$c"); done
-  done
-}
-wait_port() { # port timeout_s
-  local end=$((SECONDS + $2))
-  while [ $SECONDS -lt $end ]; do port_busy "$1" && return 0; sleep 0.2; done
-  return 1
-}
-wait_ok() { # url timeout_s
-  local end=$((SECONDS + $2))
-  while [ $SECONDS -lt $end ]; do
-    [ "$(curl -s --max-time 2 "$1" 2>/dev/null)" = ok ] && return 0
-    sleep 0.2
-  done
-  return 1
 }
 
 # ---------------------------------------------------------------- configs
