@@ -48,8 +48,8 @@ LOG=$WORK/results/idle-log-$STAMP.txt
 TABLE=$WORK/results/idle-table-$STAMP.txt
 HISTOS=$WORK/results/idle-histo-$STAMP.txt
 
-say() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$LOG" >&2; }
-die() { say "ERROR: $*"; exit 1; }
+# say, die, process control (start_bg, stop_all, ...), readiness (port_busy, wait_*): shared with the other scripts.
+. "$HERE/lib.sh"
 
 install_deps() {
   local need=()
@@ -89,40 +89,6 @@ raise_nofile() {
   fi
 }
 
-# ---------------------------------------------------------------- process control (as bench/run.sh)
-starttime() { local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; set -- $s; echo "${20}"; }
-alive() { local want=$2 s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; set -- $s
-  [ "$1" != Z ] && [ "${20}" = "$want" ]; }
-start_bg() { # name cmd...
-  local name=$1; shift
-  "$@" >"$WORK/logs/$name.out" 2>&1 </dev/null 9>&- &
-  local pid=$!
-  echo "$name $pid $(starttime $pid)" >>"$PIDFILE"
-  say "started $name pid=$pid: $*"
-}
-stop_one() { # pid starttime
-  alive "$1" "$2" || return 0
-  kill "$1" 2>/dev/null || true
-  local i; for i in $(seq 1 100); do alive "$1" "$2" || return 0; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-}
-stop_all() {
-  [ -f "$PIDFILE" ] || return 0
-  local name pid st
-  while read -r name pid st; do
-    if alive "$pid" "$st"; then say "stopping $name pid=$pid"; stop_one "$pid" "$st"; fi
-  done <"$PIDFILE"
-  rm -f "$PIDFILE"
-}
-port_busy() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
-wait_ok() { # url timeout_s
-  local end=$((SECONDS + $2))
-  while [ $SECONDS -lt $end ]; do
-    [ "$(curl -s --max-time 2 "$1" 2>/dev/null)" = ok ] && return 0
-    sleep 0.2
-  done
-  return 1
-}
 # jcmd of the JVM's own JDK (a jlink runtime has none: then the JDK .mvn/find-jdk.sh picks, as bin/torii does).
 find_jcmd() {
   local d; d=$(dirname "$(readlink -f "/proc/$1/exe")")

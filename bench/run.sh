@@ -101,8 +101,8 @@ RAW=$WORK/results/raw-$STAMP.tsv
 LOG=$WORK/results/log-$STAMP.txt
 TABLE=$WORK/results/table-$STAMP.txt
 
-say() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$LOG" >&2; }
-die() { say "ERROR: $*"; exit 1; }
+# say, die, process control (start_bg, stop_all, ...), readiness (port_busy, wait_*): shared with the other scripts.
+. "$HERE/lib.sh"
 
 # ---------------------------------------------------------------- install and build
 install_deps() {
@@ -160,86 +160,6 @@ torii_java_version() {
     j=$( (. "$ROOT/.mvn/find-jdk.sh" >/dev/null 2>&1; echo "${JAVA_HOME:+$JAVA_HOME/bin/}java") 2>/dev/null || echo java)
   fi
   "$j" -version 2>&1 | awk -F'"' '/version/ {print $2; exit}'
-}
-
-# ---------------------------------------------------------------- process control
-# Every process started here is recorded as "name pid starttime" and stopped by that PID only, after
-# checking that the PID still belongs to the same process (start time from /proc).
-starttime() { local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; set -- $s; echo "${20}"; }
-alive() { # pid starttime
-  local want=$2 s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; set -- $s
-  [ "$1" != Z ] && [ "${20}" = "$want" ]
-}
-# Descendants of a PID (children first level down, recursively), as "pid starttime" lines.
-descendants() {
-  local root=$1 f s pid ppid
-  declare -A kids=()
-  for f in /proc/[0-9]*/stat; do
-    { read -r s <"$f"; } 2>/dev/null || continue
-    pid=${s%% *}; s=${s##*) }; set -- $s; ppid=$2
-    kids[$ppid]="${kids[$ppid]:-} $pid"
-  done
-  local queue=("$root") p c
-  while [ ${#queue[@]} -gt 0 ]; do
-    p=${queue[0]}; queue=("${queue[@]:1}")
-    for c in ${kids[$p]:-}; do echo "$c $(starttime "$c" || echo 0)"; queue+=("$c"); done
-  done
-}
-
-start_bg() { # name cmd...
-  local name=$1; shift
-  "$@" >"$WORK/logs/$name.out" 2>&1 </dev/null 9>&- &
-  local pid=$!
-  echo "$name $pid $(starttime $pid)" >>"$PIDFILE"
-  say "started $name pid=$pid: $*"
-}
-
-stop_all() {
-  [ -f "$PIDFILE" ] || return 0
-  local name pid st all=()
-  # Snapshot children before signalling: a launcher script (bin/torii) that does not exec its JVM
-  # would otherwise leave an orphan. They were started by us, through the recorded PID.
-  while read -r name pid st; do
-    alive "$pid" "$st" || continue
-    all+=("$pid:$st:$name")
-    while read -r c cst; do all+=("$c:$cst:$name-child"); done < <(descendants "$pid")
-  done <"$PIDFILE"
-  local e
-  for e in "${all[@]}"; do
-    IFS=: read -r pid st name <<<"$e"
-    [[ $name == *-child ]] && continue
-    if alive "$pid" "$st"; then kill "$pid" 2>/dev/null || true; say "stopping $name pid=$pid"; fi
-  done
-  local i left
-  for i in $(seq 1 100); do
-    left=0
-    for e in "${all[@]}"; do IFS=: read -r pid st name <<<"$e"; alive "$pid" "$st" && left=1; done
-    [ $left -eq 0 ] && break
-    # Children left once their parent is gone (orphans) get TERM too, after 2 s.
-    if [ "$i" = 20 ]; then
-      for e in "${all[@]}"; do
-        IFS=: read -r pid st name <<<"$e"
-        if [[ $name == *-child ]] && alive "$pid" "$st"; then kill "$pid" 2>/dev/null || true; fi
-      done
-    fi
-    sleep 0.1
-  done
-  for e in "${all[@]}"; do
-    IFS=: read -r pid st name <<<"$e"
-    if alive "$pid" "$st"; then say "pid $pid ($name) ignored TERM for 10 s: KILL"; kill -KILL "$pid" 2>/dev/null || true; fi
-  done
-  rm -f "$PIDFILE"
-}
-
-port_busy() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
-
-wait_url() { # url timeout_s
-  local url=$1 end=$((SECONDS + $2))
-  while [ $SECONDS -lt $end ]; do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" 2>/dev/null)" = 200 ] && return 0
-    sleep 0.2
-  done
-  return 1
 }
 
 render() { # template -> output
@@ -452,7 +372,7 @@ wait_quiet() {
 kv() { awk -v k="$1" '{for (i=1;i<=NF;i++) { split($i, a, "="); if (a[1]==k) print a[2] }}' <<<"$2"; }
 
 # ---------------------------------------------------------------- load runs
-# targets for a bench, in the order measured in each round: lines "name group url"
+# targets for a bench [in round N], in the order measured in that round: lines "name group url"
 targets_for() {
   if [ "$1" = h2 ]; then
     # HTTP/2 over TLS to the proxies; direct is the backend over HTTP/1.1 (h2load --h1), for scale.
@@ -467,8 +387,15 @@ targets_for() {
   echo "direct backend http://127.0.0.1:$P_BACKEND$path"
   echo "nginx nginx http://127.0.0.1:$P_NGINX$path"
   echo "haproxy haproxy http://127.0.0.1:$P_HAPROXY$path"
-  [ -n "$SKIP_TORII" ] || echo "torii torii http://127.0.0.1:$P_TORII$path"
-  [ -z "$TORII_B_HOME" ] || echo "torii-b toriib http://127.0.0.1:$P_TORII_B$path"
+  # With torii-b, the two Torii slots swap places every other round (round 2, 4, ...: torii-b first), so that
+  # neither build always runs right after the peers (or right after the other build) and an A/B ratio is not biased
+  # by slot order.
+  local a="torii torii http://127.0.0.1:$P_TORII$path" b="torii-b toriib http://127.0.0.1:$P_TORII_B$path"
+  [ -n "$SKIP_TORII" ] && a=""
+  [ -n "$TORII_B_HOME" ] || b=""
+  if [ $(( ${2:-1} % 2 )) = 0 ]; then local t=$a; a=$b; b=$t; fi
+  [ -z "$a" ] || echo "$a"
+  [ -z "$b" ] || echo "$b"
   # The hook round (small body only): nginx + a Lua access hook, and Torii + the same work as a JS plugin.
   if [ -n "$HOOKS" ] && [ "$1" = small ]; then
     echo "nginx-lua lua http://127.0.0.1:$P_LUA$path"
@@ -567,7 +494,7 @@ bench_all() {
       for c in $(conns_for "$b"); do
         while read -r name group url; do
           run_one "$round" "$b" "$c" "$name" "$group" "$url"
-        done < <(targets_for "$b")
+        done < <(targets_for "$b" "$round")
       done
     done
   done

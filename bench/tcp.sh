@@ -5,19 +5,21 @@
 #   backends  iperf3 -s :P_IPERF (18201), nginx HTTP "/" -> 200 "ok\n", one worker :P_WEB (18202)
 #   nginx     stream { server { proxy_pass } } (ngx_stream_module)  :P_NGINX+0 (iperf) / +1 (web)   (18210)
 #   haproxy   mode tcp, nbthread 1                                  :P_HAPROXY+0 / +1               (18220)
-#   torii     protocol: tcp listeners, ioThreads 1 (default NIO)    :P_TORII+0 / +1                 (18230)
-#   torii-uring  the same with -Dtorii.transport=io_uring (URING=1)  :P_URING+0 / +1                (18240)
-# Two benches per round, interleaved (round 1: direct nginx haproxy torii torii-uring, round 2: ...):
+#   torii     protocol: tcp listeners, ioThreads 1 (default transport: NIO)  :P_TORII+0 / +1        (18230)
+#   torii-ALT the same with -Dtorii.transport=ALT (ALT=io_uring default)    :P_ALT+0 / +1          (18240)
+# Two benches per round, interleaved (round 1: direct nginx haproxy torii torii-ALT, round 2: ...):
 #   bulk   iperf3 -c ... -t DURATION, one stream (P_STREAMS), client -> server; Gbit/s received
 #   conn   wrk -H 'Connection: close' -c CONNS -d DURATION: one small request and response per TCP connection,
 #          so each request is a new connection through the proxy and a new upstream connection; connections/s
-# prints median and min-max per target, and the ratio to nginx (median and min-max of per-round ratios);
-# stops exactly the processes it started, by PID.
+# prints median and min-max per target, the ratio to nginx (median and min-max of per-round ratios) and the CPU the
+# target's processes used per run (/proc: conn = microseconds per connection, bulk = % of one core); the CPU figure
+# is the steadier one on a shared machine. Stops exactly the processes it started, by PID.
 #
 # Usage: bench/tcp.sh [run|summarize RAW.tsv|help]       (default: run)
 # Knobs (env): REPS=3 DURATION=10 CONNS=50 P_STREAMS=1 WARMUP=5 TORII_WARMUP=20 (s of conn load before measuring)
-#   URING=1 (the io_uring row; empty to skip) TORII_THREADS=1 PROXY_WORKERS=1
-#   P_IPERF=18201 P_WEB=18202 P_NGINX=18210 P_HAPROXY=18220 P_TORII=18230 P_URING=18240
+#   ALT=io_uring (the transport of the second Torii row: io_uring or nio; empty to skip; URING= also skips it)
+#   TORII_THREADS=1 PROXY_WORKERS=1
+#   P_IPERF=18201 P_WEB=18202 P_NGINX=18210 P_HAPROXY=18220 P_TORII=18230 P_ALT=18240 (or P_URING)
 #   TORII_HOME=<repo>/gateway-server/target/torii (build it with ./mvnw -B -q -DskipTests package)
 #   SKIP_INSTALL=1 (fail instead of apt-get installing iperf3, nginx, libnginx-mod-stream, haproxy, wrk)
 #   WORK=$TMPDIR/torii-tcpbench  GAP=1 (s between runs)  JAVA_OPTS, TORII_OPTS (as bin/torii reads them)
@@ -33,7 +35,8 @@ CONNS=${CONNS:-50}
 P_STREAMS=${P_STREAMS:-1}
 WARMUP=${WARMUP:-5}
 TORII_WARMUP=${TORII_WARMUP:-20}
-URING=${URING-1}
+ALT=${ALT-io_uring}
+if [ -n "${URING+x}" ] && [ -z "$URING" ]; then ALT=""; fi
 TORII_THREADS=${TORII_THREADS:-1}
 PROXY_WORKERS=${PROXY_WORKERS:-1}
 P_IPERF=${P_IPERF:-18201}
@@ -41,7 +44,7 @@ P_WEB=${P_WEB:-18202}
 P_NGINX=${P_NGINX:-18210}
 P_HAPROXY=${P_HAPROXY:-18220}
 P_TORII=${P_TORII:-18230}
-P_URING=${P_URING:-18240}
+P_ALT=${P_ALT:-${P_URING:-18240}}
 TORII_HOME=${TORII_HOME:-$ROOT/gateway-server/target/torii}
 SKIP_INSTALL=${SKIP_INSTALL:-}
 GAP=${GAP:-1}
@@ -55,8 +58,8 @@ LOG=$WORK/results/tcp-log-$STAMP.txt
 TABLE=$WORK/results/tcp-table-$STAMP.txt
 STREAM_SO=/usr/lib/nginx/modules/ngx_stream_module.so
 
-say() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$LOG" >&2; }
-die() { say "ERROR: $*"; exit 1; }
+# say, die, process control (start_bg, stop_all, ...), readiness (port_busy, wait_*): shared with the other scripts.
+. "$HERE/lib.sh"
 
 # nginx's stream module: built in, or the Debian dynamic module (libnginx-mod-stream).
 stream_builtin() { nginx -V 2>&1 | tr ' ' '\n' | grep -qx -- '--with-stream'; }
@@ -85,49 +88,6 @@ install_deps() {
       -o DPkg::Lock::Timeout=600 "${need[@]}"; } >>"$LOG" 2>&1 || rc=$?
   [ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d
   [ $rc -eq 0 ] || die "apt-get install ${need[*]} failed (see $LOG)"
-}
-
-# ---------------------------------------------------------------- process control (as bench/run.sh)
-starttime() { local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; set -- $s; echo "${20}"; }
-alive() { local want=$2 s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; set -- $s
-  [ "$1" != Z ] && [ "${20}" = "$want" ]; }
-start_bg() { # name cmd...
-  local name=$1; shift
-  "$@" >"$WORK/logs/$name.out" 2>&1 </dev/null 9>&- &
-  local pid=$!
-  echo "$name $pid $(starttime $pid)" >>"$PIDFILE"
-  say "started $name pid=$pid: $*"
-}
-stop_all() {
-  [ -f "$PIDFILE" ] || return 0
-  local name pid st i left
-  while read -r name pid st; do
-    if alive "$pid" "$st"; then kill "$pid" 2>/dev/null || true; say "stopping $name pid=$pid"; fi
-  done <"$PIDFILE"
-  for i in $(seq 1 100); do
-    left=0
-    while read -r name pid st; do alive "$pid" "$st" && left=1; done <"$PIDFILE"
-    [ $left -eq 0 ] && break
-    sleep 0.1
-  done
-  while read -r name pid st; do
-    if alive "$pid" "$st"; then say "pid $pid ($name) ignored TERM for 10 s: KILL"; kill -KILL "$pid" 2>/dev/null || true; fi
-  done <"$PIDFILE"
-  rm -f "$PIDFILE"
-}
-port_busy() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
-wait_port() { # port timeout_s
-  local end=$((SECONDS + $2))
-  while [ $SECONDS -lt $end ]; do port_busy "$1" && return 0; sleep 0.2; done
-  return 1
-}
-wait_ok() { # url timeout_s
-  local end=$((SECONDS + $2))
-  while [ $SECONDS -lt $end ]; do
-    [ "$(curl -s --max-time 2 "$1" 2>/dev/null)" = ok ] && return 0
-    sleep 0.2
-  done
-  return 1
 }
 
 # ---------------------------------------------------------------- configs
@@ -193,7 +153,7 @@ backend web
     server s1 127.0.0.1:$P_WEB
 EOC
   local p
-  for p in "$P_TORII" "$P_URING"; do
+  for p in "$P_TORII" "$P_ALT"; do
     cat >"$WORK/conf/torii-$p.yaml" <<EOC
 # Torii under test: two tcp listeners, $TORII_THREADS I/O thread(s).
 ioThreads: $TORII_THREADS
@@ -212,7 +172,7 @@ start_all() {
   if [ -f "$PIDFILE" ]; then say "pid file left by an earlier run: stopping those PIDs"; stop_all; fi
   : >"$PIDFILE"
   local p ports=("$P_IPERF" "$P_WEB" "$P_NGINX" $((P_NGINX + 1)) "$P_HAPROXY" $((P_HAPROXY + 1)) "$P_TORII" $((P_TORII + 1)))
-  [ -z "$URING" ] || ports+=("$P_URING" $((P_URING + 1)))
+  [ -z "$ALT" ] || ports+=("$P_ALT" $((P_ALT + 1)))
   for p in "${ports[@]}"; do port_busy "$p" && die "port $p is already in use (override the P_* knobs)"; done
   write_configs
   nginx -t -q -p "$WORK" -e "$WORK/logs/web.stderr.log" -c "$WORK/conf/web.conf" >>"$LOG" 2>&1 || die "nginx -t web.conf (see $LOG)"
@@ -223,16 +183,19 @@ start_all() {
   start_bg nginx nginx -p "$WORK" -e "$WORK/logs/stream.stderr.log" -c "$WORK/conf/stream.conf"
   start_bg haproxy haproxy -W -db -f "$WORK/conf/haproxy.cfg"
   start_bg torii "$TORII_HOME/bin/torii" run --config "$WORK/conf/torii-$P_TORII.yaml"
-  [ -z "$URING" ] || TORII_OPTS="${TORII_OPTS:-} -Dtorii.transport=io_uring" \
-      start_bg torii-uring "$TORII_HOME/bin/torii" run --config "$WORK/conf/torii-$P_URING.yaml"
+  [ -z "$ALT" ] || TORII_OPTS="${TORII_OPTS:-} -Dtorii.transport=$ALT" \
+      start_bg "torii-$ALT" "$TORII_HOME/bin/torii" run --config "$WORK/conf/torii-$P_ALT.yaml"
   wait_port "$P_IPERF" 10 || die "iperf3 did not listen on $P_IPERF"
   local name port
   while read -r name port; do
     wait_ok "http://127.0.0.1:$((port + 1))/" "$START_TIMEOUT" || die "$name: no 'ok' through 127.0.0.1:$((port + 1)) (see $WORK/logs/)"
   done < <(targets | awk '{print $1, $2}')
-  if [ -n "$URING" ]; then
-    grep -qi "io_uring" "$WORK/logs/torii-uring.out" || say "note: torii-uring's log does not mention io_uring (see $WORK/logs/torii-uring.out)"
-  fi
+  local want
+  for name in torii ${ALT:+torii-$ALT}; do
+    want=${ALT:-x}; [ "$name" = torii ] && want=nio
+    grep -qE "\[($want) transport\]" "$WORK/logs/$name.out" ||
+        say "note: $name's log does not say [$want transport] for its listeners (see $WORK/logs/$name.out)"
+  done
 }
 
 # targets, in the order measured in each round: "name iperf_port" (web port = iperf port + 1; direct: P_IPERF, P_WEB)
@@ -241,29 +204,57 @@ targets() {
   echo "nginx $P_NGINX"
   echo "haproxy $P_HAPROXY"
   echo "torii $P_TORII"
-  [ -z "$URING" ] || echo "torii-uring $P_URING"
+  [ -z "$ALT" ] || echo "torii-$ALT $P_ALT"
 }
 web_port() { [ "$1" = "$P_IPERF" ] && echo "$P_WEB" || echo $(($1 + 1)); }
 
 # ---------------------------------------------------------------- runs
-# raw TSV: round bench target value (bulk: Gbit/s received; conn: connections/s) errors
+# The process that serves a target (bench: bulk or conn): the one whose CPU a run records (its descendants too).
+server_of() { # bench target
+  case $2 in
+    direct) [ "$1" = bulk ] && echo iperf3 || echo web ;;
+    *) echo "$2" ;;
+  esac
+}
+# CPU clock ticks (user + system) used so far by the process recorded as NAME in $PIDFILE and its descendants.
+cpu_ticks() { # name
+  local name pid st total=0 p s
+  read -r name pid st < <(awk -v n="$1" '$1 == n' "$PIDFILE")
+  [ -n "${pid:-}" ] || { echo 0; return; }
+  for p in "$pid" $(descendants "$pid" | awk '{print $1}'); do
+    s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    s=${s##*) }; set -- $s; total=$((total + ${12} + ${13}))
+  done
+  echo "$total"
+}
+HZ=$(getconf CLK_TCK)
+
+# raw TSV: round bench target value (bulk: Gbit/s received; conn: connections/s) errors cpu (bulk: % of one core;
+# conn: microseconds per connection, of the process serving the target)
 run_bulk() { # round target port
-  local out="$WORK/results/$STAMP-bulk-$2-r$1.json" v err=0
+  local out="$WORK/results/$STAMP-bulk-$2-r$1.json" v err=0 server t0 t1 s0 cpu
+  server=$(server_of bulk "$2"); t0=$(cpu_ticks "$server"); s0=$(date +%s%N)
   timeout $((DURATION + 30)) iperf3 -c 127.0.0.1 -p "$3" -t "$DURATION" -P "$P_STREAMS" -J >"$out" 2>&1 || err=1
+  t1=$(cpu_ticks "$server")
+  cpu=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v ns=$(($(date +%s%N) - s0)) 'BEGIN {printf "%.0f", 100 * d / hz / (ns / 1e9)}')
   v=$(jq -r '.end.sum_received.bits_per_second // empty' "$out" 2>/dev/null | awk '{printf "%.2f", $1/1e9}')
   [ -n "$v" ] || { v=NA; err=1; }
-  printf '%s\tbulk\t%s\t%s\t%s\n' "$1" "$2" "$v" "$err" >>"$RAW"
-  say "$(printf 'r%s bulk %-12s %s Gbit/s' "$1" "$2" "$v")"
+  printf '%s\tbulk\t%s\t%s\t%s\t%s\n' "$1" "$2" "$v" "$err" "$cpu" >>"$RAW"
+  say "$(printf 'r%s bulk %-12s %s Gbit/s (cpu %s%%)' "$1" "$2" "$v" "$cpu")"
   sleep "$GAP"
 }
 run_conn() { # round target port
-  local out="$WORK/results/$STAMP-conn-$2-r$1.txt" v err
+  local out="$WORK/results/$STAMP-conn-$2-r$1.txt" v err server t0 t1 n cpu
+  server=$(server_of conn "$2"); t0=$(cpu_ticks "$server")
   timeout $((DURATION + 30)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s -H 'Connection: close' \
       "http://127.0.0.1:$(web_port "$3")/" </dev/null >"$out" 2>&1 || true
+  t1=$(cpu_ticks "$server")
   v=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out"); [ -n "$v" ] || v=NA
   err=$(awk '/Socket errors:/ {gsub(",", ""); s=$4+$6+$8+$10} /Non-2xx/ {s+=$NF} END {print s+0}' "$out")
-  printf '%s\tconn\t%s\t%s\t%s\n' "$1" "$2" "$v" "$err" >>"$RAW"
-  say "$(printf 'r%s conn %-12s %s conn/s (errors %s)' "$1" "$2" "$v" "$err")"
+  n=$(awk '/ requests in / {print $1}' "$out")
+  cpu=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="${n:-0}" 'BEGIN {if (n > 0) printf "%.1f", d / hz * 1e6 / n; else print "NA"}')
+  printf '%s\tconn\t%s\t%s\t%s\t%s\n' "$1" "$2" "$v" "$err" "$cpu" >>"$RAW"
+  say "$(printf 'r%s conn %-12s %s conn/s (errors %s, %s us CPU per connection)' "$1" "$2" "$v" "$err" "$cpu")"
   sleep "$GAP"
 }
 
@@ -279,7 +270,7 @@ warmup() {
 }
 
 bench_all() {
-  printf 'round\tbench\ttarget\tvalue\terrors\n' >"$RAW"
+  printf 'round\tbench\ttarget\tvalue\terrors\tcpu\n' >"$RAW"
   warmup
   local r name port
   for r in $(seq 1 "$REPS"); do
@@ -308,19 +299,26 @@ summarize() {
     { key=$2" "$3; if (!(key in seen)) { seen[key]=1; order[++k]=key }; tot[key]++; err[key]+=$5 }
     $4=="NA" { next }
     { v[key]=v[key]" "$4; n[key]++; byr[key SUBSEP $1]=$4; rounds[$1]=1 }
+    NF >= 6 && $6 != "NA" && $6 != "" { c[key]=c[key]" "$6; cpu[key SUBSEP $1]=$6 }
     END {
-      printf "%-5s %-12s %5s %10s %19s %18s %6s\n", "bench", "target", "runs", "median", "min-max", "x nginx", "errors"
+      printf "%-5s %-12s %5s %10s %19s %18s %6s %20s %18s\n", "bench", "target", "runs", "median", "min-max", "x nginx", "errors", "cpu med (min-max)", "cpu x nginx"
       for (i=1;i<=k;i++) {
         key=order[i]; split(key, f, " "); ref=f[1]" nginx"; l=""
         for (r in rounds) if (((key SUBSEP r) in byr) && ((ref SUBSEP r) in byr) && byr[ref SUBSEP r] > 0) l=l" "byr[key SUBSEP r]/byr[ref SUBSEP r]
         x=(l=="") ? "-" : sprintf("%.2f (%.2f-%.2f)", med(l), mn(l), mx(l))
         if (!(key in n)) { printf "%-5s %-12s %2d/%-2d  (no usable run)\n", f[1], f[2], 0, tot[key]; continue }
-        printf "%-5s %-12s %2d/%-2d %10.2f %9.2f-%-9.2f %18s %6d\n", f[1], f[2], n[key], tot[key], med(v[key]), mn(v[key]), mx(v[key]), x, err[key]
+        cl=""; for (r in rounds) if (((key SUBSEP r) in cpu) && ((ref SUBSEP r) in cpu) && cpu[ref SUBSEP r] > 0) cl=cl" "cpu[key SUBSEP r]/cpu[ref SUBSEP r]
+        cm=(c[key]=="") ? "-" : sprintf("%.1f (%.1f-%.1f)", med(c[key]), mn(c[key]), mx(c[key]))
+        cx=(cl=="") ? "-" : sprintf("%.2f (%.2f-%.2f)", med(cl), mn(cl), mx(cl))
+        printf "%-5s %-12s %2d/%-2d %10.2f %9.2f-%-9.2f %18s %6d %20s %18s\n", f[1], f[2], n[key], tot[key], med(v[key]), mn(v[key]), mx(v[key]), x, err[key], cm, cx
       }
       print ""
       print "bulk = iperf3, one TCP stream client -> server, Gbit/s received; conn = wrk -H \"Connection: close\", connections/s"
       print "(one small HTTP request and response per connection, a new upstream connection each). Medians over rounds, min-max;"
       print "x nginx = median (min-max) over rounds of value / nginx stream'"'"'s value in the same round (runs of a round are back to back)."
+      print "cpu = CPU of the process serving the target (with its children), from /proc: conn = microseconds per connection,"
+      print "bulk = % of one core; cpu x nginx = per-round ratio to nginx stream'"'"'s (for conn, lower is cheaper). On a shared"
+      print "machine it varies less than the rates: read it first."
     }' "$1"
 }
 

@@ -8,12 +8,16 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketProtocolFamily;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.nio.channels.spi.SelectorProvider;
 import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,7 +25,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The I/O transport, chosen with {@code -Dtorii.transport=auto|epoll|io_uring|nio}: {@code auto} (the default) is
  * native epoll where it loads (Linux), NIO elsewhere; {@code io_uring} is Netty's io_uring transport where the kernel
- * allows it (else the choice falls back as {@code auto} does, with a warning).
+ * allows it (else the choice falls back as {@code auto} does, with a warning). TCP listeners never run on epoll: see
+ * {@link #forTcp(Transport)} for why.
  */
 public record Transport(
         String name,
@@ -51,20 +56,16 @@ public record Transport(
             default ->
                 log.warn("torii.transport={}: unknown (expected: auto, epoll, io_uring, nio); using auto", wanted);
         }
-        if (Epoll.isAvailable()) {
-            return new Transport(
-                    "epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class, EpollSocketChannel.class);
-        }
-        return nio();
+        return Epoll.isAvailable() ? epoll() : nio();
     }
 
     /**
      * The transport of TCP listeners given the HTTP listeners' {@code main} one: the same, except epoll, for which NIO.
      *
-     * <p>Netty 4.2.18's epoll transport cannot wait for writability on a channel whose input the peer shut down (a
-     * half-closed connection), so a TCP proxy on it loses the bytes queued for a slow client that sent its FIN; {@code
-     * TcpProxyTest.aClientThatDoesNotReadStopsTheProxyReadingTheBackend} catches it. The sequence, read from the 4.2.18
-     * classes:
+     * <p>Why not epoll: Netty 4.2.18's epoll transport cannot wait for writability on a channel whose input the peer
+     * shut down (a half-closed connection), so a TCP proxy on it loses the bytes queued for a slow client that sent
+     * its FIN; {@code TcpProxyTest.aClientThatDoesNotReadStopsTheProxyReadingTheBackend} catches it. The sequence, read
+     * from the 4.2.18 classes:
      *
      * <ol>
      *   <li>the peer's FIN arrives as EPOLLRDHUP; {@code epollRdHupReady} reads to the end of the stream and, with
@@ -81,22 +82,49 @@ public record Transport(
      * EPOLLIN whatever reads were asked for ({@code shouldBreakEpollInReady}), and no public API keeps another flag in
      * the set ({@code EpollSocketChannel} is final, the epoll mode is fixed to level-triggered). So the fix belongs in
      * Netty ({@code submit(NONE)} should return the registration to its not-added state, so the next flag is an ADD).
-     * io_uring does not have that state and passes the same tests, so TCP listeners keep it.
+     *
+     * <p>Why not io_uring in epoll's place (it has no such state and passes the same TCP tests, so TCP listeners keep
+     * it when {@code torii.transport=io_uring} asks for it): measured on short connections (bench/tcp.sh's {@code
+     * conn} bench, one request per connection, NIO and io_uring interleaved in one run on a loaded 2-core machine), it
+     * makes far fewer system calls on its event loop (about 14 per connection against about 40: no {@code fcntl} pair
+     * per socket, no {@code SO_LINGER} reads, {@code shutdown} and {@code epoll_ctl(DEL)} before each close) and costs
+     * somewhat less CPU per connection (medians 148 µs against 156 µs at load 20; 105 µs against 163 µs at load 15),
+     * but it accepted only about half as many connections per second (medians 1,147 against 2,202 at load 20; 577
+     * against 2,104 at load 30), and the connection rate is what the TCP target is about. Re-measure on a quiet machine
+     * before changing this.
      */
     public static Transport forTcp(Transport main) {
         return main.name().equals("epoll") ? nio() : main;
     }
 
     /**
-     * A new, unregistered client socket channel of this transport: what a {@code Bootstrap} would make, without its
-     * reflection; for code that registers and connects the channel itself on an event loop of this transport.
+     * A new, unregistered client socket channel of this transport for connecting to {@code remote}: what a {@code
+     * Bootstrap} would make, without its reflection; for code that registers and connects the channel itself on an
+     * event loop of this transport. On NIO the socket is of {@code remote}'s address family (an IPv4 socket for an IPv4
+     * address spares the {@code IPV6_V6ONLY} call a dual-stack socket takes); the native transports open dual-stack
+     * sockets only.
+     *
+     * <p>Every socket channel of these transports has {@code TCP_NODELAY} on from its construction (Netty's default
+     * where the platform allows it, {@code PlatformDependent.canEnableTcpNoDelayByDefault}), so callers need not set
+     * it again: each setting is a system call.
      */
-    public Channel newSocketChannel() {
+    public Channel newSocketChannel(InetSocketAddress remote) {
         return switch (name) {
             case "epoll" -> new EpollSocketChannel();
             case "io_uring" -> new IoUringSocketChannel();
-            default -> new NioSocketChannel();
+            default ->
+                new NioSocketChannel(
+                        SelectorProvider.provider(),
+                        remote.getAddress() instanceof Inet4Address
+                                ? SocketProtocolFamily.INET
+                                : SocketProtocolFamily.INET6);
         };
+    }
+
+    /** Netty's native epoll transport (Linux). */
+    static Transport epoll() {
+        return new Transport(
+                "epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class, EpollSocketChannel.class);
     }
 
     /** The NIO transport (every platform). */

@@ -4,18 +4,13 @@ import dev.torii.Hook;
 import dev.torii.internal.Engine;
 import dev.torii.internal.proxyprotocol.ClientAddresses;
 import dev.torii.internal.proxyprotocol.ProxyProtocolHandler;
-import dev.torii.internal.upstream.UpstreamState;
-import dev.torii.proxyprotocol.ProxyProtocolVersion;
 import dev.torii.tcp.ConnectResult;
 import dev.torii.tcp.SniRouting;
 import dev.torii.tcp.TcpConnectionLog;
 import dev.torii.tcp.TcpListener;
-import dev.torii.upstream.Endpoint;
-import dev.torii.upstream.Upstream;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelConfig;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -23,28 +18,21 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
-import io.netty.handler.codec.haproxy.HAProxyCommand;
-import io.netty.handler.codec.haproxy.HAProxyMessage;
-import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
-import io.netty.handler.codec.haproxy.HAProxyProtocolVersion;
-import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
 import io.netty.handler.ssl.SniCompletionEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
-import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.List;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Proxies one client connection of a {@link TcpListener}: CONNECT hooks, then a backend connection on the same event
- * loop, then bytes both ways.
+ * loop (opened by a {@link BackendConnector}), then bytes both ways, until both directions end, either side closes, or
+ * the connection's {@link IdleTimeout} closes it.
  *
  * <p>Reads are explicit on both channels ({@code AUTO_READ} off): a side is read again after a read batch only while
  * the other side is writable, else when the other side's writability comes back. So a slow reader stops the other
@@ -61,17 +49,12 @@ import org.slf4j.LoggerFactory;
 public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(TcpProxyHandler.class);
 
-    /** For an endpoint chosen by a hook when the connection's upstream is gone from the routing table. */
-    private static final long DEFAULT_CONNECT_TIMEOUT_MILLIS = 5000;
-
     private final Engine engine;
     private final TcpListener listener;
     private final List<Hook> globalHooks;
     private Channel client;
     private DefaultConnection conn;
-    private UpstreamState upstreamState;
-    private int endpointIndex = -1;
-    private boolean retried;
+    private BackendConnector connector;
     private Channel backend;
     private boolean connected;
     private boolean clientReadPaused;
@@ -95,10 +78,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     private InetSocketAddress backendAddress;
 
     private boolean flushClient;
-    /** When a byte last came from either side; the idle timer compares it with the listener's idle timeout. */
-    private long lastReadNanos;
-
-    private ScheduledFuture<?> idleTimer;
+    private IdleTimeout idleTimeout;
     private final ProxyProtocolHandler.Trust proxyTrust;
 
     /**
@@ -133,10 +113,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     public void channelActive(ChannelHandlerContext ctx) {
         client = ctx.channel();
         startNanos = System.nanoTime();
-        lastReadNanos = startNanos;
         start = Instant.now();
-        idleTimer = client.eventLoop()
-                .schedule(this::idleCheck, listener.idleTimeout().toNanos(), TimeUnit.NANOSECONDS);
         engine.tcpConnectionStarted();
         conn = new DefaultConnection(
                 listener.name(),
@@ -145,6 +122,15 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                 client.eventLoop(),
                 engine.snapshot().table(),
                 listener.upstream());
+        idleTimeout = new IdleTimeout(client, listener.idleTimeout(), conn);
+        idleTimeout.start(startNanos);
+        connector = new BackendConnector(
+                engine,
+                conn,
+                client,
+                listener.options().sendProxyProtocol(),
+                BackendHandler::new,
+                this::backendConnected);
         if (awaitingProxyHeader) {
             // The PROXY header comes first: it says who the client is before anything else runs.
             client.read();
@@ -203,7 +189,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
             }
         }
         conn.choosing = false;
-        connectBackend(-1);
+        connector.connect();
     }
 
     /** Returns true to go on with the next hook synchronously. */
@@ -239,173 +225,24 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
 
     // ------------------------------------------------------------------ backend
 
-    private void connectBackend(int exclude) {
-        if (!client.isActive()) {
-            return;
-        }
-        Engine.Snapshot snapshot = engine.snapshot();
-        upstreamState = snapshot.upstream(conn.upstreamName);
-        Endpoint endpoint = conn.endpointOverride;
-        InetSocketAddress literal = null;
-        if (endpoint == null) {
-            if (upstreamState == null) {
-                log.warn("{}: upstream '{}' is not in the routing table; closing", conn, conn.upstreamName);
-                client.close();
-                return;
-            }
-            endpointIndex = upstreamState.pick(exclude);
-            if (endpointIndex < 0) {
-                log.debug("{}: upstream '{}' has no endpoint to try; closing", conn, conn.upstreamName);
-                client.close();
-                return;
-            }
-            endpoint = upstreamState.endpoint(endpointIndex);
-            upstreamState.started(endpointIndex);
-            literal = upstreamState.literalAddress(endpointIndex);
-        }
-        Endpoint target = endpoint;
-        if (literal != null) {
-            connect(target, literal);
-            return;
-        }
-        engine.resolver().resolve(target, client.eventLoop()).addListener(f -> {
-            if (!client.isActive()) {
-                return;
-            }
-            if (!f.isSuccess()) {
-                log.debug(
-                        "{}: cannot resolve {}: {}",
-                        conn,
-                        target.host(),
-                        f.cause().toString());
-                client.close();
-                return;
-            }
-            connect(target, (InetSocketAddress) f.getNow());
-        });
-    }
-
-    private void connect(Endpoint endpoint, InetSocketAddress address) {
-        Upstream settings = upstreamState != null ? upstreamState.upstream : null;
-        long timeoutMillis = settings != null ? settings.connectTimeout().toMillis() : DEFAULT_CONNECT_TIMEOUT_MILLIS;
-        // The channel is built, registered and connected here rather than by a Bootstrap: a Bootstrap per connection
-        // copies its option map, looks up an address resolver (under a lock) and connects from a task it queues on
-        // the loop; here the address is resolved already and this code runs on the loop that will own the channel.
-        Channel ch = engine.tcpTransport().newSocketChannel();
-        ChannelConfig config = ch.config();
-        config.setAutoRead(false);
-        config.setConnectTimeoutMillis((int) Math.min(Integer.MAX_VALUE, timeoutMillis));
-        config.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
-        config.setOption(ChannelOption.TCP_NODELAY, true);
-        ch.pipeline().addLast(new BackendHandler());
+    /** The backend connector's callback: relays what the client sent meanwhile, then reads both sides. */
+    private void backendConnected(Channel ch, InetSocketAddress address) {
         backend = ch;
-        client.eventLoop().register(ch).addListener(registered -> {
-            if (!registered.isSuccess()) {
-                ch.unsafe().closeForcibly();
-                connectDone(ch, registered.cause(), endpoint, address);
-                return;
+        connected = true;
+        backendAddress = address;
+        if (early != null) {
+            for (Object m; (m = early.poll()) != null; ) {
+                backend.write(m, backend.voidPromise());
             }
-            ch.connect(address).addListener(done -> connectDone(ch, done.cause(), endpoint, address));
-        });
-    }
-
-    /** After the backend connect: {@code failure} is {@code null} when it succeeded. */
-    private void connectDone(Channel ch, Throwable failure, Endpoint endpoint, InetSocketAddress address) {
-        if (!client.isActive()) {
-            ch.close();
-            return;
+            backend.flush();
+            early = null;
         }
-        if (failure == null) {
-            // Counted like the HTTP pools': opened when the connect succeeded, failed apart (by reason).
-            engine.upstreamConnectionOpened();
-            if (upstreamState != null) {
-                engine.upstreamCounters().connected(upstreamState.upstream.name());
-            }
-            connected = true;
-            backendAddress = address;
-            if (listener.options().sendProxyProtocol() != null) {
-                sendProxyHeader(listener.options().sendProxyProtocol());
-            }
-            if (early != null) {
-                for (Object m; (m = early.poll()) != null; ) {
-                    backend.write(m, backend.voidPromise());
-                }
-                backend.flush();
-                early = null;
-            }
-            if (clientInputEnded) {
-                shutdownOutputAfterFlush(backend);
-            } else {
-                client.read();
-            }
-            backend.read();
-            return;
+        if (clientInputEnded) {
+            shutdownOutputAfterFlush(backend);
+        } else {
+            client.read();
         }
-        engine.upstreamConnectFailed();
-        if (upstreamState != null) {
-            engine.upstreamCounters()
-                    .connectFailed(
-                            upstreamState.upstream.name(),
-                            dev.torii.internal.upstream.UpstreamCounters.reasonOf(failure));
-        }
-        endpointDone();
-        backend = null;
-        boolean another = conn.endpointOverride == null && upstreamState.size() > 1;
-        if (!retried && another) {
-            retried = true;
-            log.debug("{}: connect to {} failed ({}); trying another endpoint", conn, endpoint, failure.toString());
-            connectBackend(endpointIndex);
-            return;
-        }
-        log.debug("{}: connect to {} failed: {}; closing", conn, endpoint, failure.toString());
-        client.close();
-    }
-
-    /** Tells the backend who the client is, before any of the client's bytes. */
-    private void sendProxyHeader(ProxyProtocolVersion version) {
-        InetSocketAddress src = conn.clientAddress();
-        InetSocketAddress dst = conn.localAddress();
-        boolean v6 = src.getAddress() instanceof Inet6Address;
-        String dstIp = dst.getAddress() instanceof Inet6Address == v6
-                ? dst.getAddress().getHostAddress()
-                : v6 ? "::" : "0.0.0.0"; // both addresses must be of one family
-        var header = new HAProxyMessage(
-                version == ProxyProtocolVersion.V1 ? HAProxyProtocolVersion.V1 : HAProxyProtocolVersion.V2,
-                HAProxyCommand.PROXY,
-                v6 ? HAProxyProxiedProtocol.TCP6 : HAProxyProxiedProtocol.TCP4,
-                src.getAddress().getHostAddress(),
-                dstIp,
-                src.getPort(),
-                dst.getPort());
-        backend.pipeline().addFirst("proxy-protocol-encoder", HAProxyMessageEncoder.INSTANCE);
-        backend.writeAndFlush(header, backend.voidPromise());
-        backend.pipeline().remove("proxy-protocol-encoder");
-    }
-
-    private void endpointDone() {
-        if (endpointIndex >= 0) {
-            upstreamState.finished(endpointIndex);
-            endpointIndex = -1;
-        }
-    }
-
-    /**
-     * The idle timeout, kept here rather than by an {@code IdleStateHandler}: that handler swaps every void write
-     * promise for a real one with a listener (to see writes complete), a cost on each relayed buffer. A byte relayed is
-     * a byte read on the other side, so reads on both channels tell the same as reads and writes on the client's.
-     */
-    private void idleCheck() {
-        if (!client.isActive()) {
-            return;
-        }
-        long idleNanos = listener.idleTimeout().toNanos();
-        long left = lastReadNanos + idleNanos - System.nanoTime();
-        if (left > 0) {
-            idleTimer = client.eventLoop().schedule(this::idleCheck, left, TimeUnit.NANOSECONDS);
-            return;
-        }
-        log.debug("{}: idle for {}; closing", conn, listener.idleTimeout());
-        client.close();
+        backend.read();
     }
 
     // ------------------------------------------------------------------ client side
@@ -430,7 +267,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        lastReadNanos = System.nanoTime();
+        idleTimeout.touch();
         if (flushBackend) {
             flushBackend = false;
             backend.flush();
@@ -483,17 +320,19 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        if (idleTimer != null) {
-            idleTimer.cancel(false);
-            idleTimer = null;
+        if (idleTimeout != null) {
+            idleTimeout.stop();
         }
         if (early != null) {
             early.forEach(ReferenceCountUtil::release);
             early = null;
         }
-        endpointDone();
-        if (backend != null) {
-            closeAfterFlush(backend);
+        if (connector != null) {
+            connector.endpointDone();
+            Channel b = connector.channel();
+            if (b != null) {
+                closeAfterFlush(b);
+            }
         }
         engine.tcpConnectionFinished();
         if (conn != null) {
@@ -545,7 +384,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
         if (!hasPendingWrites(ch)) {
             // Nothing queued: shut down at once, without an empty write and its promise.
             if (ch.isActive() && ch instanceof DuplexChannel d && !d.isOutputShutdown()) {
-                d.shutdownOutput();
+                shutdownOutput(d);
             } else {
                 ch.close();
             }
@@ -554,11 +393,22 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
         // Shutting the output down fails writes still queued, so it waits for them.
         ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
             if (f.isSuccess() && ch instanceof DuplexChannel d) {
-                d.shutdownOutput();
+                shutdownOutput(d);
             } else {
                 ch.close();
             }
         });
+    }
+
+    /**
+     * Shuts down {@code ch}'s output, and turns half-closure off on it: nothing more can be written to its peer, so
+     * when the peer's FIN comes the proxy has nothing left to do with {@code ch} but close it, and the transport then
+     * closes it on that read (which closes the other side, as a close does) instead of shutting its input down (a
+     * system call, which fails once both directions are shut) and firing an event for this handler to close it.
+     */
+    private static void shutdownOutput(DuplexChannel ch) {
+        ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
+        ch.shutdownOutput();
     }
 
     private static void closeAfterFlush(Channel ch) {
@@ -599,7 +449,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
 
         @Override
         public void channelReadComplete(ChannelHandlerContext ctx) {
-            lastReadNanos = System.nanoTime();
+            idleTimeout.touch();
             if (flushClient) {
                 flushClient = false;
                 client.flush();
@@ -638,7 +488,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
         public void channelInactive(ChannelHandlerContext ctx) {
             // Only the backend in use: a failed first endpoint's channel may report its close after the retry to
             // another one connected (a refused loopback connect can fail at once, before the retry's connect).
-            if (connected && ctx.channel() == backend) {
+            if (connected && ctx.channel() == connector.channel()) {
                 closeAfterFlush(client);
             }
         }
