@@ -204,7 +204,8 @@ final class Listeners {
                     .option(ChannelOption.SO_REUSEADDR, true)
                     .option(ChannelOption.AUTO_READ, !paused)
                     .childOption(ChannelOption.AUTO_READ, false)
-                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    // TCP_NODELAY is on from each accepted channel's construction (Transport#newSocketChannel):
+                    // setting it again would be one more system call per connection.
                     .childHandler(init)
                     .bind(address)
                     .sync()
@@ -243,7 +244,8 @@ final class Listeners {
                     .option(ChannelOption.AUTO_READ, !paused)
                     .childOption(ChannelOption.AUTO_READ, false)
                     .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    // TCP_NODELAY is on from each accepted channel's construction (Transport#newSocketChannel):
+                    // setting it again would be one more system call per connection.
                     .childHandler(init)
                     .bind(new InetSocketAddress(l.host(), l.port()))
                     .sync()
