@@ -2,6 +2,7 @@ package dev.torii.internal.http1;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.util.AsciiString;
 import io.netty.util.concurrent.FastThreadLocal;
 import java.util.Iterator;
@@ -68,6 +69,41 @@ public final class HeadEncoding {
             scratch[pos++] = '\n';
         }
         buf.writeBytes(scratch, 0, pos);
+    }
+
+    /**
+     * Writes {@code request}'s request line ({@code METHOD SP uri SP version CRLF}) as Netty's request encoder does
+     * for an origin-form target that is all ASCII, and returns true; returns false, having written nothing, for any
+     * other target (absolute-form, empty, or with a byte above {@code 0x7F}, which Netty re-encodes as UTF-8).
+     */
+    public static boolean writeRequestLine(HttpRequest request, ByteBuf buf) {
+        String uri = request.uri();
+        int length = uri.length();
+        if (length == 0 || uri.charAt(0) != '/') {
+            return false;
+        }
+        AsciiString method = request.method().asciiName();
+        String version = request.protocolVersion().text();
+        int need = method.length() + length + version.length() + 4;
+        byte[] scratch = SCRATCH.get();
+        if (need > scratch.length) {
+            return false;
+        }
+        int pos = put(method, scratch, 0);
+        scratch[pos++] = ' ';
+        for (int i = 0; i < length; i++) {
+            char c = uri.charAt(i);
+            if (c > 0x7F) {
+                return false;
+            }
+            scratch[pos++] = (byte) c;
+        }
+        scratch[pos++] = ' ';
+        pos = put(version, scratch, pos);
+        scratch[pos++] = '\r';
+        scratch[pos++] = '\n';
+        buf.writeBytes(scratch, 0, pos);
+        return true;
     }
 
     private static void writeDirect(Map.Entry<CharSequence, CharSequence> field, ByteBuf buf) {

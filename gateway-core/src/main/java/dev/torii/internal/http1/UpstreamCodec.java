@@ -44,6 +44,14 @@ public final class UpstreamCodec extends CombinedChannelDuplexHandler<UpstreamCo
             super.encode(ctx, msg, out);
         }
 
+        /** The same bytes as Netty's; an origin-form ASCII target with one bulk write ({@link HeadEncoding}). */
+        @Override
+        protected void encodeInitialLine(ByteBuf buf, HttpRequest request) throws Exception {
+            if (!HeadEncoding.writeRequestLine(request, buf)) {
+                super.encodeInitialLine(buf, request);
+            }
+        }
+
         /** The same bytes as Netty's, with one bulk write into the buffer ({@link HeadEncoding}). */
         @Override
         protected void encodeHeaders(HttpHeaders headers, ByteBuf buf) {

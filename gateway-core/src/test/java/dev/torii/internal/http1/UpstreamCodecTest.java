@@ -90,6 +90,13 @@ class UpstreamCodecTest {
         });
     }
 
+    @Test
+    void targetsOutsideTheFastPathAreEncodedAsNettyEncodesThem() {
+        for (String uri : List.of("http://h.test?q=1", "", "/caf\u00e9", "*", "/" + "p".repeat(5000))) {
+            assertSameBytes(() -> List.of(head(HttpMethod.OPTIONS, uri), LastHttpContent.EMPTY_LAST_CONTENT));
+        }
+    }
+
     private static List<Object> decode(EmbeddedChannel ch, String bytes) {
         ch.writeInbound(ascii(bytes));
         List<Object> out = new ArrayList<>();
