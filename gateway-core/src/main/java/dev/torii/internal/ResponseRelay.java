@@ -14,6 +14,7 @@ import dev.torii.internal.tunnel.WebSocketUpgrade;
 import dev.torii.internal.upstream.UpstreamConnection;
 import dev.torii.internal.upstream.UpstreamListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
@@ -34,6 +35,12 @@ import java.util.ArrayDeque;
  * the exchanges of one connection.
  */
 final class ResponseRelay implements UpstreamListener {
+    /**
+     * The largest body written in one message with its head: what Netty's encoder copies into the head's buffer
+     * (larger bodies go as a buffer of their own either way).
+     */
+    private static final int MERGED_BODY_MAX = 128;
+
     private final ExchangeDriver driver;
     private final ProxyHandler handler;
     private final Engine engine;
@@ -53,6 +60,13 @@ final class ResponseRelay implements UpstreamListener {
     private boolean upstreamReadPaused;
 
     private long lastUpstreamActivity;
+
+    /**
+     * HTTP/1.1 client: the response head, ready for the client but not written yet because it was decoded within an
+     * upstream read whose next message may be the whole body. Written with that body as one message (one buffer, one
+     * write), or alone before any other part and at the end of the read.
+     */
+    private HttpResponse pendingHead;
 
     ResponseRelay(ExchangeDriver driver, ProxyHandler handler, Engine engine, ClientAdapter adapter) {
         this.driver = driver;
@@ -239,6 +253,11 @@ final class ResponseRelay implements UpstreamListener {
             return;
         }
         driver.responseHeadWritten(response);
+        if (inUpstreamRead && !adapter.http2() && heldResponseContent == null) {
+            // The body (or its end) usually follows in this read: relayResponseContent writes both at once.
+            pendingHead = response;
+            return;
+        }
         ctx().write(response, ctx().voidPromise());
         ArrayDeque<HttpContent> held = heldResponseContent;
         heldResponseContent = null;
@@ -294,15 +313,44 @@ final class ResponseRelay implements UpstreamListener {
 
     private void relayResponseContent(HttpContent content) {
         driver.current().responseBodyBytes += content.content().readableBytes();
-        if (content instanceof LastHttpContent) {
+        if (content instanceof LastHttpContent last) {
             if (!driver.moveTo(FINISHING)) {
+                pendingHead = null;
                 content.release();
                 return;
+            }
+            HttpResponse head = pendingHead;
+            if (head != null) {
+                pendingHead = null;
+                if (last.content().readableBytes() <= MERGED_BODY_MAX && !HttpUtil.isTransferEncodingChunked(head)) {
+                    // Head and whole body in one message: the encoder puts a small body into the head's buffer.
+                    adapter.writeLastPart(
+                            new DefaultFullHttpResponse(
+                                    head.protocolVersion(),
+                                    head.status(),
+                                    last.content(),
+                                    head.headers(),
+                                    last.trailingHeaders()),
+                            driver.requestComplete());
+                    driver.maybeFinish();
+                    return;
+                }
+                ctx().write(head, ctx().voidPromise());
             }
             adapter.writeLastPart(content, driver.requestComplete());
             driver.maybeFinish();
         } else {
+            writePendingHead();
             ctx().write(content, ctx().voidPromise());
+        }
+    }
+
+    /** Writes a response head held back for its body (see {@link #pendingHead}). */
+    private void writePendingHead() {
+        HttpResponse head = pendingHead;
+        if (head != null) {
+            pendingHead = null;
+            ctx().write(head, ctx().voidPromise());
         }
     }
 
@@ -310,8 +358,10 @@ final class ResponseRelay implements UpstreamListener {
     public void onUpstreamReadComplete() {
         inUpstreamRead = false;
         if (driver.current() == null || driver.responseComplete()) {
+            pendingHead = null;
             return;
         }
+        writePendingHead();
         if (driver.responseStarted()) {
             ctx().flush();
         }
@@ -365,6 +415,7 @@ final class ResponseRelay implements UpstreamListener {
      */
     boolean release() {
         boolean poolable = tunnel == null;
+        pendingHead = null;
         tunnel = null;
         if (heldResponseContent != null) {
             HttpContent held;
@@ -380,6 +431,7 @@ final class ResponseRelay implements UpstreamListener {
         upstreamReadPaused = false;
         upstreamResponse = null;
         upstreamKeepAlive = false;
+        pendingHead = null;
         heldResponseContent = null;
         inUpstreamRead = false;
         tunnel = null;

@@ -47,7 +47,29 @@ public final class RequestMetrics implements Hook {
 
     private record RequestKey(String route, String upstream, String protocol, int statusClass, ProxyError error) {}
 
-    private record RouteMeters(Timer duration, Counter requestBytes, Counter responseBytes) {}
+    /** A route's meters, and the requests counter its last exchange used (most exchanges of a route repeat it). */
+    private static final class RouteMeters {
+        final Timer duration;
+        final Counter requestBytes;
+        final Counter responseBytes;
+        /** Read and replaced by any thread: an immutable value, so a racy read sees a whole one (or an older one). */
+        RequestCounter last;
+
+        RouteMeters(Timer duration, Counter requestBytes, Counter responseBytes) {
+            this.duration = duration;
+            this.requestBytes = requestBytes;
+            this.responseBytes = responseBytes;
+        }
+    }
+
+    private record RequestCounter(RequestKey key, Counter counter) {
+        boolean matches(String upstream, String protocol, int statusClass, ProxyError error) {
+            return key.statusClass() == statusClass
+                    && key.error() == error
+                    && key.upstream().equals(upstream)
+                    && Objects.equals(key.protocol(), protocol);
+        }
+    }
 
     private record UpstreamMeters(Timer response, Timer connect, Counter retries) {}
 
@@ -75,15 +97,28 @@ public final class RequestMetrics implements Hook {
     public void record(ExchangeLog log) {
         String route = log.route() == null ? NONE : log.route();
         String upstream = log.upstream() == null ? NONE : log.upstream();
-        RequestKey key = new RequestKey(route, upstream, log.protocol(), log.status() / 100, log.error());
-        requests.computeIfAbsent(key, this::requestCounter).increment();
-
         RouteMeters r = routes.computeIfAbsent(route, this::routeMeters);
-        if (log.totalNanos() >= 0) {
-            r.duration().record(log.totalNanos(), TimeUnit.NANOSECONDS);
+        int statusClass = log.status() / 100;
+        RequestCounter last = r.last;
+        if (last != null && last.matches(upstream, log.protocol(), statusClass, log.error())) {
+            last.counter().increment();
+        } else {
+            RequestKey key = new RequestKey(route, upstream, log.protocol(), statusClass, log.error());
+            Counter counter = requests.computeIfAbsent(key, this::requestCounter);
+            counter.increment();
+            r.last = new RequestCounter(key, counter);
         }
-        r.requestBytes().increment(log.requestBodyBytes());
-        r.responseBytes().increment(log.responseBodyBytes());
+
+        if (log.totalNanos() >= 0) {
+            r.duration.record(log.totalNanos(), TimeUnit.NANOSECONDS);
+        }
+        // A body-less request (most of them) adds nothing: no need to touch the adder.
+        if (log.requestBodyBytes() != 0) {
+            r.requestBytes.increment(log.requestBodyBytes());
+        }
+        if (log.responseBodyBytes() != 0) {
+            r.responseBytes.increment(log.responseBodyBytes());
+        }
 
         if (log.upstream() != null) {
             UpstreamMeters u = upstreams.computeIfAbsent(upstream, this::upstreamMeters);

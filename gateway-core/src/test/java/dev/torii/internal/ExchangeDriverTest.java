@@ -21,8 +21,11 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -296,6 +299,54 @@ class ExchangeDriverTest {
                             "RELAYING->FINISHING",
                             "FINISHING->IDLE");
             assertThat(seen.subList(9, 17)).isEqualTo(seen.subList(0, 8));
+        } finally {
+            group.shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    @Test
+    void aSmallResponseReachesTheClientAsOneBufferWithItsHead() throws Exception {
+        Transport transport = Transport.best();
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, transport.ioHandlerFactory());
+        try (TestUpstream upstream = TestUpstream.start((req, res) -> res.respond(200, List.of(), "hello\n"))) {
+            Engine engine = engine(table(upstream.endpoint()), Limits.defaults());
+            List<String> writes = Collections.synchronizedList(new ArrayList<>());
+            Channel server = new ServerBootstrap()
+                    .group(group)
+                    .channel(transport.serverChannel())
+                    .childOption(ChannelOption.AUTO_READ, false)
+                    .childHandler(new ChannelInitializer<Channel>() {
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            engine.initHttp1(ch, engine.decoderConfig());
+                            // Nearest the socket: sees every buffer the connection writes.
+                            ch.pipeline().addFirst(new ChannelOutboundHandlerAdapter() {
+                                @Override
+                                public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+                                    if (msg instanceof ByteBuf b && b.isReadable()) {
+                                        writes.add(b.toString(StandardCharsets.ISO_8859_1));
+                                    }
+                                    ctx.write(msg, promise);
+                                }
+                            });
+                        }
+                    })
+                    .bind(new InetSocketAddress("127.0.0.1", 0))
+                    .sync()
+                    .channel();
+            try (var client = new RawClient((InetSocketAddress) server.localAddress())) {
+                var response = client.write("GET /x HTTP/1.1\r\nHost: api.test\r\n\r\n")
+                        .readResponse();
+                assertThat(response.bodyText()).isEqualTo("hello\n");
+            } finally {
+                server.close().sync();
+            }
+            List<String> seen;
+            synchronized (writes) {
+                seen = List.copyOf(writes);
+            }
+            assertThat(seen).hasSize(1);
+            assertThat(seen.get(0)).startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nhello\n");
         } finally {
             group.shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
         }

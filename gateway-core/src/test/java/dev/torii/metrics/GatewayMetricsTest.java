@@ -129,6 +129,64 @@ class GatewayMetricsTest {
         assertThat(registry.find("torii.upstream.response.duration").timers()).isEmpty();
     }
 
+    private static ExchangeLog finished(String route, String upstream, int status, ProxyError error) {
+        return new ExchangeLog(
+                0,
+                new InetSocketAddress("127.0.0.1", 5000),
+                "HTTP/1.1",
+                "GET",
+                "/",
+                "api.test",
+                route,
+                upstream,
+                null,
+                status,
+                error,
+                0,
+                3,
+                -1,
+                -1,
+                2_000,
+                1);
+    }
+
+    @Test
+    void exchangesOfOneRouteThatAlternateBetweenSeriesAreEachCountedInTheirOwn() {
+        var registry = new SimpleMeterRegistry();
+        var metrics = new RequestMetrics(registry);
+        for (int i = 0; i < 3; i++) {
+            metrics.record(finished("api", "app", 200, null));
+            metrics.record(finished("api", "app", 200, null));
+            metrics.record(finished("api", "app", 503, ProxyError.NO_ENDPOINT));
+            metrics.record(finished("api", "other", 200, null));
+        }
+        assertThat(registry.get("torii.requests")
+                        .tags("route", "api", "upstream", "app", "status", "2xx", "error", "none")
+                        .counter()
+                        .count())
+                .isEqualTo(6);
+        assertThat(registry.get("torii.requests")
+                        .tags("route", "api", "upstream", "app", "status", "5xx", "error", "NO_ENDPOINT")
+                        .counter()
+                        .count())
+                .isEqualTo(3);
+        assertThat(registry.get("torii.requests")
+                        .tags("route", "api", "upstream", "other", "status", "2xx")
+                        .counter()
+                        .count())
+                .isEqualTo(3);
+        assertThat(registry.get("torii.response.bytes")
+                        .tags("route", "api")
+                        .counter()
+                        .count())
+                .isEqualTo(36);
+        assertThat(registry.get("torii.request.bytes")
+                        .tags("route", "api")
+                        .counter()
+                        .count())
+                .isZero();
+    }
+
     @Test
     void protocolLabelsAreShort() {
         assertThat(RequestMetrics.protocolLabel("HTTP/1.1")).isEqualTo("1.1");
