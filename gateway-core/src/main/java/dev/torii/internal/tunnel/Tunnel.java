@@ -2,6 +2,7 @@ package dev.torii.internal.tunnel;
 
 import dev.torii.ProxyError;
 import dev.torii.internal.http1.StrictServerCodec;
+import dev.torii.internal.http1.UpstreamCodec;
 import dev.torii.internal.http2.H2StreamCodec;
 import dev.torii.internal.upstream.UpstreamConnection;
 import io.netty.buffer.ByteBuf;
@@ -14,7 +15,6 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
-import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
@@ -104,7 +104,7 @@ public final class Tunnel {
         // The new handler first: removing the decoder hands on what it has not decoded, and what it did decode in
         // the same read (the 101's empty end) still goes to the handler after it.
         p.replace(UpstreamConnection.class, "tunnel", t.upstream);
-        p.remove(HttpClientCodec.class);
+        p.remove(UpstreamCodec.class);
         return t;
     }
 

@@ -2,6 +2,7 @@ package dev.torii.internal.upstream;
 
 import dev.torii.ProxyError;
 import dev.torii.internal.http1.CompactTrailers;
+import dev.torii.internal.http1.UpstreamCodec;
 import dev.torii.internal.tls.ClientTls;
 import dev.torii.upstream.ConnectFailure;
 import dev.torii.upstream.Endpoint;
@@ -15,7 +16,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
@@ -256,14 +256,11 @@ public final class ConnectionPool {
                         ch.pipeline()
                                 .addLast(
                                         "codec",
-                                        new HttpClientCodec(
-                                                CompactTrailers.applyTo(new HttpDecoderConfig()
-                                                        .setMaxInitialLineLength(8192)
-                                                        .setMaxHeaderSize(64 * 1024)
-                                                        .setMaxChunkSize(64 * 1024)
-                                                        .setStrictLineParsing(true)),
-                                                false,
-                                                false))
+                                        new UpstreamCodec(CompactTrailers.applyTo(new HttpDecoderConfig()
+                                                .setMaxInitialLineLength(8192)
+                                                .setMaxHeaderSize(64 * 1024)
+                                                .setMaxChunkSize(64 * 1024)
+                                                .setStrictLineParsing(true))))
                                 .addLast("upstream", connection);
                     }
                 })
