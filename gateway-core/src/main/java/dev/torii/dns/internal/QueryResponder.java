@@ -140,8 +140,13 @@ public final class QueryResponder {
         byte[] wire = answer.wire(variant, ttl);
         Message request = null;
         if (wire == null) {
-            request = message(query);
-            wire = cache.response(request, answer).toWire();
+            // The first response with this answer and TTL (every miss): written directly for the common shapes,
+            // by dnsjava for the rest.
+            wire = ResponseWire.render(q, query, answer, ttl, cache.responseEdnsSize());
+            if (wire == null) {
+                request = message(query);
+                wire = cache.response(request, answer).toWire();
+            }
             answer.wire(variant, ttl, wire);
         }
         if (!tcp && wire.length > q.udpSize()) {
