@@ -25,6 +25,7 @@ import org.xbill.DNS.Section;
  *  WireQuery.parse ── FAST: the common query ─▶ cache lookup ── hit ─▶ cached wire rendering of the answer for this
  *    │                                                    │            variant and TTL, ID and question patched in
  *    │                                                    └─ miss ─▶ later, the same, on the cache's thread
+ *    │                 (the first rendering of an answer, variant and TTL: ResponseWire for A/AAAA/CNAME/SOA, else dnsjava)
  *    └─ SLOW: anything else ─▶ dnsjava parses (FORMERR if it cannot) ─▶ DnsCache.query ─▶ dnsjava writes
  * </pre>
  *
