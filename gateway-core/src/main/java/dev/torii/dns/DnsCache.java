@@ -418,6 +418,10 @@ public final class DnsCache implements AutoCloseable {
         return response;
     }
 
+    private int responseEdnsSize() {
+        return ednsPayloadSize == 0 ? 1232 : ednsPayloadSize;
+    }
+
     private Message error(Message request, int rcode) {
         return header(request, rcode);
     }
@@ -436,7 +440,7 @@ public final class DnsCache implements AutoCloseable {
             response.addRecord(request.getQuestion(), Section.QUESTION);
         }
         if (request.getOPT() != null) {
-            response.addRecord(new OPTRecord(ednsPayloadSize == 0 ? 1232 : ednsPayloadSize, 0, 0), Section.ADDITIONAL);
+            response.addRecord(new OPTRecord(responseEdnsSize(), 0, 0), Section.ADDITIONAL);
         }
         return response;
     }
@@ -460,6 +464,11 @@ public final class DnsCache implements AutoCloseable {
             @Override
             public Message response(Message request, Answer answer) {
                 return DnsCache.this.response(request, answer);
+            }
+
+            @Override
+            public int responseEdnsSize() {
+                return DnsCache.this.responseEdnsSize();
             }
 
             @Override

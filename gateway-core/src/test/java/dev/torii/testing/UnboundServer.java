@@ -41,6 +41,14 @@ public final class UnboundServer implements AutoCloseable {
 
     /** Starts unbound with these {@code server:} lines and returns once it answers a query. */
     public static UnboundServer start(List<String> serverLines) {
+        return start(serverLines, false);
+    }
+
+    /**
+     * Starts unbound; with {@code controlSocket}, {@code unbound-control} reaches it over a Unix socket in its directory
+     * ({@link ControlledUnbound}), else remote control is off.
+     */
+    static UnboundServer start(List<String> serverLines, boolean controlSocket) {
         String unbound = ExternalProcesses.find("unbound", "unbound", "End-to-end DNS tests");
         Path dir;
         try {
@@ -54,7 +62,7 @@ public final class UnboundServer implements AutoCloseable {
                 UnboundServer::freePort,
                 port -> {
                     Path conf = dir.resolve("unbound.conf");
-                    Files.writeString(conf, config(dir, port, serverLines));
+                    Files.writeString(conf, config(dir, port, serverLines, controlSocket));
                     return new ProcessBuilder(unbound, "-d", "-c", conf.toString())
                             .redirectErrorStream(true)
                             .redirectOutput(dir.resolve("unbound.log").toFile())
@@ -68,6 +76,11 @@ public final class UnboundServer implements AutoCloseable {
     /** {@code 127.0.0.1:<port>}, for UDP and TCP. */
     public InetSocketAddress address() {
         return new InetSocketAddress(InetAddress.getLoopbackAddress(), port);
+    }
+
+    /** The generated configuration file, for {@code unbound-control -c}. */
+    Path configFile() {
+        return dir.resolve("unbound.conf");
     }
 
     /** unbound's log so far, for failure messages. */
@@ -117,7 +130,7 @@ public final class UnboundServer implements AutoCloseable {
         ExternalProcesses.deleteQuietly(dir);
     }
 
-    private static String config(Path dir, int port, List<String> serverLines) {
+    private static String config(Path dir, int port, List<String> serverLines, boolean controlSocket) {
         StringBuilder b = new StringBuilder();
         b.append("server:\n");
         for (String line : List.of(
@@ -139,7 +152,13 @@ public final class UnboundServer implements AutoCloseable {
         for (String line : serverLines) {
             b.append("  ").append(line).append('\n');
         }
-        b.append("remote-control:\n  control-enable: no\n");
+        if (controlSocket) {
+            b.append("remote-control:\n  control-enable: yes\n  control-interface: \"")
+                    .append(dir.resolve("control.sock"))
+                    .append("\"\n");
+        } else {
+            b.append("remote-control:\n  control-enable: no\n");
+        }
         return b.toString();
     }
 

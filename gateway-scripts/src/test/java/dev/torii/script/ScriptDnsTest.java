@@ -11,12 +11,9 @@ import dev.torii.tcp.TcpListener;
 import dev.torii.testing.RawClient;
 import dev.torii.testing.RedisServer;
 import dev.torii.testing.TestUpstream;
-import dev.torii.testing.UnboundServer;
 import dev.torii.upstream.Upstream;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
@@ -38,7 +35,7 @@ class ScriptDnsTest {
     private static TestUpstream blue;
     private static TestUpstream green;
     private static RedisServer redis;
-    private static UnboundServer unbound;
+    private static SvcZone zone;
     private static String deadEndpoint;
 
     @TempDir
@@ -46,36 +43,30 @@ class ScriptDnsTest {
 
     @BeforeAll
     static void start() throws IOException {
-        blue = TestUpstream.start(TestUpstream.ECHO_REQUEST_LINE);
-        green = TestUpstream.start(TestUpstream.ECHO_REQUEST_LINE);
         redis = RedisServer.start();
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            deadEndpoint = "127.0.0.1:" + s.getLocalPort();
-        }
-        unbound = UnboundServer.start(List.of(
-                "local-zone: \"svc.test.\" static",
-                "local-data: \"svc.test. 3600 IN SOA ns.svc.test. admin.svc.test. 1 3600 600 86400 5\"",
+        zone = SvcZone.start((bluePort, greenPort, deadPort) -> List.of(
                 "local-data: \"node-a.svc.test. 30 IN A 127.0.0.1\"",
                 "local-data: \"node-b.svc.test. 30 IN A 127.0.0.1\"",
                 "local-data: \"node-b.svc.test. 30 IN AAAA ::1\"",
                 // The lowest priority wins: blue; green is the backup.
-                "local-data: \"_http._tcp.web.svc.test. 30 IN SRV 5 10 " + blue.port() + " node-a.svc.test.\"",
-                "local-data: \"_http._tcp.web.svc.test. 30 IN SRV 10 10 " + green.port() + " node-b.svc.test.\"",
+                "local-data: \"_http._tcp.web.svc.test. 30 IN SRV 5 10 " + bluePort + " node-a.svc.test.\"",
+                "local-data: \"_http._tcp.web.svc.test. 30 IN SRV 10 10 " + greenPort + " node-b.svc.test.\"",
                 "local-data: \"_redis._tcp.cache.svc.test. 30 IN SRV 0 0 "
                         + redis.address().getPort() + " node-b.svc.test.\"",
                 "local-data: 'pool.svc.test. 30 IN TXT \"pool=\" \"blue\"'"));
+        blue = zone.blue;
+        green = zone.green;
+        deadEndpoint = zone.deadEndpoint;
     }
 
     @AfterAll
     static void stop() {
-        unbound.close();
+        zone.close();
         redis.close();
-        blue.close();
-        green.close();
     }
 
     private static DnsCache cache() {
-        return DnsCache.builder().upstreams(List.of(unbound.address())).build();
+        return zone.cache();
     }
 
     private static Gateway http(ScriptHook hook) {

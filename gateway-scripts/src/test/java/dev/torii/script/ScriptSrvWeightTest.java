@@ -10,12 +10,9 @@ import dev.torii.route.RoutingTable;
 import dev.torii.tcp.TcpListener;
 import dev.torii.testing.RawClient;
 import dev.torii.testing.TestUpstream;
-import dev.torii.testing.UnboundServer;
 import dev.torii.upstream.Upstream;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -40,7 +37,7 @@ class ScriptSrvWeightTest {
 
     private static TestUpstream blue;
     private static TestUpstream green;
-    private static UnboundServer unbound;
+    private static SvcZone zone;
     private static String deadEndpoint;
 
     @TempDir
@@ -63,28 +60,20 @@ class ScriptSrvWeightTest {
 
     @BeforeAll
     static void start() throws IOException {
-        blue = TestUpstream.start(TestUpstream.ECHO_REQUEST_LINE);
-        green = TestUpstream.start(TestUpstream.ECHO_REQUEST_LINE);
-        int dead;
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            dead = s.getLocalPort();
-        }
-        deadEndpoint = "127.0.0.1:" + dead;
-        unbound = UnboundServer.start(List.of(
-                "local-zone: \"svc.test.\" static",
-                "local-data: \"svc.test. 3600 IN SOA ns.svc.test. admin.svc.test. 1 3600 600 86400 5\"",
+        zone = SvcZone.start((bluePort, greenPort, dead) -> List.of(
                 "local-data: \"node.svc.test. 300 IN A 127.0.0.1\"",
-                "local-data: \"_http._tcp.web.svc.test. 300 IN SRV 1 80 " + blue.port() + " node.svc.test.\"",
-                "local-data: \"_http._tcp.web.svc.test. 300 IN SRV 1 20 " + green.port() + " node.svc.test.\"",
+                "local-data: \"_http._tcp.web.svc.test. 300 IN SRV 1 80 " + bluePort + " node.svc.test.\"",
+                "local-data: \"_http._tcp.web.svc.test. 300 IN SRV 1 20 " + greenPort + " node.svc.test.\"",
                 "local-data: \"_http._tcp.web.svc.test. 300 IN SRV 1 0 " + dead + " node.svc.test.\"",
                 "local-data: \"_http._tcp.web.svc.test. 300 IN SRV 2 100 " + dead + " node.svc.test.\""));
+        blue = zone.blue;
+        green = zone.green;
+        deadEndpoint = zone.deadEndpoint;
     }
 
     @AfterAll
     static void stop() {
-        unbound.close();
-        blue.close();
-        green.close();
+        zone.close();
     }
 
     @Test
@@ -184,6 +173,6 @@ class ScriptSrvWeightTest {
     }
 
     private static DnsCache cache() {
-        return DnsCache.builder().upstreams(List.of(unbound.address())).build();
+        return zone.cache();
     }
 }

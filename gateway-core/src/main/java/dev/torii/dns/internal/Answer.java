@@ -25,7 +25,7 @@ import org.xbill.DNS.Type;
  * being fresh, should be refreshed and stops being servable at all.
  *
  * <p>Immutable but for one flag, {@link #claimRefresh()}, which makes sure a background refresh is started at most once
- * per answer.
+ * per answer, and for caches of derived values (addresses, SRV targets, wire renderings) built on first use.
  */
 public final class Answer {
     /** Longest CNAME chain followed, within one response and across follow-up queries (as dnsjava's lookups do). */
@@ -45,8 +45,14 @@ public final class Answer {
     private final int rcode;
     private final List<Record> records;
     private final List<Record> authority;
-    private final List<InetAddress> addresses;
-    private final List<SrvTarget> services;
+    /**
+     * Built on first use (a racy read builds them twice at worst; the lists are immutable): the DNS server never asks,
+     * and {@code ARecord.getAddress()} prints the owner name into each {@code InetAddress}, the largest allocation of a
+     * miss after the upstream answer's parse in the JFR recordings.
+     */
+    private List<InetAddress> addresses;
+
+    private List<SrvTarget> services;
     private final boolean hasData;
     private final long freshUntil;
     private final long refreshAt;
@@ -94,8 +100,6 @@ public final class Answer {
         this.records = List.copyOf(records);
         this.authority = List.copyOf(authority);
         this.hasData = hasData;
-        this.addresses = addressesOf(records, question.type());
-        this.services = servicesOf(records);
         this.freshUntil = freshUntil;
         this.refreshAt = refreshAt;
         this.staleUntil = staleUntil;
@@ -297,12 +301,22 @@ public final class Answer {
 
     /** The addresses of an A or AAAA answer, in the upstream's order; empty otherwise. */
     public List<InetAddress> addresses() {
-        return addresses;
+        List<InetAddress> a = addresses;
+        if (a == null) {
+            a = addressesOf(records, question.type());
+            addresses = a;
+        }
+        return a;
     }
 
     /** The targets of an SRV answer, by priority then weight (heaviest first); empty otherwise. */
     public List<SrvTarget> services() {
-        return services;
+        List<SrvTarget> s = services;
+        if (s == null) {
+            s = servicesOf(records);
+            services = s;
+        }
+        return s;
     }
 
     /** Ticker instant at which this answer stops being fresh. */

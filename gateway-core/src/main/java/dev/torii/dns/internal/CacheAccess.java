@@ -17,6 +17,9 @@ public interface CacheAccess {
     /** The response to {@code request} made of {@code answer}, with {@link #ttlSeconds}. */
     Message response(Message request, Answer answer);
 
+    /** The UDP size a response's OPT record advertises. */
+    int responseEdnsSize();
+
     /** A response to {@code request} with no records and this rcode. */
     Message error(Message request, int rcode);
 

@@ -36,9 +36,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.xbill.DNS.Flags;
 import org.xbill.DNS.Message;
-import org.xbill.DNS.Record;
 
 /**
  * How a {@link Upstreams upstream query} reaches a server: Netty channels on one event loop of the cache's own,
@@ -57,8 +55,10 @@ import org.xbill.DNS.Record;
  *                          server closes fails what was pending on it, and the next query opens a new one
  * </pre>
  *
- * Every pending query has its own deadline on the event loop, so an answer that never comes frees its entry. Each
- * DatagramPacket and TCP frame is copied into dnsjava's {@link Message} and released by the handler that read it.
+ * Every pending query has its own deadline on the event loop, so an answer that never comes frees its entry. Queries are
+ * written straight into pooled direct buffers ({@link UpstreamQuery}), without a dnsjava {@code Message}; an answer's
+ * ID, source and question are checked on its bytes, and only an answer that matches is parsed by dnsjava into a
+ * {@link Message}. Each DatagramPacket and TCP frame is released by the handler that read it.
  *
  * <p>Thread-safe: {@link #send} may be called from any thread; the channels' state lives on the transport's event
  * loop. Futures complete on that event loop.
@@ -73,6 +73,8 @@ public final class DnsTransport implements AutoCloseable {
      * stays at {@value #UDP_SOCKETS} per server plus the retired ones still waiting for their last answers.
      */
     static final int ROTATE_AFTER = 1_000;
+    /** The TC bit in the header's third byte. */
+    private static final int TC = 0x02;
 
     private final EventLoopGroup group;
     private final boolean epoll;
@@ -135,12 +137,12 @@ public final class DnsTransport implements AutoCloseable {
     }
 
     /**
-     * Sends {@code query} (its ID is replaced) to {@code server}; the future completes on the transport's event loop
+     * Sends {@code query} with a random ID to {@code server}; the future completes on the transport's event loop
      * with the matching answer, or fails with an {@link IOException}: a {@link QueryTimeout} when the deadline of
      * {@code timeoutNanos} passed, another for a refused or closed connection. Cancelling the future forgets the query.
      */
     public CompletableFuture<Message> send(
-            InetSocketAddress server, Message query, boolean overTcp, long timeoutNanos) {
+            InetSocketAddress server, UpstreamQuery query, boolean overTcp, long timeoutNanos) {
         CompletableFuture<Message> result = new CompletableFuture<>();
         if (closed) {
             result.completeExceptionally(new IOException("the DNS transport is closed"));
@@ -162,7 +164,8 @@ public final class DnsTransport implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------------------ UDP
 
-    private void sendUdp(InetSocketAddress server, Message query, CompletableFuture<Message> result, long timeout) {
+    private void sendUdp(
+            InetSocketAddress server, UpstreamQuery query, CompletableFuture<Message> result, long timeout) {
         UdpSocket[] sockets = udp.get(server);
         if (sockets == null) {
             result.completeExceptionally(new IOException(server + " is not a server of this DNS transport"));
@@ -179,8 +182,6 @@ public final class DnsTransport implements AutoCloseable {
         }
         Pending p = new Pending(server, query, result);
         int id = socket.register(p);
-        query.getHeader().setID(id);
-        byte[] wire = query.toWire();
         var timer = loop.schedule(
                 () -> {
                     if (socket.pending.remove(id, p)) {
@@ -195,7 +196,7 @@ public final class DnsTransport implements AutoCloseable {
                 onLoop(() -> socket.pending.remove(id, p));
             }
         });
-        socket.channel.write(direct(socket.channel, wire)).addListener(f -> {
+        socket.channel.write(direct(socket.channel, query, id)).addListener(f -> {
             if (!f.isSuccess() && socket.pending.remove(id, p)) {
                 result.completeExceptionally(new IOException("sending to " + server + ": " + f.cause(), f.cause()));
             }
@@ -315,30 +316,37 @@ public final class DnsTransport implements AutoCloseable {
         }
 
         void answer(InetSocketAddress sender, ByteBuf content) {
+            // Checked on the bytes first: a spoof or a late answer costs no parse.
+            if (content.readableBytes() < WireQuery.HEADER) {
+                dropped.increment();
+                return;
+            }
+            int id = content.getUnsignedShort(content.readerIndex());
+            Pending p = pending.get(id);
+            if (p == null || !p.server.equals(sender) || !p.query.asked(content)) {
+                dropped.increment();
+                return;
+            }
+            if ((content.getByte(content.readerIndex() + 2) & TC) != 0) {
+                pending.remove(id);
+                truncated.increment();
+                sendTcp(p.server, p.query, p.result, TimeUnit.SECONDS.toNanos(5));
+                return;
+            }
             Message m = parse(content);
             if (m == null) {
                 dropped.increment();
                 return;
             }
-            int id = m.getHeader().getID();
-            Pending p = pending.get(id);
-            if (p == null || !p.server.equals(sender) || !p.matches(m)) {
-                dropped.increment();
-                return;
-            }
             pending.remove(id);
-            if (m.getHeader().getFlag(Flags.TC)) {
-                truncated.increment();
-                sendTcp(p.server, p.query, p.result, TimeUnit.SECONDS.toNanos(5));
-                return;
-            }
             p.result.complete(m);
         }
     }
 
     // ------------------------------------------------------------------------------------------------------ TCP
 
-    private void sendTcp(InetSocketAddress server, Message query, CompletableFuture<Message> result, long timeout) {
+    private void sendTcp(
+            InetSocketAddress server, UpstreamQuery query, CompletableFuture<Message> result, long timeout) {
         TcpConnection c = tcp.get(server);
         if (c == null || c.dead) {
             c = new TcpConnection(server);
@@ -356,7 +364,7 @@ public final class DnsTransport implements AutoCloseable {
         boolean connected;
         boolean dead;
         /** Queries written before the connection was up. */
-        final Map<Integer, byte[]> queued = new java.util.LinkedHashMap<>();
+        final Map<Integer, UpstreamQuery> queued = new java.util.LinkedHashMap<>();
 
         TcpConnection(InetSocketAddress server) {
             this.server = server;
@@ -401,8 +409,8 @@ public final class DnsTransport implements AutoCloseable {
                     return;
                 }
                 connected = true;
-                for (byte[] wire : queued.values()) {
-                    channel.write(direct(channel, wire));
+                for (Map.Entry<Integer, UpstreamQuery> q : queued.entrySet()) {
+                    channel.write(direct(channel, q.getValue(), q.getKey()));
                 }
                 queued.clear();
                 channel.flush();
@@ -420,8 +428,6 @@ public final class DnsTransport implements AutoCloseable {
                 id = r.nextInt(0x10000);
             } while (pending.putIfAbsent(id, p) != null);
             int key = id;
-            p.query.getHeader().setID(id);
-            byte[] wire = p.query.toWire();
             var timer = loop.schedule(
                     () -> {
                         if (pending.remove(key, p)) {
@@ -441,20 +447,21 @@ public final class DnsTransport implements AutoCloseable {
                 }
             });
             if (connected) {
-                channel.writeAndFlush(direct(channel, wire));
+                channel.writeAndFlush(direct(channel, p.query, id));
             } else {
-                queued.put(id, wire);
+                queued.put(id, p.query);
             }
         }
 
         void answer(ByteBuf frame) {
-            Message m = parse(frame);
-            Pending p = m == null ? null : pending.get(m.getHeader().getID());
-            if (p == null || !p.matches(m)) {
+            int id = frame.readableBytes() < WireQuery.HEADER ? -1 : frame.getUnsignedShort(frame.readerIndex());
+            Pending p = id < 0 ? null : pending.get(id);
+            Message m = p == null || !p.query.asked(frame) ? null : parse(frame);
+            if (m == null) {
                 dropped.increment();
                 return;
             }
-            pending.remove(m.getHeader().getID());
+            pending.remove(id);
             p.result.complete(m);
         }
 
@@ -487,24 +494,17 @@ public final class DnsTransport implements AutoCloseable {
     }
 
     /** A query waiting for its answer. */
-    private record Pending(InetSocketAddress server, Message query, CompletableFuture<Message> result) {
-        /** The answer's question is the query's (name, type and class; the name compared case-insensitively). */
-        boolean matches(Message answer) {
-            Record q = query.getQuestion();
-            Record a = answer.getQuestion();
-            return a != null
-                    && a.getType() == q.getType()
-                    && a.getDClass() == q.getDClass()
-                    && a.getName().equals(q.getName());
-        }
-    }
+    private record Pending(InetSocketAddress server, UpstreamQuery query, CompletableFuture<Message> result) {}
 
     /**
-     * {@code wire} in a pooled direct buffer: a heap buffer would be copied into a direct one by the epoll write
-     * (a {@code DirectByteBuffer} slice per query in the JFR recordings). The write owns and releases it.
+     * {@code query} with {@code id}, written into a pooled direct buffer: a heap buffer would be copied into a direct
+     * one by the epoll write (a {@code DirectByteBuffer} slice per query in the JFR recordings). The write owns and
+     * releases it.
      */
-    private static ByteBuf direct(Channel channel, byte[] wire) {
-        return channel.alloc().directBuffer(wire.length).writeBytes(wire);
+    private static ByteBuf direct(Channel channel, UpstreamQuery query, int id) {
+        ByteBuf out = channel.alloc().directBuffer(query.length());
+        query.write(out, id);
+        return out;
     }
 
     private void onLoop(Runnable r) {

@@ -7,7 +7,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 import org.xbill.DNS.Message;
-import org.xbill.DNS.Name;
 import org.xbill.DNS.TextParseException;
 import org.xbill.DNS.Type;
 
@@ -116,16 +115,16 @@ public final class Lookups {
      * unfollowed. The result is not stored (but followed targets are).
      */
     private CompletableFuture<Answer> fetch(Question q, int depth, boolean mayQueue) {
-        Name name;
+        byte[] wireName;
         try {
-            name = q.toName();
+            wireName = UpstreamQuery.wireName(q.name()); // checked here, before a slot is taken
         } catch (TextParseException e) {
             return failed(DnsException.Reason.INVALID_NAME, q.name() + ": " + e.getMessage());
         }
         Zone zone = zones.of(q.name());
         Policy policy = zone.policy();
         CompletableFuture<Message> response = new CompletableFuture<>();
-        Runnable send = () -> zone.upstreams().query(name, q.type()).whenComplete((m, e) -> {
+        Runnable send = () -> zone.upstreams().query(q, wireName).whenComplete((m, e) -> {
             limiter.release();
             if (e != null) {
                 response.completeExceptionally(e);
@@ -143,7 +142,8 @@ public final class Lookups {
                                 + (mayQueue ? " and the queue is full" : ""));
             }
         }
-        return response.thenCompose(m -> switch (Answer.parse(q, name, m, ticker.read(), policy)) {
+        // The answer's question is the query's (the transport checked it), in the upstream's letter case.
+        return response.thenCompose(m -> switch (Answer.parse(q, m.getQuestion().getName(), m, ticker.read(), policy)) {
             case Answer.Complete c -> CompletableFuture.completedFuture(c.answer());
             case Answer.FollowCname f -> follow(q, f, depth + f.chain().size(), mayQueue, policy);
         });

@@ -25,6 +25,7 @@ import org.xbill.DNS.Section;
  *  WireQuery.parse ── FAST: the common query ─▶ cache lookup ── hit ─▶ cached wire rendering of the answer for this
  *    │                                                    │            variant and TTL, ID and question patched in
  *    │                                                    └─ miss ─▶ later, the same, on the cache's thread
+ *    │                 (the first rendering of an answer, variant and TTL: ResponseWire for A/AAAA/CNAME/SOA, else dnsjava)
  *    └─ SLOW: anything else ─▶ dnsjava parses (FORMERR if it cannot) ─▶ DnsCache.query ─▶ dnsjava writes
  * </pre>
  *
@@ -140,8 +141,13 @@ public final class QueryResponder {
         byte[] wire = answer.wire(variant, ttl);
         Message request = null;
         if (wire == null) {
-            request = message(query);
-            wire = cache.response(request, answer).toWire();
+            // The first response with this answer and TTL (every miss): written directly for the common shapes,
+            // by dnsjava for the rest.
+            wire = ResponseWire.render(q, query, answer, ttl, cache.responseEdnsSize());
+            if (wire == null) {
+                request = message(query);
+                wire = cache.response(request, answer).toWire();
+            }
             answer.wire(variant, ttl, wire);
         }
         if (!tcp && wire.length > q.udpSize()) {

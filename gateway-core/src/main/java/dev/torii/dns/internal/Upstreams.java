@@ -12,13 +12,8 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
-import org.xbill.DNS.DClass;
 import org.xbill.DNS.Message;
-import org.xbill.DNS.Name;
-import org.xbill.DNS.OPTRecord;
 import org.xbill.DNS.Rcode;
-import org.xbill.DNS.Record;
-import org.xbill.DNS.Section;
 import org.xbill.DNS.Type;
 
 /**
@@ -27,7 +22,7 @@ import org.xbill.DNS.Type;
  *
  * <p>The {@link DnsTransport} carries the bytes on Netty (a pool of UDP sockets on random ports with random query IDs,
  * the answer's ID, question and source checked, TCP retried on a truncated UDP answer, or TCP only over a kept,
- * pipelined connection); dnsjava writes and reads the wire format. Each attempt's deadline is a timer on the
+ * pipelined connection); {@link UpstreamQuery} writes the query, dnsjava reads the answer. Each attempt's deadline is a timer on the
  * transport's event loop; only the pauses between attempts use the cache's scheduler.
  *
  * <p>An attempt fails on a timeout, an I/O or parse error, or an answer with an rcode other than NOERROR and NXDOMAIN
@@ -82,12 +77,15 @@ public final class Upstreams {
     }
 
     /**
-     * Asks the servers for {@code name}/{@code type}; the future completes, on the executor, with a NOERROR or NXDOMAIN
-     * response or fails with a {@link DnsException} ({@code TIMEOUT} or {@code UPSTREAM_FAILED}).
+     * Asks the servers for {@code question}; the future completes, on the transport's event loop or the executor,
+     * with a NOERROR or NXDOMAIN response or fails with a {@link DnsException} ({@code TIMEOUT} or
+     * {@code UPSTREAM_FAILED}). {@code wireName} is the question's name in wire format
+     * ({@link UpstreamQuery#wireName(String)}).
      */
-    public CompletableFuture<Message> query(Name name, int type) {
+    public CompletableFuture<Message> query(Question question, byte[] wireName) {
+        UpstreamQuery query = new UpstreamQuery(question.name(), question.type(), ednsPayloadSize, wireName);
         CompletableFuture<Message> result = new CompletableFuture<>();
-        attempt(result, name, type, 0, firstServer(), null);
+        attempt(result, query, 0, firstServer(), null);
         return result;
     }
 
@@ -103,7 +101,7 @@ public final class Upstreams {
     }
 
     private void attempt(
-            CompletableFuture<Message> result, Name name, int type, int attempt, int first, DnsException last) {
+            CompletableFuture<Message> result, UpstreamQuery query, int attempt, int first, DnsException last) {
         if (result.isDone()) {
             return; // the cache was closed
         }
@@ -112,10 +110,6 @@ public final class Upstreams {
             return;
         }
         Server server = servers.get((first + attempt) % servers.size());
-        Message query = Message.newQuery(Record.newRecord(name, type, DClass.IN));
-        if (ednsPayloadSize > 0) {
-            query.addRecord(new OPTRecord(ednsPayloadSize, 0, 0), Section.ADDITIONAL);
-        }
         queries.increment();
         long start = ticker.read();
         // The deadline is the transport's, a timer on its own event loop beside the query it guards: no scheduler
@@ -131,30 +125,29 @@ public final class Upstreams {
                 }
                 failure = new DnsException(
                         DnsException.Reason.UPSTREAM_FAILED,
-                        name + " " + Type.string(type) + ": " + server.address() + " answered " + Rcode.string(rcode));
+                        query.name() + " " + Type.string(query.type()) + ": " + server.address() + " answered "
+                                + Rcode.string(rcode));
             } else if (error instanceof DnsTransport.QueryTimeout) {
                 timeouts.increment();
                 failure = new DnsException(
                         DnsException.Reason.TIMEOUT,
-                        name + " " + Type.string(type) + ": no answer from " + server.address() + " within "
-                                + Duration.ofNanos(queryTimeoutNanos));
+                        query.name() + " " + Type.string(query.type()) + ": no answer from " + server.address()
+                                + " within " + Duration.ofNanos(queryTimeoutNanos));
             } else {
                 Throwable cause = error.getCause() != null ? error.getCause() : error;
                 failure = new DnsException(
                         DnsException.Reason.UPSTREAM_FAILED,
-                        name + " " + Type.string(type) + ": " + server.address() + ": " + cause);
+                        query.name() + " " + Type.string(query.type()) + ": " + server.address() + ": " + cause);
             }
             errors.increment();
             server.failedAt().set(ticker.read());
             long pause = pause(attempt);
             if (pause == 0) {
-                attempt(result, name, type, attempt + 1, first, failure);
+                attempt(result, query, attempt + 1, first, failure);
             } else {
                 try {
                     executor.schedule(
-                            () -> attempt(result, name, type, attempt + 1, first, failure),
-                            pause,
-                            TimeUnit.NANOSECONDS);
+                            () -> attempt(result, query, attempt + 1, first, failure), pause, TimeUnit.NANOSECONDS);
                 } catch (RejectedExecutionException e) {
                     result.completeExceptionally(failure);
                 }

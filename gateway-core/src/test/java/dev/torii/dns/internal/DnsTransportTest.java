@@ -50,8 +50,8 @@ class DnsTransportTest {
         return t;
     }
 
-    private static Message query(String name) throws Exception {
-        return Message.newQuery(Record.newRecord(Name.fromString(name + "."), Type.A, DClass.IN));
+    private static UpstreamQuery query(String name) throws Exception {
+        return UpstreamQuery.of(new Question(name, Type.A), 1232);
     }
 
     private static Message answer(Message query, int id, String name, String ip) throws Exception {
