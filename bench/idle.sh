@@ -2,22 +2,25 @@
 # bench/idle.sh - memory of Torii holding many idle connections, on loopback.
 #
 # Starts, on 127.0.0.1 only: an nginx HTTP backend ("/" -> 200 "ok\n", long timeouts) on P_BACKEND (18301) and
-# Torii (bin/torii run, ioThreads TORII_THREADS) with three listeners:
+# Torii (bin/torii run, ioThreads TORII_THREADS) with four listeners:
 #   tcp   protocol: tcp -> the backend                                        :P_TORII     (18302)
 #   http  protocol: http, route "/" -> the backend (HTTP/1.1 clients)          :P_TORII+1
 #   h2    the same http listener, reached as h2c by prior knowledge            :P_TORII+1
+#   h2s   protocol: https (a self-signed P-256 certificate), HTTP/2 by ALPN    :P_TORII+2
 # Per kind (in that order, one at a time): RSS of the Torii JVM (VmRSS from /proc/PID/status) before, then
 # bench/idle_client.py opens N connections (each sends one request and reads its answer: a keep-alive HTTP/1.1
-# GET for tcp and http, the HTTP/2 preface + SETTINGS + one GET for h2) from SOURCES addresses 127.0.0.2...,
-# holds them idle, and after SETTLE s the RSS "held" is read, with the JVM heap use (jcmd GC.heap_info) and,
-# with HISTO=1, the top of a heap histogram (jcmd GC.class_histogram); then the client exits (closing them all)
-# and the script waits until Torii's connection count falls back. Prints a table: RSS before/held, the
-# difference per connection, and whether the process stays within GOAL_MIB.
+# GET for tcp and http, the HTTP/2 preface + SETTINGS + one GET for h2 and h2s) from SOURCES addresses 127.0.0.2...,
+# holds them idle, and after SETTLE s (75 by default: bin/torii's G1 gives unused heap back after 30-60 s without a
+# collection, see docs/operations.md "Memory"; SETTLE=5 reads the peak left by the burst) the RSS "held" is read,
+# with the JVM heap use (jcmd GC.heap_info) and, with HISTO=1, the top of a heap histogram (jcmd
+# GC.class_histogram); then the client exits (closing them all) and the script waits until Torii's connection
+# count falls back. Prints a table: RSS before/held, the difference per connection, and whether the process stays
+# within GOAL_MIB.
 # The backend's and the client's processes are not counted: only the Torii process. Stops exactly the PIDs it started.
 #
 # Usage: bench/idle.sh [run|help]
-# Knobs (env): N=10000 (N_TCP=N for the tcp kind, lowered to fit ulimit -n) SOURCES=8 PARALLEL=200 (connections opened at once) SETTLE=5 (s) KINDS="tcp http h2"
-#   READY_S=300 (s the client may take to open them all: more on a loaded machine)
+# Knobs (env): N=10000 (N_TCP=N for the tcp kind, lowered to fit ulimit -n) SOURCES=8 PARALLEL=200 (connections opened at once) SETTLE=75 (s) KINDS="tcp http h2 h2s"
+#   READY_S=300 (s the client may take to open them all: more on a loaded machine) START_S=60 (s Torii may take to start)
 #   GOAL_MIB=256 HISTO=1 TORII_THREADS=1 P_BACKEND=18301 P_TORII=18302
 #   TORII_HOME=<repo>/gateway-server/target/torii  JAVA_OPTS, TORII_OPTS (as bin/torii reads them)
 #   SKIP_INSTALL=1 (fail instead of apt-get installing nginx, python3, curl)  WORK=$TMPDIR/torii-idlebench
@@ -30,9 +33,10 @@ N=${N:-10000}
 N_TCP=${N_TCP:-$N}
 SOURCES=${SOURCES:-8}
 PARALLEL=${PARALLEL:-200}
-SETTLE=${SETTLE:-5}
+SETTLE=${SETTLE:-75}
 READY_S=${READY_S:-300}
-KINDS=${KINDS:-"tcp http h2"}
+START_S=${START_S:-60}
+KINDS=${KINDS:-"tcp http h2 h2s"}
 GOAL_MIB=${GOAL_MIB:-256}
 HISTO=${HISTO-1}
 TORII_THREADS=${TORII_THREADS:-1}
@@ -57,6 +61,7 @@ install_deps() {
   command -v python3 >/dev/null || need+=(python3)
   command -v curl    >/dev/null || need+=(curl)
   command -v ss      >/dev/null || need+=(iproute2)
+  command -v openssl >/dev/null || need+=(openssl)
   [ ${#need[@]} -eq 0 ] && return 0
   [ -n "$SKIP_INSTALL" ] && die "missing: ${need[*]} (SKIP_INSTALL is set)"
   [ "$(id -u)" = 0 ] || die "missing: ${need[*]} (install them, or run as root to let this script apt-get them)"
@@ -113,7 +118,7 @@ start_all() {
   mkdir -p "$WORK"/{conf,run,logs,results}
   if [ -f "$PIDFILE" ]; then say "pid file left by an earlier run: stopping those PIDs"; stop_all; fi
   : >"$PIDFILE"
-  local p; for p in "$P_BACKEND" "$P_TORII" $((P_TORII + 1)); do port_busy "$p" && die "port $p is already in use"; done
+  local p; for p in "$P_BACKEND" "$P_TORII" $((P_TORII + 1)) $((P_TORII + 2)); do port_busy "$p" && die "port $p is already in use"; done
   cat >"$WORK/conf/backend.conf" <<EOC
 # Backend for bench/idle.sh: "/" -> 200 "ok\n"; idle connections may stay for 10 minutes.
 worker_processes 1;
@@ -142,6 +147,10 @@ ioThreads: $TORII_THREADS
 listeners:
   - { name: tcp, protocol: tcp, address: "127.0.0.1:$P_TORII", upstream: backend, idleTimeout: 10m }
   - { name: web, protocol: http, address: "127.0.0.1:$((P_TORII + 1))" }
+  - name: secure
+    protocol: https
+    address: "127.0.0.1:$((P_TORII + 2))"
+    tls: { certificates: [ { cert: "$WORK/conf/idle.pem", key: "$WORK/conf/idle.key" } ] }
 routes:
   - match: { pathPrefix: "/" }
     upstream: backend
@@ -153,18 +162,22 @@ limits:
   # HTTP/2 connections without a stream close after 60 s by default: opening 10,000 can take longer than that.
   http2: { idleTimeout: 10m }
 EOC
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=idle.test \
+      -addext subjectAltName=DNS:idle.test -keyout "$WORK/conf/idle.key" -out "$WORK/conf/idle.pem" >>"$LOG" 2>&1 \
+    || die "openssl could not make the certificate (see $LOG)"
   nginx -t -q -p "$WORK" -e "$WORK/logs/backend.stderr.log" -c "$WORK/conf/backend.conf" >>"$LOG" 2>&1 \
     || die "nginx -t failed (see $LOG)"
   start_bg backend nginx -p "$WORK" -e "$WORK/logs/backend.stderr.log" -c "$WORK/conf/backend.conf"
   start_bg torii "$TORII_HOME/bin/torii" run --config "$WORK/conf/torii.yaml"
   wait_ok "http://127.0.0.1:$P_BACKEND/" 10 || die "backend does not answer (see $WORK/logs/)"
-  wait_ok "http://127.0.0.1:$((P_TORII + 1))/" 60 || die "Torii does not answer on $((P_TORII + 1)) (see $WORK/logs/torii.out)"
+  wait_ok "http://127.0.0.1:$((P_TORII + 1))/" "$START_S" || die "Torii does not answer on $((P_TORII + 1)) (see $WORK/logs/torii.out)"
 }
 
 # One kind: RSS before, open N, RSS held, close; appends a table row.
 measure() { # kind
   local kind=$1 port=$((P_TORII + 1)) jvm=$JVM n=$N
   [ "$kind" = tcp ] && { port=$P_TORII; n=$N_TCP; }
+  [ "$kind" = h2s ] && port=$((P_TORII + 2))
   # A few requests first, so that the first kind does not pay for the classes all kinds load.
   python3 "$HERE/idle_client.py" "$kind" 127.0.0.1 "$port" 20 2 20 >/dev/null 2>&1 </dev/null & local w=$!
   sleep 2; kill "$w" 2>/dev/null || true; wait "$w" 2>/dev/null || true

@@ -3,7 +3,8 @@
 
 Kinds: tcp and http send one HTTP/1.1 keep-alive "GET /" and read its answer (through a tcp listener the bytes go
 to the HTTP backend and back, which proves the connection reaches the upstream); h2 sends the HTTP/2 preface,
-an empty SETTINGS, one GET on stream 1, acknowledges the server's SETTINGS and reads the answer to END_STREAM.
+an empty SETTINGS, one GET on stream 1, acknowledges the server's SETTINGS and reads the answer to END_STREAM;
+h2s does the same over TLS (ALPN h2, the certificate is not checked).
 Then every connection stays open without traffic. Connections come from SOURCES local addresses 127.0.0.2...
 (bound with port 0) to stay clear of the ephemeral-port range of one address. Prints "READY ok=N failed=M" once
 all are open, then holds them until killed (SIGTERM closes them all as the process exits).
@@ -13,6 +14,7 @@ Usage: idle_client.py KIND HOST PORT N [SOURCES=8] [PARALLEL=200]
 import asyncio
 import resource
 import signal
+import ssl
 import struct
 import sys
 
@@ -35,9 +37,9 @@ async def http1(reader, writer, host):
     await reader.readexactly(length)
 
 
-async def h2(reader, writer, host):
-    # HPACK: :method GET (static 2), :scheme http (6), :path / (4), :authority literal with indexed name (1).
-    block = bytes([0x82, 0x86, 0x84, 0x41, len(host)]) + host.encode()
+async def h2(reader, writer, host, scheme=0x86):
+    # HPACK: :method GET (static 2), :scheme http (6) or https (7), :path / (4), :authority literal, indexed name (1).
+    block = bytes([0x82, scheme, 0x84, 0x41, len(host)]) + host.encode()
     writer.write(PREFACE + frame(4, 0, 0) + frame(1, 0x05, 1, block))
     while True:
         hdr = await reader.readexactly(9)
@@ -52,13 +54,26 @@ async def h2(reader, writer, host):
             return
 
 
-async def one(i, kind, host, port, sources, sem, conns):
+def tls_context():
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    return context
+
+
+async def one(i, kind, host, port, sources, sem, conns, tls):
     async with sem:
         src = "127.0.0.%d" % (2 + i % sources)
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, local_addr=(src, 0)), 30)
+            asyncio.open_connection(host, port, local_addr=(src, 0), ssl=tls), 30)
         conns.append(writer)
-        await asyncio.wait_for(h2(reader, writer, host) if kind == "h2" else http1(reader, writer, host), 30)
+        if kind == "h2s":
+            if writer.get_extra_info("ssl_object").selected_alpn_protocol() != "h2":
+                raise RuntimeError("ALPN did not select h2")
+            await asyncio.wait_for(h2(reader, writer, host, 0x87), 30)
+        else:
+            await asyncio.wait_for(h2(reader, writer, host) if kind == "h2" else http1(reader, writer, host), 30)
 
 
 async def main():
@@ -71,7 +86,8 @@ async def main():
         sys.exit("RLIMIT_NOFILE hard limit %d < %d connections (raise ulimit -Hn)" % (hard, n))
     sem = asyncio.Semaphore(parallel)
     conns = []
-    results = await asyncio.gather(*(one(i, kind, host, port, sources, sem, conns) for i in range(n)),
+    tls = tls_context() if kind == "h2s" else None
+    results = await asyncio.gather(*(one(i, kind, host, port, sources, sem, conns, tls) for i in range(n)),
                                    return_exceptions=True)
     failed = [r for r in results if isinstance(r, BaseException)]
     for r in failed[:3]:
