@@ -6,7 +6,7 @@
 #   nginx     stream { server { proxy_pass } } (ngx_stream_module)  :P_NGINX+0 (iperf) / +1 (web)   (18210)
 #   haproxy   mode tcp, nbthread 1                                  :P_HAPROXY+0 / +1               (18220)
 #   torii     protocol: tcp listeners, ioThreads 1 (default transport: NIO)  :P_TORII+0 / +1        (18230)
-#   torii-ALT the same with -Dtorii.transport=ALT (ALT=io_uring default)    :P_ALT+0 / +1          (18240)
+#   torii-ALT the same with -Dtorii.transport=ALT (ALT=nio default; torii itself takes io_uring where it loads)    :P_ALT+0 / +1          (18240)
 # Two benches per round, interleaved (round 1: direct nginx haproxy torii torii-ALT, round 2: ...):
 #   bulk   iperf3 -c ... -t DURATION, one stream (P_STREAMS), client -> server; Gbit/s received
 #   conn   wrk -H 'Connection: close' -c CONNS -d DURATION: one small request and response per TCP connection,
@@ -17,7 +17,7 @@
 #
 # Usage: bench/tcp.sh [run|summarize RAW.tsv|help]       (default: run)
 # Knobs (env): REPS=3 DURATION=10 CONNS=50 P_STREAMS=1 WARMUP=5 TORII_WARMUP=20 (s of conn load before measuring)
-#   ALT=io_uring (the transport of the second Torii row: io_uring or nio; empty to skip; URING= also skips it)
+#   ALT=nio (the transport of the second Torii row: nio or io_uring; empty to skip; URING= also skips it)
 #   TORII_THREADS=1 PROXY_WORKERS=1
 #   P_IPERF=18201 P_WEB=18202 P_NGINX=18210 P_HAPROXY=18220 P_TORII=18230 P_ALT=18240 (or P_URING)
 #   TORII_HOME=<repo>/gateway-server/target/torii (build it with ./mvnw -B -q -DskipTests package)
@@ -35,7 +35,7 @@ CONNS=${CONNS:-50}
 P_STREAMS=${P_STREAMS:-1}
 WARMUP=${WARMUP:-5}
 TORII_WARMUP=${TORII_WARMUP:-20}
-ALT=${ALT-io_uring}
+ALT=${ALT-nio}
 if [ -n "${URING+x}" ] && [ -z "$URING" ]; then ALT=""; fi
 TORII_THREADS=${TORII_THREADS:-1}
 PROXY_WORKERS=${PROXY_WORKERS:-1}
@@ -192,7 +192,7 @@ start_all() {
   done < <(targets | awk '{print $1, $2}')
   local want
   for name in torii ${ALT:+torii-$ALT}; do
-    want=${ALT:-x}; [ "$name" = torii ] && want=nio
+    want=${ALT:-x}; [ "$name" = torii ] && want="io_uring|nio"
     grep -qE "\[($want) transport\]" "$WORK/logs/$name.out" ||
         say "note: $name's log does not say [$want transport] for its listeners (see $WORK/logs/$name.out)"
   done

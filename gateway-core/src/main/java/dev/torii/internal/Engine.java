@@ -158,10 +158,10 @@ public final class Engine {
     private final LongAdder tcpConnectionsTotal = new LongAdder();
     private final LongAdder tcpConnectionsRejected = new LongAdder();
     /**
-     * TCP listeners run on NIO event loops of their own when the HTTP ones use epoll: Netty 4.2.18's epoll transport
-     * drops a channel from the epoll set when its interest set becomes empty, which a half-closed connection with
-     * reads off reaches, and then fails the next wait for writability (epoll_ctl MOD: ENOENT), losing the bytes
-     * queued for a slow client. NIO has no such state.
+     * TCP listeners run on event loops of their own, io_uring (else NIO) when the HTTP ones use epoll: Netty 4.2.18's
+     * epoll transport drops a channel from the epoll set when its interest set becomes empty, which a half-closed
+     * connection with reads off reaches, and then fails the next wait for writability (epoll_ctl MOD: ENOENT), losing
+     * the bytes queued for a slow client. Neither has such state; see {@link Transport#forTcp(Transport)}.
      */
     private final Transport tcpTransport = Transport.forTcp(transport);
 

@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * The I/O transport, chosen with {@code -Dtorii.transport=auto|epoll|io_uring|nio}: {@code auto} (the default) is
  * native epoll where it loads (Linux), NIO elsewhere; {@code io_uring} is Netty's io_uring transport where the kernel
  * allows it (else the choice falls back as {@code auto} does, with a warning). TCP listeners never run on epoll: see
- * {@link #forTcp(Transport)} for why.
+ * {@link #forTcp(Transport)} for what they use instead and why.
  */
 public record Transport(
         String name,
@@ -60,7 +60,23 @@ public record Transport(
     }
 
     /**
-     * The transport of TCP listeners given the HTTP listeners' {@code main} one: the same, except epoll, for which NIO.
+     * The transport of TCP listeners given the HTTP listeners' {@code main} one: the same, except epoll, which TCP
+     * listeners never use. In its place they take io_uring where it loads and {@code torii.transport} was left to
+     * auto-detection ({@code auto}), else NIO (also when {@code epoll} was asked for by name: io_uring is not
+     * brought in unasked).
+     *
+     * <p>Why io_uring first: per short connection (accept, backend connect, one request and response, both closes)
+     * it cost about a quarter less CPU than NIO and took about a third more connections per second in bench/tcp.sh's
+     * {@code conn} bench on a quiet 2-core machine ({@code REPS=2 DURATION=8 bench/tcp.sh run}, both interleaved with nginx
+     * {@code stream}: 118 µs (96-141) against 159 µs (146-172) per connection, 0.87x (0.83-0.91) against 0.65x
+     * (0.61-0.69) nginx's rate; under a load of 15-30 the rate ratio was reversed in one run while its JIT was still
+     * compiling, which is why the figures are quiet ones), and makes about 14 system calls
+     * on its event loop where NIO makes about 40: NIO's {@code fcntl} pair to make each socket non-blocking, {@code
+     * SO_LINGER} read twice, a {@code shutdown} and an {@code epoll_ctl(DEL)} before each close (Netty's and the JDK's
+     * close paths) and {@code epoll_ctl} on every change of interest are not there, and io_uring batches its
+     * submissions into one {@code io_uring_enter} per loop turn. It passes the same TCP tests, the half-close one below
+     * among them. Where io_uring does not load (kernels before 5.14, or a seccomp profile that forbids it, as
+     * container runtimes' default profiles do) NIO it is.
      *
      * <p>Why not epoll: Netty 4.2.18's epoll transport cannot wait for writability on a channel whose input the peer
      * shut down (a half-closed connection), so a TCP proxy on it loses the bytes queued for a slow client that sent
@@ -82,19 +98,18 @@ public record Transport(
      * EPOLLIN whatever reads were asked for ({@code shouldBreakEpollInReady}), and no public API keeps another flag in
      * the set ({@code EpollSocketChannel} is final, the epoll mode is fixed to level-triggered). So the fix belongs in
      * Netty ({@code submit(NONE)} should return the registration to its not-added state, so the next flag is an ADD).
-     *
-     * <p>Why not io_uring in epoll's place (it has no such state and passes the same TCP tests, so TCP listeners keep
-     * it when {@code torii.transport=io_uring} asks for it): measured on short connections (bench/tcp.sh's {@code
-     * conn} bench, one request per connection, NIO and io_uring interleaved in one run on a loaded 2-core machine), it
-     * makes far fewer system calls on its event loop (about 14 per connection against about 40: no {@code fcntl} pair
-     * per socket, no {@code SO_LINGER} reads, {@code shutdown} and {@code epoll_ctl(DEL)} before each close) and costs
-     * somewhat less CPU per connection (medians 148 µs against 156 µs at load 20; 105 µs against 163 µs at load 15),
-     * but it accepted only about half as many connections per second (medians 1,147 against 2,202 at load 20; 577
-     * against 2,104 at load 30), and the connection rate is what the TCP target is about. Re-measure on a quiet machine
-     * before changing this.
+     * io_uring does not have that state.
      */
     public static Transport forTcp(Transport main) {
-        return main.name().equals("epoll") ? nio() : main;
+        return forTcp(main, System.getProperty("torii.transport", "auto"), IoUring.isAvailable());
+    }
+
+    /** {@link #forTcp(Transport)} given the {@code torii.transport} asked for and whether io_uring loads. */
+    static Transport forTcp(Transport main, String wanted, boolean ioUringAvailable) {
+        if (!main.name().equals("epoll")) {
+            return main;
+        }
+        return ioUringAvailable && wanted.toLowerCase(Locale.ROOT).equals("auto") ? ioUring() : nio();
     }
 
     /**
