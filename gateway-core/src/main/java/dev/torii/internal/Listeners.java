@@ -188,6 +188,23 @@ final class Listeners {
     }
 
     /**
+     * What every listening socket shares: accepts counted for the drain, the backlog, address reuse, accepting only
+     * once not {@code paused}, and children that read only when their handlers ask. TCP_NODELAY is not set: every
+     * transport turns it on when it constructs an accepted channel (see Transport#newSocketChannel), and setting it
+     * again would be one more system call per connection.
+     */
+    private static ServerBootstrap listening(EventLoopGroup group, Transport transport, boolean paused) {
+        return new ServerBootstrap()
+                .group(group)
+                .channel(transport.serverChannel())
+                .handler(new ListenerDrain.AcceptCounter())
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .option(ChannelOption.AUTO_READ, !paused)
+                .childOption(ChannelOption.AUTO_READ, false);
+    }
+
+    /**
      * Binds HTTP/HTTPS listener {@code l}; the message of a failure names it and its address.
      *
      * @param paused whether the socket only binds (connections queue in the kernel) until auto-read is turned on
@@ -196,16 +213,7 @@ final class Listeners {
         InetSocketAddress address = new InetSocketAddress(l.host(), l.port());
         Channel ch;
         try {
-            ch = new ServerBootstrap()
-                    .group(group)
-                    .channel(transport.serverChannel())
-                    .handler(new ListenerDrain.AcceptCounter())
-                    .option(ChannelOption.SO_BACKLOG, 1024)
-                    .option(ChannelOption.SO_REUSEADDR, true)
-                    .option(ChannelOption.AUTO_READ, !paused)
-                    .childOption(ChannelOption.AUTO_READ, false)
-                    // TCP_NODELAY is on from each accepted channel's construction (Transport#newSocketChannel):
-                    // setting it again would be one more system call per connection.
+            ch = listening(group, transport, paused)
                     .childHandler(init)
                     .bind(address)
                     .sync()
@@ -235,17 +243,8 @@ final class Listeners {
                                 new DefaultThreadFactory("torii-tcp", true),
                                 tcpTransport.ioHandlerFactory());
             }
-            ch = new ServerBootstrap()
-                    .group(tcpGroup)
-                    .channel(tcpTransport.serverChannel())
-                    .handler(new ListenerDrain.AcceptCounter())
-                    .option(ChannelOption.SO_BACKLOG, 1024)
-                    .option(ChannelOption.SO_REUSEADDR, true)
-                    .option(ChannelOption.AUTO_READ, !paused)
-                    .childOption(ChannelOption.AUTO_READ, false)
+            ch = listening(tcpGroup, tcpTransport, paused)
                     .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                    // TCP_NODELAY is on from each accepted channel's construction (Transport#newSocketChannel):
-                    // setting it again would be one more system call per connection.
                     .childHandler(init)
                     .bind(new InetSocketAddress(l.host(), l.port()))
                     .sync()
